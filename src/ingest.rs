@@ -1,0 +1,493 @@
+//! The ingest pipeline (R2, R3): CAS notification -> S3 -> DynamoDB.
+//!
+//! The CSV is streamed: a blocking thread reads and validates rows from the
+//! S3 body and sends valid ones through a bounded channel to the writers, which
+//! keep at most `write_concurrency` conditional writes in flight. Memory does
+//! not grow with the file. Rejected rows go to a temporary file that becomes
+//! the rejects report in S3, beside the export.
+
+use std::io::{BufWriter, Read, Write};
+
+use aws_lambda_events::event::sns::SnsEvent;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::domain::{ContactRecord, OperationType, Timestamp};
+use crate::export_csv::{ExportReader, HeaderError, ReadError, Reject, Row};
+use crate::metrics::Metrics;
+use crate::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
+use crate::store::{Counts, ExportOutcome, ExportStatus, Store, StoreError, WriteOutcome};
+use crate::sync::{self, Coverage};
+
+/// The metadata file is small; anything bigger is not a metadata file.
+const MAX_METADATA_BYTES: usize = 1 << 20;
+/// Valid rows parsed ahead of the writers.
+const CHANNEL_DEPTH: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub initial_from_date: Timestamp,
+    pub write_concurrency: usize,
+}
+
+/// Why an invocation failed. Lambda retries a failed invocation, and every
+/// step is safe to repeat.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the SNS message is not a valid CAS notification: {0}")]
+    BadNotification(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("S3 {operation} of {uri} failed: {detail}")]
+    S3 { operation: &'static str, uri: String, detail: String },
+    #[error("export {request_id}: reading the CSV failed: {source}")]
+    Read { request_id: String, source: ReadError },
+    #[error("export {request_id}: {failed} write(s) failed after retries; the export is not applied and will be retried")]
+    WritesFailed { request_id: String, failed: u64 },
+    #[error("export {request_id}: the rejects report could not be written: {detail}")]
+    RejectsReport { request_id: String, detail: String },
+}
+
+impl IngestError {
+    /// The error type Lambda reports (and logs filter on).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::BadNotification(_) => "BadNotification",
+            Self::Store(_) => "StoreError",
+            Self::S3 { .. } => "S3Error",
+            Self::Read { .. } => "ReadError",
+            Self::WritesFailed { .. } => "WritesFailed",
+            Self::RejectsReport { .. } => "RejectsReportFailed",
+        }
+    }
+}
+
+/// What one notification led to.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportSummary {
+    pub request_id: String,
+    pub status: ExportStatus,
+    pub counts: Counts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_report: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// True when this delivery repeated one already applied.
+    pub duplicate: bool,
+}
+
+pub struct Ingest {
+    s3: aws_sdk_s3::Client,
+    store: Store,
+    settings: Settings,
+    metrics: Metrics,
+}
+
+/// Result of streaming one CSV into the table.
+#[derive(Debug)]
+pub struct ApplyReport {
+    pub counts: Counts,
+    /// Writes that failed after the SDK's retries.
+    pub failed_writes: u64,
+    /// The rejects report (CSV), when rows were rejected.
+    pub rejects: Option<tempfile::NamedTempFile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("the rejects report could not be written locally: {0}")]
+    Rejects(String),
+}
+
+/// Header of the rejects report: line, reason and non-personal identifiers only.
+pub const REJECTS_HEADER: [&str; 7] =
+    ["line", "reason", "customerGuid", "subscriptionGuid", "productCode", "awsAccountId", "operationType"];
+
+struct RejectsFile {
+    writer: Option<csv::Writer<BufWriter<tempfile::NamedTempFile>>>,
+}
+
+impl RejectsFile {
+    fn add(&mut self, r: &Reject) -> Result<(), ApplyError> {
+        let io = |e: &dyn std::fmt::Display| ApplyError::Rejects(e.to_string());
+        if self.writer.is_none() {
+            let file = tempfile::NamedTempFile::new().map_err(|e| io(&e))?;
+            let mut w = csv::Writer::from_writer(BufWriter::new(file));
+            w.write_record(REJECTS_HEADER).map_err(|e| io(&e))?;
+            self.writer = Some(w);
+        }
+        let w = self.writer.as_mut().expect("created above");
+        let opt = |v: Option<&str>| v.unwrap_or("").to_owned();
+        w.write_record([
+            r.line.to_string(),
+            r.reason.clone(),
+            opt(r.customer_guid.as_ref().map(|g| g.as_str())),
+            opt(r.subscription_guid.as_ref().map(|g| g.as_str())),
+            opt(r.product_code.as_ref().map(|g| g.as_str())),
+            opt(r.aws_account_id.as_ref().map(|g| g.as_str())),
+            opt(r.operation_type.map(|o| o.as_str())),
+        ])
+        .map_err(|e| io(&e))
+    }
+
+    fn finish(self) -> Result<Option<tempfile::NamedTempFile>, ApplyError> {
+        let Some(w) = self.writer else { return Ok(None) };
+        let mut buf = w.into_inner().map_err(|e| ApplyError::Rejects(e.to_string()))?;
+        buf.flush().map_err(|e| ApplyError::Rejects(e.to_string()))?;
+        let file = buf.into_inner().map_err(|e| ApplyError::Rejects(e.to_string()))?;
+        Ok(Some(file))
+    }
+}
+
+/// Reads, validates and applies one export CSV.
+///
+/// Rows at or before `watermark` are skipped as stale without a write; every
+/// other row is a conditional write that only lands if newer than the table.
+/// A write that fails after retries is counted in `failed_writes`; the other
+/// rows still apply.
+pub async fn apply_export<R: Read + Send + 'static>(
+    store: &Store,
+    input: R,
+    request_id: &str,
+    watermark: Timestamp,
+    write_concurrency: usize,
+) -> Result<ApplyReport, ApplyError> {
+    let (tx, rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
+    let parser = tokio::task::spawn_blocking(move || -> Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError> {
+        let mut reader = ExportReader::new(input)?;
+        let mut counts = Counts::default();
+        let mut rejects = RejectsFile { writer: None };
+        while let Some(row) = reader.next_row() {
+            match row? {
+                Row::Valid(rec) if sync::is_stale(rec.operation_time, watermark) => counts.skipped_stale += 1,
+                Row::Valid(rec) => {
+                    if tx.blocking_send(rec).is_err() {
+                        break; // the writers are gone: the caller reports why
+                    }
+                }
+                Row::Rejected(r) => {
+                    counts.rejected += 1;
+                    rejects.add(&r)?;
+                }
+            }
+        }
+        Ok((counts, rejects.finish()?))
+    });
+
+    let writes = tokio_stream_from(rx)
+        .map(|rec| async move {
+            let result = store.apply(&rec, request_id).await;
+            (rec, result)
+        })
+        .buffer_unordered(write_concurrency.max(1))
+        .fold((Counts::default(), 0u64), |(mut c, mut failed), (rec, result)| async move {
+            match result {
+                Ok(WriteOutcome::Applied) => match rec.operation_type() {
+                    OperationType::Create => c.created += 1,
+                    OperationType::Update => c.updated += 1,
+                    OperationType::Delete => c.deleted += 1,
+                },
+                Ok(WriteOutcome::Stale) => c.skipped_stale += 1,
+                Err(e) => {
+                    failed += 1;
+                    warn!(customer_guid = %rec.key.customer_guid, error = %e, "write failed after retries");
+                }
+            }
+            (c, failed)
+        });
+    let (write_counts, failed_writes) = writes.await;
+    let (parse_counts, rejects) = parser.await.expect("the CSV parser thread panicked")?;
+    let counts = Counts {
+        created: write_counts.created,
+        updated: write_counts.updated,
+        deleted: write_counts.deleted,
+        skipped_stale: write_counts.skipped_stale + parse_counts.skipped_stale,
+        rejected: parse_counts.rejected,
+    };
+    Ok(ApplyReport { counts, failed_writes, rejects })
+}
+
+fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn s3_detail<E: ProvideErrorMetadata + std::error::Error>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> String {
+    match e {
+        SdkError::ServiceError(se) => {
+            format!("{}: {}", se.err().code().unwrap_or("unknown"), se.err().message().unwrap_or(""))
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(_) => "could not send the request".to_owned(),
+        _ => "request failed".to_owned(),
+    }
+}
+
+/// A failure that retrying cannot fix: recorded as FAILED, not retried.
+struct Permanent(String);
+
+impl Ingest {
+    pub fn new(s3: aws_sdk_s3::Client, store: Store, settings: Settings, metrics: Metrics) -> Self {
+        Self { s3, store, settings, metrics }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Handles every record of an SNS event.
+    pub async fn handle_event(&self, event: SnsEvent) -> Result<Vec<ExportSummary>, IngestError> {
+        let mut out = Vec::with_capacity(event.records.len());
+        for record in event.records {
+            out.push(self.handle_message(&record.sns.message, &record.sns.message_id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Handles one CAS notification (the SNS `Message`).
+    pub async fn handle_message(&self, message: &str, sns_message_id: &str) -> Result<ExportSummary, IngestError> {
+        let notification = parse_notification(message).map_err(|e| {
+            error!(sns_message_id, error = %e, "invalid CAS notification");
+            IngestError::BadNotification(e.to_string())
+        })?;
+        match notification {
+            Notification::Failed { request_id, message } => {
+                let id = request_id.map_or_else(|| format!("unknown-{sns_message_id}"), |r| r.to_string());
+                self.record_failure(&id, None, &message).await
+            }
+            Notification::Delivered { request_id, data_set, metadata } => {
+                self.apply_delivered(&request_id, &data_set, &metadata).await
+            }
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        request_id: &str,
+        coverage: Option<Coverage>,
+        message: &str,
+    ) -> Result<ExportSummary, IngestError> {
+        error!(request_id, reason = message, "export failed");
+        self.store.export_received(request_id, ExportStatus::Failed, coverage, Some(message)).await?;
+        self.metrics.emit(&[("ExportFailed", 1.0), ("ExportPartial", 0.0)]);
+        Ok(ExportSummary {
+            request_id: request_id.to_owned(),
+            status: ExportStatus::Failed,
+            counts: Counts::default(),
+            watermark: None,
+            rejects_report: None,
+            message: Some(message.to_owned()),
+            duplicate: false,
+        })
+    }
+
+    async fn read_metadata(&self, loc: &S3Location, request_id: &RequestId) -> Result<Result<Metadata, Permanent>, IngestError> {
+        let out = match self.s3.get_object().bucket(&loc.bucket_name).key(&loc.key).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                return Ok(Err(Permanent(format!("the metadata file {} does not exist", loc.uri()))));
+            }
+            Err(e) => return Err(IngestError::S3 { operation: "GetObject", uri: loc.uri(), detail: s3_detail(&e) }),
+        };
+        if out.content_length().unwrap_or(0) as usize > MAX_METADATA_BYTES {
+            return Ok(Err(Permanent(format!("the metadata file {} is larger than 1 MiB", loc.uri()))));
+        }
+        let bytes = out.body.collect().await.map_err(|e| IngestError::S3 {
+            operation: "GetObject",
+            uri: loc.uri(),
+            detail: e.to_string(),
+        })?;
+        let meta = match parse_metadata(&bytes.into_bytes()) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(Permanent(e.to_string()))),
+        };
+        if meta.request_id != *request_id {
+            return Ok(Err(Permanent(format!(
+                "the metadata file belongs to export {}, not {request_id}",
+                meta.request_id
+            ))));
+        }
+        Ok(Ok(meta))
+    }
+
+    async fn apply_delivered(
+        &self,
+        request_id: &RequestId,
+        data_set: &S3Location,
+        metadata_loc: &S3Location,
+    ) -> Result<ExportSummary, IngestError> {
+        let id = request_id.as_str();
+        if let Some(done) = self.store.export(id).await?.filter(|e| e.status.is_done()) {
+            info!(request_id = id, status = done.status.as_str(), "export already applied; duplicate delivery ignored");
+            return Ok(ExportSummary {
+                request_id: done.request_id,
+                status: done.status,
+                counts: done.counts,
+                watermark: self.store.sync_state().await?.watermark,
+                rejects_report: done.rejects_report,
+                message: done.message,
+                duplicate: true,
+            });
+        }
+        let metadata = match self.read_metadata(metadata_loc, request_id).await? {
+            Ok(m) => m,
+            Err(Permanent(reason)) => return self.record_failure(id, None, &reason).await,
+        };
+        let coverage = metadata.coverage;
+        self.store.export_received(id, ExportStatus::Applying, Some(coverage), None).await?;
+        let state = self.store.sync_state().await?;
+        let watermark = state.effective_watermark(self.settings.initial_from_date);
+        info!(
+            request_id = id,
+            coverage_start = %coverage.start,
+            coverage_end = %coverage.end,
+            watermark = %watermark,
+            "applying export"
+        );
+
+        let body = match self.s3.get_object().bucket(&data_set.bucket_name).key(&data_set.key).send().await {
+            Ok(out) => out.body,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                let reason = format!("the data set {} does not exist", data_set.uri());
+                return self.record_failure(id, Some(coverage), &reason).await;
+            }
+            Err(e) => {
+                return Err(IngestError::S3 { operation: "GetObject", uri: data_set.uri(), detail: s3_detail(&e) });
+            }
+        };
+        let input = tokio_util::io::SyncIoBridge::new(body.into_async_read());
+        let report = match apply_export(&self.store, input, id, watermark, self.settings.write_concurrency).await {
+            Ok(r) => r,
+            Err(ApplyError::Header(e)) => return self.record_failure(id, Some(coverage), &e.to_string()).await,
+            Err(ApplyError::Read(e)) => {
+                let reason = format!("reading the CSV failed: {e}");
+                self.fail_for_retry(id, &reason).await?;
+                return Err(IngestError::Read { request_id: id.to_owned(), source: e });
+            }
+            Err(ApplyError::Rejects(detail)) => {
+                self.fail_for_retry(id, &detail).await?;
+                return Err(IngestError::RejectsReport { request_id: id.to_owned(), detail });
+            }
+        };
+        let counts = report.counts;
+        if report.failed_writes > 0 {
+            let reason = format!("{} write(s) failed after retries; the export will be retried", report.failed_writes);
+            self.store
+                .export_finished(
+                    id,
+                    &ExportOutcome {
+                        status: ExportStatus::Failed,
+                        counts,
+                        rejects_report: None,
+                        message: Some(reason),
+                        finished_at: Timestamp::now(),
+                    },
+                )
+                .await?;
+            self.metrics.emit(&[("ExportFailed", 1.0)]);
+            return Err(IngestError::WritesFailed { request_id: id.to_owned(), failed: report.failed_writes });
+        }
+
+        let rejects_report = match report.rejects {
+            Some(file) => Some(self.upload_rejects(id, data_set, file).await?),
+            None => None,
+        };
+        let state = self.store.record_coverage(coverage, self.settings.initial_from_date).await?;
+        let status = if counts.rejected > 0 { ExportStatus::Partial } else { ExportStatus::Applied };
+        self.store
+            .export_finished(
+                id,
+                &ExportOutcome {
+                    status,
+                    counts,
+                    rejects_report: rejects_report.clone(),
+                    message: None,
+                    finished_at: Timestamp::now(),
+                },
+            )
+            .await?;
+        let now = Timestamp::now();
+        let w = state.effective_watermark(self.settings.initial_from_date);
+        let age = (now.datetime() - w.datetime()).whole_seconds().max(0) as f64;
+        self.metrics.emit(&[
+            ("ExportFailed", 0.0),
+            ("ExportPartial", if status == ExportStatus::Partial { 1.0 } else { 0.0 }),
+            ("RowsApplied", counts.applied() as f64),
+            ("RowsRejected", counts.rejected as f64),
+            ("RowsStale", counts.skipped_stale as f64),
+            ("DataStale", if sync::is_older_than_one_business_day(w, now) { 1.0 } else { 0.0 }),
+            ("WatermarkAgeSeconds", age),
+        ]);
+        if status == ExportStatus::Partial {
+            warn!(
+                request_id = id,
+                rejected = counts.rejected,
+                rejects_report = rejects_report.as_deref().unwrap_or(""),
+                "export applied with rejected rows"
+            );
+        }
+        info!(
+            request_id = id,
+            status = status.as_str(),
+            created = counts.created,
+            updated = counts.updated,
+            deleted = counts.deleted,
+            skipped_stale = counts.skipped_stale,
+            rejected = counts.rejected,
+            watermark = ?state.watermark,
+            "export applied"
+        );
+        Ok(ExportSummary {
+            request_id: id.to_owned(),
+            status,
+            counts,
+            watermark: state.watermark,
+            rejects_report,
+            message: None,
+            duplicate: false,
+        })
+    }
+
+    /// Marks the export FAILED before an error that Lambda will retry.
+    async fn fail_for_retry(&self, request_id: &str, reason: &str) -> Result<(), StoreError> {
+        error!(request_id, reason, "export failed; the invocation fails so Lambda retries it");
+        self.metrics.emit(&[("ExportFailed", 1.0)]);
+        self.store.export_received(request_id, ExportStatus::Failed, None, Some(reason)).await
+    }
+
+    async fn upload_rejects(
+        &self,
+        request_id: &str,
+        data_set: &S3Location,
+        file: tempfile::NamedTempFile,
+    ) -> Result<String, IngestError> {
+        let key = rejects_key(&data_set.key);
+        let uri = format!("s3://{}/{key}", data_set.bucket_name);
+        let err = |detail: String| IngestError::RejectsReport { request_id: request_id.to_owned(), detail };
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(file.path()).await.map_err(|e| err(e.to_string()))?;
+        self.s3
+            .put_object()
+            .bucket(&data_set.bucket_name)
+            .key(&key)
+            .content_type("text/csv")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| err(s3_detail(&e)))?;
+        Ok(uri)
+    }
+}
+
+/// The rejects report sits beside the export: `<export key>.rejects.csv`.
+pub fn rejects_key(data_set_key: &str) -> String {
+    format!("{data_set_key}.rejects.csv")
+}
