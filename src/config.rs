@@ -70,3 +70,18 @@ pub fn retry_config() -> RetryConfig {
         .with_initial_backoff(Duration::from_millis(50))
         .with_max_backoff(Duration::from_secs(5))
 }
+
+/// True when an endpoint override for `service` (its env var suffix, like
+/// `S3`) or for all services is set: a local server, not AWS.
+pub fn endpoint_overridden(service_suffix: &str) -> bool {
+    ["AWS_ENDPOINT_URL".to_owned(), format!("AWS_ENDPOINT_URL_{service_suffix}")]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+/// S3 client; path-style addressing when the endpoint is overridden, since
+/// local S3 servers do not resolve bucket names as host names.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(endpoint_overridden("S3")).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
