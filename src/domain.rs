@@ -157,20 +157,14 @@ impl Timestamp {
             return None;
         }
         let num = |r: std::ops::Range<usize>| -> Option<u32> {
-            b[r].iter().try_fold(0u32, |acc, c| {
-                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-            })
+            b[r].iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
         };
         let year = num(0..4)? as i32;
         let month = Month::try_from(num(5..7)? as u8).ok()?;
         let date = Date::from_calendar_date(year, month, num(8..10)? as u8).ok()?;
-        let time = Time::from_hms_milli(
-            num(11..13)? as u8,
-            num(14..16)? as u8,
-            num(17..19)? as u8,
-            num(20..23)? as u16,
-        )
-        .ok()?;
+        let time =
+            Time::from_hms_milli(num(11..13)? as u8, num(14..16)? as u8, num(17..19)? as u8, num(20..23)? as u16)
+                .ok()?;
         Some(Self(PrimitiveDateTime::new(date, time).assume_utc()))
     }
 

@@ -15,8 +15,8 @@ use std::io::Read;
 use csv::{ByteRecord, ReaderBuilder};
 
 use crate::domain::{
-    AwsAccountId, Change, ContactDetails, ContactRecord, Guid, Invalid, OperationType, ProductCode,
-    RecordKey, Timestamp,
+    AwsAccountId, Change, ContactDetails, ContactRecord, Guid, Invalid, OperationType, ProductCode, RecordKey,
+    Timestamp,
 };
 
 /// The guide's header, in its order (the account id column as the guide spells it).
@@ -165,7 +165,14 @@ pub struct ExportReader<R: Read> {
 impl<R: Read> ExportReader<R> {
     /// Reads and checks the header.
     pub fn new(input: R) -> Result<Self, HeaderError> {
-        let mut rdr = ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
+        // Records end at '\n' only: csv's CRLF mode reports the line of a
+        // record after a CRLF one too low. The '\r' then left at the end of
+        // the last field is trimmed with the other surrounding blanks.
+        let mut rdr = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(input);
         let mut header = ByteRecord::new();
         match rdr.read_byte_record(&mut header) {
             Ok(true) => {}
@@ -180,6 +187,7 @@ impl<R: Read> ExportReader<R> {
     pub fn next_row(&mut self) -> Option<Result<Row, ReadError>> {
         match self.rdr.read_byte_record(&mut self.record) {
             Ok(false) => None,
+            Ok(true) if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() => self.next_row(),
             Ok(true) => {
                 let line = self.record.position().map_or(0, |p| p.line());
                 Some(Ok(validate(&self.record, &self.cols, self.width, line)))
@@ -297,21 +305,28 @@ fn validate(rec: &ByteRecord, c: &Columns, width: usize, line: u64) -> Row {
             let country_code = p.note("Country Code", country_code(rec, c.country_code));
             let zip_code = p.note("ZIP Code", zip_code(rec, c.zip_code));
             match (organization, given_name, surname, telephone_number, email, title, country_code, zip_code) {
-                (Some(organization), Some(given_name), Some(surname), Some(telephone_number), Some(email), Some(title), Some(country_code), Some(zip_code)) => {
-                    Some(Change::Upsert {
-                        op,
-                        details: ContactDetails {
-                            organization,
-                            given_name,
-                            surname,
-                            telephone_number,
-                            email,
-                            title,
-                            country_code,
-                            zip_code,
-                        },
-                    })
-                }
+                (
+                    Some(organization),
+                    Some(given_name),
+                    Some(surname),
+                    Some(telephone_number),
+                    Some(email),
+                    Some(title),
+                    Some(country_code),
+                    Some(zip_code),
+                ) => Some(Change::Upsert {
+                    op,
+                    details: ContactDetails {
+                        organization,
+                        given_name,
+                        surname,
+                        telephone_number,
+                        email,
+                        title,
+                        country_code,
+                        zip_code,
+                    },
+                }),
                 _ => None,
             }
         }
@@ -319,7 +334,16 @@ fn validate(rec: &ByteRecord, c: &Columns, width: usize, line: u64) -> Row {
     };
 
     let problems_free = p.0.is_empty();
-    match (product_id, product_code, customer_guid, subscription_guid, subscription_start_date, aws_account_id, operation_time, change) {
+    match (
+        product_id,
+        product_code,
+        customer_guid,
+        subscription_guid,
+        subscription_start_date,
+        aws_account_id,
+        operation_time,
+        change,
+    ) {
         (
             Some(product_id),
             Some(product_code),
@@ -330,7 +354,14 @@ fn validate(rec: &ByteRecord, c: &Columns, width: usize, line: u64) -> Row {
             Some(operation_time),
             Some(change),
         ) if problems_free => Row::Valid(ContactRecord {
-            key: RecordKey { product_id, product_code, customer_guid, subscription_guid, subscription_start_date, aws_account_id },
+            key: RecordKey {
+                product_id,
+                product_code,
+                customer_guid,
+                subscription_guid,
+                subscription_start_date,
+                aws_account_id,
+            },
             operation_time,
             change,
         }),

@@ -45,7 +45,9 @@ pub enum IngestError {
     S3 { operation: &'static str, uri: String, detail: String },
     #[error("export {request_id}: reading the CSV failed: {source}")]
     Read { request_id: String, source: ReadError },
-    #[error("export {request_id}: {failed} write(s) failed after retries; the export is not applied and will be retried")]
+    #[error(
+        "export {request_id}: {failed} write(s) failed after retries; the export is not applied and will be retried"
+    )]
     WritesFailed { request_id: String, failed: u64 },
     #[error("export {request_id}: the rejects report could not be written: {detail}")]
     RejectsReport { request_id: String, detail: String },
@@ -163,26 +165,27 @@ pub async fn apply_export<R: Read + Send + 'static>(
     write_concurrency: usize,
 ) -> Result<ApplyReport, ApplyError> {
     let (tx, rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
-    let parser = tokio::task::spawn_blocking(move || -> Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError> {
-        let mut reader = ExportReader::new(input)?;
-        let mut counts = Counts::default();
-        let mut rejects = RejectsFile { writer: None };
-        while let Some(row) = reader.next_row() {
-            match row? {
-                Row::Valid(rec) if sync::is_stale(rec.operation_time, watermark) => counts.skipped_stale += 1,
-                Row::Valid(rec) => {
-                    if tx.blocking_send(rec).is_err() {
-                        break; // the writers are gone: the caller reports why
+    let parser =
+        tokio::task::spawn_blocking(move || -> Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError> {
+            let mut reader = ExportReader::new(input)?;
+            let mut counts = Counts::default();
+            let mut rejects = RejectsFile { writer: None };
+            while let Some(row) = reader.next_row() {
+                match row? {
+                    Row::Valid(rec) if sync::is_stale(rec.operation_time, watermark) => counts.skipped_stale += 1,
+                    Row::Valid(rec) => {
+                        if tx.blocking_send(rec).is_err() {
+                            break; // the writers are gone: the caller reports why
+                        }
+                    }
+                    Row::Rejected(r) => {
+                        counts.rejected += 1;
+                        rejects.add(&r)?;
                     }
                 }
-                Row::Rejected(r) => {
-                    counts.rejected += 1;
-                    rejects.add(&r)?;
-                }
             }
-        }
-        Ok((counts, rejects.finish()?))
-    });
+            Ok((counts, rejects.finish()?))
+        });
 
     let writes = tokio_stream_from(rx)
         .map(|rec| async move {
@@ -221,7 +224,9 @@ fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futur
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-fn s3_detail<E: ProvideErrorMetadata + std::error::Error>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> String {
+fn s3_detail<E: ProvideErrorMetadata + std::error::Error>(
+    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> String {
     match e {
         SdkError::ServiceError(se) => {
             format!("{}: {}", se.err().code().unwrap_or("unknown"), se.err().message().unwrap_or(""))
@@ -290,7 +295,11 @@ impl Ingest {
         })
     }
 
-    async fn read_metadata(&self, loc: &S3Location, request_id: &RequestId) -> Result<Result<Metadata, Permanent>, IngestError> {
+    async fn read_metadata(
+        &self,
+        loc: &S3Location,
+        request_id: &RequestId,
+    ) -> Result<Result<Metadata, Permanent>, IngestError> {
         let out = match self.s3.get_object().bucket(&loc.bucket_name).key(&loc.key).send().await {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {

@@ -36,11 +36,7 @@ impl Metrics {
 }
 
 fn unit(name: &str) -> &'static str {
-    if name.ends_with("Seconds") {
-        "Seconds"
-    } else {
-        "Count"
-    }
+    if name.ends_with("Seconds") { "Seconds" } else { "Count" }
 }
 
 #[cfg(test)]

@@ -93,8 +93,8 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Parses the SNS `Message` string CAS publishes.
 pub fn parse_notification(message: &str) -> Result<Notification, DocumentError> {
-    let raw: RawNotification =
-        serde_json::from_str(message).map_err(|e| DocumentError::NotJson(format!("line {} column {}", e.line(), e.column())))?;
+    let raw: RawNotification = serde_json::from_str(message)
+        .map_err(|e| DocumentError::NotJson(format!("line {} column {}", e.line(), e.column())))?;
     let success = match raw.success {
         Some(Value::Bool(b)) => b,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
@@ -107,7 +107,9 @@ pub fn parse_notification(message: &str) -> Result<Notification, DocumentError> 
     let request_id = raw
         .data_set_request_id
         .as_deref()
-        .map(|s| RequestId::parse(s).map_err(|reason| DocumentError::InvalidField { field: "dataSetRequestId", reason }))
+        .map(|s| {
+            RequestId::parse(s).map_err(|reason| DocumentError::InvalidField { field: "dataSetRequestId", reason })
+        })
         .transpose()?;
     if !success {
         let message = match raw.message {
@@ -119,7 +121,8 @@ pub fn parse_notification(message: &str) -> Result<Notification, DocumentError> 
     }
     let request_id = request_id.ok_or(DocumentError::MissingField("dataSetRequestId"))?;
     let data_set = raw.data_set_s3_location.ok_or(DocumentError::MissingField("dataSetS3Location"))?;
-    let metadata = raw.data_set_meta_data_s3_location.ok_or(DocumentError::MissingField("dataSetMetaDataS3Location"))?;
+    let metadata =
+        raw.data_set_meta_data_s3_location.ok_or(DocumentError::MissingField("dataSetMetaDataS3Location"))?;
     for (field, loc) in [("dataSetS3Location", &data_set), ("dataSetMetaDataS3Location", &metadata)] {
         if loc.bucket_name.is_empty() || loc.key.is_empty() {
             return Err(DocumentError::InvalidField { field, reason: "bucketName and key must not be empty".into() });
@@ -161,10 +164,11 @@ struct RawParams {
 
 pub fn parse_metadata(bytes: &[u8]) -> Result<Metadata, DocumentError> {
     let bad = |s: String| DocumentError::Metadata(s);
-    let raw: RawMetadata =
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON (line {} column {})", e.line(), e.column())))?;
-    let request_id = RequestId::parse(raw.data_set_request_id.as_deref().ok_or_else(|| bad("lacks dataSetRequestId".into()))?)
-        .map_err(bad)?;
+    let raw: RawMetadata = serde_json::from_slice(bytes)
+        .map_err(|e| bad(format!("not JSON (line {} column {})", e.line(), e.column())))?;
+    let request_id =
+        RequestId::parse(raw.data_set_request_id.as_deref().ok_or_else(|| bad("lacks dataSetRequestId".into()))?)
+            .map_err(bad)?;
     let range = raw.data_set_coverage_range.ok_or_else(|| bad("lacks dataSetCoverageRange".into()))?;
     let time = |name: &str, v: Option<String>| -> Result<Timestamp, DocumentError> {
         let v = v.ok_or_else(|| bad(format!("lacks dataSetCoverageRange.{name}")))?;
@@ -202,13 +206,20 @@ mod tests {
 
     #[test]
     fn failure_with_and_without_message_and_locations() {
-        let n = parse_notification(r#"{"dataSetRequestId":"abc","success":false,"message":"Access denied to bucket"}"#).unwrap();
+        let n = parse_notification(r#"{"dataSetRequestId":"abc","success":false,"message":"Access denied to bucket"}"#)
+            .unwrap();
         assert_eq!(
             n,
-            Notification::Failed { request_id: Some(RequestId::parse("abc").unwrap()), message: "Access denied to bucket".into() }
+            Notification::Failed {
+                request_id: Some(RequestId::parse("abc").unwrap()),
+                message: "Access denied to bucket".into()
+            }
         );
         let n = parse_notification(r#"{"success":"false"}"#).unwrap();
-        assert_eq!(n, Notification::Failed { request_id: None, message: "CAS reported a failure without a message".into() });
+        assert_eq!(
+            n,
+            Notification::Failed { request_id: None, message: "CAS reported a failure without a message".into() }
+        );
         let long = "x".repeat(5000);
         let Notification::Failed { message, .. } =
             parse_notification(&format!(r#"{{"success":false,"message":"{long}"}}"#)).unwrap()
@@ -259,7 +270,12 @@ mod tests {
     #[test]
     fn metadata_missing_parts() {
         assert!(parse_metadata(b"{}").unwrap_err().to_string().contains("lacks dataSetRequestId"));
-        assert!(parse_metadata(br#"{"dataSetRequestId":"a"}"#).unwrap_err().to_string().contains("lacks dataSetCoverageRange"));
+        assert!(
+            parse_metadata(br#"{"dataSetRequestId":"a"}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("lacks dataSetCoverageRange")
+        );
         let e = parse_metadata(br#"{"dataSetRequestId":"a","dataSetCoverageRange":{"startDateTime":"x","endDateTime":"2016-08-05T03:14:50.334Z"}}"#)
             .unwrap_err();
         assert!(e.to_string().contains("startDateTime must be an ISO 8601"), "{e}");

@@ -12,8 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use crate::domain::{
-    AwsAccountId, Change, ContactDetails, ContactRecord, Guid, ProductCode, RecordKey, Timestamp,
-    email_lookup_key,
+    AwsAccountId, Change, ContactDetails, ContactRecord, Guid, ProductCode, RecordKey, Timestamp, email_lookup_key,
 };
 use crate::notification::RequestId;
 use crate::sync::{Coverage, SyncState};
@@ -467,10 +466,7 @@ impl Store {
     }
 
     /// Updates the sync state with `change`, retrying on concurrent updates.
-    pub async fn update_sync_state(
-        &self,
-        change: impl Fn(&SyncState) -> SyncState,
-    ) -> Result<SyncState, StoreError> {
+    pub async fn update_sync_state(&self, change: impl Fn(&SyncState) -> SyncState) -> Result<SyncState, StoreError> {
         for _ in 0..20 {
             let current = self.sync_state().await?;
             let mut next = change(&current);

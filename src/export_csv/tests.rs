@@ -77,7 +77,9 @@ fn guide_sample_rows_all_parse() {
 
 #[test]
 fn quoted_fields_with_commas_quotes_and_newlines() {
-    let r = one("\"Example, Inc. \"\"West\"\"\",Eugene,\"Thiet\nmar\",555-947-8228,eugethi@example.org,\"Head of IT, EMEA\",,");
+    let r = one(
+        "\"Example, Inc. \"\"West\"\"\",Eugene,\"Thiet\nmar\",555-947-8228,eugethi@example.org,\"Head of IT, EMEA\",,",
+    );
     let d = details(&r);
     assert_eq!(d.organization, "Example, Inc. \"West\"");
     assert_eq!(d.surname, "Thiet\nmar");
@@ -103,6 +105,17 @@ fn crlf_line_ends_and_a_utf8_bom() {
     let rows = read_all(&csv).unwrap();
     assert_eq!(valid(&rows).len(), 1);
     assert_eq!(details(&rows[0]).zip_code, None, "no stray \\r in the last contact field");
+}
+
+#[test]
+fn crlf_line_numbers_and_blank_lines() {
+    let bad = row("Org,A,B,1,a@b.c,,,", "2016-05-12T03:54:46.143Z", "BOGUS");
+    let good = row("\"Multi\r\nline\",A,B,1,a@b.c,,,", "2016-05-12T03:54:46.143Z", "CREATE");
+    let csv = format!("{HEADER}\r\n{good}\r\n\r\n{bad}\r\n\r\n");
+    let rows = read_all(&csv).unwrap();
+    assert_eq!(rows.len(), 2, "blank lines are not rows");
+    assert_eq!(details(&rows[0]).organization, "Multi\r\nline");
+    assert_eq!(rejects(&rows)[0].line, 5, "header 1, quoted row 2-3, blank 4, bad row 5");
 }
 
 #[test]
@@ -165,7 +178,10 @@ fn over_length_fields_are_rejected_by_name_without_the_value() {
         reason(&one("Org,A,B,+1 (555) 123-4567 ext. 8901234,a@b.c,,,")),
         "Telephone Number: is longer than 25 characters"
     );
-    assert_eq!(reason(&one(&format!("{},A,B,1,a@b.c,,,", "o".repeat(256)))), "Organization: is longer than 255 characters");
+    assert_eq!(
+        reason(&one(&format!("{},A,B,1,a@b.c,,,", "o".repeat(256)))),
+        "Organization: is longer than 255 characters"
+    );
     assert_eq!(reason(&one(&format!("Org,A,B,1,a@b.c,{},,", "t".repeat(256)))), "Title: is longer than 255 characters");
 }
 
@@ -217,7 +233,9 @@ fn a_short_row_is_rejected_with_its_field_count() {
 #[test]
 fn invalid_utf8_in_a_field_rejects_that_row_only() {
     let mut bytes = format!("{HEADER}\n").into_bytes();
-    bytes.extend_from_slice(row("Org,A,B,1,a@b.c,,,", "2016-05-12T03:54:46.143Z", "CREATE").replace("Org", "O\u{1}g").as_bytes());
+    bytes.extend_from_slice(
+        row("Org,A,B,1,a@b.c,,,", "2016-05-12T03:54:46.143Z", "CREATE").replace("Org", "O\u{1}g").as_bytes(),
+    );
     bytes.extend_from_slice(b"\n");
     let bad = row("Org,A,B,1,a@b.c,,,", "2016-05-12T03:54:46.143Z", "CREATE").replace("Org", "O\u{fffd}g");
     let mut bad = bad.into_bytes();
@@ -244,7 +262,10 @@ fn empty_file_is_a_header_error() {
 fn wrong_header_names_the_missing_columns() {
     let err = ExportReader::new(&b"id,name,email\n1,2,3\n"[..]).err().unwrap();
     let text = err.to_string();
-    assert!(text.starts_with("the CSV header lacks required column(s): Product Id, Product Code, Customer Guid"), "{text}");
+    assert!(
+        text.starts_with("the CSV header lacks required column(s): Product Id, Product Code, Customer Guid"),
+        "{text}"
+    );
     assert!(text.contains("AWS Customer Id (or AWS Account Id)"), "{text}");
     assert!(!text.contains("Title"), "optional columns are not required: {text}");
 }

@@ -1,0 +1,179 @@
+//! Faults a local DynamoDB cannot produce on demand (throttling, 5xx,
+//! timeouts), injected with aws-smithy-mocks or a black-hole endpoint: no
+//! write is lost, a write given up on is counted and fails the export.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use psc_bridge::config::retry_config;
+use psc_bridge::ingest::{Ingest, IngestError, Settings, apply_export};
+use psc_bridge::metrics::Metrics;
+use psc_bridge::store::Store;
+
+use crate::helpers::{INITIAL, csv, delete_row, t, upsert_row};
+
+fn guid(i: usize) -> String {
+    format!("0f4a0d6e-0000-4000-8000-{i:012}")
+}
+
+fn rows(n: usize) -> String {
+    csv(&(0..n)
+        .map(|i| {
+            if i % 5 == 4 {
+                delete_row(&guid(i), "2020-01-05T00:00:00.000Z")
+            } else {
+                upsert_row(&guid(i), &format!("Person{i}"), "2020-01-05T00:00:00.000Z", "CREATE")
+            }
+        })
+        .collect::<Vec<_>>())
+}
+
+fn throttled() -> Response<SdkBody> {
+    Response::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"Rate of requests exceeds the allowed throughput."}"#,
+        ),
+    )
+}
+
+fn server_error() -> Response<SdkBody> {
+    Response::new(
+        StatusCode::try_from(500).unwrap(),
+        SdkBody::from(r#"{"__type":"com.amazon.coral.service#InternalFailure","message":"internal failure"}"#),
+    )
+}
+
+fn item_guid(req: &PutItemInput) -> String {
+    match req.item().and_then(|i| i.get("customerGuid")) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn is_contact(req: &PutItemInput) -> bool {
+    matches!(req.item().and_then(|i| i.get("pk")), Some(AttributeValue::S(pk)) if pk.starts_with("CONTACT#"))
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_and_no_write_is_lost() {
+    // One writer at a time, so each row sees: throttled, a 500, accepted.
+    // (The mock cannot see a retried request's input, so the faults follow
+    // the call order.)
+    let mut seq = mock!(Client::put_item).sequence();
+    for _ in 0..25 {
+        seq = seq.http_response(throttled).http_response(server_error).output(|| PutItemOutput::builder().build());
+    }
+    let put = seq.build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |b| b.retry_config(retry_config()));
+    let store = Store::new(client, "contacts");
+
+    let report = apply_export(&store, std::io::Cursor::new(rows(25)), "req", t(INITIAL), 1).await.unwrap();
+    assert_eq!(report.failed_writes, 0);
+    assert_eq!((report.counts.created, report.counts.deleted), (20, 5));
+    assert_eq!(put.num_calls(), 75, "three attempts per row");
+}
+
+fn doomed_rule(doomed: String) -> aws_smithy_mocks::Rule {
+    mock!(Client::put_item).match_requests(move |req| item_guid(req) == doomed).then_http_response(server_error)
+}
+
+#[tokio::test]
+async fn a_write_that_keeps_failing_is_counted_while_the_others_apply() {
+    let doomed = doomed_rule(guid(7));
+    let ok = mock!(Client::put_item).then_output(|| PutItemOutput::builder().build());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&doomed, &ok], |b| b.retry_config(retry_config()));
+    let store = Store::new(client, "contacts");
+
+    let report = apply_export(&store, std::io::Cursor::new(rows(10)), "req", t(INITIAL), 4).await.unwrap();
+    assert_eq!(report.failed_writes, 1);
+    assert_eq!(report.counts.applied(), 9);
+    assert_eq!(ok.num_calls(), 9);
+    assert_eq!(doomed.num_calls(), 8, "the doomed row was tried max_attempts (8) times");
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_the_export_and_the_invocation_so_lambda_retries() {
+    let doomed = doomed_rule(guid(3));
+    let contact_put =
+        mock!(Client::put_item).match_requests(is_contact).then_output(|| PutItemOutput::builder().build());
+    let sync_put =
+        mock!(Client::put_item).match_requests(|r| !is_contact(r)).then_output(|| PutItemOutput::builder().build());
+    let get = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let failed_status = mock!(Client::update_item)
+        .match_requests(|r| {
+            r.expression_attribute_values().and_then(|v| v.get(":status")) == Some(&AttributeValue::S("FAILED".into()))
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
+    let other_update = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let ddb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&doomed, &contact_put, &sync_put, &get, &failed_status, &other_update],
+        |b| b.retry_config(retry_config())
+    );
+
+    let csv_body = rows(6);
+    let meta = crate::helpers::metadata("req-fault", INITIAL, "2020-01-10T00:00:00.000Z", "b", "k.csv", "k.meta.json");
+    let get_csv =
+        mock!(aws_sdk_s3::Client::get_object).match_requests(|r| r.key() == Some("k.csv")).then_output(move || {
+            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
+                .body(csv_body.clone().into_bytes().into())
+                .build()
+        });
+    let get_meta = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+        aws_sdk_s3::operation::get_object::GetObjectOutput::builder().body(meta.clone().into_bytes().into()).build()
+    });
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get_csv, &get_meta]);
+
+    let ingest = Ingest::new(
+        s3,
+        Store::new(ddb, "contacts"),
+        Settings { initial_from_date: t(INITIAL), write_concurrency: 4 },
+        Metrics::new("PscBridgeTest"),
+    );
+    let notification = crate::helpers::notification("req-fault", "b", "k.csv", "k.meta.json");
+    let err = ingest.handle_message(&notification, "m").await.unwrap_err();
+    assert!(matches!(err, IngestError::WritesFailed { failed: 1, .. }), "{err}");
+    assert_eq!(err.error_type(), "WritesFailed");
+    assert_eq!(failed_status.num_calls(), 1, "the export is recorded FAILED");
+    assert_eq!(sync_put.num_calls(), 0, "the watermark does not move past a lost write");
+    assert_eq!(contact_put.num_calls(), 5);
+    assert_eq!(doomed.num_calls(), 8);
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_then_reported_never_dropped() {
+    // An endpoint that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("k", "s", None, None, "test"))
+        .endpoint_url(format!("http://{addr}"))
+        .retry_config(retry_config().with_max_attempts(3))
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(200))
+                .build(),
+        )
+        .build();
+    let store = Store::new(Client::from_conf(conf), "contacts");
+    let report = apply_export(&store, std::io::Cursor::new(rows(3)), "req", t(INITIAL), 3).await.unwrap();
+    assert_eq!(report.failed_writes, 3);
+    assert_eq!(report.counts.applied(), 0);
+}

@@ -1,0 +1,233 @@
+//! Test harness: DynamoDB Local and an S3 server (moto) via devkit, a fresh
+//! table and bucket per test, and a capture of every log line the test
+//! produces, checked for contact data.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use psc_bridge::domain::Timestamp;
+use psc_bridge::ingest::{ExportSummary, Ingest, IngestError, Settings};
+use psc_bridge::metrics::Metrics;
+use psc_bridge::store::Store;
+
+pub const INITIAL: &str = "2010-01-01T00:00:00.000Z";
+
+/// Every log line of this test process.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+
+/// Captures logs at TRACE for psc-bridge and DEBUG for everything else
+/// (the AWS SDK included): more than a deployed function ever logs.
+pub fn capture_logs() -> LogBuffer {
+    LOGS.get_or_init(|| {
+        let buf = LogBuffer::default();
+        let writer = buf.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,psc_bridge=trace"))
+            .with_writer(move || writer.clone())
+            .init();
+        buf
+    })
+    .clone()
+}
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The contact field values of every CSV fixture and every CSV a test
+/// wrote: none may appear in a log line.
+static CONTACT_VALUES: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+const CONTACT_COLUMNS: [&str; 7] =
+    ["Organization", "Given Name", "Surname", "Telephone Number", "Email", "Title", "ZIP Code"];
+
+pub fn remember_contact_values(csv_text: &str) {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(csv_text.as_bytes());
+    let Ok(headers) = rdr.headers().cloned() else { return };
+    let idx: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| CONTACT_COLUMNS.contains(&h.trim_start_matches('\u{feff}').trim()))
+        .map(|(i, _)| i)
+        .collect();
+    let mut guard = CONTACT_VALUES.lock().unwrap();
+    let set = guard.get_or_insert_with(HashSet::new);
+    for rec in rdr.records().flatten() {
+        for &i in &idx {
+            if let Some(v) = rec.get(i) {
+                let v = v.trim();
+                if v.len() >= 4 {
+                    set.insert(v.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// Fails the test if any remembered contact value is in the logs.
+pub fn assert_no_contact_data_in(text: &str, what: &str) {
+    for fixture in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).unwrap() {
+        let path = fixture.unwrap().path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            remember_contact_values(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    let guard = CONTACT_VALUES.lock().unwrap();
+    let values = guard.as_ref().expect("fixtures hold contact values");
+    assert!(values.len() > 20, "the check must have values to look for");
+    let leaked: Vec<&String> = values.iter().filter(|v| contains_token(text, v)).collect();
+    assert!(leaked.is_empty(), "contact data found in {what}: {} value(s), e.g. {:?}", leaked.len(), leaked.first());
+}
+
+/// `needle` occurs in `text` not as part of a longer word or number (a ZIP
+/// code inside a timestamp is not a leak).
+fn contains_token(text: &str, needle: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    text.match_indices(needle)
+        .any(|(i, _)| !is_word(text[..i].chars().next_back()) && !is_word(text[i + needle.len()..].chars().next()))
+}
+
+pub struct TestEnv {
+    pub store: Store,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub ingest: Ingest,
+    pub logs: LogBuffer,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let logs = capture_logs();
+        let emu = devkit::Emulators::get().await;
+        let ddb = emu.dynamodb_client();
+        let table = devkit::unique_name("contacts");
+        devkit::create_table_from_template(&ddb, &table).await.expect("table from template.yaml");
+        let s3 = emu.s3_client();
+        let bucket = devkit::unique_name("exports");
+        devkit::create_bucket(&s3, &bucket).await.expect("bucket");
+        let store = Store::new(ddb, table);
+        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 8 };
+        let ingest = Ingest::new(s3.clone(), store.clone(), settings, Metrics::new("PscBridgeTest"));
+        Self { store, s3, bucket, ingest, logs }
+    }
+
+    pub async fn put_object(&self, key: &str, body: impl Into<Vec<u8>>) {
+        self.s3.put_object().bucket(&self.bucket).key(key).body(body.into().into()).send().await.expect("put object");
+    }
+
+    pub async fn get_object(&self, key: &str) -> Option<String> {
+        let out = self.s3.get_object().bucket(&self.bucket).key(key).send().await.ok()?;
+        Some(String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap())
+    }
+
+    /// Uploads an export as CAS would (CSV and metadata) and returns the
+    /// notification CAS would publish.
+    pub async fn stage_export(&self, request_id: &str, csv: &str, start: &str, end: &str) -> String {
+        remember_contact_values(csv);
+        let csv_key = format!("psc/{request_id}.csv");
+        let meta_key = format!("psc/{request_id}.meta.json");
+        self.put_object(&csv_key, csv.as_bytes().to_vec()).await;
+        self.put_object(&meta_key, metadata(request_id, start, end, &self.bucket, &csv_key, &meta_key)).await;
+        notification(request_id, &self.bucket, &csv_key, &meta_key)
+    }
+
+    pub async fn deliver(&self, message: &str) -> Result<ExportSummary, IngestError> {
+        self.ingest.handle_message(message, "sns-message-id").await
+    }
+
+    /// Stages and delivers; the export must be applied.
+    pub async fn apply(&self, request_id: &str, csv: &str, start: &str, end: &str) -> ExportSummary {
+        let msg = self.stage_export(request_id, csv, start, end).await;
+        self.deliver(&msg).await.expect("export applied")
+    }
+
+    /// The check every test ends with.
+    pub fn assert_logs_clean(&self) {
+        assert_no_contact_data_in(&self.logs.text(), "the logs");
+    }
+}
+
+pub fn metadata(request_id: &str, start: &str, end: &str, bucket: &str, csv_key: &str, meta_key: &str) -> String {
+    serde_json::json!({
+        "dataSetRequestId": request_id,
+        "dataSetCoverageRange": {"startDateTime": start, "endDateTime": end},
+        "dataSetRequestParameters": {
+            "fromDate": start,
+            "dataSetType": "test_customer_support_contacts_data",
+            "roleNameArn": "arn:aws:iam::123456789012:role/MarketplaceCommerceAnalyticsRole",
+            "destinationS3BucketName": bucket,
+            "destinationS3Prefix": "psc",
+            "snsTopicArn": "arn:aws:sns:us-east-1:123456789012:psc"
+        },
+        "dataSetS3Location": {"bucketName": bucket, "key": csv_key},
+        "dataSetMetaDataS3Location": {"bucketName": bucket, "key": meta_key},
+        "requestReceivedDateTime": end,
+        "requestCompletedDateTime": end
+    })
+    .to_string()
+}
+
+pub fn notification(request_id: &str, bucket: &str, csv_key: &str, meta_key: &str) -> String {
+    serde_json::json!({
+        "dataSetS3Location": {"bucketName": bucket, "key": csv_key},
+        "dataSetMetaDataS3Location": {"bucketName": bucket, "key": meta_key},
+        "dataSetRequestId": request_id,
+        "success": true
+    })
+    .to_string()
+}
+
+pub fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+pub const HEADER: &str = "Product Id,Product Code,Customer Guid,Subscription Guid,Subscription Start Date,Organization,AWS Customer Id,Given Name,Surname,Telephone Number,Email,Title,Country Code,ZIP Code,Operation Time,Operation Type";
+
+pub const PRODUCT_ID: &str = "4b898955-84fa-4cfb-8f43-98287ad69c06";
+pub const PRODUCT_CODE: &str = "4gzp2symm0v9zidfrn9f854w6";
+pub const SUBSCRIPTION: &str = "cad371fb-6f2c-4537-a054-1a7afc6312fd";
+
+/// A CREATE/UPDATE row for account 000011112222 with a contact whose values
+/// are derived from `name`.
+pub fn upsert_row(guid: &str, name: &str, op_time: &str, op: &str) -> String {
+    format!(
+        "{PRODUCT_ID},{PRODUCT_CODE},{guid},{SUBSCRIPTION},2016-05-01T00:00:00.000Z,\"{name} Holdings, Ltd\",000011112222,{name},Testperson,555-010-{n:04},{name}@example.net,Chief {name} Officer,US,0{n:04},{op_time},{op}",
+        n = name.len() * 37 % 10000
+    )
+}
+
+pub fn delete_row(guid: &str, op_time: &str) -> String {
+    format!(
+        "{PRODUCT_ID},{PRODUCT_CODE},{guid},{SUBSCRIPTION},2016-05-01T00:00:00.000Z,,000011112222,,,,,,,,{op_time},DELETE"
+    )
+}
+
+pub fn csv(rows: &[String]) -> String {
+    let mut s = String::from(HEADER);
+    s.push_str("\r\n");
+    for r in rows {
+        s.push_str(r);
+        s.push_str("\r\n");
+    }
+    s
+}
+
+/// The attributes a deleted record may keep: identifiers and times only.
+pub const TOMBSTONE_ATTRIBUTES: [&str; 6] = ["pk", "sk", "kind", "customerGuid", "operationTime", "exportRequestId"];
