@@ -1,0 +1,46 @@
+//! Test and local-run support for psc-bridge.
+//!
+//! * [`DynamoDbLocal`] and [`MotoServer`]: the real DynamoDB engine (DynamoDB
+//!   Local) and an S3-compatible server (moto), started as child processes
+//!   from the project's own `.local/` folder (`scripts/bootstrap.sh` installs
+//!   them) and killed, with their whole process group, when the handle drops
+//!   or the process ends.
+//! * [`Emulators::get`]: the emulators for tests, shared by every test of a
+//!   process (or of a whole run, when `scripts/with-emulators.sh` started them
+//!   and exported `PSC_TEST_DYNAMODB_ENDPOINT` / `PSC_TEST_S3_ENDPOINT`).
+//! * [`sdk_config`], [`dynamodb_client`], [`s3_client`]: SDK clients for an
+//!   emulator endpoint, with dummy static credentials and `us-east-1`.
+//! * [`create_table_from_template`]: creates a table with exactly the keys
+//!   and indexes of `ContactsTable` in `template.yaml`, the single source of
+//!   truth for the table's shape.
+//! * [`unique_name`], [`create_bucket`]: per-test tables and buckets.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let emu = devkit::Emulators::get().await;
+//! let ddb = emu.dynamodb_client();
+//! let table = devkit::unique_name("contacts");
+//! devkit::create_table_from_template(&ddb, &table).await?;
+//! let s3 = emu.s3_client();
+//! let bucket = devkit::unique_name("exports");
+//! devkit::create_bucket(&s3, &bucket).await?;
+//! # Ok(()) }
+//! ```
+
+mod clients;
+mod emulators;
+mod names;
+mod paths;
+mod process;
+mod servers;
+mod template;
+
+pub use clients::{REGION, dynamodb_client, s3_client, sdk_config};
+pub use emulators::{DYNAMODB_ENDPOINT_ENV, Emulators, S3_ENDPOINT_ENV};
+pub use names::{create_bucket, unique_name};
+pub use paths::{PSC_ROOT_ENV, dynamodb_local_dir, repo_root, template_path};
+pub use servers::{DynamoDbLocal, MotoServer, START_TIMEOUT_ENV};
+pub use template::{
+    CONTACTS_TABLE_RESOURCE, TableSpec, create_contacts_table, create_table_from_template,
+    create_table_from_template_file, wait_for_table_active,
+};

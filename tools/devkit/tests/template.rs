@@ -1,0 +1,161 @@
+//! Reading table shapes from templates (no emulator needed).
+
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, ScalarAttributeType};
+use devkit::{CONTACTS_TABLE_RESOURCE, TableSpec};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/template.yaml")
+}
+
+fn keys(ks: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> Vec<(String, KeyType)> {
+    ks.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().clone())).collect()
+}
+
+/// The shape docs/data-model.md describes.
+fn assert_data_model_shape(spec: &TableSpec) {
+    assert_eq!(spec.billing_mode, BillingMode::PayPerRequest);
+    assert_eq!(spec.provisioned_throughput, None);
+    assert_eq!(keys(&spec.key_schema), [("pk".into(), KeyType::Hash), ("sk".into(), KeyType::Range)]);
+    let mut attrs: Vec<(String, ScalarAttributeType)> = spec
+        .attribute_definitions
+        .iter()
+        .map(|a| (a.attribute_name().to_owned(), a.attribute_type().clone()))
+        .collect();
+    attrs.sort_by(|a, b| a.0.cmp(&b.0));
+    let expected: Vec<(String, ScalarAttributeType)> = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "pk", "sk"]
+        .iter()
+        .map(|n| (n.to_string(), ScalarAttributeType::S))
+        .collect();
+    assert_eq!(attrs, expected);
+    let mut gsis: Vec<_> = spec.global_secondary_indexes.iter().collect();
+    gsis.sort_by_key(|g| g.index_name().to_owned());
+    assert_eq!(gsis.len(), 2, "{:?}", spec.gsi_names());
+    for (gsi, name, pk, sk) in [(gsis[0], "ByAccount", "gsi1pk", "gsi1sk"), (gsis[1], "ByEmail", "gsi2pk", "gsi2sk")] {
+        assert_eq!(gsi.index_name(), name);
+        assert_eq!(keys(gsi.key_schema()), [(pk.into(), KeyType::Hash), (sk.into(), KeyType::Range)]);
+        assert_eq!(gsi.projection().and_then(|p| p.projection_type()), Some(&ProjectionType::All));
+        assert_eq!(gsi.provisioned_throughput(), None);
+    }
+    assert!(spec.local_secondary_indexes.is_empty());
+}
+
+#[test]
+fn fixture_contacts_table_matches_data_model() {
+    let spec = TableSpec::from_template_file(&fixture(), CONTACTS_TABLE_RESOURCE).unwrap();
+    assert_data_model_shape(&spec);
+    assert_eq!(spec.gsi_names(), ["ByAccount", "ByEmail"]);
+}
+
+/// `<repo>/template.yaml`'s ContactsTable has the shape docs/data-model.md
+/// describes.
+#[test]
+fn repo_template_contacts_table_matches_data_model() {
+    let spec = TableSpec::contacts_table().unwrap();
+    assert_data_model_shape(&spec);
+}
+
+const MINIMAL: &str = r#"
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Ref Name
+      AttributeDefinitions:
+        - { AttributeName: id, AttributeType: S }
+        - { AttributeName: n, AttributeType: N }
+      KeySchema:
+        - { AttributeName: id, KeyType: HASH }
+      BillingMode: PAY_PER_REQUEST
+      LocalSecondaryIndexes: []
+      GlobalSecondaryIndexes:
+        - IndexName: ByN
+          KeySchema: [{ AttributeName: n, KeyType: HASH }]
+          Projection: { ProjectionType: INCLUDE, NonKeyAttributes: [a, b] }
+"#;
+
+#[test]
+fn reads_include_projection_and_number_keys() {
+    let spec = TableSpec::from_template_str(MINIMAL, "T").unwrap();
+    assert_eq!(spec.gsi_names(), ["ByN"]);
+    let p = spec.global_secondary_indexes[0].projection().unwrap();
+    assert_eq!(p.projection_type(), Some(&ProjectionType::Include));
+    assert_eq!(p.non_key_attributes(), ["a", "b"]);
+    assert_eq!(spec.attribute_definitions[1].attribute_type(), &ScalarAttributeType::N);
+}
+
+#[test]
+fn provisioned_is_the_default_and_needs_throughput() {
+    let yaml = MINIMAL.replace("      BillingMode: PAY_PER_REQUEST\n", "");
+    let err = TableSpec::from_template_str(&yaml, "T").unwrap_err();
+    assert!(format!("{err:#}").contains("ProvisionedThroughput"), "{err:#}");
+
+    let yaml = MINIMAL
+        .replace(
+            "      BillingMode: PAY_PER_REQUEST\n",
+            "      ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: \"3\" }\n",
+        )
+        .replace(
+            "          Projection: { ProjectionType: INCLUDE",
+            "          ProvisionedThroughput: { ReadCapacityUnits: 1, WriteCapacityUnits: 2 }\n          Projection: { ProjectionType: INCLUDE",
+        );
+    let spec = TableSpec::from_template_str(&yaml, "T").unwrap();
+    assert_eq!(spec.billing_mode, BillingMode::Provisioned);
+    let t = spec.provisioned_throughput.unwrap();
+    assert_eq!((t.read_capacity_units(), t.write_capacity_units()), (5, 3));
+    let g = spec.global_secondary_indexes[0].provisioned_throughput().unwrap();
+    assert_eq!((g.read_capacity_units(), g.write_capacity_units()), (1, 2));
+}
+
+#[test]
+fn tags_in_the_key_schema_are_rejected_with_the_path() {
+    let yaml = MINIMAL.replace(
+        "        - { AttributeName: id, KeyType: HASH }",
+        "        - { AttributeName: !Ref KeyName, KeyType: HASH }",
+    );
+    let err = format!("{:#}", TableSpec::from_template_str(&yaml, "T").unwrap_err());
+    assert!(err.contains("Resources.T.Properties.KeySchema[0].AttributeName"), "{err}");
+    assert!(err.contains("Ref"), "{err}");
+
+    let yaml = MINIMAL.replace(
+        "      BillingMode: PAY_PER_REQUEST",
+        "      BillingMode: { \"Fn::If\": [Prod, PROVISIONED, PAY_PER_REQUEST] }",
+    );
+    let err = format!("{:#}", TableSpec::from_template_str(&yaml, "T").unwrap_err());
+    assert!(err.contains("BillingMode"), "{err}");
+    assert!(err.contains("Fn::If"), "{err}");
+}
+
+#[test]
+fn wrong_or_missing_resource_is_an_error() {
+    let err = format!("{:#}", TableSpec::from_template_str(MINIMAL, "Nope").unwrap_err());
+    assert!(err.contains("no resource Nope"), "{err}");
+
+    let yaml = MINIMAL.replace("AWS::DynamoDB::Table", "AWS::S3::Bucket");
+    let err = format!("{:#}", TableSpec::from_template_str(&yaml, "T").unwrap_err());
+    assert!(err.contains("expected AWS::DynamoDB::Table"), "{err}");
+
+    let err = format!("{:#}", TableSpec::from_template_str("a: [", "T").unwrap_err());
+    assert!(err.contains("not valid YAML"), "{err}");
+}
+
+#[test]
+fn yaml_anchors_and_merge_keys_are_resolved() {
+    let yaml = r#"
+Keys: &keys
+  - { AttributeName: id, KeyType: HASH }
+Base: &base
+  BillingMode: PAY_PER_REQUEST
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      <<: *base
+      AttributeDefinitions: [{ AttributeName: id, AttributeType: S }]
+      KeySchema: *keys
+"#;
+    let spec = TableSpec::from_template_str(yaml, "T").unwrap();
+    assert_eq!(spec.billing_mode, BillingMode::PayPerRequest);
+    assert_eq!(spec.key_schema.len(), 1);
+}
