@@ -1,0 +1,862 @@
+//! Checks `template.yaml` against the project's contracts:
+//! - every variable a function reads (`env_required` / `env_or` /
+//!   `env_optional` in `functions/<name>/src`) is set for it, and the set
+//!   equals what `docs/configuration.md` documents for that function;
+//! - every `Ref` / `GetAtt` / `Sub` / condition names something defined;
+//! - no identity policy allows `Resource: '*'` except for the actions that
+//!   support no resource-level permission;
+//! - `ContactsTable` has exactly the keys and indexes of `docs/data-model.md`;
+//! - the CAS role has exactly the trust and permissions of
+//!   `reference/cas-facts.md` ("The role CAS assumes").
+//!
+//! CloudFormation short tags (`!Ref`, `!Sub`, ...) parse as tagged values;
+//! the long forms (`{"Ref": ...}`, `{"Fn::Sub": ...}`) are understood too.
+
+use serde_norway::{Mapping, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Crate directory under `functions/` -> logical id of its function.
+const FUNCTIONS: [(&str, &str); 3] = [
+    ("start-export", "StartExportFunction"),
+    ("ingest-export", "IngestExportFunction"),
+    ("eligibility-api", "EligibilityApiFunction"),
+];
+
+/// The AWS Marketplace account that assumes the CAS role (cas-facts.md).
+const MARKETPLACE_ACCOUNT_ROOT: &str = "arn:aws:iam::452565589796:root";
+
+/// Actions that support no resource-level permission, so `Resource: '*'` is
+/// the only way to allow them.
+const STAR_RESOURCE_ACTIONS: [&str; 4] = [
+    "marketplacecommerceanalytics:StartSupportDataExport",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+];
+
+const PSEUDO_PARAMETERS: [&str; 8] = [
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+];
+
+// ------------------------------------------------------------------ loading
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn template() -> Value {
+    let path = repo_root().join("template.yaml");
+    serde_norway::from_str(&read(&path)).unwrap_or_else(|e| panic!("template.yaml does not parse: {e}"))
+}
+
+/// The `cas-facts.md` of the shared folder, when it is beside the repository.
+fn cas_facts() -> Option<String> {
+    let root = repo_root();
+    [root.join("../shared/reference/cas-facts.md"), root.join("shared/reference/cas-facts.md")]
+        .iter()
+        .find(|p| p.is_file())
+        .map(|p| read(p))
+}
+
+fn section<'a>(t: &'a Value, name: &str) -> &'a Mapping {
+    t.get(name).and_then(Value::as_mapping).unwrap_or_else(|| panic!("template has no {name} section"))
+}
+
+fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
+    section(t, "Resources").get(id).unwrap_or_else(|| panic!("template has no resource {id}"))
+}
+
+fn resource_type(r: &Value) -> &str {
+    r.get("Type").and_then(Value::as_str).unwrap_or("")
+}
+
+fn props(r: &Value) -> &Value {
+    r.get("Properties").unwrap_or(&Value::Null)
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_str)
+}
+
+/// A value or a list of values, as a list.
+fn one_or_many(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Sequence(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+fn keys(m: &Mapping) -> BTreeSet<String> {
+    m.keys().filter_map(Value::as_str).map(str::to_owned).collect()
+}
+
+// ---------------------------------------------------------------- intrinsics
+
+/// `(function, argument)` of an intrinsic function, short or long form:
+/// `!Ref X` and `{"Ref": X}` both give `("Ref", X)`, `!Sub s` and
+/// `{"Fn::Sub": s}` both give `("Sub", s)`.
+fn intrinsic(v: &Value) -> Option<(&str, &Value)> {
+    match v {
+        Value::Tagged(t) => {
+            let name: &'static str = INTRINSICS.iter().find(|n| t.tag == **n)?;
+            Some((name, &t.value))
+        }
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, arg) = m.iter().next()?;
+            let k = k.as_str()?;
+            let name = k.strip_prefix("Fn::").unwrap_or(k);
+            if k != "Ref" && !k.starts_with("Fn::") {
+                return None;
+            }
+            let name: &'static str = INTRINSICS.iter().find(|n| **n == name)?;
+            Some((name, arg))
+        }
+        _ => None,
+    }
+}
+
+const INTRINSICS: [&str; 20] = [
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Condition",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "GetAZs",
+    "Base64",
+    "Cidr",
+    "Length",
+    "ToJsonString",
+    "Transform",
+];
+
+/// `${Name}` / `${Name.Attr}` placeholders of a `Sub` string (not `${!Literal}`).
+fn sub_placeholders(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find('}') else { break };
+        let inner = &rest[..end];
+        rest = &rest[end + 1..];
+        if !inner.starts_with('!') {
+            out.push(inner.trim().to_owned());
+        }
+    }
+    out
+}
+
+/// Logical name a `GetAtt` argument or a `Sub` placeholder refers to.
+fn logical_name(s: &str) -> &str {
+    if s.starts_with("AWS::") { s } else { s.split('.').next().unwrap_or(s) }
+}
+
+#[derive(Debug, Default)]
+struct References {
+    /// (where, name) for Ref, GetAtt and Sub.
+    names: Vec<(String, String)>,
+    /// (where, name) for If and Condition.
+    conditions: Vec<(String, String)>,
+}
+
+fn collect_references(v: &Value, at: &str, out: &mut References) {
+    if let Some((f, arg)) = intrinsic(v) {
+        match f {
+            "Ref" => {
+                if let Some(name) = arg.as_str() {
+                    out.names.push((at.to_owned(), name.to_owned()));
+                }
+            }
+            "GetAtt" => {
+                let target = match arg {
+                    Value::String(s) => Some(logical_name(s).to_owned()),
+                    Value::Sequence(parts) => parts.first().and_then(Value::as_str).map(str::to_owned),
+                    _ => None,
+                };
+                if let Some(name) = target {
+                    out.names.push((at.to_owned(), name));
+                }
+            }
+            "Sub" => {
+                let (text, vars) = match arg {
+                    Value::String(s) => (Some(s.as_str()), None),
+                    Value::Sequence(parts) => (parts.first().and_then(Value::as_str), parts.get(1)),
+                    _ => (None, None),
+                };
+                let local: BTreeSet<String> = vars.and_then(Value::as_mapping).map(keys).unwrap_or_default();
+                for p in text.map(sub_placeholders).unwrap_or_default() {
+                    if !local.contains(&p) {
+                        out.names.push((at.to_owned(), logical_name(&p).to_owned()));
+                    }
+                }
+                if let Some(vars) = vars {
+                    collect_references(vars, at, out);
+                }
+                return;
+            }
+            "Condition" => {
+                if let Some(name) = arg.as_str() {
+                    out.conditions.push((at.to_owned(), name.to_owned()));
+                }
+            }
+            "If" => {
+                if let Some(name) = arg.get(0).and_then(Value::as_str) {
+                    out.conditions.push((at.to_owned(), name.to_owned()));
+                }
+                if let Value::Sequence(parts) = arg {
+                    for p in parts.iter().skip(1) {
+                        collect_references(p, at, out);
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        collect_references(arg, at, out);
+        return;
+    }
+    match v {
+        Value::Mapping(m) => {
+            for (k, child) in m {
+                let k = k.as_str().unwrap_or("?");
+                collect_references(child, &format!("{at}.{k}"), out);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_references(child, &format!("{at}[{i}]"), out);
+            }
+        }
+        Value::Tagged(t) => collect_references(&t.value, at, out),
+        _ => {}
+    }
+}
+
+/// A resource or principal in a policy, in a form tests can compare:
+/// `Ref:X`, `Arn:X` (`!GetAtt X.Arn`), `Sub:<text>` (`${X.Arn}` kept as is),
+/// or the literal string.
+fn describe(v: &Value) -> String {
+    match intrinsic(v) {
+        Some(("Ref", arg)) => format!("Ref:{}", arg.as_str().unwrap_or("?")),
+        Some(("GetAtt", Value::String(s))) if s.ends_with(".Arn") => format!("Arn:{}", logical_name(s)),
+        Some(("GetAtt", Value::Sequence(p))) if p.get(1).and_then(Value::as_str) == Some("Arn") => {
+            format!("Arn:{}", p[0].as_str().unwrap_or("?"))
+        }
+        Some(("Sub", Value::String(s))) => format!("Sub:{s}"),
+        Some((f, _)) => format!("{f}:<complex>"),
+        None => match v {
+            Value::String(s) => s.clone(),
+            other => format!("{other:?}"),
+        },
+    }
+}
+
+// ------------------------------------------------------------------ policies
+
+/// One policy statement and where it was found.
+struct Statement<'a> {
+    at: String,
+    body: &'a Value,
+}
+
+fn statements_of<'a>(doc: &'a Value, at: &str, out: &mut Vec<Statement<'a>>) {
+    if let Some(list) = doc.get("Statement") {
+        for (i, s) in one_or_many(list).into_iter().enumerate() {
+            out.push(Statement { at: format!("{at}.Statement[{i}]"), body: s });
+        }
+    }
+}
+
+/// Statements of identity policies: SAM `Policies` of functions, inline
+/// policies of roles, `AWS::IAM::Policy` / `ManagedPolicy` documents.
+/// (Resource policies and KMS key policies are checked elsewhere: in a key
+/// policy `Resource: '*'` means the key itself.)
+fn identity_statements(t: &Value) -> Vec<Statement<'_>> {
+    let mut out = Vec::new();
+    for (id, r) in section(t, "Resources") {
+        let id = id.as_str().unwrap_or("?");
+        let p = props(r);
+        match resource_type(r) {
+            "AWS::Serverless::Function" => {
+                for (i, pol) in p.get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
+                    statements_of(pol, &format!("{id}.Policies[{i}]"), &mut out);
+                }
+            }
+            "AWS::IAM::Role" => {
+                for (i, pol) in p.get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
+                    if let Some(doc) = pol.get("PolicyDocument") {
+                        statements_of(doc, &format!("{id}.Policies[{i}]"), &mut out);
+                    }
+                }
+            }
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
+                if let Some(doc) = p.get("PolicyDocument") {
+                    statements_of(doc, id, &mut out);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.map(one_or_many).unwrap_or_default().into_iter().map(describe).collect()
+}
+
+// --------------------------------------------------------------- environment
+
+/// Names passed as string literals to `env_required(`, `env_or(` or
+/// `env_optional(` (turbofish allowed) in Rust source.
+fn env_reads(src: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for f in ["env_required", "env_or", "env_optional"] {
+        let mut from = 0;
+        while let Some(i) = src[from..].find(f) {
+            let start = from + i;
+            from = start + f.len();
+            let prev = src[..start].chars().next_back();
+            if prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let mut rest = &src[from..];
+            if let Some(turbofish) = rest.strip_prefix("::<") {
+                let Some(end) = turbofish.find('>') else { continue };
+                rest = &turbofish[end + 1..];
+            }
+            let Some(rest) = rest.trim_start().strip_prefix('(') else { continue };
+            let Some(rest) = rest.trim_start().strip_prefix('"') else { continue };
+            if let Some(end) = rest.find('"') {
+                names.insert(rest[..end].to_owned());
+            }
+        }
+    }
+    names
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn variables_read_by(crate_dir: &str) -> BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("functions").join(crate_dir).join("src"), &mut files);
+    files.iter().flat_map(|f| env_reads(&read(f))).collect()
+}
+
+/// Environment variables a function gets: Globals merged with its own.
+fn environment_of(t: &Value, logical_id: &str) -> BTreeSet<String> {
+    let global = str_path_mapping(t, &["Globals", "Function", "Environment", "Variables"]);
+    let own = str_path_mapping(props(resource(t, logical_id)), &["Environment", "Variables"]);
+    global.into_iter().chain(own).collect()
+}
+
+fn str_path_mapping(v: &Value, path: &[&str]) -> BTreeSet<String> {
+    path.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_mapping).map(keys).unwrap_or_default()
+}
+
+/// Markdown table rows (cells trimmed, backticks removed) of a document.
+fn table_rows(doc: &str) -> Vec<Vec<String>> {
+    doc.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('|') && l.ends_with('|') && !l.contains("---"))
+        .map(|l| l[1..l.len() - 1].split('|').map(|c| c.trim().replace('`', "")).collect())
+        .collect()
+}
+
+/// `docs/configuration.md`: variable -> crate dirs of the functions that read it.
+fn documented_variables() -> BTreeMap<String, BTreeSet<String>> {
+    let doc = read(&repo_root().join("docs/configuration.md"));
+    let mut out = BTreeMap::new();
+    for row in table_rows(&doc) {
+        let [name, functions, ..] = row.as_slice() else { continue };
+        if !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') || name.is_empty() {
+            continue;
+        }
+        let crates: BTreeSet<String> = if functions == "all three" {
+            FUNCTIONS.iter().map(|(c, _)| (*c).to_owned()).collect()
+        } else {
+            functions.split(',').map(|f| f.trim().to_owned()).collect()
+        };
+        for c in &crates {
+            assert!(
+                FUNCTIONS.iter().any(|(d, _)| d == c),
+                "docs/configuration.md: `{name}` names unknown function {c:?}"
+            );
+        }
+        out.insert(name.clone(), crates);
+    }
+    assert!(!out.is_empty(), "docs/configuration.md: no variable table found");
+    out
+}
+
+// --------------------------------------------------------------------- tests
+
+#[test]
+fn every_variable_a_function_reads_is_set_for_it() {
+    let t = template();
+    let mut problems = Vec::new();
+    for (crate_dir, logical_id) in FUNCTIONS {
+        let read = variables_read_by(crate_dir);
+        if read.is_empty() {
+            problems.push(format!(
+                "functions/{crate_dir}/src: no env_required(\"..\") / env_or(\"..\", ..) / env_optional(\"..\") \
+                 call found; the function must read its configuration through these (docs/configuration.md)"
+            ));
+            continue;
+        }
+        let set = environment_of(&t, logical_id);
+        for name in read.difference(&set) {
+            problems.push(format!("{logical_id} reads {name} but template.yaml does not set it"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn function_environments_are_exactly_the_documented_variables() {
+    let t = template();
+    let documented = documented_variables();
+    for (crate_dir, logical_id) in FUNCTIONS {
+        let expected: BTreeSet<String> =
+            documented.iter().filter(|(_, fns)| fns.contains(crate_dir)).map(|(n, _)| n.clone()).collect();
+        assert_eq!(
+            environment_of(&t, logical_id),
+            expected,
+            "{logical_id}: environment differs from docs/configuration.md"
+        );
+    }
+}
+
+#[test]
+fn functions_build_their_own_binary() {
+    let t = template();
+    let globals = t.get("Globals").and_then(|g| g.get("Function")).expect("Globals.Function");
+    assert_eq!(str_at(globals, &["Runtime"]), Some("provided.al2023"));
+    assert_eq!(str_at(globals, &["Handler"]), Some("bootstrap"));
+    assert_eq!(strings(globals.get("Architectures")), ["arm64"]);
+    for (crate_dir, logical_id) in FUNCTIONS {
+        let f = resource(&t, logical_id);
+        assert_eq!(resource_type(f), "AWS::Serverless::Function", "{logical_id}");
+        assert_eq!(str_at(f, &["Metadata", "BuildMethod"]), Some("rust-cargolambda"), "{logical_id}");
+        assert_eq!(str_at(f, &["Metadata", "BuildProperties", "Binary"]), Some(crate_dir), "{logical_id}");
+        let code_uri = str_at(props(f), &["CodeUri"]).unwrap_or_default();
+        assert_eq!(code_uri.trim_end_matches('/'), format!("functions/{crate_dir}"), "{logical_id}");
+        let manifest = read(&repo_root().join(code_uri).join("Cargo.toml"));
+        assert!(
+            manifest.contains(&format!("name = \"{crate_dir}\"")),
+            "functions/{crate_dir}/Cargo.toml must define the binary {crate_dir}"
+        );
+        let log_group = props(f).get("LoggingConfig").and_then(|l| l.get("LogGroup")).map(describe);
+        let log_group = log_group.unwrap_or_else(|| panic!("{logical_id}: no LoggingConfig.LogGroup"));
+        let log_group = log_group.strip_prefix("Ref:").expect("LogGroup: !Ref <an AWS::Logs::LogGroup>");
+        let lg = resource(&t, log_group);
+        assert_eq!(resource_type(lg), "AWS::Logs::LogGroup");
+        assert!(props(lg).get("RetentionInDays").is_some(), "{log_group}: no retention");
+        assert!(
+            props(f).get("DeadLetterQueue").is_some()
+                || props(f).get("EventInvokeConfig").and_then(|c| c.get("DestinationConfig")).is_some(),
+            "{logical_id}: no place for failed invocations"
+        );
+    }
+}
+
+#[test]
+fn every_reference_names_something_defined() {
+    let t = template();
+    let mut defined: BTreeSet<String> = keys(section(&t, "Parameters"));
+    defined.extend(keys(section(&t, "Resources")));
+    defined.extend(PSEUDO_PARAMETERS.iter().map(|p| (*p).to_owned()));
+    let conditions = t.get("Conditions").and_then(Value::as_mapping).map(keys).unwrap_or_default();
+
+    let mut refs = References::default();
+    for part in ["Conditions", "Globals", "Resources", "Outputs", "Rules"] {
+        if let Some(v) = t.get(part) {
+            collect_references(v, part, &mut refs);
+        }
+    }
+    // Resource- and output-level `Condition: Name`.
+    for part in ["Resources", "Outputs"] {
+        for (id, r) in section(&t, part) {
+            if let Some(c) = r.get("Condition").and_then(Value::as_str) {
+                refs.conditions.push((format!("{part}.{}", id.as_str().unwrap_or("?")), c.to_owned()));
+            }
+        }
+    }
+    let policy_refs = refs.names.iter().filter(|(at, _)| at.contains("Polic")).count();
+    assert!(policy_refs > 0, "no reference found inside any policy: the scan is broken");
+
+    let mut dangling: Vec<String> = refs
+        .names
+        .iter()
+        .filter(|(_, n)| !defined.contains(n))
+        .map(|(at, n)| format!("{at}: {n} is neither a parameter, a resource nor a pseudo parameter"))
+        .collect();
+    dangling.extend(
+        refs.conditions
+            .iter()
+            .filter(|(_, c)| !conditions.contains(c))
+            .map(|(at, c)| format!("{at}: condition {c} is not defined")),
+    );
+    assert!(dangling.is_empty(), "\n{}", dangling.join("\n"));
+}
+
+#[test]
+fn no_identity_policy_allows_every_resource_without_need() {
+    let t = template();
+    let statements = identity_statements(&t);
+    assert!(statements.len() >= 5, "found only {} policy statements: the scan is broken", statements.len());
+    let mut problems = Vec::new();
+    for s in &statements {
+        let b = s.body;
+        if b.get("NotResource").is_some() || b.get("NotAction").is_some() {
+            problems.push(format!("{}: NotResource / NotAction", s.at));
+        }
+        if str_at(b, &["Effect"]) != Some("Allow") {
+            continue;
+        }
+        let actions = strings(b.get("Action"));
+        for a in &actions {
+            if a.contains('*') {
+                problems.push(format!("{}: wildcard action {a}", s.at));
+            }
+        }
+        let resources = strings(b.get("Resource"));
+        if resources.iter().any(|r| r == "*" || r.ends_with(":*")) {
+            for a in actions.iter().filter(|a| !STAR_RESOURCE_ACTIONS.contains(&a.as_str())) {
+                problems.push(format!("{}: {a} on every resource ('*')", s.at));
+            }
+        }
+    }
+    // Managed policies (names or ARNs) would escape these checks.
+    for (crate_dir, logical_id) in FUNCTIONS {
+        let policies = props(resource(&t, logical_id)).get("Policies").map(one_or_many).unwrap_or_default();
+        assert!(!policies.is_empty(), "{logical_id} ({crate_dir}) has no Policies");
+        for p in policies {
+            if !p.is_mapping() {
+                problems.push(format!("{logical_id}: managed policy {}", describe(p)));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn contacts_table_matches_the_data_model() {
+    let doc = read(&repo_root().join("docs/data-model.md"));
+    let rows = table_rows(&doc);
+
+    // Attribute table: `| pk | S | partition key |`, `| gsi1pk, gsi1sk | S | ... |`.
+    let mut attribute_types = BTreeMap::new();
+    let (mut partition_key, mut sort_key) = (None, None);
+    for row in &rows {
+        let [names, ty, meaning, ..] = row.as_slice() else { continue };
+        if !(ty == "S" || ty == "N" || ty == "B") {
+            continue;
+        }
+        let names: Vec<&str> = names.split(',').map(str::trim).collect();
+        if !names.iter().all(|n| n == &"pk" || n == &"sk" || n.starts_with("gsi")) {
+            continue;
+        }
+        for n in &names {
+            attribute_types.insert((*n).to_owned(), ty.clone());
+        }
+        match meaning.as_str() {
+            "partition key" => partition_key = Some(names[0].to_owned()),
+            "sort key" => sort_key = Some(names[0].to_owned()),
+            _ => {}
+        }
+    }
+    // Index table: `| ByAccount | gsi1pk | gsi1sk |`.
+    let mut indexes = BTreeMap::new();
+    for row in &rows {
+        let [name, pk, sk] = row.as_slice() else { continue };
+        if name.starts_with("By") && attribute_types.contains_key(pk) && attribute_types.contains_key(sk) {
+            indexes.insert(name.clone(), (pk.clone(), sk.clone(), "ALL".to_owned()));
+        }
+    }
+    assert!(doc.contains("both project `ALL`"), "docs/data-model.md no longer says both indexes project ALL");
+    let (partition_key, sort_key) = (partition_key.expect("doc: partition key"), sort_key.expect("doc: sort key"));
+    // What the brief and the code rely on; if the document changes, change both.
+    assert_eq!((partition_key.as_str(), sort_key.as_str()), ("pk", "sk"));
+    assert_eq!(indexes.keys().map(String::as_str).collect::<Vec<_>>(), ["ByAccount", "ByEmail"]);
+
+    let t = template();
+    let table = resource(&t, "ContactsTable");
+    assert_eq!(resource_type(table), "AWS::DynamoDB::Table");
+    assert_eq!(str_at(table, &["DeletionPolicy"]), Some("Retain"));
+    assert_eq!(str_at(table, &["UpdateReplacePolicy"]), Some("Retain"));
+    let p = props(table);
+
+    // The local harness reads these literally: no intrinsic function inside.
+    for key in ["AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"] {
+        let v = p.get(key).unwrap_or_else(|| panic!("ContactsTable has no {key}"));
+        let mut refs = References::default();
+        collect_references(v, key, &mut refs);
+        assert!(!has_tag(v) && refs.names.is_empty(), "ContactsTable.{key} must be a plain literal");
+    }
+    assert_eq!(str_at(p, &["BillingMode"]), Some("PAY_PER_REQUEST"));
+
+    let attrs: BTreeMap<String, String> = one_or_many(&p["AttributeDefinitions"])
+        .into_iter()
+        .map(|a| (str_at(a, &["AttributeName"]).unwrap().to_owned(), str_at(a, &["AttributeType"]).unwrap().to_owned()))
+        .collect();
+    assert_eq!(attrs, attribute_types, "AttributeDefinitions differ from docs/data-model.md");
+
+    assert_eq!(key_schema(&p["KeySchema"]), (partition_key, sort_key), "table KeySchema");
+
+    let gsis: BTreeMap<String, (String, String, String)> = one_or_many(&p["GlobalSecondaryIndexes"])
+        .into_iter()
+        .map(|g| {
+            let (pk, sk) = key_schema(&g["KeySchema"]);
+            let projection = str_at(g, &["Projection", "ProjectionType"]).unwrap_or("").to_owned();
+            (str_at(g, &["IndexName"]).unwrap().to_owned(), (pk, sk, projection))
+        })
+        .collect();
+    assert_eq!(gsis, indexes, "GlobalSecondaryIndexes differ from docs/data-model.md");
+
+    assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+    assert_eq!(p["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert!(p.get("TimeToLiveSpecification").is_none(), "no TTL: a DELETE removes a contact at once");
+}
+
+fn has_tag(v: &Value) -> bool {
+    match v {
+        Value::Tagged(_) => true,
+        Value::Mapping(m) => m.iter().any(|(k, v)| has_tag(k) || has_tag(v)),
+        Value::Sequence(s) => s.iter().any(has_tag),
+        _ => false,
+    }
+}
+
+/// (HASH attribute, RANGE attribute) of a KeySchema.
+fn key_schema(v: &Value) -> (String, String) {
+    let elements = one_or_many(v);
+    assert_eq!(elements.len(), 2, "KeySchema must have a HASH and a RANGE key");
+    let find = |ty: &str| {
+        elements
+            .iter()
+            .find(|e| str_at(e, &["KeyType"]) == Some(ty))
+            .and_then(|e| str_at(e, &["AttributeName"]))
+            .unwrap_or_else(|| panic!("KeySchema has no {ty} key"))
+            .to_owned()
+    };
+    (find("HASH"), find("RANGE"))
+}
+
+/// The logical id behind `!Ref X` / `!GetAtt X.Arn` of a start-export variable.
+fn start_export_target(t: &Value, variable: &str) -> String {
+    let v = props(resource(t, "StartExportFunction"))
+        .get("Environment")
+        .and_then(|e| e.get("Variables"))
+        .and_then(|vars| vars.get(variable))
+        .unwrap_or_else(|| panic!("StartExportFunction does not set {variable}"));
+    let d = describe(v);
+    d.strip_prefix("Ref:").or_else(|| d.strip_prefix("Arn:")).unwrap_or_else(|| panic!("{variable}: {d}")).to_owned()
+}
+
+#[test]
+fn cas_role_has_exactly_the_documented_trust_and_permissions() {
+    if let Some(facts) = cas_facts() {
+        // The facts this test encodes; fail loudly if the reference changes.
+        for needle in [
+            "`arn:aws:iam::452565589796:root`",
+            "`sts:ExternalId`",
+            "`s3:PutObject` and `s3:GetBucketLocation` on the export",
+            "`sns:Publish` and `sns:GetTopicAttributes` on the topic",
+            "`iam:GetRolePolicy` on itself",
+        ] {
+            assert!(facts.replace('\n', " ").contains(needle), "cas-facts.md no longer says {needle}");
+        }
+    }
+
+    let t = template();
+    let role_id = start_export_target(&t, "CAS_ROLE_ARN");
+    let bucket = start_export_target(&t, "EXPORT_BUCKET");
+    let topic = start_export_target(&t, "SNS_TOPIC_ARN");
+    let role = resource(&t, &role_id);
+    assert_eq!(resource_type(role), "AWS::IAM::Role");
+    assert_eq!(resource_type(resource(&t, &bucket)), "AWS::S3::Bucket");
+    assert_eq!(resource_type(resource(&t, &topic)), "AWS::SNS::Topic");
+
+    // Trust: only the Marketplace account, only with the seller's external id.
+    let trust = one_or_many(&props(role)["AssumeRolePolicyDocument"]["Statement"]);
+    assert_eq!(trust.len(), 1, "one trust statement");
+    let s = trust[0];
+    assert_eq!(str_at(s, &["Effect"]), Some("Allow"));
+    assert_eq!(strings(s.get("Action")), ["sts:AssumeRole"]);
+    assert_eq!(s["Principal"].as_mapping().map(Mapping::len), Some(1), "principal: the Marketplace account only");
+    assert_eq!(strings(s["Principal"].get("AWS")), [MARKETPLACE_ACCOUNT_ROOT]);
+    let condition = s.get("Condition").and_then(Value::as_mapping).expect("trust needs a Condition");
+    assert_eq!(keys(condition), BTreeSet::from(["StringEquals".to_owned()]));
+    let equals = condition.get("StringEquals").and_then(Value::as_mapping).unwrap();
+    assert_eq!(keys(equals), BTreeSet::from(["sts:ExternalId".to_owned()]));
+    assert_eq!(describe(&equals["sts:ExternalId"]), "Ref:CasExternalId");
+    let external_id = section(&t, "Parameters").get("CasExternalId").expect("parameter CasExternalId");
+    assert!(external_id.get("Default").is_none(), "CasExternalId must have no default");
+
+    // Permissions: everything attached to the role, whatever the resource type.
+    assert!(props(role).get("ManagedPolicyArns").is_none(), "no managed policy on the CAS role");
+    assert!(props(role).get("PermissionsBoundary").is_none());
+    let mut docs = Vec::new();
+    for (i, p) in props(role).get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
+        docs.push((format!("{role_id}.Policies[{i}]"), &p["PolicyDocument"]));
+    }
+    for (id, r) in section(&t, "Resources") {
+        if matches!(resource_type(r), "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy")
+            && strings(props(r).get("Roles")).contains(&format!("Ref:{role_id}"))
+        {
+            docs.push((id.as_str().unwrap_or("?").to_owned(), &props(r)["PolicyDocument"]));
+        }
+    }
+    let mut granted = BTreeSet::new();
+    for (at, doc) in docs {
+        let mut statements = Vec::new();
+        statements_of(doc, &at, &mut statements);
+        for s in statements {
+            assert_eq!(str_at(s.body, &["Effect"]), Some("Allow"), "{}", s.at);
+            assert!(s.body.get("NotAction").is_none() && s.body.get("NotResource").is_none(), "{}", s.at);
+            for a in strings(s.body.get("Action")) {
+                for r in strings(s.body.get("Resource")) {
+                    granted.insert((a.clone(), r));
+                }
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [
+        ("s3:PutObject", format!("Sub:${{{bucket}.Arn}}/*")),
+        ("s3:GetBucketLocation", format!("Arn:{bucket}")),
+        ("sns:Publish", format!("Ref:{topic}")),
+        ("sns:GetTopicAttributes", format!("Ref:{topic}")),
+        ("iam:GetRolePolicy", format!("Arn:{role_id}")),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_owned(), r))
+    .collect();
+    assert_eq!(granted, expected, "CAS role permissions differ from cas-facts.md");
+}
+
+#[test]
+fn export_bucket_and_topic_admit_the_cas_role_over_tls_only() {
+    let t = template();
+    let role = format!("Arn:{}", start_export_target(&t, "CAS_ROLE_ARN"));
+    let bucket = start_export_target(&t, "EXPORT_BUCKET");
+    let topic = start_export_target(&t, "SNS_TOPIC_ARN");
+
+    let mut bucket_statements = Vec::new();
+    let mut topic_statements = Vec::new();
+    for r in section(&t, "Resources").values() {
+        let p = props(r);
+        match resource_type(r) {
+            "AWS::S3::BucketPolicy" if describe(&p["Bucket"]) == format!("Ref:{bucket}") => {
+                statements_of(&p["PolicyDocument"], "bucket policy", &mut bucket_statements)
+            }
+            "AWS::SNS::TopicPolicy" if strings(p.get("Topics")).contains(&format!("Ref:{topic}")) => {
+                statements_of(&p["PolicyDocument"], "topic policy", &mut topic_statements)
+            }
+            _ => {}
+        }
+    }
+    let allowed_to_role = |statements: &[Statement<'_>]| -> BTreeSet<String> {
+        statements
+            .iter()
+            .filter(|s| str_at(s.body, &["Effect"]) == Some("Allow"))
+            .filter(|s| strings(s.body.get("Principal").and_then(|p| p.get("AWS"))).contains(&role))
+            .flat_map(|s| strings(s.body.get("Action")))
+            .collect()
+    };
+    let denies_plain_http = |statements: &[Statement<'_>]| {
+        statements.iter().any(|s| {
+            str_at(s.body, &["Effect"]) == Some("Deny")
+                && s.body
+                    .get("Condition")
+                    .and_then(|c| c.get("Bool"))
+                    .and_then(|b| b.get("aws:SecureTransport"))
+                    .is_some_and(|v| v.as_str() == Some("false") || v.as_bool() == Some(false))
+        })
+    };
+    assert_eq!(
+        allowed_to_role(&bucket_statements),
+        BTreeSet::from(["s3:GetBucketLocation".to_owned(), "s3:PutObject".to_owned()])
+    );
+    assert!(denies_plain_http(&bucket_statements), "the bucket policy must deny requests without TLS");
+    assert!(
+        allowed_to_role(&topic_statements).contains("sns:Publish"),
+        "the topic policy must let the CAS role publish"
+    );
+
+    let b = props(resource(&t, &bucket));
+    let block = &b["PublicAccessBlockConfiguration"];
+    for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[k].as_bool(), Some(true), "{bucket}: {k}");
+    }
+    assert!(b.get("BucketEncryption").is_some(), "{bucket}: encryption at rest");
+    let rules = one_or_many(&b["LifecycleConfiguration"]["Rules"]);
+    assert!(
+        rules.iter().any(|r| describe(&r["ExpirationInDays"]) == "Ref:ExportRetentionDays"
+            && str_at(r, &["Status"]) == Some("Enabled")),
+        "{bucket}: exports must expire after ExportRetentionDays"
+    );
+}
+
+#[test]
+fn alarms_watch_documented_metrics() {
+    let doc = read(&repo_root().join("docs/configuration.md"));
+    let documented: BTreeSet<String> = table_rows(&doc)
+        .into_iter()
+        .filter_map(|row| row.first().cloned())
+        .flat_map(|cell| cell.split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
+        .collect();
+    let t = template();
+    let namespace = section(&t, "Parameters").get("MetricsNamespace").expect("parameter MetricsNamespace");
+    assert_eq!(str_at(namespace, &["Default"]), Some("PscBridge"));
+
+    let mut watched = BTreeSet::new();
+    for (id, r) in section(&t, "Resources") {
+        if resource_type(r) != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let p = props(r);
+        if describe(&p["Namespace"]) == "Ref:MetricsNamespace" {
+            let metric = str_at(p, &["MetricName"]).unwrap_or_default().to_owned();
+            let id = id.as_str().unwrap_or("?");
+            assert!(documented.contains(&metric), "{id} watches {metric}, not in docs/configuration.md");
+            assert!(p.get("Dimensions").is_none(), "{id}: the custom metrics have no dimensions");
+            watched.insert(metric);
+        }
+    }
+    for metric in ["ExportFailed", "ExportPartial", "StartExportFailed", "DataStale"] {
+        assert!(watched.contains(metric), "no alarm on {metric}");
+    }
+}
