@@ -26,8 +26,7 @@ pub struct Notification {
 impl Notification {
     /// The SNS event as the `aws_lambda_events` type an ingest handler takes.
     pub fn sns_event(&self) -> aws_lambda_events::sns::SnsEvent {
-        serde_json::from_value(self.sns_event.clone())
-            .expect("the stand-in builds valid SNS events")
+        serde_json::from_value(self.sns_event.clone()).expect("the stand-in builds valid SNS events")
     }
 }
 
@@ -68,10 +67,7 @@ impl std::fmt::Debug for Delivery {
 impl Delivery {
     /// HTTP delivery with a 5 minute timeout (`cargo lambda watch` may compile on first invoke).
     pub fn http(url: impl Into<String>) -> Self {
-        Delivery::Http {
-            url: url.into(),
-            timeout: Duration::from_secs(300),
-        }
+        Delivery::Http { url: url.into(), timeout: Duration::from_secs(300) }
     }
 
     /// Channel delivery and its receiving end.
@@ -93,40 +89,25 @@ impl Delivery {
         match self {
             Delivery::None => DeliveryStatus::Recorded,
             Delivery::Channel(tx) => match tx.send(notification) {
-                Ok(()) => DeliveryStatus::Delivered {
-                    detail: "sent to channel".into(),
-                },
-                Err(_) => DeliveryStatus::Failed {
-                    error: "channel receiver dropped".into(),
-                },
+                Ok(()) => DeliveryStatus::Delivered { detail: "sent to channel".into() },
+                Err(_) => DeliveryStatus::Failed { error: "channel receiver dropped".into() },
             },
             Delivery::Callback(cb) => match cb(notification).await {
                 Ok(detail) => DeliveryStatus::Delivered { detail },
                 Err(error) => DeliveryStatus::Failed { error },
             },
             Delivery::Http { url, timeout } => {
-                match tokio::time::timeout(*timeout, post_json(url, &notification.sns_event)).await
-                {
-                    Err(_) => DeliveryStatus::Failed {
-                        error: format!("POST {url} timed out after {timeout:?}"),
-                    },
-                    Ok(Err(e)) => DeliveryStatus::Failed {
-                        error: format!("POST {url} failed: {e}"),
-                    },
+                match tokio::time::timeout(*timeout, post_json(url, &notification.sns_event)).await {
+                    Err(_) => DeliveryStatus::Failed { error: format!("POST {url} timed out after {timeout:?}") },
+                    Ok(Err(e)) => DeliveryStatus::Failed { error: format!("POST {url} failed: {e}") },
                     Ok(Ok((status, function_error, body))) => {
                         let body = truncate(&body, 2000);
                         if !(200..300).contains(&status) {
-                            DeliveryStatus::Failed {
-                                error: format!("POST {url} answered HTTP {status}: {body}"),
-                            }
+                            DeliveryStatus::Failed { error: format!("POST {url} answered HTTP {status}: {body}") }
                         } else if let Some(fe) = function_error {
-                            DeliveryStatus::Failed {
-                                error: format!("function error ({fe}): {body}"),
-                            }
+                            DeliveryStatus::Failed { error: format!("function error ({fe}): {body}") }
                         } else {
-                            DeliveryStatus::Delivered {
-                                detail: format!("HTTP {status}: {body}"),
-                            }
+                            DeliveryStatus::Delivered { detail: format!("HTTP {status}: {body}") }
                         }
                     }
                 }
@@ -144,43 +125,22 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-async fn post_json(
-    url: &str,
-    body: &serde_json::Value,
-) -> Result<(u16, Option<String>, String), String> {
+async fn post_json(url: &str, body: &serde_json::Value) -> Result<(u16, Option<String>, String), String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err("only http:// URLs are supported".into());
     }
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
+    let client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
     let req = http::Request::post(uri)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(body).expect("event serializes"),
-        )))
+        .body(Full::new(Bytes::from(serde_json::to_vec(body).expect("event serializes"))))
         .map_err(|e| e.to_string())?;
-    let resp = client
-        .request(req)
-        .await
-        .map_err(|e| format!("{e} ({e:?})"))?;
+    let resp = client.request(req).await.map_err(|e| format!("{e} ({e:?})"))?;
     let status = resp.status().as_u16();
-    let function_error = resp
-        .headers()
-        .get("x-amz-function-error")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((
-        status,
-        function_error,
-        String::from_utf8_lossy(&body).into_owned(),
-    ))
+    let function_error = resp.headers().get("x-amz-function-error").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((status, function_error, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// What happened to a notification.

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::record::{
-    AWS_ACCOUNT_ID_HEADER, CSV_HEADER, Record, format_key_timestamp, format_timestamp,
-    truncate_to_millis,
+    AWS_ACCOUNT_ID_HEADER, CSV_HEADER, Record, format_key_timestamp, format_timestamp, truncate_to_millis,
 };
 
 /// The two data set types `StartSupportDataExport` accepts.
@@ -22,10 +21,8 @@ pub enum DataSetType {
 }
 
 impl DataSetType {
-    pub const ALL: [DataSetType; 2] = [
-        DataSetType::CustomerSupportContactsData,
-        DataSetType::TestCustomerSupportContactsData,
-    ];
+    pub const ALL: [DataSetType; 2] =
+        [DataSetType::CustomerSupportContactsData, DataSetType::TestCustomerSupportContactsData];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,25 +93,15 @@ impl ExportPlan {
         let received_at = truncate_to_millis(received_at);
         let coverage_start = truncate_to_millis(request.from_date);
         let coverage_end = truncate_to_millis(received_at - lag);
-        let (data_set_key, metadata_key) = object_keys(
-            request.destination_s3_prefix.as_deref(),
-            request.data_set_type,
-            coverage_start,
-            coverage_end,
-        );
+        let (data_set_key, metadata_key) =
+            object_keys(request.destination_s3_prefix.as_deref(), request.data_set_type, coverage_start, coverage_end);
         let bucket = request.destination_s3_bucket_name.clone();
         ExportPlan {
             data_set_request_id: data_set_request_id.into(),
             coverage_start,
             coverage_end,
-            data_set: S3Location {
-                bucket_name: bucket.clone(),
-                key: data_set_key,
-            },
-            metadata: S3Location {
-                bucket_name: bucket,
-                key: metadata_key,
-            },
+            data_set: S3Location { bucket_name: bucket.clone(), key: data_set_key },
+            metadata: S3Location { bucket_name: bucket, key: metadata_key },
             request,
             received_at,
         }
@@ -179,12 +166,7 @@ pub fn object_keys(
     from: OffsetDateTime,
     end: OffsetDateTime,
 ) -> (String, String) {
-    let base = format!(
-        "{}_{}_to_{}",
-        data_set_type.as_str(),
-        format_key_timestamp(from),
-        format_key_timestamp(end)
-    );
+    let base = format!("{}_{}_to_{}", data_set_type.as_str(), format_key_timestamp(from), format_key_timestamp(end));
     let dir = match prefix.map(|p| p.trim_end_matches('/')) {
         Some(p) if !p.is_empty() => format!("{p}/"),
         _ => String::new(),
@@ -279,11 +261,7 @@ pub fn sns_event_json(
     subscription_id: &str,
     timestamp: OffsetDateTime,
 ) -> serde_json::Value {
-    let region = topic_arn
-        .split(':')
-        .nth(3)
-        .filter(|r| !r.is_empty())
-        .unwrap_or("us-east-1");
+    let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).unwrap_or("us-east-1");
     let subscription_arn = format!("{topic_arn}:{subscription_id}");
     serde_json::json!({
         "Records": [{
@@ -332,32 +310,21 @@ mod tests {
     #[test]
     fn empty_export_is_the_header_alone() {
         assert_eq!(String::from_utf8(write_csv(&[])).unwrap(), HEADER);
-        let alt =
-            String::from_utf8(write_csv_with_header(&[], AccountIdHeader::AwsAccountId)).unwrap();
+        let alt = String::from_utf8(write_csv_with_header(&[], AccountIdHeader::AwsAccountId)).unwrap();
         assert!(alt.contains(",AWS Account Id,"));
     }
 
     #[test]
     fn csv_of_the_guide_data_matches_the_guide_rows_with_latest_state_winning() {
         let store = Store::with_guide_data();
-        let rows = store.export_rows(
-            datetime!(2015-01-01 00:00 UTC),
-            datetime!(2016-08-05 03:14:50.334 UTC),
-        );
+        let rows = store.export_rows(datetime!(2015-01-01 00:00 UTC), datetime!(2016-08-05 03:14:50.334 UTC));
         let csv = String::from_utf8(write_csv(&rows)).unwrap();
         let guide_lines: Vec<&str> = crate::record::GUIDE_SAMPLE_CSV.split("\r\n").collect();
         // the guide's rows minus the superseded DELETE of 1b4a2b5f (guide_lines[4]), same order.
-        let expected = [
-            guide_lines[0],
-            guide_lines[1],
-            guide_lines[2],
-            guide_lines[3],
-            guide_lines[5],
-            guide_lines[6],
-        ]
-        .iter()
-        .map(|l| format!("{l}\r\n"))
-        .collect::<String>();
+        let expected = [guide_lines[0], guide_lines[1], guide_lines[2], guide_lines[3], guide_lines[5], guide_lines[6]]
+            .iter()
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>();
         assert_eq!(csv, expected);
     }
 
@@ -404,41 +371,18 @@ mod tests {
         // with the real 15 minute lag, a change 10 minutes ago is not exported yet.
         let plan = ExportPlan::new("id", request(), received, Duration::from_secs(900));
         assert_eq!(plan.coverage_end, datetime!(2024-01-01 11:55 UTC));
-        assert!(
-            store
-                .export_rows(plan.coverage_start, plan.coverage_end)
-                .is_empty()
-        );
+        assert!(store.export_rows(plan.coverage_start, plan.coverage_end).is_empty());
         // with no lag it is.
         let plan = ExportPlan::new("id", request(), received, Duration::ZERO);
-        assert_eq!(
-            store
-                .export_rows(plan.coverage_start, plan.coverage_end)
-                .len(),
-            1
-        );
+        assert_eq!(store.export_rows(plan.coverage_start, plan.coverage_end).len(), 1);
         // from after the change: nothing; from exactly at the change: included.
-        assert!(
-            store
-                .export_rows(datetime!(2024-01-01 12:00:00.001 UTC), received)
-                .is_empty()
-        );
-        assert_eq!(
-            store
-                .export_rows(datetime!(2024-01-01 12:00 UTC), received)
-                .len(),
-            1
-        );
+        assert!(store.export_rows(datetime!(2024-01-01 12:00:00.001 UTC), received).is_empty());
+        assert_eq!(store.export_rows(datetime!(2024-01-01 12:00 UTC), received).len(), 1);
     }
 
     #[test]
     fn keys_follow_the_guides_pattern() {
-        let plan = ExportPlan::new(
-            "id",
-            request(),
-            datetime!(2016-08-05 03:14:50.108 UTC),
-            Duration::ZERO,
-        );
+        let plan = ExportPlan::new("id", request(), datetime!(2016-08-05 03:14:50.108 UTC), Duration::ZERO);
         assert_eq!(
             plan.data_set.key,
             "mydata/test_customer_support_contacts_data_2016-01-01T00-00-00Z_to_2016-08-05T03-14-50Z.csv"
@@ -449,10 +393,7 @@ mod tests {
         );
         let t = datetime!(2016-08-05 03:14:50 UTC);
         let (k, _) = object_keys(None, DataSetType::CustomerSupportContactsData, t, t);
-        assert_eq!(
-            k,
-            "customer_support_contacts_data_2016-08-05T03-14-50Z_to_2016-08-05T03-14-50Z.csv"
-        );
+        assert_eq!(k, "customer_support_contacts_data_2016-08-05T03-14-50Z_to_2016-08-05T03-14-50Z.csv");
         let (k, _) = object_keys(Some("a/b/"), DataSetType::CustomerSupportContactsData, t, t);
         assert!(k.starts_with("a/b/customer_"));
         let (k, _) = object_keys(Some(""), DataSetType::CustomerSupportContactsData, t, t);
@@ -470,8 +411,7 @@ mod tests {
             Duration::from_secs(900),
         );
         let meta: serde_json::Value =
-            serde_json::from_slice(&plan.metadata_json(datetime!(2016-08-05 03:14:50.334 UTC)))
-                .unwrap();
+            serde_json::from_slice(&plan.metadata_json(datetime!(2016-08-05 03:14:50.334 UTC))).unwrap();
         let expected = serde_json::json!({
             "dataSetRequestId": "c3c84ee0-5aba-11e6-8d9c-235dc080841d",
             "dataSetCoverageRange": {
@@ -499,8 +439,7 @@ mod tests {
         });
         assert_eq!(meta, expected);
         // field order as in the guide.
-        let text =
-            String::from_utf8(plan.metadata_json(datetime!(2016-08-05 03:14:50.334 UTC))).unwrap();
+        let text = String::from_utf8(plan.metadata_json(datetime!(2016-08-05 03:14:50.334 UTC))).unwrap();
         let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
         assert!(pos("dataSetRequestId") < pos("dataSetCoverageRange"));
         assert!(pos("dataSetRequestParameters") < pos("dataSetS3Location"));
@@ -509,44 +448,19 @@ mod tests {
         // no prefix: no destinationS3Prefix; customer defined values appear when given.
         let mut req = request();
         req.destination_s3_prefix = None;
-        req.customer_defined_values =
-            Some(BTreeMap::from([("env".to_string(), "local".to_string())]));
-        let plan = ExportPlan::new(
-            "id",
-            req,
-            datetime!(2016-08-05 03:14:50 UTC),
-            Duration::ZERO,
-        );
+        req.customer_defined_values = Some(BTreeMap::from([("env".to_string(), "local".to_string())]));
+        let plan = ExportPlan::new("id", req, datetime!(2016-08-05 03:14:50 UTC), Duration::ZERO);
         let meta: serde_json::Value =
-            serde_json::from_slice(&plan.metadata_json(datetime!(2016-08-05 03:14:51 UTC)))
-                .unwrap();
-        assert!(
-            meta["dataSetRequestParameters"]
-                .get("destinationS3Prefix")
-                .is_none()
-        );
-        assert_eq!(
-            meta["customerDefinedValues"],
-            serde_json::json!({"env": "local"})
-        );
-        assert!(
-            !meta["dataSetS3Location"]["key"]
-                .as_str()
-                .unwrap()
-                .contains('/')
-        );
+            serde_json::from_slice(&plan.metadata_json(datetime!(2016-08-05 03:14:51 UTC))).unwrap();
+        assert!(meta["dataSetRequestParameters"].get("destinationS3Prefix").is_none());
+        assert_eq!(meta["customerDefinedValues"], serde_json::json!({"env": "local"}));
+        assert!(!meta["dataSetS3Location"]["key"].as_str().unwrap().contains('/'));
     }
 
     #[test]
     fn notification_messages_and_sns_event() {
-        let plan = ExportPlan::new(
-            "rid",
-            request(),
-            datetime!(2016-08-05 03:14:50 UTC),
-            Duration::ZERO,
-        );
-        let ok: serde_json::Value =
-            serde_json::from_str(&plan.success_message().to_json()).unwrap();
+        let plan = ExportPlan::new("rid", request(), datetime!(2016-08-05 03:14:50 UTC), Duration::ZERO);
+        let ok: serde_json::Value = serde_json::from_str(&plan.success_message().to_json()).unwrap();
         assert_eq!(
             ok,
             serde_json::json!({
@@ -556,41 +470,19 @@ mod tests {
                 "success": true
             })
         );
-        let failed: serde_json::Value =
-            serde_json::from_str(&plan.failure_message("boom").to_json()).unwrap();
-        assert_eq!(
-            failed,
-            serde_json::json!({"dataSetRequestId": "rid", "success": false, "message": "boom"})
-        );
+        let failed: serde_json::Value = serde_json::from_str(&plan.failure_message("boom").to_json()).unwrap();
+        assert_eq!(failed, serde_json::json!({"dataSetRequestId": "rid", "success": false, "message": "boom"}));
 
         let msg = plan.success_message().to_json();
-        let event = sns_event_json(
-            &plan.request.sns_topic_arn,
-            &msg,
-            "mid",
-            "sub",
-            datetime!(2016-08-05 03:14:51 UTC),
-        );
-        let typed: aws_lambda_events::sns::SnsEvent =
-            serde_json::from_value(event.clone()).unwrap();
+        let event = sns_event_json(&plan.request.sns_topic_arn, &msg, "mid", "sub", datetime!(2016-08-05 03:14:51 UTC));
+        let typed: aws_lambda_events::sns::SnsEvent = serde_json::from_value(event.clone()).unwrap();
         assert_eq!(typed.records.len(), 1);
         let sns = &typed.records[0].sns;
-        assert_eq!(
-            sns.topic_arn,
-            "arn:aws:sns:us-west-2:123456789012:mynotification"
-        );
+        assert_eq!(sns.topic_arn, "arn:aws:sns:us-west-2:123456789012:mynotification");
         assert_eq!(sns.sns_message_type, "Notification");
         assert_eq!(sns.message, msg);
         assert_eq!(typed.records[0].event_source, "aws:sns");
-        assert_eq!(
-            event["Records"][0]["Sns"]["Timestamp"],
-            "2016-08-05T03:14:51.000Z"
-        );
-        assert!(
-            event["Records"][0]["Sns"]["UnsubscribeUrl"]
-                .as_str()
-                .unwrap()
-                .starts_with("https://sns.us-west-2.")
-        );
+        assert_eq!(event["Records"][0]["Sns"]["Timestamp"], "2016-08-05T03:14:51.000Z");
+        assert!(event["Records"][0]["Sns"]["UnsubscribeUrl"].as_str().unwrap().starts_with("https://sns.us-west-2."));
     }
 }

@@ -98,16 +98,14 @@ pub mod wire;
 
 pub use delivery::{Callback, Delivery, DeliveryStatus, Notification};
 pub use export::{
-    AccountIdHeader, DataSetType, ExportPlan, ExportRequest, NotificationMessage, S3Location,
-    object_keys, sns_event_json, write_csv, write_csv_with_header,
+    AccountIdHeader, DataSetType, ExportPlan, ExportRequest, NotificationMessage, S3Location, object_keys,
+    sns_event_json, write_csv, write_csv_with_header,
 };
 pub use record::{
-    CSV_HEADER, Contact, GUIDE_SAMPLE_CSV, OperationType, Record, format_timestamp,
-    guide_sample_records, parse_timestamp,
+    CSV_HEADER, Contact, GUIDE_SAMPLE_CSV, OperationType, Record, format_timestamp, guide_sample_records,
+    parse_timestamp,
 };
-pub use server::{
-    DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn, StandInBuilder,
-};
+pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn, StandInBuilder};
 pub use store::{Store, StoreError};
 pub use wire::ApiError;
 
@@ -119,18 +117,12 @@ pub const ENDPOINT_ENV_VAR: &str = "AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYT
 /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, and uses path-style addressing when either is set
 /// (local S3-compatible servers). Region defaults to us-east-1 when none is configured.
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
-    let region =
-        aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(region)
-        .load()
-        .await;
+    let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region).load().await;
     let local = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .iter()
         .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config)
-        .force_path_style(local)
-        .build();
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config).force_path_style(local).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
@@ -140,13 +132,7 @@ pub fn s3_client_for_endpoint(endpoint_url: &str) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "cas-standin",
-        ))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "cas-standin"))
         .endpoint_url(endpoint_url)
         .force_path_style(true)
         .build();

@@ -51,14 +51,10 @@ fn parse_args() -> Result<Args, String> {
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
+            inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"))
         };
         let seconds = |name: &str, v: String| -> Result<u64, String> {
-            v.parse::<u64>()
-                .map_err(|_| format!("{name} must be a whole number of seconds"))
+            v.parse::<u64>().map_err(|_| format!("{name} must be a whole number of seconds"))
         };
         match name.as_str() {
             "-h" | "--help" => {
@@ -67,9 +63,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--listen" => args.listen = value(&name)?,
             "--deliver-to" => args.deliver_to = Some(value(&name)?),
-            "--delivery-timeout-seconds" => {
-                args.delivery_timeout = Duration::from_secs(seconds(&name, value(&name)?)?)
-            }
+            "--delivery-timeout-seconds" => args.delivery_timeout = Duration::from_secs(seconds(&name, value(&name)?)?),
             "--lag-seconds" => args.lag = Duration::from_secs(seconds(&name, value(&name)?)?),
             "--no-seed" => args.seed = false,
             "--require-region" => args.require_region = Some(value(&name)?),
@@ -97,19 +91,11 @@ async fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    if !["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
-    {
-        tracing::warn!(
-            "neither AWS_ENDPOINT_URL_S3 nor AWS_ENDPOINT_URL is set: exports go to AWS S3"
-        );
+    if !["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty())) {
+        tracing::warn!("neither AWS_ENDPOINT_URL_S3 nor AWS_ENDPOINT_URL is set: exports go to AWS S3");
     }
     let delivery = match &args.deliver_to {
-        Some(url) => Delivery::Http {
-            url: url.clone(),
-            timeout: args.delivery_timeout,
-        },
+        Some(url) => Delivery::Http { url: url.clone(), timeout: args.delivery_timeout },
         None => Delivery::None,
     };
     let mut builder = StandIn::builder()
@@ -137,8 +123,8 @@ async fn main() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("can listen for SIGTERM");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("can listen for SIGTERM");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -15,16 +15,12 @@ const KEY_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
 
 /// Formats a timestamp the way the guide writes them: `2016-04-07T14:05:15.275Z`.
 pub fn format_timestamp(t: OffsetDateTime) -> String {
-    t.to_offset(UtcOffset::UTC)
-        .format(MILLIS_FORMAT)
-        .expect("a UTC timestamp always formats")
+    t.to_offset(UtcOffset::UTC).format(MILLIS_FORMAT).expect("a UTC timestamp always formats")
 }
 
 /// Formats a timestamp for an object key: `2016-08-05T03-14-50Z`.
 pub fn format_key_timestamp(t: OffsetDateTime) -> String {
-    t.to_offset(UtcOffset::UTC)
-        .format(KEY_FORMAT)
-        .expect("a UTC timestamp always formats")
+    t.to_offset(UtcOffset::UTC).format(KEY_FORMAT).expect("a UTC timestamp always formats")
 }
 
 /// Parses an ISO 8601 / RFC 3339 timestamp (`2016-04-07T14:05:15.275Z`, any offset), or a bare
@@ -42,8 +38,7 @@ pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
 pub fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
     let t = t.to_offset(UtcOffset::UTC);
     let nanos = t.nanosecond();
-    t.replace_nanosecond(nanos - nanos % 1_000_000)
-        .expect("a truncated nanosecond is in range")
+    t.replace_nanosecond(nanos - nanos % 1_000_000).expect("a truncated nanosecond is in range")
 }
 
 /// serde helpers for `OffsetDateTime` in the guide's format (accepting any RFC 3339 input).
@@ -57,34 +52,26 @@ pub mod timestamp_serde {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let s = String::deserialize(d)?;
-        parse_timestamp(&s).ok_or_else(|| {
-            serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z")
-        })
+        parse_timestamp(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z"))
     }
 
     /// The same for `Option<OffsetDateTime>`.
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(
-            t: &Option<OffsetDateTime>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&format_timestamp(*t)),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<OffsetDateTime>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
             match Option::<String>::deserialize(d)? {
                 None => Ok(None),
                 Some(s) => parse_timestamp(&s).map(Some).ok_or_else(|| {
-                    serde::de::Error::custom(
-                        "expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z",
-                    )
+                    serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z")
                 }),
             }
         }
@@ -195,11 +182,7 @@ pub struct Record {
 
 impl Record {
     /// A record from a contact, an operation time and an operation type.
-    pub fn from_contact(
-        c: Contact,
-        operation_time: OffsetDateTime,
-        operation_type: OperationType,
-    ) -> Self {
+    pub fn from_contact(c: Contact, operation_time: OffsetDateTime, operation_type: OperationType) -> Self {
         Record {
             product_id: c.product_id,
             product_code: c.product_code,
@@ -258,11 +241,7 @@ impl Record {
     pub fn csv_fields(&self) -> [String; 16] {
         let delete = self.operation_type == OperationType::Delete;
         let contact = |v: &Option<String>| {
-            if delete {
-                String::new()
-            } else {
-                v.clone().unwrap_or_default()
-            }
+            if delete { String::new() } else { v.clone().unwrap_or_default() }
         };
         [
             self.product_id.clone(),
@@ -321,15 +300,9 @@ cade58ff-ff82-4770-b84b-0bd399bf1c6d,c0dcyyqczbk5uc62acmp6450t,6c83ff14-5167-43c
 
 /// The six sample rows of the guide's example file, as records, in the file's order.
 pub fn guide_sample_records() -> Vec<Record> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(GUIDE_SAMPLE_CSV.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(GUIDE_SAMPLE_CSV.as_bytes());
     let opt = |s: &str| {
-        if s.is_empty() {
-            None
-        } else {
-            Some(s.to_string())
-        }
+        if s.is_empty() { None } else { Some(s.to_string()) }
     };
     reader
         .records()
@@ -365,30 +338,12 @@ mod tests {
 
     #[test]
     fn timestamps_use_the_guides_format() {
-        assert_eq!(
-            format_timestamp(datetime!(2016-04-07 14:05:15.275 UTC)),
-            "2016-04-07T14:05:15.275Z"
-        );
-        assert_eq!(
-            format_timestamp(datetime!(2016-04-07 14:05:15 UTC)),
-            "2016-04-07T14:05:15.000Z"
-        );
-        assert_eq!(
-            format_timestamp(datetime!(2016-04-07 16:05:15.2759 +02:00)),
-            "2016-04-07T14:05:15.275Z"
-        );
-        assert_eq!(
-            format_key_timestamp(datetime!(2016-08-05 03:14:50.334 UTC)),
-            "2016-08-05T03-14-50Z"
-        );
-        assert_eq!(
-            parse_timestamp("2016-04-07"),
-            Some(datetime!(2016-04-07 00:00 UTC))
-        );
-        assert_eq!(
-            parse_timestamp("2016-04-07T16:05:15+02:00"),
-            Some(datetime!(2016-04-07 14:05:15 UTC))
-        );
+        assert_eq!(format_timestamp(datetime!(2016-04-07 14:05:15.275 UTC)), "2016-04-07T14:05:15.275Z");
+        assert_eq!(format_timestamp(datetime!(2016-04-07 14:05:15 UTC)), "2016-04-07T14:05:15.000Z");
+        assert_eq!(format_timestamp(datetime!(2016-04-07 16:05:15.2759 +02:00)), "2016-04-07T14:05:15.275Z");
+        assert_eq!(format_key_timestamp(datetime!(2016-08-05 03:14:50.334 UTC)), "2016-08-05T03-14-50Z");
+        assert_eq!(parse_timestamp("2016-04-07"), Some(datetime!(2016-04-07 00:00 UTC)));
+        assert_eq!(parse_timestamp("2016-04-07T16:05:15+02:00"), Some(datetime!(2016-04-07 14:05:15 UTC)));
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(
             truncate_to_millis(datetime!(2016-04-07 14:05:15.275999 UTC)),

@@ -22,14 +22,10 @@ use tracing::{error, info, warn};
 use crate::delivery::{Delivery, DeliveryStatus, Notification};
 use crate::export::{AccountIdHeader, ExportPlan, sns_event_json, write_csv_with_header};
 use crate::record::{
-    Contact, OperationType, Record, format_timestamp, parse_timestamp, timestamp_serde,
-    truncate_to_millis,
+    Contact, OperationType, Record, format_timestamp, parse_timestamp, timestamp_serde, truncate_to_millis,
 };
 use crate::store::Store;
-use crate::wire::{
-    self, ApiError, CONTENT_TYPE, SERVICE_EXCEPTION, START_SUPPORT_DATA_EXPORT_TARGET,
-    TARGET_PREFIX,
-};
+use crate::wire::{self, ApiError, CONTENT_TYPE, SERVICE_EXCEPTION, START_SUPPORT_DATA_EXPORT_TARGET, TARGET_PREFIX};
 
 /// The real service's lag: exports cover changes up to 15 minutes before the request.
 pub const DEFAULT_LAG: Duration = Duration::from_secs(15 * 60);
@@ -68,12 +64,7 @@ fn default_count() -> u32 {
 impl InjectedError {
     /// `count` requests answered with a 500 `MarketplaceCommerceAnalyticsException`.
     pub fn service_fault(message: impl Into<String>, count: u32) -> Self {
-        InjectedError {
-            error_type: SERVICE_EXCEPTION.into(),
-            message: message.into(),
-            status: Some(500),
-            count,
-        }
+        InjectedError { error_type: SERVICE_EXCEPTION.into(), message: message.into(), status: Some(500), count }
     }
 
     fn api_error(&self) -> ApiError {
@@ -156,22 +147,14 @@ impl Shared {
     }
 
     fn update(&self, request_id: &str, f: impl FnOnce(&mut RequestEntry)) {
-        if let Some(e) = lock(&self.log)
-            .iter_mut()
-            .rev()
-            .find(|e| e.request_id == request_id)
-        {
+        if let Some(e) = lock(&self.log).iter_mut().rev().find(|e| e.request_id == request_id) {
             f(e);
         }
         self.bump();
     }
 
     fn find(&self, request_id: &str) -> Option<RequestEntry> {
-        lock(&self.log)
-            .iter()
-            .rev()
-            .find(|e| e.request_id == request_id)
-            .cloned()
+        lock(&self.log).iter().rev().find(|e| e.request_id == request_id).cloned()
     }
 
     fn take_injected_error(&self) -> Option<ApiError> {
@@ -296,12 +279,7 @@ impl StandInBuilder {
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = tokio::spawn(accept_loop(listener, shared.clone(), stop_rx));
         info!(addr = %local_addr, lag_secs = self.lag.as_secs(), delivery = ?shared.delivery, records = shared.store.len(), "cas-standin started");
-        Ok(Running {
-            addr: local_addr,
-            shared,
-            stop: stop_tx,
-            server,
-        })
+        Ok(Running { addr: local_addr, shared, stop: stop_tx, server })
     }
 }
 
@@ -364,11 +342,7 @@ impl Running {
     /// Waits until the request's notification has been delivered (or recorded, or failed to be
     /// delivered) and returns its entry; a rejected request's entry is returned at once. `None`
     /// on timeout.
-    pub async fn wait_for_delivery(
-        &self,
-        request_id: &str,
-        timeout: Duration,
-    ) -> Option<RequestEntry> {
+    pub async fn wait_for_delivery(&self, request_id: &str, timeout: Duration) -> Option<RequestEntry> {
         let mut rx = self.shared.version.subscribe();
         tokio::time::timeout(timeout, async {
             loop {
@@ -462,9 +436,7 @@ fn json_response(status: u16, value: &impl Serialize) -> Resp {
     Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec_pretty(value).expect("serializes"),
-        )))
+        .body(Full::new(Bytes::from(serde_json::to_vec_pretty(value).expect("serializes"))))
         .expect("valid response")
 }
 
@@ -496,11 +468,7 @@ async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
         return api(shared, req).await;
     }
     if let Some(rest) = path.strip_prefix("/_admin/") {
-        let segments: Vec<String> = rest
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect();
+        let segments: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
         return admin(shared, req, segments).await;
     }
     admin_error(404, format!("no route for {path}"))
@@ -512,12 +480,7 @@ async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
 async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
     let received_at = truncate_to_millis(OffsetDateTime::now_utc());
     let request_id = uuid::Uuid::new_v4().to_string();
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let target = header("x-amz-target");
     let authorization = header("authorization");
     let amz_date = header("x-amz-date").or_else(|| header("date"));
@@ -532,10 +495,7 @@ async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
         credential: None,
         status: 0,
         error: None,
-        parameters: body
-            .as_ref()
-            .ok()
-            .and_then(|b| serde_json::from_slice(b).ok()),
+        parameters: body.as_ref().ok().and_then(|b| serde_json::from_slice(b).ok()),
         data_set_request_id: None,
         export: None,
         notification: None,
@@ -566,17 +526,11 @@ async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
                 ));
             }
             _ => {
-                return Err(ApiError::new(
-                    400,
-                    "UnknownOperationException",
-                    "Unknown or missing X-Amz-Target",
-                ));
+                return Err(ApiError::new(400, "UnknownOperationException", "Unknown or missing X-Amz-Target"));
             }
         }
         wire::check_content_type(content_type.as_deref())?;
-        let body = body
-            .as_ref()
-            .map_err(|e| ApiError::serialization(e.clone()))?;
+        let body = body.as_ref().map_err(|e| ApiError::serialization(e.clone()))?;
         if let Some(injected) = shared.take_injected_error() {
             return Err(injected);
         }
@@ -628,8 +582,7 @@ async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
                 .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
                 .header("x-amzn-RequestId", request_id.as_str())
                 .body(Full::new(Bytes::from(
-                    serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id }))
-                        .expect("serializes"),
+                    serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id })).expect("serializes"),
                 )))
                 .expect("valid response")
         }
@@ -651,12 +604,7 @@ async fn put_object(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "Failed to write s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })
+        .map_err(|e| format!("Failed to write s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
 }
 
 async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>) {
@@ -667,29 +615,13 @@ async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>)
             plan.failure_message(reason)
         }
         None => {
-            let rows = shared
-                .store
-                .export_rows(plan.coverage_start, plan.coverage_end);
+            let rows = shared.store.export_rows(plan.coverage_start, plan.coverage_end);
             let count = rows.len();
             let csv = write_csv_with_header(&rows, shared.account_id_header);
             let result = async {
-                put_object(
-                    &shared.s3,
-                    &plan.data_set.bucket_name,
-                    &plan.data_set.key,
-                    "text/csv",
-                    csv,
-                )
-                .await?;
+                put_object(&shared.s3, &plan.data_set.bucket_name, &plan.data_set.key, "text/csv", csv).await?;
                 let meta = plan.metadata_json(truncate_to_millis(OffsetDateTime::now_utc()));
-                put_object(
-                    &shared.s3,
-                    &plan.metadata.bucket_name,
-                    &plan.metadata.key,
-                    "application/json",
-                    meta,
-                )
-                .await
+                put_object(&shared.s3, &plan.metadata.bucket_name, &plan.metadata.key, "application/json", meta).await
             }
             .await;
             match result {
@@ -718,11 +650,7 @@ async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>)
         &uuid::Uuid::new_v4().to_string(),
         OffsetDateTime::now_utc(),
     );
-    let notification = Notification {
-        data_set_request_id: id.clone(),
-        message,
-        sns_event,
-    };
+    let notification = Notification { data_set_request_id: id.clone(), message, sns_event };
     shared.update(&id, |e| e.notification = Some(notification.clone()));
     let status = shared.delivery.deliver(notification).await;
     match &status {
@@ -853,16 +781,11 @@ async fn admin(shared: Arc<Shared>, req: Request<Incoming>, segments: Vec<String
             };
             match value {
                 serde_json::Value::Array(items) => {
-                    let inputs: Result<Vec<RecordInput>, _> = items
-                        .into_iter()
-                        .map(serde_json::from_value::<RecordInput>)
-                        .collect();
+                    let inputs: Result<Vec<RecordInput>, _> =
+                        items.into_iter().map(serde_json::from_value::<RecordInput>).collect();
                     match inputs {
                         Ok(inputs) => {
-                            let stored: Vec<Record> = inputs
-                                .into_iter()
-                                .map(|i| store_record(&shared, i))
-                                .collect();
+                            let stored: Vec<Record> = inputs.into_iter().map(|i| store_record(&shared, i)).collect();
                             json_response(201, &stored)
                         }
                         Err(e) => admin_error(400, format!("bad record: {e}")),
@@ -915,9 +838,7 @@ async fn admin(shared: Arc<Shared>, req: Request<Incoming>, segments: Vec<String
         },
         (&Method::POST, ["fail-next"]) => match parse_json::<FailNextInput>(&body) {
             Ok(f) => {
-                let message = f
-                    .message
-                    .unwrap_or_else(|| "Injected failure (cas-standin)".into());
+                let message = f.message.unwrap_or_else(|| "Injected failure (cas-standin)".into());
                 *lock(&shared.fail_next) = Some(message.clone());
                 info!("next export will fail");
                 json_response(200, &serde_json::json!({ "failNext": message }))
@@ -942,11 +863,7 @@ async fn admin(shared: Arc<Shared>, req: Request<Incoming>, segments: Vec<String
             match input {
                 Ok(err) => {
                     info!(error_type = %err.error_type, count = err.count, "next API requests will fail");
-                    *lock(&shared.error_next) = if err.count == 0 {
-                        None
-                    } else {
-                        Some(err.clone())
-                    };
+                    *lock(&shared.error_next) = if err.count == 0 { None } else { Some(err.clone()) };
                     json_response(200, &err)
                 }
                 Err(e) => admin_error(400, e),
@@ -965,10 +882,7 @@ async fn admin(shared: Arc<Shared>, req: Request<Incoming>, segments: Vec<String
             lock(&shared.log).clear();
             json_response(200, &serde_json::json!({ "requests": 0 }))
         }
-        _ => admin_error(
-            404,
-            format!("no admin route {method} /_admin/{}", segments.join("/")),
-        ),
+        _ => admin_error(404, format!("no admin route {method} /_admin/{}", segments.join("/"))),
     }
 }
 
@@ -990,18 +904,11 @@ mod tests {
 
     #[test]
     fn percent_decoding_and_query() {
-        assert_eq!(
-            percent_decode("2024-01-01T00%3A00%3A00Z"),
-            "2024-01-01T00:00:00Z"
-        );
+        assert_eq!(percent_decode("2024-01-01T00%3A00%3A00Z"), "2024-01-01T00:00:00Z");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(
-            query_param(
-                Some("a=1&operationTime=2024-01-01T00%3A00%3A00.000Z"),
-                "operationTime"
-            )
-            .as_deref(),
+            query_param(Some("a=1&operationTime=2024-01-01T00%3A00%3A00.000Z"), "operationTime").as_deref(),
             Some("2024-01-01T00:00:00.000Z")
         );
         assert_eq!(query_param(None, "x"), None);

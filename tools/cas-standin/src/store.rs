@@ -90,11 +90,7 @@ impl Store {
 
     /// Deletes a contact at `at` (default: now): appends a DELETE state carrying only the
     /// identifiers of its latest state.
-    pub fn delete(
-        &self,
-        customer_guid: &str,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Record, StoreError> {
+    pub fn delete(&self, customer_guid: &str, at: Option<OffsetDateTime>) -> Result<Record, StoreError> {
         let at = truncate_to_millis(at.unwrap_or_else(OffsetDateTime::now_utc));
         let base = self
             .state_at(customer_guid, at)
@@ -109,13 +105,7 @@ impl Store {
     /// The latest state of one record at or before `at`.
     pub fn state_at(&self, customer_guid: &str, at: OffsetDateTime) -> Option<Record> {
         let inner = self.lock();
-        inner
-            .history
-            .get(customer_guid)?
-            .iter()
-            .rev()
-            .find(|r| r.operation_time <= at)
-            .cloned()
+        inner.history.get(customer_guid)?.iter().rev().find(|r| r.operation_time <= at).cloned()
     }
 
     /// The latest state of one record.
@@ -125,21 +115,13 @@ impl Store {
 
     /// Every state of one record, oldest first (empty when unknown).
     pub fn history(&self, customer_guid: &str) -> Vec<Record> {
-        self.lock()
-            .history
-            .get(customer_guid)
-            .cloned()
-            .unwrap_or_default()
+        self.lock().history.get(customer_guid).cloned().unwrap_or_default()
     }
 
     /// The latest state of every record (DELETE states included), in first-seen order.
     pub fn latest_all(&self) -> Vec<Record> {
         let inner = self.lock();
-        inner
-            .order
-            .iter()
-            .filter_map(|g| inner.history.get(g).and_then(|h| h.last()).cloned())
-            .collect()
+        inner.order.iter().filter_map(|g| inner.history.get(g).and_then(|h| h.last()).cloned()).collect()
     }
 
     /// Number of distinct Customer Guids.
@@ -155,16 +137,7 @@ impl Store {
     /// order of their Customer Guids.
     pub fn export_rows(&self, from: OffsetDateTime, end: OffsetDateTime) -> Vec<Record> {
         let inner = self.lock();
-        inner
-            .order
-            .iter()
-            .filter_map(|g| {
-                inner
-                    .history
-                    .get(g)
-                    .and_then(|h| select_export_row(h, from, end))
-            })
-            .collect()
+        inner.order.iter().filter_map(|g| inner.history.get(g).and_then(|h| select_export_row(h, from, end))).collect()
     }
 }
 
@@ -175,11 +148,7 @@ impl Store {
 ///   operation time is >= `from`. Its details and operation time are written.
 /// - Operation type, as the guide describes: DELETE if that state is a delete; otherwise CREATE if
 ///   the record was created (a CREATE state) within `[from, that state's time]`, else UPDATE.
-pub fn select_export_row(
-    history: &[Record],
-    from: OffsetDateTime,
-    end: OffsetDateTime,
-) -> Option<Record> {
+pub fn select_export_row(history: &[Record], from: OffsetDateTime, end: OffsetDateTime) -> Option<Record> {
     let latest = history.iter().rev().find(|r| r.operation_time <= end)?;
     if latest.operation_time < from {
         return None;
@@ -193,11 +162,7 @@ pub fn select_export_row(
                     && r.operation_time >= from
                     && r.operation_time <= latest.operation_time
             });
-            row.operation_type = if created_in_window {
-                OperationType::Create
-            } else {
-                latest.operation_type
-            };
+            row.operation_type = if created_in_window { OperationType::Create } else { latest.operation_type };
             Some(row)
         }
     }
@@ -232,9 +197,7 @@ mod tests {
         assert_eq!(a.operation_type, OperationType::Create);
         let b = s.upsert(contact("g1", "B"), Some(datetime!(2020-01-02 00:00 UTC)));
         assert_eq!(b.operation_type, OperationType::Update);
-        let d = s
-            .delete("g1", Some(datetime!(2020-01-03 00:00 UTC)))
-            .unwrap();
+        let d = s.delete("g1", Some(datetime!(2020-01-03 00:00 UTC))).unwrap();
         assert_eq!(d.operation_type, OperationType::Delete);
         assert_eq!(d.given_name, None);
         assert_eq!(d.email, None);
@@ -242,21 +205,14 @@ mod tests {
         let c = s.upsert(contact("g1", "C"), Some(datetime!(2020-01-04 00:00 UTC)));
         assert_eq!(c.operation_type, OperationType::Create);
         assert_eq!(s.history("g1").len(), 4);
-        assert_eq!(
-            s.delete("nope", None),
-            Err(StoreError::UnknownCustomerGuid("nope".into()))
-        );
+        assert_eq!(s.delete("nope", None), Err(StoreError::UnknownCustomerGuid("nope".into())));
     }
 
     #[test]
     fn out_of_order_inserts_keep_history_sorted() {
         let s = Store::new();
         s.upsert(contact("g1", "late"), Some(datetime!(2020-01-05 00:00 UTC)));
-        s.insert(Record::from_contact(
-            contact("g1", "early"),
-            datetime!(2020-01-01 00:00 UTC),
-            OperationType::Create,
-        ));
+        s.insert(Record::from_contact(contact("g1", "early"), datetime!(2020-01-01 00:00 UTC), OperationType::Create));
         assert_eq!(s.latest("g1").unwrap().given_name.as_deref(), Some("late"));
         assert_eq!(s.history("g1")[0].given_name.as_deref(), Some("early"));
     }
@@ -267,17 +223,13 @@ mod tests {
         s.upsert(contact("g1", "A"), Some(datetime!(2020-01-01 00:00 UTC))); // CREATE
         s.upsert(contact("g1", "B"), Some(datetime!(2020-01-10 00:00 UTC))); // UPDATE
         s.upsert(contact("g2", "X"), Some(datetime!(2020-01-01 00:00 UTC))); // CREATE
-        s.delete("g2", Some(datetime!(2020-01-05 00:00 UTC)))
-            .unwrap();
+        s.delete("g2", Some(datetime!(2020-01-05 00:00 UTC))).unwrap();
         let end = datetime!(2020-02-01 00:00 UTC);
 
         // from before the creation: one CREATE with the latest details; create+delete: DELETE only.
         let rows = s.export_rows(datetime!(2019-01-01 00:00 UTC), end);
         assert_eq!(rows.len(), 2);
-        assert_eq!(
-            (rows[0].operation_type, rows[0].given_name.as_deref()),
-            (OperationType::Create, Some("B"))
-        );
+        assert_eq!((rows[0].operation_type, rows[0].given_name.as_deref()), (OperationType::Create, Some("B")));
         assert_eq!(rows[0].operation_time, datetime!(2020-01-10 00:00 UTC));
         assert_eq!(rows[1].operation_type, OperationType::Delete);
         assert_eq!(rows[1].given_name, None);
@@ -291,10 +243,7 @@ mod tests {
         assert!(rows.is_empty());
 
         // end before the update: the earlier state (lag window hides the later one).
-        let rows = s.export_rows(
-            datetime!(2019-01-01 00:00 UTC),
-            datetime!(2020-01-09 00:00 UTC),
-        );
+        let rows = s.export_rows(datetime!(2019-01-01 00:00 UTC), datetime!(2020-01-09 00:00 UTC));
         assert_eq!(rows[0].given_name.as_deref(), Some("A"));
         assert_eq!(rows[1].operation_type, OperationType::Delete);
 
@@ -307,26 +256,14 @@ mod tests {
     fn guide_data_latest_state_wins() {
         let s = Store::with_guide_data();
         assert_eq!(s.len(), 5);
-        let rows = s.export_rows(
-            datetime!(2000-01-01 00:00 UTC),
-            datetime!(2030-01-01 00:00 UTC),
-        );
+        let rows = s.export_rows(datetime!(2000-01-01 00:00 UTC), datetime!(2030-01-01 00:00 UTC));
         assert_eq!(rows.len(), 5);
-        let shared = rows
-            .iter()
-            .find(|r| r.customer_guid.starts_with("1b4a2b5f"))
-            .unwrap();
+        let shared = rows.iter().find(|r| r.customer_guid.starts_with("1b4a2b5f")).unwrap();
         assert_eq!(shared.operation_type, OperationType::Create);
         assert_eq!(shared.given_name.as_deref(), Some("Angela"));
         // between the DELETE (04-22) and the CREATE (05-19) of that guid the DELETE is the state.
-        let rows = s.export_rows(
-            datetime!(2016-04-01 00:00 UTC),
-            datetime!(2016-05-01 00:00 UTC),
-        );
-        let shared = rows
-            .iter()
-            .find(|r| r.customer_guid.starts_with("1b4a2b5f"))
-            .unwrap();
+        let rows = s.export_rows(datetime!(2016-04-01 00:00 UTC), datetime!(2016-05-01 00:00 UTC));
+        let shared = rows.iter().find(|r| r.customer_guid.starts_with("1b4a2b5f")).unwrap();
         assert_eq!(shared.operation_type, OperationType::Delete);
     }
 }

@@ -13,8 +13,7 @@ use crate::record::parse_timestamp;
 /// `X-Amz-Target` prefix of the service's operations.
 pub const TARGET_PREFIX: &str = "MarketplaceCommerceAnalytics20150701.";
 /// `X-Amz-Target` of the one emulated operation.
-pub const START_SUPPORT_DATA_EXPORT_TARGET: &str =
-    "MarketplaceCommerceAnalytics20150701.StartSupportDataExport";
+pub const START_SUPPORT_DATA_EXPORT_TARGET: &str = "MarketplaceCommerceAnalytics20150701.StartSupportDataExport";
 /// SigV4 signing name (the service part of the credential scope).
 pub const SIGNING_NAME: &str = "marketplacecommerceanalytics";
 /// The protocol's content type.
@@ -37,11 +36,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, error_type: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            error_type: error_type.into(),
-            message: message.into(),
-        }
+        ApiError { status, error_type: error_type.into(), message: message.into() }
     }
 
     /// 400 `ValidationException`.
@@ -93,16 +88,10 @@ pub fn check_authorization(
 ) -> Result<Credential, ApiError> {
     let incomplete = |m: &str| ApiError::new(403, "IncompleteSignatureException", m);
     let Some(auth) = authorization.map(str::trim).filter(|a| !a.is_empty()) else {
-        return Err(ApiError::new(
-            403,
-            "MissingAuthenticationTokenException",
-            "Missing Authentication Token",
-        ));
+        return Err(ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"));
     };
     let Some(params) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
-        return Err(incomplete(
-            "Authorization header must use the AWS4-HMAC-SHA256 algorithm (SigV4).",
-        ));
+        return Err(incomplete("Authorization header must use the AWS4-HMAC-SHA256 algorithm (SigV4)."));
     };
     let mut credential = None;
     let mut signed_headers = None;
@@ -118,9 +107,7 @@ pub fn check_authorization(
             }
         }
     }
-    let (Some(credential), Some(signed_headers), Some(signature)) =
-        (credential, signed_headers, signature)
-    else {
+    let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
         return Err(incomplete(
             "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
         ));
@@ -152,14 +139,9 @@ pub fn check_authorization(
         return Err(incomplete("Signature must be 64 hexadecimal characters."));
     }
     let Some(amz_date) = amz_date.map(str::trim).filter(|d| !d.is_empty()) else {
-        return Err(incomplete(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-        ));
+        return Err(incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."));
     };
-    if amz_date.len() >= 8
-        && !amz_date.starts_with(scope[1])
-        && amz_date.bytes().take(8).all(|b| b.is_ascii_digit())
-    {
+    if amz_date.len() >= 8 && !amz_date.starts_with(scope[1]) && amz_date.bytes().take(8).all(|b| b.is_ascii_digit()) {
         return Err(ApiError::new(
             403,
             "InvalidSignatureException",
@@ -176,10 +158,7 @@ pub fn check_authorization(
         return Err(ApiError::new(
             403,
             "InvalidSignatureException",
-            format!(
-                "Credential should be scoped to a valid region, not '{}'.",
-                scope[2]
-            ),
+            format!("Credential should be scoped to a valid region, not '{}'.", scope[2]),
         ));
     }
     Ok(Credential {
@@ -192,13 +171,7 @@ pub fn check_authorization(
 
 /// Checks the `Content-Type` header (the protocol's, optionally with parameters).
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
-    match content_type.map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    }) {
+    match content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
         Some(c) if c == CONTENT_TYPE => Ok(()),
         other => Err(ApiError::serialization(format!(
             "Content-Type must be {CONTENT_TYPE}, not {}",
@@ -222,9 +195,7 @@ pub fn parse_from_date(v: &Value) -> Option<OffsetDateTime> {
     };
     match v {
         Value::Number(n) => from_secs(n.as_f64()?),
-        Value::String(s) => {
-            parse_timestamp(s).or_else(|| s.trim().parse::<f64>().ok().and_then(from_secs))
-        }
+        Value::String(s) => parse_timestamp(s).or_else(|| s.trim().parse::<f64>().ok().and_then(from_secs)),
         _ => None,
     }
 }
@@ -241,17 +212,13 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::serialization(format!("Request body is not valid JSON: {e}")))?;
     let Value::Object(obj) = value else {
-        return Err(ApiError::serialization(
-            "Request body must be a JSON object.",
-        ));
+        return Err(ApiError::serialization("Request body must be a JSON object."));
     };
     let string_field = |name: &str| -> Result<Option<String>, ApiError> {
         match obj.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::serialization(format!(
-                "'{name}' must be a string."
-            ))),
+            Some(_) => Err(ApiError::serialization(format!("'{name}' must be a string."))),
         }
     };
     let data_set_type = string_field("dataSetType")?;
@@ -259,12 +226,13 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
     let bucket = string_field("destinationS3BucketName")?;
     let prefix = string_field("destinationS3Prefix")?;
     let topic = string_field("snsTopicArn")?;
-    let from_date = match obj.get("fromDate") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(parse_from_date(v).ok_or_else(|| {
-            ApiError::serialization("'fromDate' must be a timestamp (epoch seconds or ISO 8601).")
-        })?),
-    };
+    let from_date =
+        match obj.get("fromDate") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_from_date(v).ok_or_else(|| {
+                ApiError::serialization("'fromDate' must be a timestamp (epoch seconds or ISO 8601).")
+            })?),
+        };
     let customer_defined_values = match obj.get("customerDefinedValues") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => {
@@ -275,26 +243,20 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
                         out.insert(k.clone(), s.clone());
                     }
                     _ => {
-                        return Err(ApiError::serialization(
-                            "'customerDefinedValues' values must be strings.",
-                        ));
+                        return Err(ApiError::serialization("'customerDefinedValues' values must be strings."));
                     }
                 }
             }
             Some(out)
         }
         Some(_) => {
-            return Err(ApiError::serialization(
-                "'customerDefinedValues' must be a JSON object.",
-            ));
+            return Err(ApiError::serialization("'customerDefinedValues' must be a JSON object."));
         }
     };
 
     let mut errors: Vec<String> = Vec::new();
     let not_null = |errors: &mut Vec<String>, name: &str| {
-        errors.push(format!(
-            "Value null at '{name}' failed to satisfy constraint: Member must not be null"
-        ))
+        errors.push(format!("Value null at '{name}' failed to satisfy constraint: Member must not be null"))
     };
     let length = |errors: &mut Vec<String>, name: &str, v: &str, min: usize, max: usize| {
         let n = len(v);
@@ -373,10 +335,7 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
     if !errors.is_empty() {
         let n = errors.len();
         let plural = if n == 1 { "" } else { "s" };
-        return Err(ApiError::validation(format!(
-            "{n} validation error{plural} detected: {}",
-            errors.join("; ")
-        )));
+        return Err(ApiError::validation(format!("{n} validation error{plural} detected: {}", errors.join("; "))));
     }
     Ok(ExportRequest {
         data_set_type: parsed_type.expect("validated"),
@@ -402,24 +361,16 @@ mod tests {
         let c = check_authorization(Some(AUTH), Some("20240101T000000Z"), None).unwrap();
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.access_key_id, "AKIDEXAMPLE");
-        assert!(
-            check_authorization(Some(AUTH), Some("20240101T000000Z"), Some("us-east-1")).is_ok()
-        );
-        let e = check_authorization(Some(AUTH), Some("20240101T000000Z"), Some("eu-west-1"))
-            .unwrap_err();
+        assert!(check_authorization(Some(AUTH), Some("20240101T000000Z"), Some("us-east-1")).is_ok());
+        let e = check_authorization(Some(AUTH), Some("20240101T000000Z"), Some("eu-west-1")).unwrap_err();
         assert_eq!(e.error_type, "InvalidSignatureException");
         assert_eq!(
-            check_authorization(None, None, None)
-                .unwrap_err()
-                .error_type,
+            check_authorization(None, None, None).unwrap_err().error_type,
             "MissingAuthenticationTokenException"
         );
         let s3 = AUTH.replace("/marketplacecommerceanalytics/", "/s3/");
         let e = check_authorization(Some(&s3), Some("20240101T000000Z"), None).unwrap_err();
-        assert_eq!(
-            (e.status, e.error_type.as_str()),
-            (403, "InvalidSignatureException")
-        );
+        assert_eq!((e.status, e.error_type.as_str()), (403, "InvalidSignatureException"));
         for bad in [
             "Bearer abc",
             "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/marketplacecommerceanalytics/aws4_request",
@@ -462,18 +413,9 @@ mod tests {
         assert_eq!(r.destination_s3_prefix, None);
         for (v, expected) in [
             (json!(1462320000), datetime!(2016-05-04 00:00 UTC)),
-            (
-                json!(1462320000.123),
-                datetime!(2016-05-04 00:00:00.123 UTC),
-            ),
-            (
-                json!("2016-05-04T00:00:00Z"),
-                datetime!(2016-05-04 00:00 UTC),
-            ),
-            (
-                json!("2016-05-04T00:00:00.123Z"),
-                datetime!(2016-05-04 00:00:00.123 UTC),
-            ),
+            (json!(1462320000.123), datetime!(2016-05-04 00:00:00.123 UTC)),
+            (json!("2016-05-04T00:00:00Z"), datetime!(2016-05-04 00:00 UTC)),
+            (json!("2016-05-04T00:00:00.123Z"), datetime!(2016-05-04 00:00:00.123 UTC)),
             (json!("1462320000"), datetime!(2016-05-04 00:00 UTC)),
         ] {
             let mut body = valid();
@@ -485,22 +427,9 @@ mod tests {
     #[test]
     fn validation_errors_are_collected() {
         let e = parse(json!({})).unwrap_err();
-        assert_eq!(
-            (e.status, e.error_type.as_str()),
-            (400, "ValidationException")
-        );
-        assert!(
-            e.message.starts_with("5 validation errors detected"),
-            "{}",
-            e.message
-        );
-        for f in [
-            "dataSetType",
-            "fromDate",
-            "roleNameArn",
-            "destinationS3BucketName",
-            "snsTopicArn",
-        ] {
+        assert_eq!((e.status, e.error_type.as_str()), (400, "ValidationException"));
+        assert!(e.message.starts_with("5 validation errors detected"), "{}", e.message);
+        for f in ["dataSetType", "fromDate", "roleNameArn", "destinationS3BucketName", "snsTopicArn"] {
             assert!(e.message.contains(&format!("'{f}'")), "{f}: {}", e.message);
         }
         let mut b = valid();
@@ -513,11 +442,7 @@ mod tests {
         b["destinationS3BucketName"] = json!("b".repeat(64));
         b["snsTopicArn"] = json!("");
         let e = parse(b).unwrap_err();
-        assert!(
-            e.message.starts_with("3 validation errors"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("3 validation errors"), "{}", e.message);
         let mut b = valid();
         b["roleNameArn"] = json!("r".repeat(2048));
         b["destinationS3BucketName"] = json!("b".repeat(63));
@@ -544,14 +469,8 @@ mod tests {
 
     #[test]
     fn serialization_errors() {
-        assert_eq!(
-            parse_request(b"not json").unwrap_err().error_type,
-            "SerializationException"
-        );
-        assert_eq!(
-            parse_request(b"[]").unwrap_err().error_type,
-            "SerializationException"
-        );
+        assert_eq!(parse_request(b"not json").unwrap_err().error_type, "SerializationException");
+        assert_eq!(parse_request(b"[]").unwrap_err().error_type, "SerializationException");
         let mut b = valid();
         b["fromDate"] = json!("last tuesday");
         assert_eq!(parse(b).unwrap_err().error_type, "SerializationException");
@@ -568,9 +487,6 @@ mod tests {
         let e = ApiError::service_fault("boom");
         assert_eq!(e.status, 500);
         let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
-        assert_eq!(
-            v,
-            json!({"__type": "MarketplaceCommerceAnalyticsException", "message": "boom"})
-        );
+        assert_eq!(v, json!({"__type": "MarketplaceCommerceAnalyticsException", "message": "boom"}));
     }
 }

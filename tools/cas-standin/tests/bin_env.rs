@@ -19,27 +19,22 @@ use http_body_util::{BodyExt, Full};
 async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields() {
     // A receiver standing in for `cargo lambda watch`.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let invoke_url = format!(
-        "http://{}/2015-03-31/functions/ingest-export/invocations",
-        listener.local_addr().unwrap()
-    );
+    let invoke_url =
+        format!("http://{}/2015-03-31/functions/ingest-export/invocations", listener.local_addr().unwrap());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let svc =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let tx = tx.clone();
-                        async move {
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
-                            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(
-                                b"{}",
-                            ))))
-                        }
-                    });
+                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let tx = tx.clone();
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
+                        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"{}"))))
+                    }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
@@ -47,23 +42,10 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
         }
     });
 
-    let s3_endpoint = std::env::var("PSC_TEST_S3_ENDPOINT")
-        .ok()
-        .filter(|s| !s.is_empty());
+    let s3_endpoint = std::env::var("PSC_TEST_S3_ENDPOINT").ok().filter(|s| !s.is_empty());
     let mut child = Command::new(env!("CARGO_BIN_EXE_cas-standin"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--lag-seconds",
-            "0",
-            "--no-seed",
-            "--deliver-to",
-            &invoke_url,
-        ])
-        .env(
-            "AWS_ENDPOINT_URL_S3",
-            s3_endpoint.as_deref().unwrap_or("http://127.0.0.1:9"),
-        )
+        .args(["--listen", "127.0.0.1:0", "--lag-seconds", "0", "--no-seed", "--deliver-to", &invoke_url])
+        .env("AWS_ENDPOINT_URL_S3", s3_endpoint.as_deref().unwrap_or("http://127.0.0.1:9"))
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
@@ -102,12 +84,8 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     });
     let (status, _) = http("POST", &format!("{endpoint}/_admin/records"), Some(record)).await;
     assert_eq!(status, 201);
-    let (status, _) = http(
-        "DELETE",
-        &format!("{endpoint}/_admin/records/bbbbbbbb-0000-4000-8000-000000000001"),
-        None,
-    )
-    .await;
+    let (status, _) =
+        http("DELETE", &format!("{endpoint}/_admin/records/bbbbbbbb-0000-4000-8000-000000000001"), None).await;
     assert_eq!(status, 200);
 
     // The SDK client, configured only by the environment.
@@ -122,23 +100,12 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = mca::Client::new(&sdk_config);
     if let Some(s3) = &s3_endpoint {
-        cas_standin::s3_client_for_endpoint(s3)
-            .create_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .unwrap();
+        cas_standin::s3_client_for_endpoint(s3).create_bucket().bucket(bucket).send().await.unwrap();
     }
-    let out = export_request(&client, bucket, 0)
-        .send()
-        .await
-        .expect("the binary answers the SDK");
+    let out = export_request(&client, bucket, 0).send().await.expect("the binary answers the SDK");
     let id = out.data_set_request_id().unwrap().to_string();
 
-    let event = tokio::time::timeout(Duration::from_secs(60), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.unwrap().unwrap();
     let typed: aws_lambda_events::sns::SnsEvent = serde_json::from_value(event).unwrap();
     let message: serde_json::Value = serde_json::from_str(&typed.records[0].sns.message).unwrap();
     assert_eq!(message["dataSetRequestId"], id.as_str());
@@ -157,38 +124,18 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     assert_eq!(delivered["delivery"]["state"], "delivered", "{delivered}");
 
     // SIGTERM: clean shutdown; the logs mention ids and counts, never contact fields.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
     let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    assert!(
-        logs.contains("bbbbbbbb-0000-4000-8000-000000000001"),
-        "{logs}"
-    );
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("bbbbbbbb-0000-4000-8000-000000000001"), "{logs}");
     assert!(logs.contains(&id), "{logs}");
     assert!(logs.contains("cas-standin stopped"), "{logs}");
-    for secret in [
-        "Zebulonius",
-        "Xanthopoulos",
-        "555-7777-9999",
-        "zebulonius@example.net",
-        "Quuxcorp",
-        "Chief Quux",
-        "02201",
-    ] {
-        assert!(
-            !logs.contains(secret),
-            "logs contain contact field {secret:?}:\n{logs}"
-        );
+    for secret in
+        ["Zebulonius", "Xanthopoulos", "555-7777-9999", "zebulonius@example.net", "Quuxcorp", "Chief Quux", "02201"]
+    {
+        assert!(!logs.contains(secret), "logs contain contact field {secret:?}:\n{logs}");
     }
 }
