@@ -76,6 +76,8 @@ pub struct Reject {
     pub operation_type: Option<OperationType>,
 }
 
+/// Valid rows are the common case: boxing them would cost an allocation per row.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Row {
     Valid(ContactRecord),
@@ -234,7 +236,7 @@ impl Problems {
     }
 }
 
-fn field<'a>(rec: &'a ByteRecord, i: usize) -> Result<&'a str, Invalid> {
+fn field(rec: &ByteRecord, i: usize) -> Result<&str, Invalid> {
     let b = rec.get(i).unwrap_or_default();
     std::str::from_utf8(b).map(str::trim).map_err(|_| Invalid("is not valid UTF-8".into()))
 }
