@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod export_csv;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod notification;
 pub mod store;

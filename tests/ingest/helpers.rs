@@ -29,15 +29,16 @@ impl Write for LogBuffer {
 
 static LOGS: OnceLock<LogBuffer> = OnceLock::new();
 
-/// Captures logs at TRACE for psc-bridge and DEBUG for everything else
-/// (the AWS SDK included): more than a deployed function ever logs.
+/// Captures logs at TRACE, the most a deployed function can be set to, with
+/// the functions' own filter (which holds the SDK at DEBUG: at TRACE it logs
+/// request bodies, contact data included).
 pub fn capture_logs() -> LogBuffer {
     LOGS.get_or_init(|| {
         let buf = LogBuffer::default();
         let writer = buf.clone();
         tracing_subscriber::fmt()
             .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,psc_bridge=trace"))
+            .with_env_filter(psc_bridge::logging::filter(tracing_subscriber::filter::LevelFilter::TRACE))
             .with_writer(move || writer.clone())
             .init();
         buf

@@ -51,7 +51,7 @@ impl From<Failure> for Diagnostic {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    psc_bridge::logging::init();
     let config = Config::from_env()?;
     let sdk = aws_sdk_config().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
