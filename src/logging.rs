@@ -65,9 +65,5 @@ pub fn init() {
     };
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_target(false).without_time().with_env_filter(capped(base, level));
-    if json {
-        builder.json().init()
-    } else {
-        builder.init()
-    }
+    if json { builder.json().init() } else { builder.init() }
 }

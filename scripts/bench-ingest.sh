@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The ingest benchmarks of docs/benchmarks-ingest.md, in one command:
+#
+#   scripts/bench-ingest.sh            everything (about 15-25 min on 2 cores)
+#   scripts/bench-ingest.sh --quick    small files, to check the set-up (~2 min)
+#
+# 1. bootstraps the tools (scripts/bootstrap.sh) and builds release binaries;
+# 2. generates the exports into target/bench-data/ with exportgen (seed 42,
+#    0.1% bad rows; deterministic, regenerated when exportgen or the
+#    parameters change);
+# 3. parse: `cargo bench --bench ingest_parse` (bare csv, psc-bridge parse +
+#    validate + items) and benches/python/reference_parse.py on the same file;
+# 4. end to end, under scripts/with-emulators.sh (one DynamoDB Local, one
+#    moto for everything): target/release/ingest-e2e for each size under
+#    /usr/bin/time -v, and benches/python/reference_boto3.py on the first
+#    size, each into a fresh table;
+# 5. prints a table; the raw results (one JSON object per line) are kept in
+#    target/bench-data/results-<UTC time>.jsonl.
+#
+# Env: PARSE_ROWS (200000), E2E_ROWS ("100000 300000 1000000"),
+#      PY_E2E_ROWS (first of E2E_ROWS), WARMUP_ROWS (30000), RUNS (5, best of),
+#      PY_RUNS (3),
+#      CONCURRENCY (32, the template's WriteConcurrency default), SEED (42),
+#      BAD_FRACTION (0.001).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="$ROOT/.local/venv/bin/python"
+DATA="$ROOT/target/bench-data"
+BIN="$ROOT/target/release"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# ---- inside scripts/with-emulators.sh: the end-to-end runs -------------------
+if [[ "${1:-}" == "--e2e-inside" ]]; then
+  out="$2"
+  py_rows="$3"
+  warmup_rows="$4"
+  shift 4
+  # DynamoDB Local is a JVM: its first ~10k writes run at half speed or less
+  # until the JIT has compiled them. Warm it up, untimed, so that every
+  # measured run (Rust and Python) sees the same warm server.
+  say "warm-up of DynamoDB Local: $warmup_rows rows (not counted)"
+  "$BIN/ingest-e2e" run --file "$DATA/export-$warmup_rows.csv" --concurrency "$CONCURRENCY" | grep '^BENCH ' \
+    | sed 's/^BENCH //; s/"bench":"e2e-rust"/"bench":"e2e-warmup"/' | tee -a "$out" >&2
+  for rows in "$@"; do
+    file="$DATA/export-$rows.csv"
+    say "end to end, psc-bridge: $rows rows (ingest-e2e run, /usr/bin/time -v)"
+    uptime >&2
+    /usr/bin/time -v -o "$DATA/time-e2e-$rows.txt" \
+      "$BIN/ingest-e2e" run --file "$file" --concurrency "$CONCURRENCY" | grep '^BENCH ' | sed 's/^BENCH //' \
+      | "$PY" -c '
+import json, re, sys
+r = json.loads(sys.stdin.read())
+t = open(sys.argv[1]).read()
+r["timeMaxRssKb"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+print(json.dumps(r))' "$DATA/time-e2e-$rows.txt" | tee -a "$out" >&2
+    if [[ "$rows" == "$py_rows" ]]; then
+      say "end to end, Python + boto3 reference: $rows rows (same file, same servers, fresh table)"
+      uptime >&2
+      staged="$("$BIN/ingest-e2e" prepare --file "$file")"
+      "$PY" benches/python/reference_boto3.py --staged "$staged" | grep '^BENCH ' | sed 's/^BENCH //' \
+        | tee -a "$out" >&2
+      table="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["table"])' "$staged")"
+      bucket="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["bucket"])' "$staged")"
+      "$BIN/ingest-e2e" cleanup --table "$table" --bucket "$bucket"
+    fi
+  done
+  exit 0
+fi
+
+# ---- options -------------------------------------------------------------------
+QUICK=0
+case "${1:-}" in
+  "") ;;
+  --quick) QUICK=1 ;;
+  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  *) echo "bench-ingest: unknown argument $1" >&2; exit 2 ;;
+esac
+if [[ $QUICK == 1 ]]; then
+  : "${PARSE_ROWS:=20000}" "${E2E_ROWS:=5000 10000}" "${WARMUP_ROWS:=2000}" "${RUNS:=3}" "${PY_RUNS:=1}"
+fi
+PARSE_ROWS="${PARSE_ROWS:-200000}"
+E2E_ROWS="${E2E_ROWS:-100000 300000 1000000}"
+read -r -a E2E_LIST <<<"$E2E_ROWS"
+PY_E2E_ROWS="${PY_E2E_ROWS:-${E2E_LIST[0]}}"
+WARMUP_ROWS="${WARMUP_ROWS:-30000}"
+RUNS="${RUNS:-5}"
+PY_RUNS="${PY_RUNS:-3}"
+export CONCURRENCY="${CONCURRENCY:-32}"
+SEED="${SEED:-42}"
+BAD_FRACTION="${BAD_FRACTION:-0.001}"
+
+[[ -x /usr/bin/time ]] || { echo "bench-ingest: /usr/bin/time is missing (Debian package 'time')" >&2; exit 1; }
+
+# ---- tools and binaries -----------------------------------------------------------
+say "bootstrap"
+scripts/bootstrap.sh
+say "build (release)"
+cargo build --release -p exportgen --bins
+cargo bench --bench ingest_parse --no-run
+
+# ---- data -------------------------------------------------------------------------
+mkdir -p "$DATA"
+say "generate exports into target/bench-data (seed $SEED, bad fraction $BAD_FRACTION)"
+for rows in "$PARSE_ROWS" "$WARMUP_ROWS" "${E2E_LIST[@]}"; do
+  file="$DATA/export-$rows.csv"
+  [[ -f "$file.done-$SEED-$BAD_FRACTION" && -f "$file" && "$file" -nt "$BIN/exportgen" ]] && continue
+  rm -f "$file".done-*
+  "$BIN/exportgen" --rows "$rows" --seed "$SEED" --bad-fraction "$BAD_FRACTION" --out "$file"
+  touch "$file.done-$SEED-$BAD_FRACTION"
+done
+
+OUT="$DATA/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+: >"$OUT"
+machine() {
+  "$PY" -c '
+import json, os, sys, platform
+load = open("/proc/loadavg").read().split()[:3]
+mem = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
+print(json.dumps({"bench": "machine", "when": sys.argv[1], "cores": os.cpu_count(), "load": load,
+                  "memAvailableMb": mem["MemAvailable"] // 1024, "kernel": platform.release()}))' "$1" | tee -a "$OUT" >&2
+}
+machine before
+
+# ---- parse --------------------------------------------------------------------------
+PARSE_FILE="$DATA/export-$PARSE_ROWS.csv"
+say "parse: cargo bench --bench ingest_parse -- $PARSE_FILE --runs $RUNS"
+parse_out="$(cargo bench --bench ingest_parse -- "$PARSE_FILE" --runs "$RUNS")"
+printf '%s\n' "$parse_out" >&2
+printf '%s\n' "$parse_out" | grep '^BENCH ' | sed 's/^BENCH //' >>"$OUT"
+say "parse: Python reference (csv.DictReader), best of $PY_RUNS"
+parse_out="$("$PY" benches/python/reference_parse.py "$PARSE_FILE" --runs "$PY_RUNS")"
+printf '%s\n' "$parse_out" >&2
+printf '%s\n' "$parse_out" | grep '^BENCH ' | sed 's/^BENCH //' >>"$OUT"
+
+# ---- end to end ------------------------------------------------------------------------
+say "end to end against DynamoDB Local and moto (scripts/with-emulators.sh)"
+scripts/with-emulators.sh "$0" --e2e-inside "$OUT" "$PY_E2E_ROWS" "$WARMUP_ROWS" "${E2E_LIST[@]}"
+machine after
+
+# ---- table -------------------------------------------------------------------------------
+say "results ($OUT)"
+"$PY" - "$OUT" <<'PY'
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = lambda b: [r for r in rs if r["bench"] == b]
+mach = {r["when"]: r for r in by("machine")}
+for when in ("before", "after"):
+    if when in mach:
+        m = mach[when]
+        print("machine %-6s: %d cores, load average %s, %d MB available" % (when, m["cores"], " ".join(m["load"]), m["memAvailableMb"]))
+print()
+ok = lambda c: "MET" if c else "NOT MET"
+rust = by("parse-rust")
+py = by("parse-python")
+if rust:
+    r = rust[0]
+    print("PARSE  %s: %d rows, %.1f MB, best of %d" % (r["file"].split("/")[-1], r["rows"], r["bytes"] / 1e6, r["runs"]))
+    print("  %-42s %9s %11s %9s" % ("", "MB/s", "rows/s", "vs bare"))
+    line = lambda name, mbps, rps: print("  %-42s %9.1f %11.0f %9.2f" % (name, mbps, rps, rps / r["bareRowsPerSec"]))
+    line("bare csv ByteRecord (ceiling)", r["bareMBps"], r["bareRowsPerSec"])
+    line("psc-bridge parse+validate", r["validateMBps"], r["validateRowsPerSec"])
+    line("psc-bridge parse+validate+items", r["itemsMBps"], r["itemsRowsPerSec"])
+    line("  sketch: proposed contact_item", r["proposedMBps"], r["proposedRowsPerSec"])
+    line("floor: bare csv + SDK items, no checks", r["floorMBps"], r["floorRowsPerSec"])
+    if py:
+        p = py[0]
+        line("Python csv.DictReader + checks + items", p["MBps"], p["rowsPerSec"])
+    print("  psc-bridge / bare   = %.2f  (target >= 0.5: %s; wall time, CPU time gives %.2f)" % (
+        r["ratioToBare"], ok(r["ratioToBare"] >= 0.5), r["cpuRatioToBare"]))
+    if py:
+        x = r["itemsRowsPerSec"] / py[0]["rowsPerSec"]
+        xc = py[0]["cpuSeconds"] / r["itemsCpuSec"]
+        print("  psc-bridge / Python = %.1fx (target >= 20x: %s; CPU time gives %.1fx)" % (x, ok(x >= 20), xc))
+    print()
+e2e = by("e2e-rust")
+if e2e:
+    print("END TO END into DynamoDB Local (write concurrency %d)" % e2e[0]["concurrency"])
+    print("  %-8s %8s %8s %8s %8s %9s %11s %11s %12s" % ("rows", "seconds", "rows/s", "status", "peak MB",
+                                                         "time -v MB", "client CPU", "java CPU", "client us/row"))
+    for r in e2e:
+        print("  %-8d %8.1f %8.0f %8s %8.1f %9.1f %11s %11s %12.0f" % (
+            r["rows"], r["seconds"], r["rowsPerSec"], r["status"], r["peakRssKb"] / 1024, r["timeMaxRssKb"] / 1024,
+            "%.2f cores" % r["selfCores"], "-" if r["javaCores"] is None else "%.2f cores" % r["javaCores"],
+            r["selfCpuSec"] / r["rows"] * 1e6))
+    peak = max(r["peakRssKb"] for r in e2e) / 1024
+    print("  peak RSS max %.1f MB over %s rows (target <= 64 MB, flat: %s)" % (
+        peak, "/".join(str(r["rows"]) for r in e2e), ok(peak <= 64)))
+    for p in by("e2e-python"):
+        same = [r for r in e2e if r["rows"] == p["rows"]]
+        print("  %-8d %8.1f %8.0f %8s %8.1f %9s %11s %11s %12.0f  <- Python + boto3" % (
+            p["rows"], p["seconds"], p["rowsPerSec"], p["status"], p["peakRssKb"] / 1024, "-",
+            "%.2f cores" % p["selfCores"], "-" if p["javaCores"] is None else "%.2f cores" % p["javaCores"],
+            p["selfCpuSec"] / p["rows"] * 1e6))
+        if same:
+            x = same[0]["rowsPerSec"] / p["rowsPerSec"]
+            xc = (p["selfCpuSec"] / p["rows"]) / (same[0]["selfCpuSec"] / same[0]["rows"])
+            print("  psc-bridge / Python + boto3 = %.1fx rows/s (target >= 5x: %s); client CPU per row: %.1fx less" % (
+                x, ok(x >= 5), xc))
+PY
