@@ -1,0 +1,650 @@
+//! eligibility-api: support staff's lookups (R4) behind an API Gateway HTTP
+//! API (payload format 2.0). Lambda function URL events have the same shape,
+//! so the same router serves `cargo lambda watch` on localhost.
+//!
+//! * [`ROUTES`]: the routes served, the one table the router matches against
+//!   (and that `tests/openapi.rs` compares with `docs/openapi.yaml`).
+//! * [`Lookups`]: the reads the API makes, implemented by
+//!   [`psc_bridge::store::Store`] (and by in-memory fakes in tests).
+//! * [`Api::handle`]: request in, response out; never fails, never panics on
+//!   input. Every request ends in one audit line (target `audit`).
+//!
+//! `docs/api.md` describes the API for its users.
+
+pub mod params;
+pub mod views;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::{self, HeaderValue};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::{error, info};
+
+use psc_bridge::domain::{AwsAccountId, Guid, ProductCode, Timestamp};
+use psc_bridge::metrics::Metrics;
+use psc_bridge::store::{BadCursor, ExportRecord, Page, Store, StoreError, StoredContact};
+use psc_bridge::sync::SyncState;
+
+use params::{InvalidParameter, Query};
+use views::{
+    AccountProductView, AccountView, BASIS, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness, SyncView,
+};
+
+// ------------------------------------------------------------------ routes
+
+/// What a route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Account,
+    AccountProduct,
+    ContactsByEmail,
+    ContactByGuid,
+    SyncStatus,
+}
+
+/// One route: method, path template (API Gateway syntax) and what it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+    /// Query parameters it accepts (anything else is a 400).
+    pub query: &'static [&'static str],
+}
+
+impl Route {
+    /// The API Gateway route key, `GET /sync`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Every route the API serves. The router matches against this table only.
+pub const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/accounts/{awsAccountId}", endpoint: Endpoint::Account, query: &["limit", "cursor"] },
+    Route {
+        method: "GET",
+        path: "/accounts/{awsAccountId}/products/{productCode}",
+        endpoint: Endpoint::AccountProduct,
+        query: &["limit", "cursor"],
+    },
+    Route { method: "GET", path: "/contacts", endpoint: Endpoint::ContactsByEmail, query: &["email"] },
+    Route { method: "GET", path: "/contacts/{customerGuid}", endpoint: Endpoint::ContactByGuid, query: &[] },
+    Route { method: "GET", path: "/sync", endpoint: Endpoint::SyncStatus, query: &["limit"] },
+];
+
+/// The outcome of matching a request against [`ROUTES`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    /// The route and its path parameters (decoded), in template order.
+    Found(&'static Route, Vec<String>),
+    /// The path exists, not with this method; the methods it has.
+    MethodNotAllowed(Vec<&'static str>),
+    NotFound,
+}
+
+/// Matches `method` and `path` (empty segments ignored, so `//sync/` is
+/// `/sync`) against [`ROUTES`].
+pub fn match_route(method: &str, path: &str) -> RouteMatch {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        let template: Vec<&str> = route.path.split('/').filter(|s| !s.is_empty()).collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let fits = template.iter().zip(&segments).all(|(t, s)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                params.push(params::percent_decode(s).unwrap_or_default());
+                true
+            } else {
+                t == s
+            }
+        });
+        if !fits {
+            continue;
+        }
+        if route.method == method {
+            return RouteMatch::Found(route, params);
+        }
+        allowed.push(route.method);
+    }
+    if allowed.is_empty() { RouteMatch::NotFound } else { RouteMatch::MethodNotAllowed(allowed) }
+}
+
+// ----------------------------------------------------------------- lookups
+
+/// The reads behind the API. [`Store`] implements them against DynamoDB.
+pub trait Lookups: Send + Sync {
+    fn contacts_by_account(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Result<Page<StoredContact>, BadCursor>, StoreError>> + Send;
+    fn contacts_by_email(&self, email: &str) -> impl Future<Output = Result<Vec<StoredContact>, StoreError>> + Send;
+    fn contact_by_guid(&self, guid: &Guid) -> impl Future<Output = Result<Option<StoredContact>, StoreError>> + Send;
+    fn sync_state(&self) -> impl Future<Output = Result<SyncState, StoreError>> + Send;
+    fn recent_exports(&self, limit: i32) -> impl Future<Output = Result<Vec<ExportRecord>, StoreError>> + Send;
+}
+
+impl Lookups for Store {
+    fn contacts_by_account(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Result<Page<StoredContact>, BadCursor>, StoreError>> + Send {
+        Store::contacts_by_account(self, account, product, cursor, limit)
+    }
+    fn contacts_by_email(&self, email: &str) -> impl Future<Output = Result<Vec<StoredContact>, StoreError>> + Send {
+        Store::contacts_by_email(self, email)
+    }
+    fn contact_by_guid(&self, guid: &Guid) -> impl Future<Output = Result<Option<StoredContact>, StoreError>> + Send {
+        Store::contact_by_guid(self, guid)
+    }
+    fn sync_state(&self) -> impl Future<Output = Result<SyncState, StoreError>> + Send {
+        Store::sync_state(self)
+    }
+    fn recent_exports(&self, limit: i32) -> impl Future<Output = Result<Vec<ExportRecord>, StoreError>> + Send {
+        Store::recent_exports(self, limit)
+    }
+}
+
+// ----------------------------------------------------------------- callers
+
+/// Who asked, from the request context that API Gateway (or the function
+/// URL) filled in after authenticating the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// `iam`, `jwt`, `lambda` or `none`.
+    pub auth: &'static str,
+    /// The IAM principal ARN, the JWT `sub` claim, or `anonymous`.
+    pub id: String,
+}
+
+impl Caller {
+    pub fn of(req: &Request) -> Self {
+        let anonymous = || Caller { auth: "none", id: "anonymous".to_owned() };
+        #[allow(irrefutable_let_patterns)]
+        let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else { return anonymous() };
+        let Some(authorizer) = &ctx.authorizer else { return anonymous() };
+        if let Some(iam) = &authorizer.iam {
+            let id = [&iam.user_arn, &iam.caller_id, &iam.user_id, &iam.account_id]
+                .into_iter()
+                .flatten()
+                .find(|v| !v.is_empty());
+            return Caller { auth: "iam", id: clean_identity(id.map_or("unknown-iam-principal", String::as_str)) };
+        }
+        if let Some(jwt) = &authorizer.jwt {
+            let sub = jwt.claims.get("sub").map(String::as_str).filter(|v| !v.is_empty());
+            return Caller { auth: "jwt", id: clean_identity(sub.unwrap_or("unknown-jwt-subject")) };
+        }
+        if !authorizer.fields.is_empty() {
+            let principal = authorizer.fields.get("principalId").and_then(|v| v.as_str());
+            return Caller { auth: "lambda", id: clean_identity(principal.unwrap_or("unknown-lambda-principal")) };
+        }
+        anonymous()
+    }
+}
+
+/// At most 256 printable characters.
+fn clean_identity(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(256).collect()
+}
+
+/// The id a caller can quote: API Gateway's request id (also in its access
+/// log), else the Lambda invocation's.
+fn request_id_of(req: &Request) -> String {
+    #[allow(irrefutable_let_patterns)]
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = ctx.request_id.as_deref().filter(|v| !v.is_empty())
+    {
+        return clean_identity(id);
+    }
+    req.lambda_context_ref().map(|c| clean_identity(&c.request_id)).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The path to route on: the raw path, without the stage prefix API Gateway
+/// adds for a named stage.
+fn routing_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let path = if raw.is_empty() { req.uri().path() } else { raw };
+    #[allow(irrefutable_let_patterns)]
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(stage) = ctx.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default")
+    {
+        let prefix = format!("/{stage}");
+        if let Some(rest) = path.strip_prefix(&prefix)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return rest.to_owned();
+        }
+    }
+    path.to_owned()
+}
+
+// -------------------------------------------------------------------- API
+
+/// What kind of key a lookup used (audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Account,
+    Product,
+    Email,
+    Guid,
+    Sync,
+    None,
+}
+
+impl KeyKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Product => "product",
+            Self::Email => "email",
+            Self::Guid => "guid",
+            Self::Sync => "sync",
+            Self::None => "none",
+        }
+    }
+}
+
+/// What one request did, for its audit line. Holds no contact field and
+/// never an email address.
+struct Outcome {
+    response: Response<Body>,
+    route: &'static str,
+    key_kind: KeyKind,
+    /// Account id, `account/product` or guid; never an email.
+    key: Option<String>,
+    results: usize,
+}
+
+/// A failed read: the operation and error code only (DynamoDB messages are
+/// not logged: they may quote key values).
+struct Internal {
+    operation: &'static str,
+    code: String,
+    transient: bool,
+}
+
+impl From<StoreError> for Internal {
+    fn from(e: StoreError) -> Self {
+        let code = e.detail.split(':').next().unwrap_or("").trim().chars().take(80).collect();
+        Self { operation: e.operation, code, transient: e.transient }
+    }
+}
+
+enum Failure {
+    Invalid(InvalidParameter),
+    NotFound { message: &'static str, freshness: Freshness },
+    Internal(Internal),
+}
+
+impl From<InvalidParameter> for Failure {
+    fn from(e: InvalidParameter) -> Self {
+        Failure::Invalid(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
+/// A lookup's answer: the body, the number of results and the key (audit).
+struct Answer {
+    body: Vec<u8>,
+    results: usize,
+}
+
+/// How long a warm function reuses the sync state it read for the
+/// freshness of its answers. The watermark only moves forward (short of an
+/// operator's full re-sync), so a cached one can understate freshness by
+/// this much, never overstate it. `GET /sync` always reads.
+pub const FRESHNESS_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// The API: the lookups, a clock, the freshness cache, and the metrics it
+/// emits on internal errors.
+pub struct Api<L> {
+    lookups: L,
+    metrics: Option<Metrics>,
+    clock: fn() -> Timestamp,
+    cache_ttl: Duration,
+    sync_cache: Mutex<Option<(Instant, SyncState)>>,
+}
+
+impl<L: Lookups> Api<L> {
+    pub fn new(lookups: L) -> Self {
+        Self {
+            lookups,
+            metrics: None,
+            clock: Timestamp::now,
+            cache_ttl: FRESHNESS_CACHE_TTL,
+            sync_cache: Mutex::new(None),
+        }
+    }
+
+    /// How long to reuse the sync state read for freshness; zero reads it
+    /// on every request.
+    pub fn with_freshness_cache(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// Emits `ApiInternalError` (EMF, on stdout) for every 500.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The clock the freshness is computed against (tests).
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn lookups(&self) -> &L {
+        &self.lookups
+    }
+
+    /// For `lambda_http::run(service_fn(...))`: never an error.
+    pub async fn serve(&self, req: Request) -> Result<Response<Body>, Infallible> {
+        Ok(self.handle(req).await)
+    }
+
+    /// Answers one request and writes its audit line.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let caller = Caller::of(&req);
+        let request_id = request_id_of(&req);
+        let path = routing_path(&req);
+        let outcome = self.route(&req, &path, &request_id).await;
+        let status = outcome.response.status().as_u16();
+        info!(
+            target: "audit",
+            audit = true,
+            caller = %caller.id,
+            auth = caller.auth,
+            route = outcome.route,
+            key_kind = outcome.key_kind.as_str(),
+            key = outcome.key.as_deref().unwrap_or("-"),
+            results = outcome.results,
+            status,
+            request_id = %request_id,
+            "lookup"
+        );
+        outcome.response
+    }
+
+    async fn route(&self, req: &Request, path: &str, request_id: &str) -> Outcome {
+        let (route, params) = match match_route(req.method().as_str(), path) {
+            RouteMatch::Found(route, params) => (route, params),
+            RouteMatch::MethodNotAllowed(allowed) => {
+                let allow = allowed.join(", ");
+                let mut response = error_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    None,
+                    "this route only answers the methods in the Allow header",
+                    None,
+                    None,
+                );
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(header::ALLOW, v);
+                }
+                return Outcome { response, route: "-", key_kind: KeyKind::None, key: None, results: 0 };
+            }
+            RouteMatch::NotFound => {
+                let response = error_response(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    None,
+                    "no such route: see the API description (docs/api.md)",
+                    None,
+                    None,
+                );
+                return Outcome { response, route: "-", key_kind: KeyKind::None, key: None, results: 0 };
+            }
+        };
+        let (key_kind, key) = audit_key(route.endpoint, &params);
+        let result = match Query::parse(req.uri().query(), route.query) {
+            Err(e) => Err(Failure::Invalid(e)),
+            Ok(query) => self.answer(route.endpoint, &params, &query).await,
+        };
+        let (response, results) = match result {
+            Ok(a) => (json_response(StatusCode::OK, a.body), a.results),
+            Err(Failure::Invalid(e)) => {
+                (error_response(StatusCode::BAD_REQUEST, "InvalidParameter", Some(&e.field), &e.message, None, None), 0)
+            }
+            Err(Failure::NotFound { message, freshness }) => {
+                (error_response(StatusCode::NOT_FOUND, "NotFound", None, message, None, Some(freshness)), 0)
+            }
+            Err(Failure::Internal(e)) => {
+                error!(
+                    request_id,
+                    route = route.path,
+                    operation = e.operation,
+                    code = %e.code,
+                    transient = e.transient,
+                    "lookup failed"
+                );
+                if let Some(m) = &self.metrics {
+                    m.emit(&[("ApiInternalError", 1.0)]);
+                }
+                (internal_error(request_id), 0)
+            }
+        };
+        // Only validated keys are logged: a malformed one could be anything.
+        let key = if response.status() == StatusCode::BAD_REQUEST { None } else { key };
+        Outcome { response, route: route.path, key_kind, key, results }
+    }
+
+    async fn answer(&self, endpoint: Endpoint, p: &[String], q: &Query) -> Result<Answer, Failure> {
+        match endpoint {
+            Endpoint::Account => {
+                let account = params::account_id(param(p, 0))?;
+                let (limit, cursor) = (params::limit(q.get("limit"))?, params::cursor(q.get("cursor"))?);
+                let (page, eligible, freshness) = self.account_page(&account, None, cursor, limit).await?;
+                let subscriptions = views::subscriptions(&page.items);
+                let view = AccountView {
+                    aws_account_id: &account,
+                    eligible,
+                    basis: BASIS,
+                    products: views::products(&subscriptions),
+                    subscriptions,
+                    contacts: &page.items,
+                    next_cursor: page.next_cursor,
+                    freshness,
+                };
+                Ok(Answer { body: to_json(&view)?, results: page.items.len() })
+            }
+            Endpoint::AccountProduct => {
+                let account = params::account_id(param(p, 0))?;
+                let product = params::product_code(param(p, 1))?;
+                let (limit, cursor) = (params::limit(q.get("limit"))?, params::cursor(q.get("cursor"))?);
+                let (page, eligible, freshness) = self.account_page(&account, Some(&product), cursor, limit).await?;
+                let view = AccountProductView {
+                    aws_account_id: &account,
+                    product_code: &product,
+                    eligible,
+                    basis: BASIS,
+                    subscriptions: views::subscriptions(&page.items),
+                    contacts: &page.items,
+                    next_cursor: page.next_cursor,
+                    freshness,
+                };
+                Ok(Answer { body: to_json(&view)?, results: page.items.len() })
+            }
+            Endpoint::ContactsByEmail => {
+                let email = params::email(q.get("email"))?;
+                let (contacts, state) = self.with_sync_state(self.lookups.contacts_by_email(email)).await;
+                let (contacts, freshness) = (contacts?, self.freshness(&state?));
+                let view = ContactsView { contacts: &contacts, freshness };
+                Ok(Answer { body: to_json(&view)?, results: contacts.len() })
+            }
+            Endpoint::ContactByGuid => {
+                let guid = params::customer_guid(param(p, 0))?;
+                let (contact, state) = self.with_sync_state(self.lookups.contact_by_guid(&guid)).await;
+                let freshness = self.freshness(&state?);
+                let Some(contact) = contact? else {
+                    return Err(Failure::NotFound {
+                        message: "no contact on record with this customerGuid (never shared, or deleted)",
+                        freshness,
+                    });
+                };
+                Ok(Answer { body: to_json(&ContactView { contact: &contact, freshness })?, results: 1 })
+            }
+            Endpoint::SyncStatus => {
+                let limit = params::exports_limit(q.get("limit"))?;
+                // Always read: operators check here right after an export.
+                let (state, exports) = tokio::join!(self.lookups.sync_state(), self.lookups.recent_exports(limit));
+                let (state, exports) = (state?, exports?);
+                self.remember_sync_state(&state);
+                let view = SyncView {
+                    watermark: state.watermark,
+                    pending_ranges: &state.pending,
+                    exports: &exports,
+                    freshness: self.freshness(&state),
+                };
+                Ok(Answer { body: to_json(&view)?, results: exports.len() })
+            }
+        }
+    }
+
+    /// One page of an account's (or account and product's) contacts, whether
+    /// the account is eligible, and the freshness.
+    async fn account_page(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<(Page<StoredContact>, bool, Freshness), Failure> {
+        let (page, state) =
+            self.with_sync_state(self.lookups.contacts_by_account(account, product, cursor, limit)).await;
+        let page = match page {
+            Ok(Ok(page)) => page,
+            Ok(Err(BadCursor)) => return Err(params::bad_cursor().into()),
+            // A cursor that decodes but names a key outside this query
+            // (another product's listing): DynamoDB refuses the start key.
+            Err(e) if cursor.is_some() && !e.transient && e.detail.starts_with("ValidationException") => {
+                return Err(params::bad_cursor().into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let freshness = self.freshness(&state?);
+        // A later page may be empty (the previous one ended exactly at the
+        // end); eligibility is about the whole listing, not this page.
+        let eligible = if !page.items.is_empty() || cursor.is_none() {
+            !page.items.is_empty()
+        } else {
+            match self.lookups.contacts_by_account(account, product, None, 1).await? {
+                Ok(first) => !first.items.is_empty(),
+                Err(BadCursor) => false,
+            }
+        };
+        Ok((page, eligible, freshness))
+    }
+
+    /// Runs `lookup`, and reads the sync state concurrently unless a recent
+    /// one is cached.
+    async fn with_sync_state<T>(&self, lookup: impl Future<Output = T>) -> (T, Result<SyncState, StoreError>) {
+        if let Some(state) = self.cached_sync_state() {
+            return (lookup.await, Ok(state));
+        }
+        let (found, state) = tokio::join!(lookup, self.lookups.sync_state());
+        if let Ok(s) = &state {
+            self.remember_sync_state(s);
+        }
+        (found, state)
+    }
+
+    fn cached_sync_state(&self) -> Option<SyncState> {
+        let cache = self.sync_cache.lock().ok()?;
+        let (at, state) = cache.as_ref()?;
+        (at.elapsed() < self.cache_ttl).then(|| state.clone())
+    }
+
+    fn remember_sync_state(&self, state: &SyncState) {
+        if self.cache_ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut cache) = self.sync_cache.lock() {
+            *cache = Some((Instant::now(), state.clone()));
+        }
+    }
+
+    fn freshness(&self, state: &SyncState) -> Freshness {
+        Freshness::of(state, (self.clock)())
+    }
+}
+
+fn param(p: &[String], i: usize) -> &str {
+    p.get(i).map_or("", String::as_str)
+}
+
+/// Kind and loggable value of the key (validated later; dropped on a 400).
+fn audit_key(endpoint: Endpoint, p: &[String]) -> (KeyKind, Option<String>) {
+    match endpoint {
+        Endpoint::Account => (KeyKind::Account, Some(param(p, 0).to_owned())),
+        Endpoint::AccountProduct => (KeyKind::Product, Some(format!("{}/{}", param(p, 0), param(p, 1)))),
+        Endpoint::ContactsByEmail => (KeyKind::Email, None),
+        Endpoint::ContactByGuid => (KeyKind::Guid, Some(param(p, 0).to_owned())),
+        Endpoint::SyncStatus => (KeyKind::Sync, None),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, Failure> {
+    serde_json::to_vec(v)
+        .map_err(|_| Failure::Internal(Internal { operation: "serialize", code: "serde".into(), transient: false }))
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Contact data: no cache may keep it.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error_response(
+    status: StatusCode,
+    code: &'static str,
+    field: Option<&str>,
+    message: &str,
+    request_id: Option<&str>,
+    freshness: Option<Freshness>,
+) -> Response<Body> {
+    let body = ErrorBody { error: ErrorDetail { code, field, message, request_id }, freshness };
+    match serde_json::to_vec(&body) {
+        Ok(b) => json_response(status, b),
+        Err(_) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"error":{"code":"InternalError","message":"internal error"}}"#.to_vec(),
+        ),
+    }
+}
+
+fn internal_error(request_id: &str) -> Response<Body> {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        None,
+        "internal error; quote the requestId to the operators",
+        Some(request_id),
+        None,
+    )
+}
