@@ -1,7 +1,8 @@
 # psc-bridge developer and CI commands.
 #
 #   make test        everything: tools, unit + integration tests against
-#                    DynamoDB Local and moto, doc tests, template checks
+#                    DynamoDB Local and moto, doc tests, template checks, and
+#                    the local run's smoke test (make local-smoke)
 #   make bootstrap   install the tools into .local/ (no-op when up to date)
 #   make fmt-check   rustfmt check
 #   make clippy      lints, warnings are errors
@@ -30,9 +31,34 @@ test: bootstrap
 	else \
 	  echo "make: scripts/check-template.sh not present yet, skipped"; \
 	fi
+	@if [[ "$(SCOPE)" == "--workspace" ]]; then $(MAKE) --no-print-directory local-smoke; fi
 
 fmt-check:
 	cargo fmt --all --check
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# ---------------------------------------------------------------------------
+# The whole pipeline on this machine, no AWS account (tools/local-run):
+#
+#   make local         bootstrap if needed, start DynamoDB Local, moto and the
+#                      CAS stand-in, serve the real functions with cargo lambda
+#                      watch, run one export end to end, print the summary and
+#                      example queries, then serve until Ctrl-C
+#   make local-smoke   the same, non-interactive: exits after the summary and
+#                      fails unless the example queries answer as expected (CI)
+#
+# Options: make local LOCAL_ARGS="--port 9100 --full-resync" (psc-local --help).
+# `--bin psc-local` without `-p`: the workspace's default members are selected,
+# as for the `cargo run --bin <function>` of cargo lambda watch, so psc-local,
+# the functions and the stand-in share their dependencies' build artifacts.
+LOCAL_ARGS ?=
+
+.PHONY: local local-smoke
+
+local:
+	cargo run --bin psc-local -- $(LOCAL_ARGS)
+
+local-smoke:
+	cargo run --bin psc-local -- --exit-after-summary $(LOCAL_ARGS)

@@ -1,0 +1,233 @@
+//! Reading the API's answers: the export's progress in `GET /sync`, the
+//! summary, and the checks of the example queries against the guide's test
+//! data set.
+
+use serde_json::Value;
+
+/// The guide's account with two contacts on one product.
+pub const EXAMPLE_ACCOUNT: &str = "000011112222";
+/// Its product.
+pub const EXAMPLE_PRODUCT: &str = "4gzp2symm0v9zidfrn9f854w6";
+/// A contact of another account (111122223333), looked up by email.
+pub const EXAMPLE_EMAIL: &str = "ravis@example.com";
+/// The given names of the guide's live contacts of [`EXAMPLE_ACCOUNT`] /
+/// [`EXAMPLE_PRODUCT`] (Angela's later CREATE wins over her earlier DELETE).
+pub const EXPECTED_CONTACTS: [&str; 2] = ["Angela", "Eugene"];
+
+/// One export as `GET /sync` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportView {
+    pub request_id: String,
+    pub status: String,
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub skipped_stale: u64,
+    pub rejected: u64,
+    pub coverage: Option<(String, String)>,
+    pub rejects_report: Option<String>,
+    pub message: Option<String>,
+}
+
+impl ExportView {
+    /// APPLIED, PARTIAL or FAILED: nothing more will happen to it.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "APPLIED" | "PARTIAL" | "FAILED")
+    }
+
+    /// Rows written to the table (created + updated + deleted).
+    pub fn applied(&self) -> u64 {
+        self.created + self.updated + self.deleted
+    }
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn u64_of(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The export `request_id` in a `GET /sync` answer.
+pub fn find_export(sync: &Value, request_id: &str) -> Option<ExportView> {
+    let e = sync
+        .get("exports")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("requestId").and_then(Value::as_str) == Some(request_id))?;
+    let counts = e.get("counts").cloned().unwrap_or(Value::Null);
+    let coverage = e.get("coverage").and_then(|c| Some((str_of(c, "start")?, str_of(c, "end")?)));
+    Some(ExportView {
+        request_id: request_id.to_owned(),
+        status: str_of(e, "status").unwrap_or_default(),
+        created: u64_of(&counts, "created"),
+        updated: u64_of(&counts, "updated"),
+        deleted: u64_of(&counts, "deleted"),
+        skipped_stale: u64_of(&counts, "skippedStale"),
+        rejected: u64_of(&counts, "rejected"),
+        coverage,
+        rejects_report: str_of(e, "rejectsReport"),
+        message: str_of(e, "message"),
+    })
+}
+
+/// The watermark of a `GET /sync` answer (`None` while null).
+pub fn watermark(sync: &Value) -> Option<String> {
+    str_of(sync, "watermark")
+}
+
+/// The sorted given names of the `contacts` of an answer.
+pub fn contact_names(answer: &Value) -> Vec<String> {
+    let mut names: Vec<String> = answer
+        .get("contacts")
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().filter_map(|c| str_of(c, "givenName")).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn expect_eligible(answer: &Value, what: &str) -> Result<(), String> {
+    match answer.get("eligible").and_then(Value::as_bool) {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!("{what}: eligible is false, expected true")),
+        None => Err(format!("{what}: no boolean 'eligible' in the answer")),
+    }
+}
+
+fn expect_contacts(answer: &Value, what: &str, expected: &[&str]) -> Result<(), String> {
+    let names = contact_names(answer);
+    if names.iter().map(String::as_str).eq(expected.iter().copied()) {
+        Ok(())
+    } else {
+        Err(format!("{what}: contacts {names:?}, expected {expected:?}"))
+    }
+}
+
+/// `GET /accounts/000011112222`: eligible, Eugene and Angela, on product
+/// 4gzp2symm0v9zidfrn9f854w6.
+pub fn check_account(answer: &Value) -> Result<(), String> {
+    let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}");
+    if str_of(answer, "awsAccountId").as_deref() != Some(EXAMPLE_ACCOUNT) {
+        return Err(format!("{what}: awsAccountId is not {EXAMPLE_ACCOUNT}"));
+    }
+    expect_eligible(answer, &what)?;
+    expect_contacts(answer, &what, &EXPECTED_CONTACTS)?;
+    let on_product = answer
+        .get("contacts")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().all(|c| str_of(c, "productCode").as_deref() == Some(EXAMPLE_PRODUCT)));
+    if !on_product {
+        return Err(format!("{what}: not every contact is on product {EXAMPLE_PRODUCT}"));
+    }
+    Ok(())
+}
+
+/// `GET /accounts/000011112222/products/4gzp2symm0v9zidfrn9f854w6`:
+/// eligible, Eugene and Angela.
+pub fn check_product(answer: &Value) -> Result<(), String> {
+    let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}/products/{EXAMPLE_PRODUCT}");
+    if str_of(answer, "productCode").as_deref() != Some(EXAMPLE_PRODUCT) {
+        return Err(format!("{what}: productCode is not {EXAMPLE_PRODUCT}"));
+    }
+    expect_eligible(answer, &what)?;
+    expect_contacts(answer, &what, &EXPECTED_CONTACTS)
+}
+
+/// `GET /contacts?email=ravis@example.com`: Ravi Smith of account 111122223333.
+pub fn check_email(answer: &Value) -> Result<(), String> {
+    let what = format!("GET /contacts?email={EXAMPLE_EMAIL}");
+    expect_contacts(answer, &what, &["Ravi"])?;
+    let account = answer.get("contacts").and_then(|c| c.get(0)).and_then(|c| str_of(c, "awsAccountId"));
+    if account.as_deref() != Some("111122223333") {
+        return Err(format!("{what}: awsAccountId {account:?}, expected 111122223333"));
+    }
+    Ok(())
+}
+
+/// A one-line digest of an answer, for the progress output.
+pub fn digest(answer: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(e) = answer.get("eligible").and_then(Value::as_bool) {
+        parts.push(format!("eligible={e}"));
+    }
+    if answer.get("contacts").is_some() {
+        parts.push(format!("contacts={}", contact_names(answer).join(",")));
+    }
+    if let Some(w) = answer.get("freshness").and_then(|f| f.get("watermark")).and_then(Value::as_str) {
+        parts.push(format!("watermark={w}"));
+    }
+    if let Some(code) = answer.get("error").and_then(|e| e.get("code")).and_then(Value::as_str) {
+        parts.push(format!("error={code}"));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn contact(name: &str, account: &str, product: &str) -> Value {
+        json!({"givenName": name, "awsAccountId": account, "productCode": product})
+    }
+
+    #[test]
+    fn finds_an_export_and_its_counts() {
+        let sync = json!({
+            "watermark": "2026-11-20T17:00:00.000Z",
+            "exports": [
+                {"requestId": "other", "status": "APPLIED", "counts": {}},
+                {"requestId": "r1", "status": "PARTIAL",
+                 "coverage": {"start": "2010-01-01T00:00:00.000Z", "end": "2026-11-20T17:00:00.000Z"},
+                 "counts": {"created": 4, "updated": 1, "deleted": 0, "skippedStale": 1, "rejected": 2},
+                 "rejectsReport": "s3://b/k"}
+            ]
+        });
+        let e = find_export(&sync, "r1").unwrap();
+        assert_eq!(e.status, "PARTIAL");
+        assert!(e.is_final());
+        assert_eq!((e.applied(), e.skipped_stale, e.rejected), (5, 1, 2));
+        assert_eq!(e.rejects_report.as_deref(), Some("s3://b/k"));
+        assert_eq!(e.coverage.unwrap().0, "2010-01-01T00:00:00.000Z");
+        assert_eq!(find_export(&sync, "nope"), None);
+        assert_eq!(watermark(&sync).as_deref(), Some("2026-11-20T17:00:00.000Z"));
+        assert_eq!(watermark(&json!({"watermark": null})), None);
+        let requested = find_export(&json!({"exports": [{"requestId": "r", "status": "REQUESTED"}]}), "r").unwrap();
+        assert!(!requested.is_final());
+    }
+
+    #[test]
+    fn account_check_wants_eugene_and_angela_eligible_on_the_product() {
+        let good = json!({
+            "awsAccountId": EXAMPLE_ACCOUNT, "eligible": true,
+            "contacts": [contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT), contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]
+        });
+        assert_eq!(check_account(&good), Ok(()));
+        let mut not_eligible = good.clone();
+        not_eligible["eligible"] = json!(false);
+        assert!(check_account(&not_eligible).unwrap_err().contains("eligible is false"));
+        let mut one = good.clone();
+        one["contacts"] = json!([contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]);
+        assert!(check_account(&one).unwrap_err().contains("expected [\"Angela\", \"Eugene\"]"));
+        let mut other_product = good.clone();
+        other_product["contacts"][0]["productCode"] = json!("x");
+        assert!(check_account(&other_product).is_err());
+        assert!(check_account(&json!({"error": {"code": "NotFound"}})).is_err());
+    }
+
+    #[test]
+    fn product_and_email_checks() {
+        let product = json!({
+            "awsAccountId": EXAMPLE_ACCOUNT, "productCode": EXAMPLE_PRODUCT, "eligible": true,
+            "contacts": [contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT), contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]
+        });
+        assert_eq!(check_product(&product), Ok(()));
+        assert!(check_product(&json!({"productCode": EXAMPLE_PRODUCT, "eligible": false})).is_err());
+        let email = json!({"contacts": [contact("Ravi", "111122223333", "c0dcyyqczbk5uc62acmp6450t")]});
+        assert_eq!(check_email(&email), Ok(()));
+        assert!(check_email(&json!({"contacts": []})).is_err());
+        assert_eq!(digest(&product), "eligible=true contacts=Angela,Eugene");
+    }
+}

@@ -1,0 +1,23 @@
+//! `psc-local` (`make local`): the whole psc-bridge pipeline on one machine,
+//! with no AWS account.
+//!
+//! 1. installs the tools into `.local/` when missing (`scripts/bootstrap.sh`);
+//! 2. builds the functions and `cas-standin` while DynamoDB Local and moto
+//!    start (devkit), on free or configured ports;
+//! 3. creates the table from `template.yaml` (devkit), the export bucket and
+//!    an SNS topic in moto;
+//! 4. starts `cas-standin` (the local `StartSupportDataExport`, delivering
+//!    notifications to ingest-export's invoke URL) and `cargo lambda watch`,
+//!    which serves the real function binaries with their environment;
+//! 5. invokes start-export and follows the export (stand-in, then `GET /sync`)
+//!    until it is APPLIED, PARTIAL or FAILED;
+//! 6. prints the summary and example queries (as `curl` commands, with their
+//!    answers, checked), then serves until Ctrl-C (or exits with
+//!    `--exit-after-summary`), and stops everything it started.
+
+pub mod answers;
+pub mod args;
+pub mod http;
+pub mod procs;
+pub mod run;
+pub mod ui;

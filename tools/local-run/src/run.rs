@@ -1,0 +1,961 @@
+//! The local run, step by step.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::answers::{self, EXAMPLE_ACCOUNT, EXAMPLE_EMAIL, EXAMPLE_PRODUCT, ExportView};
+use crate::args::Args;
+use crate::http::{Http, preview};
+use crate::procs::{self, Proc};
+use crate::ui::{self, indent, say};
+
+/// Names of what the local run creates.
+pub const TABLE_NAME: &str = "psc-bridge-local-contacts";
+pub const BUCKET: &str = "psc-bridge-local-exports";
+pub const EXPORT_PREFIX: &str = "psc-exports";
+pub const TOPIC_NAME: &str = "psc-bridge-local-exports";
+/// moto's default account; only the shape is checked by start-export and the stand-in.
+pub const CAS_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/psc-bridge-local-cas-export";
+pub const DATA_SET_TYPE: &str = "test_customer_support_contacts_data";
+pub const REGION: &str = "us-east-1";
+
+/// The binaries of the workspace the local run serves or starts.
+pub const FUNCTIONS: [&str; 3] = ["start-export", "ingest-export", "eligibility-api"];
+const STANDIN_BIN: &str = "cas-standin";
+
+const DEFAULT_API_PORT: u16 = 9000;
+/// First invocation of a function: `cargo run` checks (and at worst builds) it.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
+const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How the run ended before serving.
+pub struct Report {
+    /// Every example answer was the expected one.
+    pub checks_ok: bool,
+}
+
+/// An emulator: started by devkit on a free port, or by psc-local on a
+/// configured one.
+enum Emulator {
+    DynamoDb(devkit::DynamoDbLocal),
+    Moto(devkit::MotoServer),
+    Own(Proc),
+}
+
+impl Emulator {
+    fn pid(&self) -> i32 {
+        match self {
+            Self::DynamoDb(s) => s.pid() as i32,
+            Self::Moto(s) => s.pid() as i32,
+            Self::Own(p) => p.pid(),
+        }
+    }
+}
+
+/// Everything the run started, stopped in reverse order by [`Session::shutdown`].
+pub struct Session {
+    args: Args,
+    root: PathBuf,
+    dir: PathBuf,
+    logs: PathBuf,
+    http: Http,
+    ddb: Option<(Emulator, String)>,
+    moto: Option<(Emulator, String)>,
+    standin: Option<Proc>,
+    watch: Option<Proc>,
+    api_port: u16,
+    cas_port: u16,
+    topic_arn: String,
+}
+
+impl Session {
+    pub fn new(args: Args) -> Result<Self> {
+        let root = devkit::repo_root()?;
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                let p = PathBuf::from(v);
+                if p.is_absolute() { p } else { root.join(p) }
+            })
+            .unwrap_or_else(|| root.join("target"));
+        let dir = target.join("local-run");
+        let logs = dir.join("logs");
+        Ok(Self {
+            args,
+            root,
+            dir,
+            logs,
+            http: Http::new(),
+            ddb: None,
+            moto: None,
+            standin: None,
+            watch: None,
+            api_port: 0,
+            cas_port: 0,
+            topic_arn: String::new(),
+        })
+    }
+
+    fn api_base(&self) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/eligibility-api", self.api_port)
+    }
+
+    fn invoke_url(&self, function: &str) -> String {
+        format!("http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations", self.api_port)
+    }
+
+    fn cas_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.cas_port)
+    }
+
+    fn ddb_endpoint(&self) -> &str {
+        self.ddb.as_ref().map(|(_, e)| e.as_str()).unwrap_or("")
+    }
+
+    fn s3_endpoint(&self) -> &str {
+        self.moto.as_ref().map(|(_, e)| e.as_str()).unwrap_or("")
+    }
+
+    fn rel<'a>(&self, p: &'a Path) -> std::borrow::Cow<'a, str> {
+        match p.strip_prefix(&self.root) {
+            Ok(r) => r.to_string_lossy(),
+            Err(_) => p.to_string_lossy(),
+        }
+    }
+
+    /// Everything up to the summary and the example queries.
+    pub async fn run_to_summary(&mut self) -> Result<Report> {
+        say(format!("psc-bridge local run in {}", self.root.display()));
+        std::fs::create_dir_all(&self.logs).with_context(|| format!("creating {}", self.logs.display()))?;
+        for entry in std::fs::read_dir(&self.logs)?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+
+        // 1. Tools.
+        if self.args.bootstrap {
+            say("[1/6] tools: scripts/bootstrap.sh (installs into .local/ what is missing)");
+            let status = tokio::process::Command::new(self.root.join("scripts/bootstrap.sh"))
+                .current_dir(&self.root)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .status()
+                .await
+                .context("running scripts/bootstrap.sh")?;
+            if !status.success() {
+                bail!("scripts/bootstrap.sh failed ({status})");
+            }
+        } else {
+            say("[1/6] tools: --no-bootstrap, using .local/ as it is");
+        }
+        self.choose_ports()?;
+
+        // 2. Binaries and emulators, side by side.
+        say("[2/6] building the functions and cas-standin, starting DynamoDB Local and moto");
+        let root = self.root.clone();
+        let (ddb_port, s3_port, logs) = (self.args.ddb_port, self.args.s3_port, self.logs.clone());
+        let (bins, (ddb, moto)) = tokio::try_join!(build_binaries(&root), async {
+            tokio::try_join!(start_ddb(ddb_port, &logs), start_moto(s3_port, &logs))
+        })?;
+        self.ddb = Some(ddb);
+        self.moto = Some(moto);
+        say(format!("DynamoDB Local at {}, moto (S3, SNS) at {}", self.ddb_endpoint(), self.s3_endpoint()));
+
+        // 3. Table, bucket, topic.
+        say(format!("[3/6] creating table {TABLE_NAME} (from template.yaml), bucket {BUCKET}, topic {TOPIC_NAME}"));
+        let ddb = devkit::dynamodb_client(self.ddb_endpoint());
+        let s3 = devkit::s3_client(self.s3_endpoint());
+        devkit::create_table_from_template(&ddb, TABLE_NAME).await?;
+        devkit::create_bucket(&s3, BUCKET).await?;
+        self.topic_arn = create_topic(&self.http, self.s3_endpoint(), TOPIC_NAME).await?;
+        say(format!("topic {}", self.topic_arn));
+
+        // 4. The stand-in and the functions.
+        say(format!(
+            "[4/6] starting cas-standin on {} and cargo lambda watch on 127.0.0.1:{}",
+            self.cas_url(),
+            self.api_port
+        ));
+        self.start_standin(&bins[STANDIN_BIN]).await?;
+        self.start_watch().await?;
+        say(format!("serving {} (logs: {})", FUNCTIONS.join(", "), self.rel(&self.logs)));
+
+        // 5. The export, end to end.
+        let payload = if self.args.full_resync { json!({"fullResync": true}) } else { json!({}) };
+        say(format!("[5/6] invoking start-export with {payload}"));
+        let request_id = self.invoke_start_export(&payload).await?;
+        let (export, sync) = self.wait_for_export(&request_id).await?;
+
+        // 6. Summary and example queries.
+        self.print_summary(&export, &sync);
+        let checks_ok = self.example_queries(&export).await?;
+        Ok(Report { checks_ok })
+    }
+
+    fn choose_ports(&mut self) -> Result<()> {
+        for (flag, port) in [
+            ("--port", self.args.port),
+            ("--ddb-port", self.args.ddb_port),
+            ("--s3-port", self.args.s3_port),
+            ("--cas-port", self.args.cas_port),
+        ] {
+            if let Some(p) = port
+                && !procs::port_is_free(p)
+            {
+                bail!("{flag} {p}: port {p} of 127.0.0.1 is in use");
+            }
+        }
+        self.api_port = match self.args.port {
+            Some(p) => p,
+            None if procs::port_is_free(DEFAULT_API_PORT) => DEFAULT_API_PORT,
+            None => loop {
+                let p = procs::free_port()?;
+                if Some(p) != self.args.ddb_port && Some(p) != self.args.s3_port && Some(p) != self.args.cas_port {
+                    break p;
+                }
+            },
+        };
+        self.cas_port = match self.args.cas_port {
+            Some(p) => p,
+            None => loop {
+                let p = procs::free_port()?;
+                if p != self.api_port && Some(p) != self.args.ddb_port && Some(p) != self.args.s3_port {
+                    break p;
+                }
+            },
+        };
+        Ok(())
+    }
+
+    /// The environment of the functions (also written to `functions.env`).
+    fn function_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TABLE_NAME", TABLE_NAME.into()),
+            ("EXPORT_BUCKET", BUCKET.into()),
+            ("EXPORT_PREFIX", EXPORT_PREFIX.into()),
+            ("SNS_TOPIC_ARN", self.topic_arn.clone()),
+            ("CAS_ROLE_ARN", CAS_ROLE_ARN.into()),
+            ("DATA_SET_TYPE", DATA_SET_TYPE.into()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.ddb_endpoint().into()),
+            ("AWS_ENDPOINT_URL_S3", self.s3_endpoint().into()),
+            ("AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS", self.cas_url()),
+            // Any other AWS service a function might call goes to moto, never to AWS.
+            ("AWS_ENDPOINT_URL", self.s3_endpoint().into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_DEFAULT_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("RUST_LOG", std::env::var("PSC_LOCAL_RUST_LOG").unwrap_or_else(|_| "info".into())),
+        ]
+    }
+
+    async fn start_standin(&mut self, exe: &Path) -> Result<()> {
+        let mut cmd = clean_command(exe);
+        cmd.current_dir(&self.root)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.cas_port))
+            .arg("--deliver-to")
+            .arg(self.invoke_url("ingest-export"))
+            .arg("--lag-seconds")
+            .arg("0")
+            // ingest-export's first invocation may have to wait for cargo.
+            .arg("--delivery-timeout-seconds")
+            .arg("900")
+            .env("AWS_ENDPOINT_URL_S3", self.s3_endpoint())
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info");
+        let mut proc = Proc::spawn("cas-standin", cmd, &self.logs.join("cas-standin.log"))?;
+        let health = format!("{}/_admin/health", self.cas_url());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = proc.try_exited() {
+                bail!("cas-standin exited with {status}; log {}:\n{}", proc.log().display(), proc.log_tail(30));
+            }
+            if let Ok(a) = self.http.get(&health, Duration::from_secs(2)).await
+                && a.status == 200
+            {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!(
+                    "cas-standin did not answer {health} within 60s; log {}:\n{}",
+                    proc.log().display(),
+                    proc.log_tail(30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.standin = Some(proc);
+        Ok(())
+    }
+
+    async fn start_watch(&mut self) -> Result<()> {
+        let env_file = self.dir.join("functions.env");
+        let text: String = self.function_env().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(&env_file, text).with_context(|| format!("writing {}", env_file.display()))?;
+        let cargo_lambda = self.root.join(".local/venv/bin/cargo-lambda");
+        if !cargo_lambda.is_file() {
+            bail!("{} is missing: run scripts/bootstrap.sh", cargo_lambda.display());
+        }
+        let mut cmd = clean_command(&cargo_lambda);
+        cmd.current_dir(&self.root)
+            .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .arg(self.api_port.to_string())
+            .arg("--env-file")
+            .arg(&env_file)
+            .env("PATH", tool_path(&self.root))
+            .env("NO_COLOR", "1");
+        for (k, v) in self.function_env() {
+            if k.starts_with("AWS_") {
+                cmd.env(k, v);
+            }
+        }
+        let mut proc = Proc::spawn("cargo lambda watch", cmd, &self.logs.join("cargo-lambda-watch.log"))?;
+        procs::wait_for_port(&mut proc, self.api_port, Duration::from_secs(60)).await?;
+        self.watch = Some(proc);
+        Ok(())
+    }
+
+    /// Awaits `fut`, saying every 10 seconds that it is still waiting, with
+    /// what `cargo lambda watch` is doing when it is compiling (the first
+    /// invocation of a function runs `cargo run --bin <function>`).
+    async fn with_progress<T>(&self, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(fut);
+        let started = tokio::time::Instant::now();
+        let period = Duration::from_secs(10);
+        let mut tick = tokio::time::interval_at(started + period, period);
+        loop {
+            tokio::select! {
+                r = &mut fut => return r,
+                _ = tick.tick() => {
+                    let cargo = self
+                        .watch
+                        .as_ref()
+                        .and_then(|w| cargo_activity(&w.log_tail(5)))
+                        .map(|l| format!("; cargo lambda watch: {l}"))
+                        .unwrap_or_default();
+                    say(format!("{what}: waiting for the answer ({:.0}s){cargo}", started.elapsed().as_secs_f64()));
+                }
+            }
+        }
+    }
+
+    fn watch_log_tail(&self) -> String {
+        self.watch
+            .as_ref()
+            .map(|w| format!("log {} (last lines):\n{}", self.rel(w.log()), indent(&strip_ansi(&w.log_tail(40)), 2)))
+            .unwrap_or_default()
+    }
+
+    async fn invoke_start_export(&self, payload: &Value) -> Result<String> {
+        let started = Instant::now();
+        let answer = self
+            .with_progress(
+                "start-export",
+                self.http.post_json(&self.invoke_url("start-export"), payload, INVOKE_TIMEOUT),
+            )
+            .await
+            .with_context(|| format!("invoking start-export\n{}", self.watch_log_tail()))?;
+        let result = answer.json().with_context(|| format!("start-export's answer\n{}", self.watch_log_tail()))?;
+        if let Some(t) = result.get("errorType").and_then(Value::as_str) {
+            bail!(
+                "start-export failed: {t}: {}\n{}",
+                result.get("errorMessage").and_then(Value::as_str).unwrap_or(""),
+                self.watch_log_tail()
+            );
+        }
+        if answer.status != 200 {
+            bail!("start-export answered HTTP {}: {}\n{}", answer.status, preview(&answer.body), self.watch_log_tail());
+        }
+        if result.get("skipped").and_then(Value::as_bool) == Some(true) {
+            bail!("start-export skipped the export: {result}");
+        }
+        let request_id = result
+            .get("requestId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("start-export's answer has no requestId: {result}"))?
+            .to_owned();
+        say(format!(
+            "start-export answered in {:.1}s: export {request_id} requested from {} ({})",
+            started.elapsed().as_secs_f64(),
+            result.get("fromDate").and_then(Value::as_str).unwrap_or("?"),
+            result.get("trigger").and_then(Value::as_str).unwrap_or("?"),
+        ));
+        Ok(request_id)
+    }
+
+    /// Follows the export through the stand-in (CSV written, notification
+    /// delivered to ingest-export) and the API's `GET /sync` until it is
+    /// APPLIED, PARTIAL or FAILED.
+    async fn wait_for_export(&mut self, request_id: &str) -> Result<(ExportView, Value)> {
+        let started = Instant::now();
+        let mut last_standin = String::new();
+        let mut last_status = String::new();
+        let mut last_note = Instant::now();
+        let standin_url = format!("{}/_admin/requests/{request_id}", self.cas_url());
+        let sync_url = format!("{}/sync", self.api_base());
+        loop {
+            if let Some(w) = self.watch.as_mut()
+                && let Some(status) = w.try_exited()
+            {
+                bail!("cargo lambda watch exited with {status}\n{}", self.watch_log_tail());
+            }
+            // The stand-in's side.
+            let mut delivery_failed = None;
+            if let Ok(a) = self.http.get(&standin_url, Duration::from_secs(5)).await
+                && let Ok(entry) = a.json()
+            {
+                let line = standin_progress(&entry);
+                if !line.is_empty() && line != last_standin {
+                    say(format!("cas-standin: {line}"));
+                    last_standin = line;
+                    last_note = Instant::now();
+                }
+                if let Some(state) = entry.pointer("/delivery/state").and_then(Value::as_str)
+                    && state == "failed"
+                {
+                    delivery_failed =
+                        Some(entry.pointer("/delivery/error").and_then(Value::as_str).unwrap_or("").to_owned());
+                }
+            }
+            // The table's side, through the API.
+            match self.with_progress("GET /sync", self.http.get(&sync_url, QUERY_TIMEOUT)).await.and_then(|a| a.json())
+            {
+                Ok(sync) => {
+                    if let Some(export) = answers::find_export(&sync, request_id) {
+                        if export.status != last_status {
+                            say(format!("GET /sync: export {request_id} is {}", export.status));
+                            last_status = export.status.clone();
+                            last_note = Instant::now();
+                        }
+                        if export.is_final() {
+                            return Ok((export, sync));
+                        }
+                    }
+                }
+                Err(e) => {
+                    if last_note.elapsed() > Duration::from_secs(10) {
+                        say(format!("GET /sync not answering yet ({e:#})"));
+                        last_note = Instant::now();
+                    }
+                }
+            }
+            if let Some(err) = delivery_failed {
+                bail!(
+                    "cas-standin could not deliver the notification to ingest-export: {err}\n{}",
+                    self.watch_log_tail()
+                );
+            }
+            if started.elapsed() > self.args.timeout {
+                bail!(
+                    "export {request_id} not applied within {}s (last status: {}; --timeout to wait longer)\n{}",
+                    self.args.timeout.as_secs(),
+                    if last_status.is_empty() { "unknown" } else { &last_status },
+                    self.watch_log_tail()
+                );
+            }
+            if last_note.elapsed() > Duration::from_secs(10) {
+                say(format!("still waiting for export {request_id} ({:.0}s)", started.elapsed().as_secs_f64()));
+                last_note = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn print_summary(&self, export: &ExportView, sync: &Value) {
+        let mut lines = vec![
+            String::new(),
+            "==================== summary ====================".to_owned(),
+            format!("export         {} ({})", export.request_id, DATA_SET_TYPE),
+            format!("status         {}", export.status),
+            format!(
+                "rows applied   {} (created {}, updated {}, deleted {})",
+                export.applied(),
+                export.created,
+                export.updated,
+                export.deleted
+            ),
+            format!("rows rejected  {}", export.rejected),
+            format!("rows stale     {} (older than what the table holds, skipped)", export.skipped_stale),
+        ];
+        if let Some((start, end)) = &export.coverage {
+            lines.push(format!("coverage       {start} .. {end}"));
+        }
+        lines.push(format!(
+            "watermark      {}",
+            answers::watermark(sync).unwrap_or_else(|| "none (nothing applied yet)".to_owned())
+        ));
+        if let Some(r) = &export.rejects_report {
+            lines.push(format!("rejects report {r}"));
+        }
+        if let Some(m) = &export.message {
+            lines.push(format!("message        {m}"));
+        }
+        lines.push(format!("table          {TABLE_NAME} (DynamoDB Local {})", self.ddb_endpoint()));
+        lines.push(format!("export files   s3://{BUCKET}/{EXPORT_PREFIX}/ (moto {})", self.s3_endpoint()));
+        lines.push(format!("ready in       {:.1}s", ui::elapsed_secs()));
+        lines.push("=================================================".to_owned());
+        ui::print(lines.join("\n"));
+    }
+
+    /// Runs the example queries, shows them as curl commands with their
+    /// answers, and checks the answers. Returns whether all checks passed.
+    async fn example_queries(&self, export: &ExportView) -> Result<bool> {
+        say("[6/6] example queries against the eligibility API on localhost");
+        let base = self.api_base();
+        type Check = fn(&Value) -> Result<(), String>;
+        let queries: [(&str, String, Check); 3] = [
+            (
+                "is account 000011112222 eligible, and who are its contacts?",
+                format!("/accounts/{EXAMPLE_ACCOUNT}"),
+                answers::check_account,
+            ),
+            (
+                "the same account, for product 4gzp2symm0v9zidfrn9f854w6",
+                format!("/accounts/{EXAMPLE_ACCOUNT}/products/{EXAMPLE_PRODUCT}"),
+                answers::check_product,
+            ),
+            (
+                "who is ravis@example.com?",
+                format!("/contacts?email={}", EXAMPLE_EMAIL.replace('@', "%40")),
+                answers::check_email,
+            ),
+        ];
+        let mut failures = Vec::new();
+        if export.status == "FAILED" {
+            failures.push(format!("export {} is FAILED", export.request_id));
+        }
+        for (i, (question, path, check)) in queries.iter().enumerate() {
+            let url = format!("{base}{path}");
+            ui::print(format!("\n# {}. {question}\n$ curl -s '{url}'", i + 1));
+            match self.http.get(&url, QUERY_TIMEOUT).await {
+                Ok(a) => {
+                    let shown = match serde_json::from_str::<Value>(&a.body) {
+                        Ok(v) => {
+                            if let Err(e) = check(&v) {
+                                failures.push(e);
+                            }
+                            serde_json::to_string_pretty(&v).unwrap_or(a.body.clone())
+                        }
+                        Err(_) => {
+                            failures.push(format!("GET {path}: HTTP {}, not JSON", a.status));
+                            a.body.clone()
+                        }
+                    };
+                    if a.status != 200 {
+                        failures.push(format!("GET {path}: HTTP {}", a.status));
+                    }
+                    ui::print(shown);
+                }
+                Err(e) => {
+                    failures.push(format!("GET {path}: {e:#}"));
+                    ui::print(format!("(no answer: {e:#})"));
+                }
+            }
+        }
+        ui::print(format!(
+            "\n# 4. the sync status: watermark, freshness, the exports with their counts (the summary above)\n$ curl -s '{base}/sync'\n"
+        ));
+        if failures.is_empty() {
+            say(
+                "checks: account 000011112222 is eligible with Eugene and Angela on product 4gzp2symm0v9zidfrn9f854w6; ravis@example.com is Ravi Smith: OK",
+            );
+            Ok(true)
+        } else {
+            for f in &failures {
+                ui::error(format!("check failed: {f}"));
+            }
+            Ok(false)
+        }
+    }
+
+    /// What to tell the user while serving.
+    pub fn print_serving(&self) {
+        let base = self.api_base();
+        let logs = self.rel(&self.logs).into_owned();
+        ui::print(format!(
+            "\npsc-bridge is running on this machine. Ctrl-C stops everything.\n\
+             \n  eligibility API   {base}/...   (GET /accounts/{{id}}, /accounts/{{id}}/products/{{code}},\n\
+             \x20                    /contacts?email=..., /contacts/{{guid}}, /sync; docs/api.md)\
+             \n  run an export     curl -s -XPOST '{invoke}' -d '{{}}'   (or -d '{{\"fullResync\": true}}')\
+             \n  change test data  curl -s '{cas}/_admin/records'   (cas-standin admin API: tools/cas-standin/README.md)\
+             \n  DynamoDB Local    {ddb}   table {TABLE_NAME}\
+             \n  moto (S3, SNS)    {s3}   bucket {BUCKET}, topic {topic}\
+             \n  logs              {logs}/ (cargo-lambda-watch.log: the functions' logs)\n",
+            invoke = self.invoke_url("start-export"),
+            cas = self.cas_url(),
+            ddb = self.ddb_endpoint(),
+            s3 = self.s3_endpoint(),
+            topic = self.topic_arn,
+        ));
+    }
+
+    /// Waits until one of the servers dies; returns what happened.
+    pub async fn watch_servers(&mut self) -> String {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for p in [self.watch.as_mut(), self.standin.as_mut()].into_iter().flatten() {
+                if let Some(status) = p.try_exited() {
+                    return format!(
+                        "{} exited with {status}; log {}:\n{}",
+                        p.name(),
+                        p.log().display(),
+                        p.log_tail(30)
+                    );
+                }
+            }
+            for (name, emu) in [("DynamoDB Local", &self.ddb), ("moto", &self.moto)] {
+                if let Some((e, _)) = emu
+                    && !procs::alive(e.pid())
+                {
+                    return format!("{name} exited");
+                }
+            }
+        }
+    }
+
+    /// Stops everything, newest first, and makes sure nothing is left.
+    pub async fn shutdown(&mut self) {
+        let mut stopped = Vec::new();
+        if let Some(mut w) = self.watch.take() {
+            // cargo lambda watch stops its functions on SIGINT.
+            w.stop(libc::SIGINT, Duration::from_secs(10)).await;
+            stopped.push("cargo lambda watch (and the functions)");
+        }
+        if let Some(mut s) = self.standin.take() {
+            s.stop(libc::SIGTERM, Duration::from_secs(5)).await;
+            stopped.push("cas-standin");
+        }
+        for (name, emu) in [("moto", self.moto.take()), ("DynamoDB Local", self.ddb.take())] {
+            if let Some((e, _)) = emu {
+                match e {
+                    Emulator::Own(mut p) => {
+                        p.stop(libc::SIGTERM, Duration::from_secs(5)).await;
+                    }
+                    other => drop(other),
+                }
+                stopped.push(name);
+            }
+        }
+        let strays = procs::sweep_descendants();
+        let mut msg = if stopped.is_empty() { "stopped".to_owned() } else { format!("stopped {}", stopped.join(", ")) };
+        if strays.is_empty() {
+            msg.push_str("; no process left behind");
+        } else {
+            msg.push_str(&format!("; also ended {} leftover process(es): {}", strays.len(), strays.join(", ")));
+        }
+        say(msg);
+    }
+}
+
+/// A command without the variables `cargo run` set for psc-local itself
+/// (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ...). They must not reach a nested
+/// cargo: build scripts such as ring's declare `rerun-if-env-changed` on
+/// them, so a build with them set and one without (the shell's, or
+/// `cargo lambda watch`'s) would keep rebuilding ring and everything above it.
+fn cargo_clean_command(program: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || matches!(k, "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_RUSTC_CURRENT_DIR" | "OUT_DIR")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.kill_on_drop(false);
+    cmd
+}
+
+/// [`cargo_clean_command`] without any AWS setting of the caller's shell
+/// (profiles, credentials, endpoints, regions): the local run never reaches
+/// AWS. (`AWS_LC_*`, build settings of aws-lc-sys, are kept.)
+fn clean_command(program: &Path) -> tokio::process::Command {
+    let mut cmd = cargo_clean_command(program);
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("AWS_") && !k.starts_with("AWS_LC_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// PATH with the project's tools and the cargo that runs psc-local first.
+fn tool_path(root: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![root.join(".local/venv/bin")];
+    if let Some(cargo) = std::env::var_os("CARGO").map(PathBuf::from)
+        && let Some(dir) = cargo.parent()
+    {
+        dirs.push(dir.to_owned());
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// `cargo build` of the functions and the stand-in, exactly as
+/// `cargo lambda watch` runs them (`cargo run --bin <name>` from the
+/// workspace root), so its `cargo run` finds them fresh. Returns the
+/// executables by binary name.
+async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let started = Instant::now();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The same environment as the `cargo run` of cargo lambda watch (see
+    // cargo_clean_command), so that it finds every unit fresh.
+    let mut cmd = cargo_clean_command(Path::new(&cargo));
+    cmd.current_dir(root).env("PATH", tool_path(root)).arg("build");
+    for b in FUNCTIONS.iter().chain([&STANDIN_BIN]) {
+        cmd.arg("--bin").arg(b);
+    }
+    cmd.arg("--message-format=json-render-diagnostics")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().context("running cargo build")?;
+    let stdout = child.stdout.take().context("cargo build stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut bins = BTreeMap::new();
+    while let Some(line) = lines.next_line().await? {
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
+        if msg.get("reason").and_then(Value::as_str) == Some("compiler-artifact")
+            && let Some(exe) = msg.get("executable").and_then(Value::as_str)
+            && let Some(name) = msg.pointer("/target/name").and_then(Value::as_str)
+        {
+            bins.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    let status = child.wait().await?;
+    if !status.success() {
+        bail!("cargo build failed ({status}): see the compiler output above");
+    }
+    for b in FUNCTIONS.iter().chain([&STANDIN_BIN]) {
+        if !bins.contains_key(*b) {
+            bail!("cargo build reported no executable for {b}");
+        }
+    }
+    say(format!("built {} and {STANDIN_BIN} in {:.1}s", FUNCTIONS.join(", "), started.elapsed().as_secs_f64()));
+    Ok(bins)
+}
+
+fn start_timeout() -> Duration {
+    std::env::var(devkit::START_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(90))
+}
+
+/// DynamoDB Local: devkit's on a free port, or psc-local's on `port`.
+async fn start_ddb(port: Option<u16>, logs: &Path) -> Result<(Emulator, String)> {
+    let started = Instant::now();
+    let out = match port {
+        None => {
+            let s = devkit::DynamoDbLocal::start().await?;
+            let e = s.endpoint().to_owned();
+            (Emulator::DynamoDb(s), e)
+        }
+        Some(port) => {
+            let dir = devkit::dynamodb_local_dir()?;
+            let mut cmd = tokio::process::Command::new(std::env::var_os("JAVA").unwrap_or_else(|| "java".into()));
+            cmd.current_dir(&dir)
+                .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
+                .arg("-jar")
+                .arg(dir.join("DynamoDBLocal.jar"))
+                .args(["-inMemory", "-sharedDb", "-port"])
+                .arg(port.to_string());
+            let mut p = Proc::spawn("DynamoDB Local", cmd, &logs.join("dynamodb-local.log"))?;
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let client = devkit::dynamodb_client(&endpoint);
+            wait_until(&mut p, port, || async {
+                client.list_tables().limit(1).send().await.map(|_| ()).map_err(|e| anyhow!("{e}"))
+            })
+            .await?;
+            (Emulator::Own(p), endpoint)
+        }
+    };
+    say(format!("DynamoDB Local answering after {:.1}s", started.elapsed().as_secs_f64()));
+    Ok(out)
+}
+
+/// moto: devkit's on a free port, or psc-local's on `port`.
+async fn start_moto(port: Option<u16>, logs: &Path) -> Result<(Emulator, String)> {
+    let started = Instant::now();
+    let out = match port {
+        None => {
+            let s = devkit::MotoServer::start().await?;
+            let e = s.endpoint().to_owned();
+            (Emulator::Moto(s), e)
+        }
+        Some(port) => {
+            let bin = devkit::repo_root()?.join(".local/venv/bin/moto_server");
+            let mut cmd = clean_command(&bin);
+            cmd.args(["-H", "127.0.0.1", "-p"]).arg(port.to_string()).env("PYTHONUNBUFFERED", "1");
+            let mut p = Proc::spawn("moto", cmd, &logs.join("moto.log"))?;
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let client = devkit::s3_client(&endpoint);
+            wait_until(&mut p, port, || async {
+                client.list_buckets().send().await.map(|_| ()).map_err(|e| anyhow!("{e}"))
+            })
+            .await?;
+            (Emulator::Own(p), endpoint)
+        }
+    };
+    say(format!("moto answering after {:.1}s", started.elapsed().as_secs_f64()));
+    Ok(out)
+}
+
+async fn wait_until<F, Fut>(p: &mut Proc, port: u16, probe: F) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let timeout = start_timeout();
+    procs::wait_for_port(p, port, timeout).await?;
+    let started = Instant::now();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), probe()).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(_)) | Err(_) if started.elapsed() < timeout => {}
+            Ok(Err(e)) => bail!("{} does not answer on port {port}: {e:#}; log {}", p.name(), p.log().display()),
+            Err(_) => bail!("{} does not answer on port {port}; log {}", p.name(), p.log().display()),
+        }
+        if let Some(status) = p.try_exited() {
+            bail!("{} exited with {status}; log {}:\n{}", p.name(), p.log().display(), p.log_tail(30));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Creates an SNS topic in moto (same port as S3) through SNS's query API,
+/// and returns its ARN. moto routes on the credential scope of the
+/// `Authorization` header and does not verify the signature.
+async fn create_topic(http: &Http, endpoint: &str, name: &str) -> Result<String> {
+    let date = "20250101";
+    let auth =
+        format!("AWS4-HMAC-SHA256 Credential=local/{date}/{REGION}/sns/aws4_request, SignedHeaders=host, Signature=0");
+    let body = format!("Action=CreateTopic&Name={name}&Version=2010-03-31");
+    let answer = http
+        .send(
+            "POST",
+            &format!("{endpoint}/"),
+            &[("content-type", "application/x-www-form-urlencoded; charset=utf-8"), ("authorization", &auth)],
+            Bytes::from(body),
+            Duration::from_secs(30),
+        )
+        .await
+        .context("creating the SNS topic in moto")?;
+    topic_arn_of(&answer.body)
+        .ok_or_else(|| anyhow!("moto's CreateTopic answered HTTP {}: {}", answer.status, preview(&answer.body)))
+}
+
+/// The `<TopicArn>` of a CreateTopic answer.
+pub fn topic_arn_of(xml: &str) -> Option<String> {
+    let start = xml.find("<TopicArn>")? + "<TopicArn>".len();
+    let end = start + xml[start..].find("</TopicArn>")?;
+    let arn = xml[start..end].trim();
+    arn.starts_with("arn:").then(|| arn.to_owned())
+}
+
+/// The last cargo status line (`Compiling x`, `Running ...`) of a log tail.
+pub fn cargo_activity(tail: &str) -> Option<String> {
+    tail.lines()
+        .rev()
+        .map(|l| strip_ansi(l).trim().to_owned())
+        .find(|l| ["Compiling ", "Building ", "Running ", "Blocking ", "Finished "].iter().any(|p| l.starts_with(p)))
+}
+
+/// `s` without ANSI escape sequences (CSI ... letter).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One line about the stand-in's side of an export (`GET /_admin/requests/{id}`).
+pub fn standin_progress(entry: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(export) = entry.get("export") {
+        let bucket = export.get("bucketName").and_then(Value::as_str).unwrap_or("?");
+        let key = export.get("dataSetKey").and_then(Value::as_str).unwrap_or("?");
+        if let Some(f) = export.get("injectedFailure").and_then(Value::as_str) {
+            parts.push(format!("told to fail ({f})"));
+        } else if export.get("written").and_then(Value::as_bool) == Some(true) {
+            let rows = export.get("rows").and_then(Value::as_u64).unwrap_or(0);
+            parts.push(format!("wrote {rows} rows to s3://{bucket}/{key}"));
+        } else {
+            parts.push("writing the export".to_owned());
+        }
+    }
+    match entry.pointer("/delivery/state").and_then(Value::as_str) {
+        Some("pending") if entry.get("notification").is_some() => {
+            parts.push("delivering the notification to ingest-export".to_owned())
+        }
+        Some("delivered") => parts.push("notification delivered to ingest-export".to_owned()),
+        Some("failed") => parts.push(format!(
+            "delivery failed: {}",
+            entry.pointer("/delivery/error").and_then(Value::as_str).unwrap_or("?")
+        )),
+        _ => {}
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_topic_arn_of_create_topic() {
+        let xml = r#"<CreateTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><CreateTopicResult><TopicArn>arn:aws:sns:us-east-1:123456789012:psc</TopicArn></CreateTopicResult></CreateTopicResponse>"#;
+        assert_eq!(topic_arn_of(xml).as_deref(), Some("arn:aws:sns:us-east-1:123456789012:psc"));
+        assert_eq!(topic_arn_of("<ListAllMyBucketsResult/>"), None);
+    }
+
+    #[test]
+    fn reads_cargo_activity_from_a_colored_log() {
+        let tail = "\u{1b}[32m INFO\u{1b}[0m spawning\n   Compiling aws-sdk-s3 v1.157.0\n\u{1b}[2mnoise\u{1b}[0m";
+        assert_eq!(cargo_activity(tail).as_deref(), Some("Compiling aws-sdk-s3 v1.157.0"));
+        assert_eq!(cargo_activity("nothing here"), None);
+        assert_eq!(strip_ansi("\u{1b}[33m WARN\u{1b}[0m x"), " WARN x");
+    }
+
+    #[test]
+    fn describes_the_standin_side() {
+        let e = json!({
+            "export": {"bucketName": "b", "dataSetKey": "p/k.csv", "rows": 5, "written": true},
+            "notification": {}, "delivery": {"state": "delivered", "detail": "HTTP 200"}
+        });
+        assert_eq!(standin_progress(&e), "wrote 5 rows to s3://b/p/k.csv; notification delivered to ingest-export");
+        let e = json!({"export": {"written": false}, "delivery": {"state": "pending"}});
+        assert_eq!(standin_progress(&e), "writing the export");
+    }
+}
