@@ -18,8 +18,6 @@
 //! * `parse+validate+items`: the same, plus `store::contact_item` for every
 //!   valid row: the DynamoDB item each conditional write sends. This is the
 //!   figure the target (at least half of bare) applies to.
-//! * `with proposed contact_item`: the same with `proposed_item` below, a
-//!   sketch of the cheaper item builder recommended in the docs.
 //! * `floor: bare csv + SDK items`: bare parsing plus the same items built
 //!   straight from the raw fields, nothing validated: the least any
 //!   implementation pays for items of the SDK's type
@@ -35,7 +33,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use psc_bridge::domain::{Change, ContactRecord, Timestamp, email_lookup_key};
 use psc_bridge::export_csv::{ExportReader, Row};
 use psc_bridge::store::contact_item;
 
@@ -188,90 +185,11 @@ fn floor_items(path: &Path) -> Seen {
     seen
 }
 
-/// A sketch of a cheaper `store::contact_item`, to measure the change this
-/// benchmark recommends (docs/benchmarks-ingest.md): it takes the record by
-/// value and moves the contact fields into the item instead of copying them,
-/// writes timestamps with a fixed-width formatter instead of `format!`, and
-/// builds the composite keys with `push_str`. Same item, attribute for
-/// attribute (checked against `contact_item` before timing).
-fn proposed_item(rec: ContactRecord, request_id: &str) -> HashMap<String, AttributeValue> {
-    fn iso(t: Timestamp) -> String {
-        let dt = t.datetime();
-        let (y, m, d) = dt.to_calendar_date();
-        let (h, mi, s, ms) = dt.to_hms_milli();
-        let mut b = *b"0000-00-00T00:00:00.000Z";
-        let mut put = |at: usize, width: usize, mut v: u32| {
-            for i in (at..at + width).rev() {
-                b[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, y as u32);
-        put(5, 2, m as u32);
-        put(8, 2, u32::from(d));
-        put(11, 2, u32::from(h));
-        put(14, 2, u32::from(mi));
-        put(17, 2, u32::from(s));
-        put(20, 3, u32::from(ms));
-        String::from_utf8(b.to_vec()).expect("ASCII")
-    }
-    fn cat(parts: &[&str]) -> AttributeValue {
-        let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-        parts.iter().for_each(|p| s.push_str(p));
-        AttributeValue::S(s)
-    }
-    let sv = |v: &str| AttributeValue::S(v.to_owned());
-    let k = &rec.key;
-    let guid = k.customer_guid.as_str();
-    let mut item = HashMap::with_capacity(if matches!(rec.change, Change::Delete) { 6 } else { 24 });
-    let mut put = |name: &str, v: AttributeValue| {
-        item.insert(name.to_owned(), v);
-    };
-    put("pk", cat(&["CONTACT#", guid]));
-    put("sk", sv("CONTACT"));
-    put("customerGuid", sv(guid));
-    put("operationTime", AttributeValue::S(iso(rec.operation_time)));
-    put("exportRequestId", sv(request_id));
-    match rec.change {
-        Change::Delete => put("kind", sv("DELETED")),
-        Change::Upsert { op, details: d } => {
-            put("gsi1pk", cat(&["ACCOUNT#", k.aws_account_id.as_str()]));
-            let (code, sub) = (k.product_code.as_str(), k.subscription_guid.as_str());
-            put("gsi1sk", cat(&["PRODUCT#", code, "#SUB#", sub, "#CONTACT#", guid]));
-            put("gsi2pk", AttributeValue::S(format!("EMAIL#{}", email_lookup_key(&d.email))));
-            put("gsi2sk", sv(guid));
-            put("kind", sv("CONTACT"));
-            put("productId", sv(k.product_id.as_str()));
-            put("productCode", sv(code));
-            put("subscriptionGuid", sv(sub));
-            put("subscriptionStartDate", AttributeValue::S(iso(k.subscription_start_date)));
-            put("awsAccountId", sv(k.aws_account_id.as_str()));
-            put("organization", AttributeValue::S(d.organization));
-            put("givenName", AttributeValue::S(d.given_name));
-            put("surname", AttributeValue::S(d.surname));
-            put("telephoneNumber", AttributeValue::S(d.telephone_number));
-            put("email", AttributeValue::S(d.email));
-            if let Some(v) = d.title {
-                put("title", AttributeValue::S(v));
-            }
-            if let Some(v) = d.country_code {
-                put("countryCode", AttributeValue::S(v));
-            }
-            if let Some(v) = d.zip_code {
-                put("zipCode", AttributeValue::S(v));
-            }
-            put("operationType", sv(op.as_str()));
-        }
-    }
-    item
-}
-
 /// What `parse_validate` does with each valid row.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Items {
     None,
     Library,
-    Proposed,
 }
 
 /// psc-bridge's reader: columns mapped, every row validated.
@@ -290,11 +208,6 @@ fn parse_validate(path: &Path, items: Items) -> Seen {
                         seen.checksum = seen.checksum.wrapping_add(item.len() as u64);
                         black_box(item).len()
                     }
-                    Items::Proposed => {
-                        let item = proposed_item(rec, "bench-request-id");
-                        seen.checksum = seen.checksum.wrapping_add(item.len() as u64);
-                        black_box(item).len()
-                    }
                 };
             }
             Row::Rejected(r) => {
@@ -304,21 +217,6 @@ fn parse_validate(path: &Path, items: Items) -> Seen {
         }
     }
     seen
-}
-
-/// `proposed_item` builds exactly what `contact_item` builds.
-fn check_proposed_item(path: &Path) {
-    let mut reader = ExportReader::new(open(path)).expect("a valid header");
-    let mut checked = 0;
-    while let Some(row) = reader.next_row() {
-        if let Row::Valid(rec) = row.expect("readable CSV") {
-            assert_eq!(proposed_item(rec.clone(), "r"), contact_item(&rec, "r"), "proposed_item differs");
-            checked += 1;
-            if checked == 20_000 {
-                break;
-            }
-        }
-    }
 }
 
 /// Best wall time and best thread CPU time of `runs` passes.
@@ -350,12 +248,10 @@ fn main() {
         sink.clear();
     }
     let _ = parse_validate(&path, Items::Library);
-    check_proposed_item(&path);
 
     let (t_bare, c_bare, s_bare) = best_of(o.runs, || bare_csv(&path));
     let (t_val, c_val, s_val) = best_of(o.runs, || parse_validate(&path, Items::None));
     let (t_items, c_items, s_items) = best_of(o.runs, || parse_validate(&path, Items::Library));
-    let (t_prop, c_prop, _) = best_of(o.runs, || parse_validate(&path, Items::Proposed));
     let (t_floor, c_floor, _) = best_of(o.runs, || floor_items(&path));
     assert_eq!(s_bare.rows, s_items.rows, "both readers see the same rows");
     assert_eq!(s_val.valid, s_items.valid);
@@ -379,7 +275,6 @@ fn main() {
         ("bare csv ByteRecord", t_bare, c_bare),
         ("psc parse+validate", t_val, c_val),
         ("psc parse+validate+items", t_items, c_items),
-        ("  with proposed contact_item", t_prop, c_prop),
         ("floor: bare csv + SDK items", t_floor, c_floor),
     ];
     for (name, t, c) in lines {
@@ -401,7 +296,6 @@ fn main() {
     let r = |v: f64| (v * 10.0).round() / 10.0;
     let r3 = |v: f64| (v * 1000.0).round() / 1000.0;
     let (tb, tv, ti, tf) = (t_bare.as_secs_f64(), t_val.as_secs_f64(), t_items.as_secs_f64(), t_floor.as_secs_f64());
-    let tp = t_prop.as_secs_f64();
     let json = serde_json::json!({
         "bench": "parse-rust",
         "file": path.display().to_string(),
@@ -422,11 +316,6 @@ fn main() {
         "itemsCpuSec": r3(c_items),
         "itemsMBps": r(mbs(ti)),
         "itemsRowsPerSec": rps(ti).round(),
-        "proposedSec": r3(tp),
-        "proposedCpuSec": r3(c_prop),
-        "proposedMBps": r(mbs(tp)),
-        "proposedRowsPerSec": rps(tp).round(),
-        "proposedRatioToBare": r3(tb / tp),
         "floorSec": r3(tf),
         "floorCpuSec": r3(c_floor),
         "floorMBps": r(mbs(tf)),

@@ -163,7 +163,6 @@ if rust:
     line("bare csv ByteRecord (ceiling)", r["bareMBps"], r["bareRowsPerSec"])
     line("psc-bridge parse+validate", r["validateMBps"], r["validateRowsPerSec"])
     line("psc-bridge parse+validate+items", r["itemsMBps"], r["itemsRowsPerSec"])
-    line("  sketch: proposed contact_item", r["proposedMBps"], r["proposedRowsPerSec"])
     line("floor: bare csv + SDK items, no checks", r["floorMBps"], r["floorRowsPerSec"])
     if py:
         p = py[0]

@@ -195,8 +195,15 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// `parts` joined, in one allocation (`format!` costs more per item).
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| out.push_str(p));
+    out
+}
+
 fn contact_pk(guid: &Guid) -> String {
-    format!("CONTACT#{guid}")
+    concat(&["CONTACT#", guid.as_str()])
 }
 
 fn export_pk(id: &str) -> String {
@@ -204,7 +211,7 @@ fn export_pk(id: &str) -> String {
 }
 
 fn account_pk(id: &AwsAccountId) -> String {
-    format!("ACCOUNT#{id}")
+    concat(&["ACCOUNT#", id.as_str()])
 }
 
 /// The item a CREATE/UPDATE puts, or the contact-free item a DELETE leaves.
@@ -228,8 +235,9 @@ pub fn contact_item(rec: &ContactRecord, request_id: &str) -> HashMap<String, At
             put("pk", s(contact_pk(&k.customer_guid)));
             put("sk", s(CONTACT_SK));
             put("gsi1pk", s(account_pk(&k.aws_account_id)));
-            put("gsi1sk", s(format!("PRODUCT#{}#SUB#{}#CONTACT#{}", k.product_code, k.subscription_guid, guid)));
-            put("gsi2pk", s(format!("EMAIL#{}", email_lookup_key(&d.email))));
+            let (code, sub) = (k.product_code.as_str(), k.subscription_guid.as_str());
+            put("gsi1sk", s(concat(&["PRODUCT#", code, "#SUB#", sub, "#CONTACT#", guid])));
+            put("gsi2pk", s(concat(&["EMAIL#", &email_lookup_key(&d.email)])));
             put("gsi2sk", s(guid));
             put("kind", s("CONTACT"));
             put("customerGuid", s(guid));
