@@ -231,25 +231,7 @@ async fn an_opt_out_removes_the_contact_from_every_lookup() {
 
 // ------------------------------------------------- the whole ingest path
 
-fn metadata(request_id: &str, start: &str, end: &str, bucket: &str, csv_key: &str, meta_key: &str) -> String {
-    json!({
-        "dataSetRequestId": request_id,
-        "dataSetCoverageRange": {"startDateTime": start, "endDateTime": end},
-        "dataSetRequestParameters": {
-            "fromDate": start,
-            "dataSetType": "test_customer_support_contacts_data",
-            "roleNameArn": "arn:aws:iam::123456789012:role/MarketplaceCommerceAnalyticsRole",
-            "destinationS3BucketName": bucket,
-            "destinationS3Prefix": "psc",
-            "snsTopicArn": "arn:aws:sns:us-east-1:123456789012:psc"
-        },
-        "dataSetS3Location": {"bucketName": bucket, "key": csv_key},
-        "dataSetMetaDataS3Location": {"bucketName": bucket, "key": meta_key},
-        "requestReceivedDateTime": end,
-        "requestCompletedDateTime": end
-    })
-    .to_string()
-}
+use devkit::export_metadata_json as metadata;
 
 #[tokio::test]
 async fn sync_status_after_an_export_delivered_through_ingest() {

@@ -14,6 +14,8 @@
 //!   and indexes of `ContactsTable` in `template.yaml`, the single source of
 //!   truth for the table's shape.
 //! * [`unique_name`], [`create_bucket`]: per-test tables and buckets.
+//! * [`export_metadata_json`]: a CAS export's metadata file, for fixtures.
+//! * [`die_with_parent`]: a child process that cannot outlive its parent.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -29,14 +31,17 @@
 
 mod clients;
 mod emulators;
+mod fixtures;
 mod names;
 mod paths;
+pub use process::die_with_parent;
 mod process;
 mod servers;
 mod template;
 
 pub use clients::{REGION, dynamodb_client, s3_client, sdk_config};
 pub use emulators::{DYNAMODB_ENDPOINT_ENV, Emulators, S3_ENDPOINT_ENV};
+pub use fixtures::export_metadata_json;
 pub use names::{create_bucket, unique_name};
 pub use paths::{PSC_ROOT_ENV, dynamodb_local_dir, repo_root, template_path};
 pub use servers::{DynamoDbLocal, MotoServer, START_TIMEOUT_ENV};

@@ -27,6 +27,29 @@ type SpawnRequest = (Command, Sender<io::Result<Child>>);
 static SPAWNER: OnceLock<Mutex<Sender<SpawnRequest>>> = OnceLock::new();
 static LIVE_GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
+/// Makes the child `cmd` will spawn die with this process: sets
+/// `PR_SET_PDEATHSIG = SIGKILL` between fork and exec, and fails the spawn if
+/// this process already died in between. Linux ties the signal to the
+/// *thread* that forks, so spawn from a thread that lives as long as the
+/// child should (the main thread, or a current-thread runtime's).
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid) and an error
+    // return between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("parent exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A child process leading its own process group; the group is killed on drop.
 #[derive(Debug)]
 pub(crate) struct GroupChild {
@@ -42,21 +65,7 @@ impl GroupChild {
         let err = out.try_clone()?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         cmd.process_group(0);
-        // SAFETY: only async-signal-safe calls (prctl, getppid, _exit-free
-        // error return) between fork and exec.
-        let parent = std::process::id() as libc::pid_t;
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // The parent may have died between fork and prctl.
-                if libc::getppid() != parent {
-                    return Err(io::Error::other("parent exited during spawn"));
-                }
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd);
         let program = format!("{:?}", cmd.get_program());
         let child =
             spawn_on_spawner_thread(cmd).with_context(|| format!("starting {program} (log: {})", log.display()))?;

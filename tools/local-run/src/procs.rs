@@ -17,7 +17,6 @@
 //!   [`sweep_descendants`] ends whatever is left at shutdown.
 
 use std::fs::File;
-use std::io;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -49,21 +48,7 @@ impl Proc {
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         cmd.process_group(0);
         cmd.kill_on_drop(false);
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: only async-signal-safe calls (prctl, getppid) between fork
-        // and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // The parent may have died between fork and prctl.
-                if libc::getppid() != parent {
-                    return Err(io::Error::other("parent exited during spawn"));
-                }
-                Ok(())
-            });
-        }
+        devkit::die_with_parent(cmd.as_std_mut());
         let program = cmd.as_std().get_program().to_string_lossy().into_owned();
         let child = cmd.spawn().with_context(|| format!("starting {name} ({program}; log {})", log.display()))?;
         let pid = child.id().context("child has no pid")? as i32;
