@@ -47,7 +47,10 @@ clippy:
 #                      watch, run one export end to end, print the summary and
 #                      example queries, then serve until Ctrl-C
 #   make local-smoke   the same, non-interactive: exits after the summary and
-#                      fails unless the example queries answer as expected (CI)
+#                      fails unless the example queries answer as expected;
+#                      then runs `make local` again and stops it with SIGINT,
+#                      as Ctrl-C would, and fails unless it exits 0 leaving
+#                      no process behind (scripts/local-ctrl-c-check.sh) (CI)
 #
 # Options: make local LOCAL_ARGS="--port 9100 --full-resync" (psc-local --help).
 # `--bin psc-local` without `-p`: the workspace's default members are selected,
@@ -62,3 +65,4 @@ local:
 
 local-smoke:
 	cargo run --bin psc-local -- --exit-after-summary $(LOCAL_ARGS)
+	scripts/local-ctrl-c-check.sh $(LOCAL_ARGS)
