@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::io::Cursor;
 
 use common::*;
+use devkit::export_metadata_json as metadata;
 use eligibility_api::Api;
 use psc_bridge::domain::Timestamp;
 use psc_bridge::ingest::{Ingest, Settings, apply_export};
@@ -230,8 +231,6 @@ async fn an_opt_out_removes_the_contact_from_every_lookup() {
 }
 
 // ------------------------------------------------- the whole ingest path
-
-use devkit::export_metadata_json as metadata;
 
 #[tokio::test]
 async fn sync_status_after_an_export_delivered_through_ingest() {

@@ -34,7 +34,6 @@ mod emulators;
 mod fixtures;
 mod names;
 mod paths;
-pub use process::die_with_parent;
 mod process;
 mod servers;
 mod template;
@@ -44,6 +43,7 @@ pub use emulators::{DYNAMODB_ENDPOINT_ENV, Emulators, S3_ENDPOINT_ENV};
 pub use fixtures::export_metadata_json;
 pub use names::{create_bucket, unique_name};
 pub use paths::{PSC_ROOT_ENV, dynamodb_local_dir, repo_root, template_path};
+pub use process::die_with_parent;
 pub use servers::{DynamoDbLocal, MotoServer, START_TIMEOUT_ENV};
 pub use template::{
     CONTACTS_TABLE_RESOURCE, TableSpec, create_contacts_table, create_table_from_template,
