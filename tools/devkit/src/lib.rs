@@ -15,6 +15,8 @@
 //!   truth for the table's shape.
 //! * [`unique_name`], [`create_bucket`]: per-test tables and buckets.
 //! * [`export_metadata_json`]: a CAS export's metadata file, for fixtures.
+//! * [`capture_logs`], [`contact_values`], [`leaked`]: every log line of a
+//!   test process, and the check that no contact value is in them.
 //! * [`die_with_parent`]: a child process that cannot outlive its parent.
 //!
 //! ```no_run
@@ -32,6 +34,7 @@
 mod clients;
 mod emulators;
 mod fixtures;
+mod logs;
 mod names;
 mod paths;
 mod process;
@@ -41,6 +44,7 @@ mod template;
 pub use clients::{REGION, dynamodb_client, s3_client, sdk_config};
 pub use emulators::{DYNAMODB_ENDPOINT_ENV, Emulators, S3_ENDPOINT_ENV};
 pub use fixtures::export_metadata_json;
+pub use logs::{CONTACT_COLUMNS, LogBuffer, capture_logs, contact_values, contains_token, leaked};
 pub use names::{create_bucket, unique_name};
 pub use paths::{PSC_ROOT_ENV, dynamodb_local_dir, repo_root, template_path};
 pub use process::die_with_parent;
