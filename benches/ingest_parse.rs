@@ -15,7 +15,7 @@
 //!   reader settings `ExportReader` uses: the ceiling.
 //! * `parse+validate`: `ExportReader::next_row` for every row (columns
 //!   mapped, every field checked, `ContactRecord`s built).
-//! * `parse+validate+items`: the same, plus `store::contact_item` for every
+//! * `parse+validate+items`: the same, plus `aws::dynamodb::item::contact_item` for every
 //!   valid row: the DynamoDB item each conditional write sends. This is the
 //!   figure the target (at least half of bare) applies to.
 //! * `floor: bare csv + SDK items`: bare parsing plus the same items built
@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use psc_bridge::aws::dynamodb::item::contact_item;
 use psc_bridge::export_csv::{ExportReader, Row};
-use psc_bridge::store::contact_item;
 
 struct Opts {
     file: Option<PathBuf>,

@@ -284,19 +284,15 @@ pub struct RecordKey {
 }
 
 /// The personal part of a contact. `Debug` prints no value.
-#[derive(Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ContactDetails {
     pub organization: String,
     pub given_name: String,
     pub surname: String,
     pub telephone_number: String,
     pub email: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub zip_code: Option<String>,
 }
 

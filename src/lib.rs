@@ -1,16 +1,27 @@
 //! psc-bridge: AWS Marketplace Product Support Connection exports into DynamoDB.
 //!
-//! The library holds everything but the Lambda `main`s: domain types parsed at
-//! the edge ([`domain`]), the export CSV reader ([`export_csv`]), the CAS
-//! notification and metadata ([`notification`]), the sync rules ([`sync`]),
-//! the DynamoDB adapter ([`store`]) and the ingest pipeline ([`ingest`]).
+//! The core library of the functions (`functions/<name>`), in layers
+//! (`docs/architecture.md`):
+//!
+//! * the domain: types parsed at the edge ([`domain`]), the export CSV reader
+//!   ([`export_csv`]), the CAS notification and metadata ([`notification`]),
+//!   the sync rules ([`sync`]) and the read and application models
+//!   ([`model`]); no SDK and no Lambda type;
+//! * the ports ([`ports`]): small traits for the contact store, the export
+//!   log, the object store and the export source;
+//! * the adapters: AWS ([`aws`]: DynamoDB, S3, the one AWS error) and in
+//!   memory ([`memory`], for tests);
+//! * what every function shares: configuration from the environment
+//!   ([`config`]), logging ([`logging`]) and metrics ([`metrics`]).
 
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod export_csv;
-pub mod ingest;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
+pub mod model;
 pub mod notification;
-pub mod store;
+pub mod ports;
 pub mod sync;

@@ -2,13 +2,12 @@
 //!
 //! Pure functions; the DynamoDB adapter stores what they compute.
 
-use serde::Serialize;
 use time::{Duration, OffsetDateTime, Weekday};
 
 use crate::domain::Timestamp;
 
 /// The time span an export covers (its metadata's `dataSetCoverageRange`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coverage {
     pub start: Timestamp,
     pub end: Timestamp,

@@ -8,8 +8,8 @@
 //! Env: `BENCH_ITERATIONS` (default 2000), `BENCH_WARMUP` (default 200).
 //!
 //! Setup: one table from template.yaml, 50 contacts of one account written by
-//! `psc_bridge::ingest::apply_export`, a sync state written by
-//! `Store::record_coverage`. Then, interleaved so that the four series see
+//! `ingest_export::apply_export`, a sync state written by
+//! `ExportLog::record_coverage`. Then, interleaved so that the four series see
 //! the same noise, each iteration times:
 //! * `handler`: `GET /accounts/{id}` (limit 50) from the fixture event's
 //!   JSON text to the serialized response (event parsing, routing,
@@ -23,7 +23,9 @@
 //! * `bare Query + GetItem`: that Query and the sync-state GetItem,
 //!   concurrently, as the handler makes them on a cache miss.
 
-#[path = "../tests/common/mod.rs"]
+// The handler tests' fixtures; the benchmark uses a few of them.
+#[allow(dead_code)]
+#[path = "../tests/eligibility_api/common.rs"]
 mod common;
 
 use std::io::Cursor;
@@ -32,10 +34,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::{BIG_ACCOUNT, event_json, fifty_contacts_csv, with_path, with_query};
 use eligibility_api::Api;
+use ingest_export::apply_export;
 use lambda_http::Body;
+use psc_bridge::aws::DynamoStore as Store;
+use psc_bridge::aws::dynamodb::item::BY_ACCOUNT_INDEX;
 use psc_bridge::domain::Timestamp;
-use psc_bridge::ingest::apply_export;
-use psc_bridge::store::{BY_ACCOUNT_INDEX, Store};
+use psc_bridge::ports::ExportLog;
 use psc_bridge::sync::Coverage;
 
 fn env_usize(name: &str, default: usize) -> usize {

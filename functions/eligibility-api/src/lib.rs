@@ -4,8 +4,9 @@
 //!
 //! * [`ROUTES`]: the routes served, the one table the router matches against
 //!   (and that `tests/openapi.rs` compares with `docs/openapi.yaml`).
-//! * [`Lookups`]: the reads the API makes, implemented by
-//!   [`psc_bridge::store::Store`] (and by in-memory fakes in tests).
+//! * [`Api`]: generic over the core's ports it reads, [`ContactStore`] and
+//!   [`ExportLog`]: `psc_bridge::aws::DynamoStore` in production,
+//!   `psc_bridge::memory::MemoryStore` in the handler tests.
 //! * [`Api::handle`]: request in, response out; never fails, never panics on
 //!   input. Every request ends in one audit line (target `audit`).
 //!
@@ -26,9 +27,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{error, info};
 
-use psc_bridge::domain::{AwsAccountId, Guid, ProductCode, Timestamp};
+use psc_bridge::aws::AwsError;
+use psc_bridge::config::{ConfigError, env_or, env_required};
+use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
 use psc_bridge::metrics::Metrics;
-use psc_bridge::store::{BadCursor, ExportRecord, Page, Store, StoreError, StoredContact};
+use psc_bridge::model::{Page, StoredContact};
+use psc_bridge::ports::{ContactStore, ExportLog, LookupError};
 use psc_bridge::sync::SyncState;
 
 use params::{InvalidParameter, Query};
@@ -119,44 +123,22 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
     if allowed.is_empty() { RouteMatch::NotFound } else { RouteMatch::MethodNotAllowed(allowed) }
 }
 
-// ----------------------------------------------------------------- lookups
+// ------------------------------------------------------------------ config
 
-/// The reads behind the API. [`Store`] implements them against DynamoDB.
-pub trait Lookups: Send + Sync {
-    fn contacts_by_account(
-        &self,
-        account: &AwsAccountId,
-        product: Option<&ProductCode>,
-        cursor: Option<&str>,
-        limit: i32,
-    ) -> impl Future<Output = Result<Result<Page<StoredContact>, BadCursor>, StoreError>> + Send;
-    fn contacts_by_email(&self, email: &str) -> impl Future<Output = Result<Vec<StoredContact>, StoreError>> + Send;
-    fn contact_by_guid(&self, guid: &Guid) -> impl Future<Output = Result<Option<StoredContact>, StoreError>> + Send;
-    fn sync_state(&self) -> impl Future<Output = Result<SyncState, StoreError>> + Send;
-    fn recent_exports(&self, limit: i32) -> impl Future<Output = Result<Vec<ExportRecord>, StoreError>> + Send;
+/// Everything `main` reads from the environment (`docs/configuration.md`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub metrics_namespace: String,
 }
 
-impl Lookups for Store {
-    fn contacts_by_account(
-        &self,
-        account: &AwsAccountId,
-        product: Option<&ProductCode>,
-        cursor: Option<&str>,
-        limit: i32,
-    ) -> impl Future<Output = Result<Result<Page<StoredContact>, BadCursor>, StoreError>> + Send {
-        Store::contacts_by_account(self, account, product, cursor, limit)
-    }
-    fn contacts_by_email(&self, email: &str) -> impl Future<Output = Result<Vec<StoredContact>, StoreError>> + Send {
-        Store::contacts_by_email(self, email)
-    }
-    fn contact_by_guid(&self, guid: &Guid) -> impl Future<Output = Result<Option<StoredContact>, StoreError>> + Send {
-        Store::contact_by_guid(self, guid)
-    }
-    fn sync_state(&self) -> impl Future<Output = Result<SyncState, StoreError>> + Send {
-        Store::sync_state(self)
-    }
-    fn recent_exports(&self, limit: i32) -> impl Future<Output = Result<Vec<ExportRecord>, StoreError>> + Send {
-        Store::recent_exports(self, limit)
+impl Config {
+    /// Reads and checks every variable; the error names the first bad one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: env_required("TABLE_NAME")?,
+            metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
+        })
     }
 }
 
@@ -278,10 +260,10 @@ struct Internal {
     transient: bool,
 }
 
-impl From<StoreError> for Internal {
-    fn from(e: StoreError) -> Self {
-        let code = e.detail.split(':').next().unwrap_or("").trim().chars().take(80).collect();
-        Self { operation: e.operation, code, transient: e.transient }
+impl From<AwsError> for Internal {
+    fn from(e: AwsError) -> Self {
+        let code = e.code().map_or_else(|| format!("{:?}", e.failure), |c| c.chars().take(80).collect());
+        Self { operation: e.operation, code, transient: e.retryable }
     }
 }
 
@@ -297,9 +279,18 @@ impl From<InvalidParameter> for Failure {
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
         Failure::Internal(e.into())
+    }
+}
+
+impl From<LookupError> for Failure {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::BadCursor => params::bad_cursor().into(),
+            LookupError::Aws(e) => e.into(),
+        }
     }
 }
 
@@ -317,18 +308,18 @@ pub const FRESHNESS_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// The API: the lookups, a clock, the freshness cache, and the metrics it
 /// emits on internal errors.
-pub struct Api<L> {
-    lookups: L,
+pub struct Api<S> {
+    store: S,
     metrics: Option<Metrics>,
     clock: fn() -> Timestamp,
     cache_ttl: Duration,
     sync_cache: Mutex<Option<(Instant, SyncState)>>,
 }
 
-impl<L: Lookups> Api<L> {
-    pub fn new(lookups: L) -> Self {
+impl<S: ContactStore + ExportLog> Api<S> {
+    pub fn new(store: S) -> Self {
         Self {
-            lookups,
+            store,
             metrics: None,
             clock: Timestamp::now,
             cache_ttl: FRESHNESS_CACHE_TTL,
@@ -355,8 +346,8 @@ impl<L: Lookups> Api<L> {
         self
     }
 
-    pub fn lookups(&self) -> &L {
-        &self.lookups
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     /// For `lambda_http::run(service_fn(...))`: never an error.
@@ -463,7 +454,7 @@ impl<L: Lookups> Api<L> {
                     basis: BASIS,
                     products: views::products(&subscriptions),
                     subscriptions,
-                    contacts: &page.items,
+                    contacts: views::contact_bodies(&page.items),
                     next_cursor: page.next_cursor,
                     freshness,
                 };
@@ -480,7 +471,7 @@ impl<L: Lookups> Api<L> {
                     eligible,
                     basis: BASIS,
                     subscriptions: views::subscriptions(&page.items),
-                    contacts: &page.items,
+                    contacts: views::contact_bodies(&page.items),
                     next_cursor: page.next_cursor,
                     freshness,
                 };
@@ -488,14 +479,14 @@ impl<L: Lookups> Api<L> {
             }
             Endpoint::ContactsByEmail => {
                 let email = params::email(q.get("email"))?;
-                let (contacts, state) = self.with_sync_state(self.lookups.contacts_by_email(email)).await;
+                let (contacts, state) = self.with_sync_state(self.store.contacts_by_email(email)).await;
                 let (contacts, freshness) = (contacts?, self.freshness(&state?));
-                let view = ContactsView { contacts: &contacts, freshness };
+                let view = ContactsView { contacts: views::contact_bodies(&contacts), freshness };
                 Ok(Answer { body: to_json(&view)?, results: contacts.len() })
             }
             Endpoint::ContactByGuid => {
                 let guid = params::customer_guid(param(p, 0))?;
-                let (contact, state) = self.with_sync_state(self.lookups.contact_by_guid(&guid)).await;
+                let (contact, state) = self.with_sync_state(self.store.contact_by_guid(&guid)).await;
                 let freshness = self.freshness(&state?);
                 let Some(contact) = contact? else {
                     return Err(Failure::NotFound {
@@ -503,18 +494,19 @@ impl<L: Lookups> Api<L> {
                         freshness,
                     });
                 };
-                Ok(Answer { body: to_json(&ContactView { contact: &contact, freshness })?, results: 1 })
+                let view = ContactView { contact: (&contact).into(), freshness };
+                Ok(Answer { body: to_json(&view)?, results: 1 })
             }
             Endpoint::SyncStatus => {
                 let limit = params::exports_limit(q.get("limit"))?;
                 // Always read: operators check here right after an export.
-                let (state, exports) = tokio::join!(self.lookups.sync_state(), self.lookups.recent_exports(limit));
+                let (state, exports) = tokio::join!(self.store.sync_state(), self.store.recent_exports(limit));
                 let (state, exports) = (state?, exports?);
                 self.remember_sync_state(&state);
                 let view = SyncView {
                     watermark: state.watermark,
-                    pending_ranges: &state.pending,
-                    exports: &exports,
+                    pending_ranges: state.pending.iter().map(Into::into).collect(),
+                    exports: exports.iter().map(Into::into).collect(),
                     freshness: self.freshness(&state),
                 };
                 Ok(Answer { body: to_json(&view)?, results: exports.len() })
@@ -531,39 +523,26 @@ impl<L: Lookups> Api<L> {
         cursor: Option<&str>,
         limit: i32,
     ) -> Result<(Page<StoredContact>, bool, Freshness), Failure> {
-        let (page, state) =
-            self.with_sync_state(self.lookups.contacts_by_account(account, product, cursor, limit)).await;
-        let page = match page {
-            Ok(Ok(page)) => page,
-            Ok(Err(BadCursor)) => return Err(params::bad_cursor().into()),
-            // A cursor that decodes but names a key outside this query
-            // (another product's listing): DynamoDB refuses the start key.
-            Err(e) if cursor.is_some() && !e.transient && e.detail.starts_with("ValidationException") => {
-                return Err(params::bad_cursor().into());
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (page, state) = self.with_sync_state(self.store.contacts_by_account(account, product, cursor, limit)).await;
+        let page = page?;
         let freshness = self.freshness(&state?);
         // A later page may be empty (the previous one ended exactly at the
         // end); eligibility is about the whole listing, not this page.
         let eligible = if !page.items.is_empty() || cursor.is_none() {
             !page.items.is_empty()
         } else {
-            match self.lookups.contacts_by_account(account, product, None, 1).await? {
-                Ok(first) => !first.items.is_empty(),
-                Err(BadCursor) => false,
-            }
+            !self.store.contacts_by_account(account, product, None, 1).await?.items.is_empty()
         };
         Ok((page, eligible, freshness))
     }
 
     /// Runs `lookup`, and reads the sync state concurrently unless a recent
     /// one is cached.
-    async fn with_sync_state<T>(&self, lookup: impl Future<Output = T>) -> (T, Result<SyncState, StoreError>) {
+    async fn with_sync_state<T>(&self, lookup: impl Future<Output = T>) -> (T, Result<SyncState, AwsError>) {
         if let Some(state) = self.cached_sync_state() {
             return (lookup.await, Ok(state));
         }
-        let (found, state) = tokio::join!(lookup, self.lookups.sync_state());
+        let (found, state) = tokio::join!(lookup, self.store.sync_state());
         if let Ok(s) = &state {
             self.remember_sync_state(s);
         }

@@ -1,11 +1,13 @@
-//! Response bodies. `docs/api.md` and `docs/openapi.yaml` describe them.
+//! Response bodies: the API's own types, built from the core's models, so
+//! the table's shape and the models are free to change. `docs/api.md` and
+//! `docs/openapi.yaml` describe them.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use psc_bridge::domain::{AwsAccountId, Guid, ProductCode, Timestamp};
-use psc_bridge::store::{ExportRecord, StoredContact};
+use psc_bridge::model::{Counts, ExportRecord, StoredContact};
 use psc_bridge::sync::{Coverage, SyncState, business_age, is_older_than_one_business_day};
 
 /// What `eligible` means, in every answer that carries it.
@@ -42,6 +44,138 @@ impl Freshness {
                 business_age_seconds: Some(business_age(w, now).whole_seconds()),
                 stale_beyond_one_business_day: is_older_than_one_business_day(w, now),
             },
+        }
+    }
+}
+
+/// One contact, as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactBody<'a> {
+    pub customer_guid: &'a Guid,
+    pub aws_account_id: &'a AwsAccountId,
+    pub product_id: &'a Guid,
+    pub product_code: &'a ProductCode,
+    pub subscription_guid: &'a Guid,
+    pub subscription_start_date: Timestamp,
+    pub organization: &'a str,
+    pub given_name: &'a str,
+    pub surname: &'a str,
+    pub telephone_number: &'a str,
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip_code: Option<&'a str>,
+    pub operation_time: Timestamp,
+}
+
+impl<'a> From<&'a StoredContact> for ContactBody<'a> {
+    fn from(c: &'a StoredContact) -> Self {
+        let d = &c.details;
+        Self {
+            customer_guid: &c.customer_guid,
+            aws_account_id: &c.aws_account_id,
+            product_id: &c.product_id,
+            product_code: &c.product_code,
+            subscription_guid: &c.subscription_guid,
+            subscription_start_date: c.subscription_start_date,
+            organization: &d.organization,
+            given_name: &d.given_name,
+            surname: &d.surname,
+            telephone_number: &d.telephone_number,
+            email: &d.email,
+            title: d.title.as_deref(),
+            country_code: d.country_code.as_deref(),
+            zip_code: d.zip_code.as_deref(),
+            operation_time: c.operation_time,
+        }
+    }
+}
+
+pub fn contact_bodies(contacts: &[StoredContact]) -> Vec<ContactBody<'_>> {
+    contacts.iter().map(ContactBody::from).collect()
+}
+
+/// A covered time span.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CoverageBody {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+impl From<&Coverage> for CoverageBody {
+    fn from(c: &Coverage) -> Self {
+        Self { start: c.start, end: c.end }
+    }
+}
+
+/// An export's counts.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountsBody {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub skipped_stale: u64,
+    pub rejected: u64,
+}
+
+impl From<&Counts> for CountsBody {
+    fn from(c: &Counts) -> Self {
+        Self {
+            created: c.created,
+            updated: c.updated,
+            deleted: c.deleted,
+            skipped_stale: c.skipped_stale,
+            rejected: c.rejected,
+        }
+    }
+}
+
+/// One export, as `GET /sync` lists it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportBody<'a> {
+    pub request_id: &'a str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_set_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_date: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Timestamp>,
+    pub forced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    pub counts: CountsBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_report: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+}
+
+impl<'a> From<&'a ExportRecord> for ExportBody<'a> {
+    fn from(e: &'a ExportRecord) -> Self {
+        Self {
+            request_id: &e.request_id,
+            status: e.status.as_str(),
+            data_set_type: e.data_set_type.as_deref(),
+            from_date: e.from_date,
+            requested_at: e.requested_at,
+            forced: e.forced,
+            received_at: e.received_at,
+            coverage: e.coverage.as_ref().map(CoverageBody::from),
+            finished_at: e.finished_at,
+            counts: CountsBody::from(&e.counts),
+            rejects_report: e.rejects_report.as_deref(),
+            message: e.message.as_deref(),
         }
     }
 }
@@ -125,7 +259,7 @@ pub struct AccountView<'a> {
     /// Products, subscriptions and contacts of this page; `nextCursor` continues.
     pub products: Vec<ProductView>,
     pub subscriptions: Vec<SubscriptionView>,
-    pub contacts: &'a [StoredContact],
+    pub contacts: Vec<ContactBody<'a>>,
     pub next_cursor: Option<String>,
     pub freshness: Freshness,
 }
@@ -139,7 +273,7 @@ pub struct AccountProductView<'a> {
     pub eligible: bool,
     pub basis: &'static str,
     pub subscriptions: Vec<SubscriptionView>,
-    pub contacts: &'a [StoredContact],
+    pub contacts: Vec<ContactBody<'a>>,
     pub next_cursor: Option<String>,
     pub freshness: Freshness,
 }
@@ -148,7 +282,7 @@ pub struct AccountProductView<'a> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactsView<'a> {
-    pub contacts: &'a [StoredContact],
+    pub contacts: Vec<ContactBody<'a>>,
     pub freshness: Freshness,
 }
 
@@ -156,7 +290,7 @@ pub struct ContactsView<'a> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactView<'a> {
-    pub contact: &'a StoredContact,
+    pub contact: ContactBody<'a>,
     pub freshness: Freshness,
 }
 
@@ -166,9 +300,9 @@ pub struct ContactView<'a> {
 pub struct SyncView<'a> {
     pub watermark: Option<Timestamp>,
     /// Coverage applied beyond a gap, merged into the watermark once the gap closes.
-    pub pending_ranges: &'a [Coverage],
+    pub pending_ranges: Vec<CoverageBody>,
     /// The newest first.
-    pub exports: &'a [ExportRecord],
+    pub exports: Vec<ExportBody<'a>>,
     pub freshness: Freshness,
 }
 

@@ -1,7 +1,12 @@
-//! The ingest pipeline (R2, R3): CAS notification -> S3 -> DynamoDB.
+//! ingest-export (R2, R3): CAS notification -> S3 -> DynamoDB.
+//!
+//! The handler ([`Ingest`]) and its rules, generic over the ports it uses: a
+//! [`ContactStore`] + [`ExportLog`] (the table) and an [`ObjectStore`] (the
+//! export bucket). `main.rs` builds the AWS adapters; the tests also run it
+//! on the in-memory ones.
 //!
 //! The CSV is streamed: a blocking thread reads and validates rows from the
-//! S3 body and sends valid ones through a bounded channel to the writers, which
+//! object and sends valid ones through a bounded channel to the writers, which
 //! keep at most `write_concurrency` conditional writes in flight. Memory does
 //! not grow with the file. Rejected rows go to a temporary file that becomes
 //! the rejects report in S3, beside the export.
@@ -9,18 +14,20 @@
 use std::io::{BufWriter, Read, Write};
 
 use aws_lambda_events::event::sns::SnsEvent;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use futures::StreamExt;
+use lambda_runtime::Diagnostic;
+use psc_bridge::aws::{AwsError, codes};
+use psc_bridge::config::{ConfigError, DEFAULT_INITIAL_FROM_DATE, env_or, env_required, parse_var};
+use psc_bridge::domain::{ContactRecord, OperationType, Timestamp};
+use psc_bridge::export_csv::{ExportReader, HeaderError, ReadError, Reject, Row};
+use psc_bridge::metrics::Metrics;
+use psc_bridge::model::{Counts, ExportOutcome, ExportStatus, WriteOutcome};
+use psc_bridge::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
+use psc_bridge::ports::{ContactStore, ExportLog, ObjectStore};
+use psc_bridge::sync::{self, Coverage};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
-
-use crate::domain::{ContactRecord, OperationType, Timestamp};
-use crate::export_csv::{ExportReader, HeaderError, ReadError, Reject, Row};
-use crate::metrics::Metrics;
-use crate::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
-use crate::store::{Counts, ExportOutcome, ExportStatus, Store, StoreError, WriteOutcome};
-use crate::sync::{self, Coverage};
 
 /// The metadata file is small; anything bigger is not a metadata file.
 const MAX_METADATA_BYTES: usize = 1 << 20;
@@ -33,16 +40,44 @@ pub struct Settings {
     pub write_concurrency: usize,
 }
 
+/// Everything `main` reads from the environment (`docs/configuration.md`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub settings: Settings,
+    pub metrics_namespace: String,
+}
+
+impl Config {
+    /// Reads and checks every variable; the error names the first bad one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let initial = env_or("INITIAL_FROM_DATE", DEFAULT_INITIAL_FROM_DATE);
+        let concurrency = env_or("WRITE_CONCURRENCY", "32");
+        Ok(Self {
+            table_name: env_required("TABLE_NAME")?,
+            settings: Settings {
+                initial_from_date: parse_var("INITIAL_FROM_DATE", &initial, Timestamp::parse)?,
+                write_concurrency: parse_var("WRITE_CONCURRENCY", &concurrency, |v| match v.parse::<usize>() {
+                    Ok(n) if (1..=512).contains(&n) => Ok(n),
+                    _ => Err("must be a whole number from 1 to 512"),
+                })?,
+            },
+            metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
+        })
+    }
+}
+
 /// Why an invocation failed. Lambda retries a failed invocation, and every
 /// step is safe to repeat.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("the SNS message is not a valid CAS notification: {0}")]
     BadNotification(String),
+    /// A table read or write failed (after the SDK's retries).
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("S3 {operation} of {uri} failed: {detail}")]
-    S3 { operation: &'static str, uri: String, detail: String },
+    Store(AwsError),
+    #[error("{source} (object {uri})")]
+    S3 { uri: String, source: AwsError },
     #[error("export {request_id}: reading the CSV failed: {source}")]
     Read { request_id: String, source: ReadError },
     #[error(
@@ -67,12 +102,22 @@ impl IngestError {
     }
 }
 
+/// The one place ingest-export's errors become Lambda's: a meaningful error
+/// type, a message without contact data.
+impl From<IngestError> for Diagnostic {
+    fn from(e: IngestError) -> Self {
+        Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }
+    }
+}
+
 /// What one notification led to.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportSummary {
     pub request_id: String,
+    #[serde(serialize_with = "status_json")]
     pub status: ExportStatus,
+    #[serde(serialize_with = "counts_json")]
     pub counts: Counts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watermark: Option<Timestamp>,
@@ -84,9 +129,25 @@ pub struct ExportSummary {
     pub duplicate: bool,
 }
 
-pub struct Ingest {
-    s3: aws_sdk_s3::Client,
-    store: Store,
+fn status_json<Z: serde::Serializer>(status: &ExportStatus, z: Z) -> Result<Z::Ok, Z::Error> {
+    z.serialize_str(status.as_str())
+}
+
+fn counts_json<Z: serde::Serializer>(c: &Counts, z: Z) -> Result<Z::Ok, Z::Error> {
+    serde_json::json!({
+        "created": c.created,
+        "updated": c.updated,
+        "deleted": c.deleted,
+        "skippedStale": c.skipped_stale,
+        "rejected": c.rejected,
+    })
+    .serialize(z)
+}
+
+/// The handler: built once per Lambda instance.
+pub struct Ingest<S, O> {
+    objects: O,
+    store: S,
     settings: Settings,
     metrics: Metrics,
 }
@@ -157,8 +218,8 @@ impl RejectsFile {
 /// other row is a conditional write that only lands if newer than the table.
 /// A write that fails after retries is counted in `failed_writes`; the other
 /// rows still apply.
-pub async fn apply_export<R: Read + Send + 'static>(
-    store: &Store,
+pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
+    store: &S,
     input: R,
     request_id: &str,
     watermark: Timestamp,
@@ -224,29 +285,39 @@ fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futur
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-fn s3_detail<E: ProvideErrorMetadata + std::error::Error>(
-    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> String {
-    match e {
-        SdkError::ServiceError(se) => {
-            format!("{}: {}", se.err().code().unwrap_or("unknown"), se.err().message().unwrap_or(""))
-        }
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(_) => "could not send the request".to_owned(),
-        _ => "request failed".to_owned(),
+/// Why a step could not go on.
+enum Fault {
+    /// Retrying cannot fix it: the export is recorded as FAILED, not retried.
+    Permanent(String),
+    /// The invocation fails, and Lambda retries it.
+    Retry(IngestError),
+}
+
+fn permanent(reason: String) -> Fault {
+    Fault::Permanent(reason)
+}
+
+/// Table errors convert with `?`; object-store errors are mapped by hand to
+/// [`IngestError::S3`], with the object's URI.
+impl From<AwsError> for IngestError {
+    fn from(e: AwsError) -> Self {
+        Self::Store(e)
     }
 }
 
-/// A failure that retrying cannot fix: recorded as FAILED, not retried.
-struct Permanent(String);
-
-impl Ingest {
-    pub fn new(s3: aws_sdk_s3::Client, store: Store, settings: Settings, metrics: Metrics) -> Self {
-        Self { s3, store, settings, metrics }
+impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
+    pub fn new(objects: O, store: S, settings: Settings, metrics: Metrics) -> Self {
+        Self { objects, store, settings, metrics }
     }
 
-    pub fn store(&self) -> &Store {
+    /// The table it writes to.
+    pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The bucket it reads from.
+    pub fn objects(&self) -> &O {
+        &self.objects
     }
 
     /// Handles every record of an SNS event.
@@ -295,37 +366,24 @@ impl Ingest {
         })
     }
 
-    async fn read_metadata(
-        &self,
-        loc: &S3Location,
-        request_id: &RequestId,
-    ) -> Result<Result<Metadata, Permanent>, IngestError> {
-        let out = match self.s3.get_object().bucket(&loc.bucket_name).key(&loc.key).send().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
-                return Ok(Err(Permanent(format!("the metadata file {} does not exist", loc.uri()))));
+    /// The export's metadata, or why it can never be read (`Permanent`).
+    async fn read_metadata(&self, loc: &S3Location, request_id: &RequestId) -> Result<Metadata, Fault> {
+        let bytes = match self.objects.read_small(loc, MAX_METADATA_BYTES).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(permanent(format!("the metadata file {} is larger than 1 MiB", loc.uri()))),
+            Err(e) if e.has_code(codes::NO_SUCH_KEY) => {
+                return Err(permanent(format!("the metadata file {} does not exist", loc.uri())));
             }
-            Err(e) => return Err(IngestError::S3 { operation: "GetObject", uri: loc.uri(), detail: s3_detail(&e) }),
+            Err(source) => return Err(Fault::Retry(IngestError::S3 { uri: loc.uri(), source })),
         };
-        if out.content_length().unwrap_or(0) as usize > MAX_METADATA_BYTES {
-            return Ok(Err(Permanent(format!("the metadata file {} is larger than 1 MiB", loc.uri()))));
-        }
-        let bytes = out.body.collect().await.map_err(|e| IngestError::S3 {
-            operation: "GetObject",
-            uri: loc.uri(),
-            detail: e.to_string(),
-        })?;
-        let meta = match parse_metadata(&bytes.into_bytes()) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(Permanent(e.to_string()))),
-        };
+        let meta = parse_metadata(&bytes).map_err(|e| permanent(e.to_string()))?;
         if meta.request_id != *request_id {
-            return Ok(Err(Permanent(format!(
+            return Err(permanent(format!(
                 "the metadata file belongs to export {}, not {request_id}",
                 meta.request_id
-            ))));
+            )));
         }
-        Ok(Ok(meta))
+        Ok(meta)
     }
 
     async fn apply_delivered(
@@ -347,9 +405,10 @@ impl Ingest {
                 duplicate: true,
             });
         }
-        let metadata = match self.read_metadata(metadata_loc, request_id).await? {
+        let metadata = match self.read_metadata(metadata_loc, request_id).await {
             Ok(m) => m,
-            Err(Permanent(reason)) => return self.record_failure(id, None, &reason).await,
+            Err(Fault::Permanent(reason)) => return self.record_failure(id, None, &reason).await,
+            Err(Fault::Retry(e)) => return Err(e),
         };
         let coverage = metadata.coverage;
         self.store.export_received(id, ExportStatus::Applying, Some(coverage), None).await?;
@@ -363,17 +422,14 @@ impl Ingest {
             "applying export"
         );
 
-        let body = match self.s3.get_object().bucket(&data_set.bucket_name).key(&data_set.key).send().await {
-            Ok(out) => out.body,
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+        let input = match self.objects.open(data_set).await {
+            Ok(input) => input,
+            Err(e) if e.has_code(codes::NO_SUCH_KEY) => {
                 let reason = format!("the data set {} does not exist", data_set.uri());
                 return self.record_failure(id, Some(coverage), &reason).await;
             }
-            Err(e) => {
-                return Err(IngestError::S3 { operation: "GetObject", uri: data_set.uri(), detail: s3_detail(&e) });
-            }
+            Err(source) => return Err(IngestError::S3 { uri: data_set.uri(), source }),
         };
-        let input = tokio_util::io::SyncIoBridge::new(body.into_async_read());
         let report = match apply_export(&self.store, input, id, watermark, self.settings.write_concurrency).await {
             Ok(r) => r,
             Err(ApplyError::Header(e)) => return self.record_failure(id, Some(coverage), &e.to_string()).await,
@@ -390,18 +446,14 @@ impl Ingest {
         let counts = report.counts;
         if report.failed_writes > 0 {
             let reason = format!("{} write(s) failed after retries; the export will be retried", report.failed_writes);
-            self.store
-                .export_finished(
-                    id,
-                    &ExportOutcome {
-                        status: ExportStatus::Failed,
-                        counts,
-                        rejects_report: None,
-                        message: Some(reason),
-                        finished_at: Timestamp::now(),
-                    },
-                )
-                .await?;
+            let outcome = ExportOutcome {
+                status: ExportStatus::Failed,
+                counts,
+                rejects_report: None,
+                message: Some(reason),
+                finished_at: Timestamp::now(),
+            };
+            self.store.export_finished(id, &outcome).await?;
             self.metrics.emit(&[("ExportFailed", 1.0)]);
             return Err(IngestError::WritesFailed { request_id: id.to_owned(), failed: report.failed_writes });
         }
@@ -412,18 +464,14 @@ impl Ingest {
         };
         let state = self.store.record_coverage(coverage, self.settings.initial_from_date).await?;
         let status = if counts.rejected > 0 { ExportStatus::Partial } else { ExportStatus::Applied };
-        self.store
-            .export_finished(
-                id,
-                &ExportOutcome {
-                    status,
-                    counts,
-                    rejects_report: rejects_report.clone(),
-                    message: None,
-                    finished_at: Timestamp::now(),
-                },
-            )
-            .await?;
+        let outcome = ExportOutcome {
+            status,
+            counts,
+            rejects_report: rejects_report.clone(),
+            message: None,
+            finished_at: Timestamp::now(),
+        };
+        self.store.export_finished(id, &outcome).await?;
         let now = Timestamp::now();
         let w = state.effective_watermark(self.settings.initial_from_date);
         let age = (now.datetime() - w.datetime()).whole_seconds().max(0) as f64;
@@ -467,7 +515,7 @@ impl Ingest {
     }
 
     /// Marks the export FAILED before an error that Lambda will retry.
-    async fn fail_for_retry(&self, request_id: &str, reason: &str) -> Result<(), StoreError> {
+    async fn fail_for_retry(&self, request_id: &str, reason: &str) -> Result<(), AwsError> {
         error!(request_id, reason, "export failed; the invocation fails so Lambda retries it");
         self.metrics.emit(&[("ExportFailed", 1.0)]);
         self.store.export_received(request_id, ExportStatus::Failed, None, Some(reason)).await
@@ -479,20 +527,12 @@ impl Ingest {
         data_set: &S3Location,
         file: tempfile::NamedTempFile,
     ) -> Result<String, IngestError> {
-        let key = rejects_key(&data_set.key);
-        let uri = format!("s3://{}/{key}", data_set.bucket_name);
-        let err = |detail: String| IngestError::RejectsReport { request_id: request_id.to_owned(), detail };
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(file.path()).await.map_err(|e| err(e.to_string()))?;
-        self.s3
-            .put_object()
-            .bucket(&data_set.bucket_name)
-            .key(&key)
-            .content_type("text/csv")
-            .body(body)
-            .send()
+        let loc = S3Location { bucket_name: data_set.bucket_name.clone(), key: rejects_key(&data_set.key) };
+        self.objects
+            .put_file(&loc, file.path(), "text/csv")
             .await
-            .map_err(|e| err(s3_detail(&e)))?;
-        Ok(uri)
+            .map_err(|e| IngestError::RejectsReport { request_id: request_id.to_owned(), detail: e.to_string() })?;
+        Ok(loc.uri())
     }
 }
 

@@ -17,23 +17,23 @@
 //!
 //! `docs/start-export.md` describes the rules for operators.
 
+pub mod cas;
 pub mod config;
 pub mod input;
 
-use aws_sdk_marketplacecommerceanalytics as cas;
-use aws_sdk_marketplacecommerceanalytics::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_marketplacecommerceanalytics::primitives::DateTime;
-use aws_sdk_marketplacecommerceanalytics::types::SupportDataSetType;
+pub use cas::CasSource;
+pub use config::{CAS_REGION, Config, Settings, cas_client};
+pub use input::{InputError, Invocation, Trigger, parse_invocation};
+use lambda_runtime::Diagnostic;
+use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Timestamp;
 use psc_bridge::metrics::Metrics;
+use psc_bridge::model::{ExportParams, ExportRecord, ExportRequest, ExportStatus};
 use psc_bridge::notification::RequestId;
-use psc_bridge::store::{ExportRecord, ExportRequest, ExportStatus, Store, StoreError};
+use psc_bridge::ports::{ExportLog, ExportSource};
 use psc_bridge::sync;
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
-
-pub use config::{CAS_REGION, Config, Settings, cas_client};
-pub use input::{InputError, Invocation, Trigger, parse_invocation};
 
 /// `customerDefinedValues.requestedBy` of every request.
 pub const REQUESTED_BY: &str = "psc-bridge";
@@ -48,17 +48,20 @@ pub enum StartExportError {
     #[error(transparent)]
     InvalidInput(#[from] InputError),
     /// `StartSupportDataExport` failed (after retries); nothing was recorded.
-    #[error("StartSupportDataExport failed: {0}")]
-    Cas(String),
+    #[error(transparent)]
+    Cas(AwsError),
+    /// CAS answered, but without a usable request id; nothing was recorded.
+    #[error("StartSupportDataExport answered without a usable dataSetRequestId ({0})")]
+    CasAnswer(String),
     /// The table could not be read or the watermark reset; no export was started.
     #[error("{0}; no export was started")]
-    Store(#[from] StoreError),
+    Store(AwsError),
     /// CAS accepted the request, but recording it failed.
     #[error(
         "CAS accepted export {request_id}, but recording it as REQUESTED failed: {source}; \
          ingest-export records its outcome when the notification arrives"
     )]
-    NotRecorded { request_id: String, source: StoreError },
+    NotRecorded { request_id: String, source: AwsError },
 }
 
 impl StartExportError {
@@ -66,16 +69,24 @@ impl StartExportError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidInput(_) => "InvalidInput",
-            Self::Cas(_) => "CasError",
+            Self::Cas(_) | Self::CasAnswer(_) => "CasError",
             Self::Store(_) => "StoreError",
             Self::NotRecorded { .. } => "ExportNotRecorded",
         }
     }
 }
 
-impl From<StartExportError> for lambda_runtime::Diagnostic {
+/// The one place start-export's errors become Lambda's.
+impl From<StartExportError> for Diagnostic {
     fn from(e: StartExportError) -> Self {
-        lambda_runtime::Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }
+        Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }
+    }
+}
+
+/// Table errors convert with `?`; a CAS error is mapped by hand.
+impl From<AwsError> for StartExportError {
+    fn from(e: AwsError) -> Self {
+        Self::Store(e)
     }
 }
 
@@ -122,24 +133,17 @@ impl Report {
 }
 
 /// The handler: built once per Lambda instance.
-pub struct StartExport {
-    cas: cas::Client,
-    store: Store,
+pub struct StartExport<X, L> {
+    source: X,
+    store: L,
     settings: Settings,
     metrics: Metrics,
 }
 
-impl StartExport {
-    pub fn new(cas: cas::Client, store: Store, settings: Settings, metrics: Metrics) -> Self {
-        Self { cas, store, settings, metrics }
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+impl<X: ExportSource, L: ExportLog> StartExport<X, L> {
+    /// `source` is the CAS client ([`cas_client`]) in production.
+    pub fn new(source: X, store: L, settings: Settings, metrics: Metrics) -> Self {
+        Self { source, store, settings, metrics }
     }
 
     /// Handles one invocation: emits its metrics and returns its JSON result.
@@ -255,7 +259,7 @@ impl StartExport {
     }
 
     /// The newest export still unanswered and younger than the timeout.
-    async fn pending_export(&self, now: Timestamp) -> Result<Option<ExportRecord>, StoreError> {
+    async fn pending_export(&self, now: Timestamp) -> Result<Option<ExportRecord>, AwsError> {
         let timeout = self.settings.pending_timeout;
         Ok(self.store.recent_exports(PENDING_LOOKBACK).await?.into_iter().find(|e| {
             e.status == ExportStatus::Requested
@@ -263,52 +267,21 @@ impl StartExport {
         }))
     }
 
-    #[allow(deprecated)] // the operation is marked deprecated in every SDK; it is the one PSC has
     async fn call_cas(&self, from_date: Timestamp, trigger: Trigger) -> Result<RequestId, StartExportError> {
         let s = &self.settings;
-        let millis = from_date.datetime().unix_timestamp_nanos() / 1_000_000;
-        let result = self
-            .cas
-            .start_support_data_export()
-            .data_set_type(SupportDataSetType::from(s.data_set_type.as_str()))
-            .from_date(DateTime::from_millis(millis as i64))
-            .role_name_arn(&s.role_arn)
-            .destination_s3_bucket_name(&s.bucket)
-            .destination_s3_prefix(&s.prefix)
-            .sns_topic_arn(&s.sns_topic_arn)
-            .customer_defined_values("requestedBy", REQUESTED_BY)
-            .customer_defined_values("trigger", trigger.as_str())
-            .send()
-            .await;
-        let out = result.map_err(|e| StartExportError::Cas(describe_cas_error(&e)))?;
-        let id = out.data_set_request_id().unwrap_or_default();
-        RequestId::parse(id).map_err(|reason| {
-            StartExportError::Cas(format!("CAS answered without a usable dataSetRequestId ({reason})"))
-        })
-    }
-}
-
-/// The error's code, message and HTTP status; never request values.
-pub fn describe_cas_error<E: ProvideErrorMetadata + std::error::Error>(
-    e: &SdkError<E, cas::config::http::HttpResponse>,
-) -> String {
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            format!(
-                "{} (HTTP {}): {}",
-                err.code().unwrap_or("unknown error"),
-                status.map_or_else(|| "?".to_owned(), |s| s.to_string()),
-                err.message().unwrap_or("no message")
-            )
-        }
-        SdkError::TimeoutError(_) => "timed out (after retries)".to_owned(),
-        SdkError::DispatchFailure(d) if d.is_timeout() => "connection timed out (after retries)".to_owned(),
-        SdkError::DispatchFailure(_) => "could not reach the endpoint (after retries)".to_owned(),
-        SdkError::ResponseError(_) => {
-            format!("unreadable response{}", status.map_or_else(String::new, |s| format!(" (HTTP {s})")))
-        }
-        _ => "the request could not be built".to_owned(),
+        let params = ExportParams {
+            data_set_type: s.data_set_type.clone(),
+            from_date,
+            role_arn: s.role_arn.clone(),
+            bucket: s.bucket.clone(),
+            prefix: s.prefix.clone(),
+            sns_topic_arn: s.sns_topic_arn.clone(),
+            customer_defined_values: vec![
+                ("requestedBy".to_owned(), REQUESTED_BY.to_owned()),
+                ("trigger".to_owned(), trigger.as_str().to_owned()),
+            ],
+        };
+        let id = self.source.start_export(&params).await.map_err(StartExportError::Cas)?;
+        RequestId::parse(&id).map_err(StartExportError::CasAnswer)
     }
 }

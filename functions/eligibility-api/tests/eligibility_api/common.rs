@@ -1,18 +1,15 @@
 //! Shared by the handler tests: fixture events from `events/`, in-memory
 //! lookups built by the library's own CSV reader, a failing store, and a
 //! capture of the log lines.
-#![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
 
-use eligibility_api::Lookups;
 use lambda_http::{Body, Request, Response};
-use psc_bridge::domain::{AwsAccountId, Change, Guid, ProductCode, Timestamp, email_lookup_key};
+use psc_bridge::aws::AwsError;
+use psc_bridge::domain::Timestamp;
 use psc_bridge::export_csv::{ExportReader, Row};
-use psc_bridge::store::{BadCursor, Counts, ExportRecord, ExportStatus, Page, StoreError, StoredContact};
+use psc_bridge::memory::MemoryStore;
+use psc_bridge::model::{Counts, ExportRecord, ExportStatus};
 use psc_bridge::sync::{Coverage, SyncState};
 use serde_json::Value;
 
@@ -119,239 +116,71 @@ pub fn guide_csv() -> String {
     std::fs::read_to_string(repo_root().join("tests/fixtures/guide-sample.csv")).unwrap()
 }
 
-/// In-memory lookups, filled by applying export CSVs with the library's
-/// reader and the same newer-wins rule the table enforces.
-#[derive(Default)]
-pub struct FakeLookups {
-    contacts: BTreeMap<Guid, (Timestamp, Option<StoredContact>)>,
-    pub state: SyncState,
-    pub exports: Vec<ExportRecord>,
-    /// How many times the sync state was read.
-    pub sync_reads: std::sync::atomic::AtomicUsize,
-}
+/// The in-memory store the handler tests use ([`psc_bridge::memory`]).
+pub type FakeLookups = MemoryStore;
 
-impl FakeLookups {
-    pub fn from_csv(csv: &str) -> Self {
-        let mut f = Self::default();
-        f.apply_csv(csv);
-        f.state = SyncState { watermark: Some(Timestamp::parse(WATERMARK).unwrap()), ..Default::default() };
-        f.exports = vec![ExportRecord {
-            request_id: "c3c84ee0-5aba-11e6-8d9c-235dc080841d".into(),
-            status: ExportStatus::Applied,
-            data_set_type: Some("test_customer_support_contacts_data".into()),
-            from_date: Some(Timestamp::parse("2010-01-01T00:00:00.000Z").unwrap()),
-            requested_at: Some(Timestamp::parse("2026-11-20T16:00:00.000Z").unwrap()),
-            forced: false,
-            received_at: Some(Timestamp::parse("2026-11-20T17:05:00.000Z").unwrap()),
-            coverage: Some(
-                Coverage::new(
-                    Timestamp::parse("2010-01-01T00:00:00.000Z").unwrap(),
-                    Timestamp::parse(WATERMARK).unwrap(),
-                )
+/// A store holding the contacts of `csv`, a watermark and one applied export.
+pub fn from_csv(csv: &str) -> MemoryStore {
+    let store = MemoryStore::new();
+    apply_csv(&store, csv);
+    store.set_sync_state(SyncState { watermark: Some(Timestamp::parse(WATERMARK).unwrap()), ..Default::default() });
+    store.insert_export(ExportRecord {
+        request_id: "c3c84ee0-5aba-11e6-8d9c-235dc080841d".into(),
+        status: ExportStatus::Applied,
+        data_set_type: Some("test_customer_support_contacts_data".into()),
+        from_date: Some(Timestamp::parse("2010-01-01T00:00:00.000Z").unwrap()),
+        requested_at: Some(Timestamp::parse("2026-11-20T16:00:00.000Z").unwrap()),
+        forced: false,
+        received_at: Some(Timestamp::parse("2026-11-20T17:05:00.000Z").unwrap()),
+        coverage: Some(
+            Coverage::new(Timestamp::parse("2010-01-01T00:00:00.000Z").unwrap(), Timestamp::parse(WATERMARK).unwrap())
                 .unwrap(),
-            ),
-            finished_at: Some(Timestamp::parse("2026-11-20T17:05:01.000Z").unwrap()),
-            counts: Counts { created: 5, updated: 1, deleted: 0, skipped_stale: 0, rejected: 0 },
-            rejects_report: None,
-            message: None,
-        }];
-        f
-    }
-
-    pub fn apply_csv(&mut self, csv: &str) {
-        let reader = ExportReader::new(std::io::Cursor::new(csv.as_bytes().to_vec())).expect("CSV header");
-        for row in reader {
-            let Row::Valid(rec) = row.expect("readable CSV") else { continue };
-            let guid = rec.key.customer_guid.clone();
-            if self.contacts.get(&guid).is_some_and(|(t, _)| *t >= rec.operation_time) {
-                continue;
-            }
-            let value = match rec.change {
-                Change::Delete => None,
-                Change::Upsert { details, .. } => Some(StoredContact {
-                    customer_guid: rec.key.customer_guid.clone(),
-                    aws_account_id: rec.key.aws_account_id.clone(),
-                    product_id: rec.key.product_id.clone(),
-                    product_code: rec.key.product_code.clone(),
-                    subscription_guid: rec.key.subscription_guid.clone(),
-                    subscription_start_date: rec.key.subscription_start_date,
-                    details,
-                    operation_time: rec.operation_time,
-                }),
-            };
-            self.contacts.insert(guid, (rec.operation_time, value));
-        }
-    }
-
-    fn live(&self) -> impl Iterator<Item = &StoredContact> {
-        self.contacts.values().filter_map(|(_, c)| c.as_ref())
-    }
+        ),
+        finished_at: Some(Timestamp::parse("2026-11-20T17:05:01.000Z").unwrap()),
+        counts: Counts { created: 5, updated: 1, deleted: 0, skipped_stale: 0, rejected: 0 },
+        rejects_report: None,
+        message: None,
+    });
+    store
 }
 
-/// Fake cursors: `o<offset>`.
-impl Lookups for FakeLookups {
-    async fn contacts_by_account(
-        &self,
-        account: &AwsAccountId,
-        product: Option<&ProductCode>,
-        cursor: Option<&str>,
-        limit: i32,
-    ) -> Result<Result<Page<StoredContact>, BadCursor>, StoreError> {
-        let offset = match cursor {
-            None => 0,
-            Some(c) => match c.strip_prefix('o').and_then(|n| n.parse::<usize>().ok()) {
-                Some(n) => n,
-                None => return Ok(Err(BadCursor)),
-            },
-        };
-        let mut all: Vec<StoredContact> = self
-            .live()
-            .filter(|c| &c.aws_account_id == account && product.is_none_or(|p| &c.product_code == p))
-            .cloned()
-            .collect();
-        all.sort_by(|a, b| {
-            (&a.product_code, &a.subscription_guid, &a.customer_guid).cmp(&(
-                &b.product_code,
-                &b.subscription_guid,
-                &b.customer_guid,
-            ))
-        });
-        let items: Vec<StoredContact> = all.into_iter().skip(offset).take(limit as usize).collect();
-        // Like DynamoDB: a full page has a next cursor, even when nothing follows.
-        let next_cursor = (items.len() == limit as usize).then(|| format!("o{}", offset + items.len()));
-        Ok(Ok(Page { items, next_cursor }))
-    }
-
-    async fn contacts_by_email(&self, email: &str) -> Result<Vec<StoredContact>, StoreError> {
-        let key = email_lookup_key(email);
-        Ok(self.live().filter(|c| email_lookup_key(&c.details.email) == key).cloned().collect())
-    }
-
-    async fn contact_by_guid(&self, guid: &Guid) -> Result<Option<StoredContact>, StoreError> {
-        Ok(self.contacts.get(guid).and_then(|(_, c)| c.clone()))
-    }
-
-    async fn sync_state(&self) -> Result<SyncState, StoreError> {
-        self.sync_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(self.state.clone())
-    }
-
-    async fn recent_exports(&self, limit: i32) -> Result<Vec<ExportRecord>, StoreError> {
-        Ok(self.exports.iter().take(limit as usize).cloned().collect())
+/// Applies the rows of an export CSV with the library's reader and the
+/// store's newer-wins rule.
+pub fn apply_csv(store: &MemoryStore, csv: &str) {
+    let reader = ExportReader::new(std::io::Cursor::new(csv.as_bytes().to_vec())).expect("CSV header");
+    for row in reader {
+        let Row::Valid(rec) = row.expect("readable CSV") else { continue };
+        store.apply_now(&rec, "fixture").expect("in-memory write");
     }
 }
 
 /// What a failing DynamoDB call looks like: its text names the table.
 pub const SECRET_TABLE: &str = "psc-bridge-ContactsTable-SECRET1234";
 
-pub struct FailingLookups;
-
-fn failure() -> StoreError {
-    StoreError {
-        operation: "Query",
-        detail: format!("ResourceNotFoundException: Requested resource not found: Table: {SECRET_TABLE} not found"),
-        transient: false,
-    }
-}
-
-impl Lookups for FailingLookups {
-    async fn contacts_by_account(
-        &self,
-        _: &AwsAccountId,
-        _: Option<&ProductCode>,
-        _: Option<&str>,
-        _: i32,
-    ) -> Result<Result<Page<StoredContact>, BadCursor>, StoreError> {
-        Err(failure())
-    }
-    async fn contacts_by_email(&self, _: &str) -> Result<Vec<StoredContact>, StoreError> {
-        Err(failure())
-    }
-    async fn contact_by_guid(&self, _: &Guid) -> Result<Option<StoredContact>, StoreError> {
-        Err(failure())
-    }
-    async fn sync_state(&self) -> Result<SyncState, StoreError> {
-        Err(failure())
-    }
-    async fn recent_exports(&self, _: i32) -> Result<Vec<ExportRecord>, StoreError> {
-        Err(failure())
-    }
+/// A store whose every call fails as a missing table does.
+pub fn failing_store() -> MemoryStore {
+    MemoryStore::failing(AwsError::service(
+        "DynamoDB",
+        "Query",
+        "ResourceNotFoundException",
+        &format!("Requested resource not found: Table: {SECRET_TABLE} not found"),
+        400,
+    ))
 }
 
 // ------------------------------------------------------------------ logs
 
-#[derive(Clone, Default)]
-pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogBuffer {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// The JSON log lines that carry `request_id`.
-    pub fn lines_with(&self, request_id: &str) -> Vec<Value> {
-        self.text()
-            .lines()
-            .filter(|l| l.contains(request_id))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
-            .collect()
-    }
-
-    /// The one audit line of `request_id`.
-    pub fn audit_line(&self, request_id: &str) -> Value {
-        let lines: Vec<Value> = self.lines_with(request_id).into_iter().filter(|l| l["target"] == "audit").collect();
-        assert_eq!(lines.len(), 1, "one audit line for {request_id}: {lines:?}");
-        lines.into_iter().next().unwrap()
-    }
-}
-
-static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+pub use devkit::LogBuffer;
 
 /// Every log line of this process, JSON, with targets, through the filter
 /// the functions use (`psc_bridge::logging`) at TRACE: more than a deployed
 /// function ever logs.
 pub fn capture_logs() -> LogBuffer {
-    LOGS.get_or_init(|| {
-        let buf = LogBuffer::default();
-        let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_target(true)
-            .with_env_filter(psc_bridge::logging::filter(tracing_subscriber::filter::LevelFilter::TRACE))
-            .with_writer(move || writer.clone())
-            .init();
-        buf
-    })
-    .clone()
+    devkit::capture_logs(|| psc_bridge::logging::filter(tracing_subscriber::filter::LevelFilter::TRACE))
 }
 
 /// Contact field values of a CSV (organization, names, phone, email, title,
 /// ZIP), at least 4 characters long: none may appear in a log line.
 pub fn contact_values(csv: &str) -> Vec<String> {
-    let mut rdr = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
-    let headers = rdr.headers().unwrap().clone();
-    let cols = ["Organization", "Given Name", "Surname", "Telephone Number", "Email", "Title", "ZIP Code"];
-    let idx: Vec<usize> = headers.iter().enumerate().filter(|(_, h)| cols.contains(h)).map(|(i, _)| i).collect();
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.unwrap();
-        for &i in &idx {
-            let v = rec.get(i).unwrap_or("").trim();
-            if v.len() >= 4 {
-                out.push(v.to_owned());
-            }
-        }
-    }
-    out
+    devkit::contact_values(csv).into_iter().collect()
 }

@@ -2,17 +2,16 @@
 //! with the lookups in memory (the guide's sample export, read by the
 //! library's own CSV reader). Every route and every error.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use eligibility_api::{Api, ROUTES, RouteMatch, match_route};
+use psc_bridge::ports::{ContactStore, ExportLog};
 use serde_json::{Value, json};
 
 fn api() -> Api<FakeLookups> {
-    Api::new(FakeLookups::from_csv(&guide_csv())).with_clock(now)
+    Api::new(from_csv(&guide_csv())).with_clock(now)
 }
 
-async fn call(api: &Api<impl eligibility_api::Lookups>, event: &Value) -> Answer {
+async fn call<S: ContactStore + ExportLog>(api: &Api<S>, event: &Value) -> Answer {
     answer(api.handle(request(event)).await)
 }
 
@@ -199,13 +198,13 @@ async fn contact_by_guid_and_not_found() {
 
 #[tokio::test]
 async fn a_deleted_contact_is_not_found() {
-    let mut fake = FakeLookups::from_csv(&guide_csv());
+    let fake = from_csv(&guide_csv());
     let delete = format!(
         "{}\n4b898955-84fa-4cfb-8f43-98287ad69c06,{PRODUCT},{GUID},cad371fb-6f2c-4537-a054-1a7afc6312fd,\
          2016-05-27T00:00:00.000Z,,{ACCOUNT},,,,,,,,2017-01-01T00:00:00.000Z,DELETE\n",
         guide_csv().lines().next().unwrap()
     );
-    fake.apply_csv(&delete);
+    apply_csv(&fake, &delete);
     let api = Api::new(fake).with_clock(now);
     assert_eq!(call(&api, &event_json("api-get-contact")).await.status, 404);
     let a = call(&api, &event_json("api-get-account")).await;
@@ -227,9 +226,8 @@ async fn sync_status_shows_the_watermark_exports_and_freshness() {
 
 #[tokio::test]
 async fn freshness_before_any_export_is_unknown_and_stale() {
-    let mut fake = FakeLookups::from_csv(&guide_csv());
-    fake.state = Default::default();
-    fake.exports.clear();
+    let fake = FakeLookups::new();
+    apply_csv(&fake, &guide_csv());
     let a = call(&Api::new(fake).with_clock(now), &event_json("api-get-sync")).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.body["watermark"], Value::Null);
@@ -243,7 +241,7 @@ async fn freshness_before_any_export_is_unknown_and_stale() {
 #[tokio::test]
 async fn stale_data_is_flagged() {
     // Tuesday 17:00 after a Friday 17:00 watermark: two business days.
-    let api = Api::new(FakeLookups::from_csv(&guide_csv()))
+    let api = Api::new(from_csv(&guide_csv()))
         .with_clock(|| psc_bridge::domain::Timestamp::parse("2026-11-24T17:00:00.000Z").unwrap());
     let a = call(&api, &event_json("api-get-account")).await;
     assert_eq!(a.body["freshness"]["staleBeyondOneBusinessDay"], true);
@@ -252,9 +250,8 @@ async fn stale_data_is_flagged() {
 
 #[tokio::test]
 async fn lookups_reuse_a_recent_sync_state_and_sync_always_reads() {
-    use std::sync::atomic::Ordering::SeqCst;
     let api = api();
-    let reads = || api.lookups().sync_reads.load(SeqCst);
+    let reads = || api.store().sync_reads();
     for name in ["api-get-account", "api-get-account-product", "api-find-contacts", "api-get-contact"] {
         let a = call(&api, &event_json(name)).await;
         assert_freshness(&a.body);
@@ -266,12 +263,11 @@ async fn lookups_reuse_a_recent_sync_state_and_sync_always_reads() {
     call(&api, &event_json("api-get-contact-not-found")).await;
     assert_eq!(reads(), 3);
 
-    let uncached =
-        Api::new(FakeLookups::from_csv(&guide_csv())).with_clock(now).with_freshness_cache(std::time::Duration::ZERO);
+    let uncached = Api::new(from_csv(&guide_csv())).with_clock(now).with_freshness_cache(std::time::Duration::ZERO);
     for _ in 0..3 {
         assert_freshness(&call(&uncached, &event_json("api-get-account")).await.body);
     }
-    assert_eq!(uncached.lookups().sync_reads.load(SeqCst), 3);
+    assert_eq!(uncached.store().sync_reads(), 3);
 }
 
 // ------------------------------------------------------------------ errors
@@ -362,7 +358,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 
 #[tokio::test]
 async fn internal_errors_are_500_with_the_request_id_and_no_detail() {
-    let api = Api::new(FailingLookups).with_clock(now);
+    let api = Api::new(failing_store()).with_clock(now);
     for name in ["api-get-account", "api-get-account-product", "api-find-contacts", "api-get-contact", "api-get-sync"] {
         let a = call(&api, &with_request_id(event_json(name), "req-500-test")).await;
         assert_eq!(a.status, 500, "{name}: {}", a.text);
@@ -585,7 +581,7 @@ async fn every_lookup_is_audited_with_caller_route_kind_and_count() {
 #[tokio::test]
 async fn a_500_is_logged_with_the_operation_not_the_detail() {
     let logs = capture_logs();
-    let api = Api::new(FailingLookups).with_clock(now);
+    let api = Api::new(failing_store()).with_clock(now);
     let a = call(&api, &with_request_id(event_json("api-find-contacts"), "audit-500")).await;
     assert_eq!(a.status, 500);
     let lines = logs.lines_with("audit-500");

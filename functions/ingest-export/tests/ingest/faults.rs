@@ -12,10 +12,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use psc_bridge::config::retry_config;
-use psc_bridge::ingest::{Ingest, IngestError, Settings, apply_export};
+use ingest_export::{Ingest, IngestError, Settings, apply_export};
+use psc_bridge::aws::DynamoStore as Store;
+use psc_bridge::aws::retry_config;
 use psc_bridge::metrics::Metrics;
-use psc_bridge::store::Store;
 
 use crate::helpers::{INITIAL, csv, delete_row, t, upsert_row};
 

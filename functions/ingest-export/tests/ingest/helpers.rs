@@ -2,114 +2,53 @@
 //! table and bucket per test, and a capture of every log line the test
 //! produces, checked for contact data.
 
-use std::collections::HashSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings};
+use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::domain::Timestamp;
-use psc_bridge::ingest::{ExportSummary, Ingest, IngestError, Settings};
 use psc_bridge::metrics::Metrics;
-use psc_bridge::store::Store;
 
 pub const INITIAL: &str = "2010-01-01T00:00:00.000Z";
 
-/// Every log line of this test process.
-#[derive(Clone, Default)]
-pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+pub use devkit::LogBuffer;
 
 /// Captures logs at TRACE, the most a deployed function can be set to, with
 /// the functions' own filter (which holds the SDK at DEBUG: at TRACE it logs
 /// request bodies, contact data included).
 pub fn capture_logs() -> LogBuffer {
-    LOGS.get_or_init(|| {
-        let buf = LogBuffer::default();
-        let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(psc_bridge::logging::filter(tracing_subscriber::filter::LevelFilter::TRACE))
-            .with_writer(move || writer.clone())
-            .init();
-        buf
-    })
-    .clone()
-}
-
-impl LogBuffer {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+    devkit::capture_logs(|| psc_bridge::logging::filter(tracing_subscriber::filter::LevelFilter::TRACE))
 }
 
 /// The contact field values of every CSV fixture and every CSV a test
 /// wrote: none may appear in a log line.
-static CONTACT_VALUES: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
-const CONTACT_COLUMNS: [&str; 7] =
-    ["Organization", "Given Name", "Surname", "Telephone Number", "Email", "Title", "ZIP Code"];
+static CONTACT_VALUES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 pub fn remember_contact_values(csv_text: &str) {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(csv_text.as_bytes());
-    let Ok(headers) = rdr.headers().cloned() else { return };
-    let idx: Vec<usize> = headers
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| CONTACT_COLUMNS.contains(&h.trim_start_matches('\u{feff}').trim()))
-        .map(|(i, _)| i)
-        .collect();
-    let mut guard = CONTACT_VALUES.lock().unwrap();
-    let set = guard.get_or_insert_with(HashSet::new);
-    for rec in rdr.records().flatten() {
-        for &i in &idx {
-            if let Some(v) = rec.get(i) {
-                let v = v.trim();
-                if v.len() >= 4 {
-                    set.insert(v.to_owned());
-                }
-            }
-        }
-    }
+    CONTACT_VALUES.lock().unwrap().extend(devkit::contact_values(csv_text));
 }
 
 /// Fails the test if any remembered contact value is in the logs.
 pub fn assert_no_contact_data_in(text: &str, what: &str) {
-    for fixture in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).unwrap() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+    for fixture in std::fs::read_dir(fixtures).unwrap() {
         let path = fixture.unwrap().path();
         if path.extension().is_some_and(|e| e == "csv") {
             remember_contact_values(&std::fs::read_to_string(path).unwrap());
         }
     }
-    let guard = CONTACT_VALUES.lock().unwrap();
-    let values = guard.as_ref().expect("fixtures hold contact values");
+    let values = CONTACT_VALUES.lock().unwrap();
     assert!(values.len() > 20, "the check must have values to look for");
-    let leaked: Vec<&String> = values.iter().filter(|v| contains_token(text, v)).collect();
+    let leaked = devkit::leaked(text, values.iter());
     assert!(leaked.is_empty(), "contact data found in {what}: {} value(s), e.g. {:?}", leaked.len(), leaked.first());
-}
-
-/// `needle` occurs in `text` not as part of a longer word or number (a ZIP
-/// code inside a timestamp is not a leak).
-fn contains_token(text: &str, needle: &str) -> bool {
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
-    text.match_indices(needle)
-        .any(|(i, _)| !is_word(text[..i].chars().next_back()) && !is_word(text[i + needle.len()..].chars().next()))
 }
 
 pub struct TestEnv {
     pub store: Store,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
-    pub ingest: Ingest,
+    pub ingest: Ingest<Store, aws_sdk_s3::Client>,
     pub logs: LogBuffer,
 }
 

@@ -3,11 +3,9 @@
 //! endpoint. No network: an interceptor captures the signed request and
 //! stops it before it is sent.
 
-mod capture;
-
+use crate::capture::captured;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_marketplacecommerceanalytics::config::{Credentials, Region, SharedCredentialsProvider};
-use capture::captured;
 use start_export::cas_client;
 
 fn shared_config(region: &str, endpoint: Option<&str>) -> SdkConfig {

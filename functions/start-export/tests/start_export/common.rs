@@ -1,18 +1,17 @@
 //! Shared by the integration tests: a fresh table, bucket and stand-in per test.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_marketplacecommerceanalytics::config::Region;
 use cas_standin::{Delivery, Notification, RequestEntry, Running, StandIn};
+use ingest_export::{ExportSummary, Ingest, Settings as IngestSettings};
+use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::domain::Timestamp;
-use psc_bridge::ingest::{ExportSummary, Ingest, Settings as IngestSettings};
 use psc_bridge::metrics::Metrics;
-use psc_bridge::store::Store;
 use serde_json::Value;
 use start_export::config::TEST_DATA_SET;
-use start_export::{Report, Settings, StartExport, cas_client};
+use start_export::{CasSource, Report, Settings, StartExport, cas_client};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub const INITIAL: &str = "2010-01-01T00:00:00.000Z";
@@ -102,8 +101,8 @@ pub struct Harness {
     pub notifications: UnboundedReceiver<Notification>,
     /// Notifications received while waiting for another one.
     pub early: Vec<Notification>,
-    pub handler: StartExport,
-    pub ingest: Ingest,
+    pub handler: StartExport<CasSource, Store>,
+    pub ingest: Ingest<Store, aws_sdk_s3::Client>,
     pub store: Store,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
@@ -128,7 +127,7 @@ impl Harness {
             .expect("stand-in starts");
         let store = Store::new(f.ddb.clone(), f.table.clone());
         let handler = StartExport::new(
-            cas_client_for(&standin.endpoint_url()),
+            CasSource(cas_client_for(&standin.endpoint_url())),
             store.clone(),
             adjust(settings(&f.bucket)),
             Metrics::new("PscBridgeTest"),

@@ -2,9 +2,7 @@
 //! endpoint override variables the SDK reads. One test in this binary, so
 //! changing the process environment cannot race another test.
 
-mod capture;
-
-use capture::captured;
+use crate::capture::captured;
 use psc_bridge::config::ConfigError;
 use start_export::config::{REAL_DATA_SET, TEST_DATA_SET};
 use start_export::{Config, cas_client};
@@ -93,20 +91,20 @@ async fn configuration_and_endpoint_overrides_from_the_environment() {
     }
 
     // --- The CAS client from the shared configuration the functions load.
-    let client = cas_client(&psc_bridge::config::aws_sdk_config().await);
+    let client = cas_client(&psc_bridge::aws::sdk_config().await);
     assert_eq!(client.config().region().map(|r| r.to_string()).as_deref(), Some("us-east-1"));
     assert_eq!(endpoint_of(&client).await, "https://marketplacecommerceanalytics.us-east-1.amazonaws.com");
 
     // The service's own override (the exact name the SDK reads).
     set("AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS", "http://127.0.0.1:4599");
-    let client = cas_client(&psc_bridge::config::aws_sdk_config().await);
+    let client = cas_client(&psc_bridge::aws::sdk_config().await);
     assert_eq!(endpoint_of(&client).await, "http://127.0.0.1:4599");
     assert_eq!(client.config().region().map(|r| r.to_string()).as_deref(), Some("us-east-1"));
     unset("AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS");
 
     // The override for every service.
     set("AWS_ENDPOINT_URL", "http://127.0.0.1:4566");
-    let client = cas_client(&psc_bridge::config::aws_sdk_config().await);
+    let client = cas_client(&psc_bridge::aws::sdk_config().await);
     assert_eq!(endpoint_of(&client).await, "http://127.0.0.1:4566");
     unset("AWS_ENDPOINT_URL");
 }

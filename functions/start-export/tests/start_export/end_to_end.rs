@@ -6,22 +6,22 @@
 //! waits for their delivery. A full export, then an incremental one with a
 //! CREATE, an UPDATE and a DELETE, must leave exactly the expected table.
 //!
-//! Run with `scripts/with-emulators.sh cargo nextest run -p start-export`.
-
-mod common;
+//! Run with `make test SCOPE="-p start-export"`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cas_standin::{Delivery, DeliveryStatus, Notification, OperationType, StandIn};
-use common::*;
+use ingest_export::Ingest;
+use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::domain::Guid;
-use psc_bridge::ingest::Ingest;
 use psc_bridge::metrics::Metrics;
-use psc_bridge::store::{ExportStatus, Store};
-use start_export::{Outcome, StartExport};
+use psc_bridge::model::ExportStatus;
+use psc_bridge::ports::{ContactStore, ExportLog};
+use start_export::{CasSource, Outcome, StartExport};
 
 /// The personal attributes a contact item may hold.
 const CONTACT_FIELDS: [&str; 8] =
@@ -149,7 +149,7 @@ async fn full_then_incremental_export_ends_with_the_expected_table() {
         .await
         .unwrap();
     let handler = StartExport::new(
-        cas_client_for(&standin.endpoint_url()),
+        CasSource(cas_client_for(&standin.endpoint_url())),
         store.clone(),
         settings(&f.bucket),
         Metrics::new("PscBridgeTest"),

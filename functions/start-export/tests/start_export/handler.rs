@@ -5,18 +5,17 @@
 //! hands to the ingest, requests accepted only when signed for us-east-1
 //! while the shared configuration says eu-west-1).
 //!
-//! Run with `scripts/with-emulators.sh cargo nextest run -p start-export`.
-
-mod common;
+//! Run with `make test SCOPE="-p start-export"`.
 
 use std::time::Duration;
 
+use crate::common::*;
 use cas_standin::InjectedError;
-use common::*;
+use psc_bridge::model::{ExportRequest, ExportStatus};
 use psc_bridge::notification::RequestId;
-use psc_bridge::store::{ExportRequest, ExportStatus};
+use psc_bridge::ports::ExportLog;
 use serde_json::json;
-use start_export::{Outcome, StartExportError};
+use start_export::{CasSource, Outcome, StartExportError};
 
 fn started_json(report: &start_export::Report) -> serde_json::Value {
     report.outcome.as_ref().expect("started").to_json()
@@ -325,10 +324,10 @@ async fn cas_errors_fail_with_cas_error_and_record_nothing() {
 #[tokio::test]
 async fn an_unreachable_endpoint_is_a_cas_error() {
     let f = fresh().await;
-    let store = psc_bridge::store::Store::new(f.ddb.clone(), f.table.clone());
+    let store = psc_bridge::aws::DynamoStore::new(f.ddb.clone(), f.table.clone());
     // Nothing listens on port 9 of loopback.
     let handler = start_export::StartExport::new(
-        cas_client_for("http://127.0.0.1:9"),
+        CasSource(cas_client_for("http://127.0.0.1:9")),
         store.clone(),
         settings(&f.bucket),
         psc_bridge::metrics::Metrics::new("PscBridgeTest"),

@@ -31,11 +31,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use exportgen::{Placement, metadata_json, notification_json};
-use psc_bridge::config::retry_config;
+use ingest_export::{Ingest, Settings};
+use psc_bridge::aws::{DynamoStore, retry_config};
 use psc_bridge::domain::Timestamp;
-use psc_bridge::ingest::{Ingest, Settings};
 use psc_bridge::metrics::Metrics;
-use psc_bridge::store::Store;
 
 const INITIAL_FROM_DATE: &str = "2010-01-01T00:00:00.000Z";
 
@@ -197,7 +196,7 @@ async fn bench(
     let staged = prepare(ddb, s3, file).await?;
     let staging_hwm_kb = proc_status_kb("VmHWM");
 
-    let store = Store::new(ddb.clone(), &staged.table);
+    let store = DynamoStore::new(ddb.clone(), &staged.table);
     store.warm_up().await;
     let settings = Settings {
         initial_from_date: Timestamp::parse(INITIAL_FROM_DATE).expect("valid"),
@@ -237,7 +236,7 @@ async fn bench(
         "rowsPerSec": round(rows as f64 / secs, 1),
         "concurrency": concurrency,
         "status": summary.status.as_str(),
-        "counts": summary.counts,
+        "counts": serde_json::to_value(&summary).map(|s| s["counts"].clone()).unwrap_or_default(),
         "peakRssKb": peak_kb,
         "peakRssIsIngestOnly": hwm_reset,
         "rssBeforeKb": rss_before_kb,

@@ -1,0 +1,190 @@
+//! The ingest rules against the in-memory ports: no Java, no moto. The same
+//! stories as the DynamoDB Local tests, plus the faults an emulator cannot
+//! produce on demand.
+
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings};
+use psc_bridge::aws::AwsError;
+use psc_bridge::domain::Guid;
+use psc_bridge::memory::{MemoryObjects, MemoryStore};
+use psc_bridge::metrics::Metrics;
+use psc_bridge::model::ExportStatus;
+use psc_bridge::ports::{ContactStore, ExportLog};
+
+use crate::helpers::{INITIAL, csv, delete_row, metadata, notification, t, upsert_row};
+
+const BUCKET: &str = "exports";
+const X: &str = "0f4a0d6e-0000-4000-8000-00000000000a";
+const Y: &str = "0f4a0d6e-0000-4000-8000-00000000000b";
+
+struct Mem {
+    ingest: Ingest<MemoryStore, MemoryObjects>,
+}
+
+impl Mem {
+    fn new() -> Self {
+        Self::with_store(MemoryStore::new())
+    }
+
+    fn with_store(store: MemoryStore) -> Self {
+        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 4 };
+        Self { ingest: Ingest::new(MemoryObjects::new(), store, settings, Metrics::new("PscBridgeTest")) }
+    }
+
+    fn store(&self) -> &MemoryStore {
+        self.ingest.store()
+    }
+
+    fn objects(&self) -> &MemoryObjects {
+        self.ingest.objects()
+    }
+
+    /// Puts the CSV and metadata where CAS would; returns the notification.
+    fn stage(&self, id: &str, csv: &str, start: &str, end: &str) -> String {
+        let (csv_key, meta_key) = (format!("psc/{id}.csv"), format!("psc/{id}.meta.json"));
+        self.objects().put(BUCKET, &csv_key, csv.as_bytes().to_vec());
+        self.objects().put(BUCKET, &meta_key, metadata(id, start, end, BUCKET, &csv_key, &meta_key));
+        notification(id, BUCKET, &csv_key, &meta_key)
+    }
+
+    async fn deliver(&self, msg: &str) -> Result<ExportSummary, IngestError> {
+        self.ingest.handle_message(msg, "sns-message-id").await
+    }
+
+    async fn apply(&self, id: &str, csv: &str, start: &str, end: &str) -> ExportSummary {
+        let msg = self.stage(id, csv, start, end);
+        self.deliver(&msg).await.expect("export applied")
+    }
+}
+
+fn guid(s: &str) -> Guid {
+    Guid::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn creates_updates_and_deletes_erase_the_contact_fields() {
+    let m = Mem::new();
+    let first = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row(Y, "Yolanda", "2020-01-03T00:00:00.000Z", "CREATE"),
+    ]);
+    let s = m.apply("req-1", &first, INITIAL, "2020-01-05T00:00:00.000Z").await;
+    assert_eq!((s.status, s.counts.created), (ExportStatus::Applied, 2));
+    assert_eq!(s.watermark, Some(t("2020-01-05T00:00:00.000Z")));
+
+    let second =
+        csv(&[upsert_row(X, "Xavi", "2020-01-06T00:00:00.000Z", "UPDATE"), delete_row(Y, "2020-01-06T00:00:00.000Z")]);
+    let s = m.apply("req-2", &second, "2020-01-05T00:00:00.000Z", "2020-01-07T00:00:00.000Z").await;
+    assert_eq!((s.counts.updated, s.counts.deleted), (1, 1));
+    let x = m.store().contact_by_guid(&guid(X)).await.unwrap().expect("X is live");
+    assert_eq!(x.details.given_name, "Xavi");
+    let y = m.store().held(&guid(Y)).expect("a deletion marker");
+    assert_eq!(y.contact, None, "a DELETE keeps no contact field");
+    assert_eq!(y.operation_time, t("2020-01-06T00:00:00.000Z"));
+    assert!(m.store().contacts_by_email("Yolanda@example.net").await.unwrap().is_empty());
+    let recent: Vec<String> = m.store().recent_exports(10).await.unwrap().into_iter().map(|e| e.request_id).collect();
+    assert_eq!(recent, ["req-2", "req-1"]);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_changes_nothing() {
+    let m = Mem::new();
+    let body = csv(&[upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE")]);
+    let msg = m.stage("req-dup", &body, INITIAL, "2020-01-05T00:00:00.000Z");
+    let first = m.deliver(&msg).await.unwrap();
+    let writes = m.store().writes();
+    let second = m.deliver(&msg).await.unwrap();
+    assert!(!first.duplicate && second.duplicate);
+    assert_eq!(second.counts, first.counts);
+    assert_eq!(m.store().writes(), writes, "a duplicate writes no contact");
+}
+
+#[tokio::test]
+async fn a_late_old_export_does_not_resurrect_a_deleted_contact() {
+    let m = Mem::new();
+    let old = csv(&[upsert_row(X, "Lazarus", "2020-01-05T00:00:00.000Z", "CREATE")]);
+    let new = csv(&[delete_row(X, "2020-01-15T00:00:00.000Z")]);
+    let b = m.apply("req-b", &new, "2020-01-10T00:00:00.000Z", "2020-01-20T00:00:00.000Z").await;
+    assert_eq!((b.counts.deleted, b.watermark), (1, None), "a gap: the watermark waits");
+    let a = m.apply("req-a", &old, INITIAL, "2020-01-10T00:00:00.000Z").await;
+    assert_eq!((a.counts.created, a.counts.skipped_stale), (0, 1));
+    assert_eq!(a.watermark, Some(t("2020-01-20T00:00:00.000Z")), "the gap closed");
+    assert!(m.store().contact_by_guid(&guid(X)).await.unwrap().is_none());
+    let again = m.apply("req-a-again", &old, INITIAL, "2020-01-10T00:00:00.000Z").await;
+    assert_eq!(again.counts.skipped_stale, 1);
+    assert_eq!(m.store().held(&guid(X)).unwrap().export_request_id, "req-b", "skipped without a write");
+}
+
+#[tokio::test]
+async fn missing_files_and_failure_notifications_are_recorded_as_failed_not_retried() {
+    let m = Mem::new();
+    let s =
+        m.deliver(r#"{"dataSetRequestId":"req-failed","success":false,"message":"Unable to write"}"#).await.unwrap();
+    assert_eq!(s.status, ExportStatus::Failed);
+    let rec = m.store().export("req-failed").await.unwrap().unwrap();
+    assert_eq!(rec.message.as_deref(), Some("Unable to write"));
+
+    let msg = notification("req-nometa", BUCKET, "psc/none.csv", "psc/none.meta.json");
+    let s = m.deliver(&msg).await.unwrap();
+    assert_eq!(s.status, ExportStatus::Failed);
+    assert!(s.message.unwrap().contains("metadata file s3://exports/psc/none.meta.json does not exist"));
+
+    let msg = m.stage("req-nocsv", "", INITIAL, "2020-01-05T00:00:00.000Z");
+    let moved = msg.replace("psc/req-nocsv.csv", "psc/moved.csv");
+    let s = m.deliver(&moved).await.unwrap();
+    assert!(s.message.unwrap().contains("the data set s3://exports/psc/moved.csv does not exist"));
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, None);
+}
+
+#[tokio::test]
+async fn a_write_that_fails_fails_the_export_and_holds_the_watermark() {
+    let m = Mem::new();
+    let doomed = guid(Y);
+    m.store().fail_writes(move |rec| {
+        (rec.key.customer_guid == doomed)
+            .then(|| AwsError::service("DynamoDB", "PutItem", "InternalServerError", "try again", 500))
+    });
+    let body = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row(Y, "Yolanda", "2020-01-03T00:00:00.000Z", "CREATE"),
+    ]);
+    let msg = m.stage("req-fault", &body, INITIAL, "2020-01-05T00:00:00.000Z");
+    let err = m.deliver(&msg).await.unwrap_err();
+    assert!(matches!(err, IngestError::WritesFailed { failed: 1, .. }), "{err}");
+    assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "WritesFailed");
+    let rec = m.store().export("req-fault").await.unwrap().unwrap();
+    assert_eq!(rec.status, ExportStatus::Failed);
+    assert_eq!(rec.counts.created, 1, "the other row applied");
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, None, "not past a lost write");
+}
+
+#[tokio::test]
+async fn a_table_outage_fails_the_invocation_with_a_store_error() {
+    let m = Mem::with_store(MemoryStore::failing(AwsError::service(
+        "DynamoDB",
+        "GetItem",
+        "ProvisionedThroughputExceededException",
+        "slow down",
+        400,
+    )));
+    let msg = m.stage("req-outage", &csv(&[]), INITIAL, "2020-01-05T00:00:00.000Z");
+    let err = m.deliver(&msg).await.unwrap_err();
+    assert_eq!(err.error_type(), "StoreError");
+    let IngestError::Store(e) = &err else { panic!("{err}") };
+    assert!(e.retryable && e.has_code("ProvisionedThroughputExceededException"), "{e:?}");
+}
+
+#[tokio::test]
+async fn rejected_rows_go_to_a_report_beside_the_export() {
+    let m = Mem::new();
+    let body = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row("not-a-guid", "Badguid", "2020-01-02T00:00:00.000Z", "CREATE"),
+    ]);
+    let s = m.apply("req-partial", &body, INITIAL, "2020-01-05T00:00:00.000Z").await;
+    assert_eq!((s.status, s.counts.created, s.counts.rejected), (ExportStatus::Partial, 1, 1));
+    assert_eq!(s.rejects_report.as_deref(), Some("s3://exports/psc/req-partial.csv.rejects.csv"));
+    let report = String::from_utf8(m.objects().get(BUCKET, "psc/req-partial.csv.rejects.csv").unwrap()).unwrap();
+    assert!(report.starts_with("line,reason,"), "{report}");
+    assert!(report.contains("\n3,Customer Guid: must be a 36-character GUID"), "{report}");
+    assert!(!report.contains("Badguid"), "no contact field in the report");
+}

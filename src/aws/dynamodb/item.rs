@@ -1,0 +1,221 @@
+//! The item codec: models to DynamoDB items and back.
+//!
+//! The layout is documented in `docs/data-model.md`; the table's keys and
+//! indexes are defined once, in `template.yaml`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{
+    AwsAccountId, Change, ContactDetails, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key,
+};
+use crate::model::{Counts, ExportRecord, ExportStatus, StoredContact};
+use crate::sync::{Coverage, SyncState};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const BY_ACCOUNT_INDEX: &str = "ByAccount";
+pub const BY_EMAIL_INDEX: &str = "ByEmail";
+
+pub(super) const CONTACT_SK: &str = "CONTACT";
+pub(super) const SYNC_PK: &str = "SYNC";
+pub(super) const SYNC_SK: &str = "STATE";
+pub(super) const EXPORT_SK: &str = "EXPORT";
+pub(super) const EXPORTS_GSI_PK: &str = "EXPORTS";
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(super) fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// `parts` joined, in one allocation (`format!` costs more per item).
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| out.push_str(p));
+    out
+}
+
+pub(super) fn contact_pk(guid: &Guid) -> String {
+    concat(&["CONTACT#", guid.as_str()])
+}
+
+pub(super) fn export_pk(id: &str) -> String {
+    format!("EXPORT#{id}")
+}
+
+pub(super) fn account_pk(id: &AwsAccountId) -> String {
+    concat(&["ACCOUNT#", id.as_str()])
+}
+
+pub(super) fn email_pk(email: &str) -> String {
+    concat(&["EMAIL#", &email_lookup_key(email)])
+}
+
+/// The item a CREATE/UPDATE puts, or the contact-free item a DELETE leaves.
+pub fn contact_item(rec: &ContactRecord, request_id: &str) -> Item {
+    let k = &rec.key;
+    let guid = k.customer_guid.as_str();
+    match &rec.change {
+        Change::Delete => HashMap::from([
+            ("pk".to_owned(), s(contact_pk(&k.customer_guid))),
+            ("sk".to_owned(), s(CONTACT_SK)),
+            ("kind".to_owned(), s("DELETED")),
+            ("customerGuid".to_owned(), s(guid)),
+            ("operationTime".to_owned(), s(rec.operation_time.to_iso())),
+            ("exportRequestId".to_owned(), s(request_id)),
+        ]),
+        Change::Upsert { op, details: d } => {
+            let mut item = HashMap::with_capacity(24);
+            let mut put = |name: &str, v: AttributeValue| {
+                item.insert(name.to_owned(), v);
+            };
+            put("pk", s(contact_pk(&k.customer_guid)));
+            put("sk", s(CONTACT_SK));
+            put("gsi1pk", s(account_pk(&k.aws_account_id)));
+            let (code, sub) = (k.product_code.as_str(), k.subscription_guid.as_str());
+            put("gsi1sk", s(concat(&["PRODUCT#", code, "#SUB#", sub, "#CONTACT#", guid])));
+            put("gsi2pk", s(email_pk(&d.email)));
+            put("gsi2sk", s(guid));
+            put("kind", s("CONTACT"));
+            put("customerGuid", s(guid));
+            put("productId", s(k.product_id.as_str()));
+            put("productCode", s(k.product_code.as_str()));
+            put("subscriptionGuid", s(k.subscription_guid.as_str()));
+            put("subscriptionStartDate", s(k.subscription_start_date.to_iso()));
+            put("awsAccountId", s(k.aws_account_id.as_str()));
+            put("organization", s(d.organization.as_str()));
+            put("givenName", s(d.given_name.as_str()));
+            put("surname", s(d.surname.as_str()));
+            put("telephoneNumber", s(d.telephone_number.as_str()));
+            put("email", s(d.email.as_str()));
+            if let Some(v) = &d.title {
+                put("title", s(v.as_str()));
+            }
+            if let Some(v) = &d.country_code {
+                put("countryCode", s(v.as_str()));
+            }
+            if let Some(v) = &d.zip_code {
+                put("zipCode", s(v.as_str()));
+            }
+            put("operationTime", s(rec.operation_time.to_iso()));
+            put("operationType", s(op.as_str()));
+            put("exportRequestId", s(request_id));
+            item
+        }
+    }
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> u64 {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn get_t(item: &Item, name: &str) -> Option<Timestamp> {
+    get_s(item, name).and_then(|v| Timestamp::parse(v).ok())
+}
+
+/// Decodes a stored contact; `None` for a deleted record or a damaged item.
+pub fn decode_contact(item: &Item) -> Option<StoredContact> {
+    if get_s(item, "kind") != Some("CONTACT") {
+        return None;
+    }
+    let owned = |name: &str| get_s(item, name).map(str::to_owned);
+    Some(StoredContact {
+        customer_guid: Guid::parse(get_s(item, "customerGuid")?).ok()?,
+        aws_account_id: AwsAccountId::parse(get_s(item, "awsAccountId")?).ok()?,
+        product_id: Guid::parse(get_s(item, "productId")?).ok()?,
+        product_code: ProductCode::parse(get_s(item, "productCode")?).ok()?,
+        subscription_guid: Guid::parse(get_s(item, "subscriptionGuid")?).ok()?,
+        subscription_start_date: get_t(item, "subscriptionStartDate")?,
+        details: ContactDetails {
+            organization: owned("organization")?,
+            given_name: owned("givenName")?,
+            surname: owned("surname")?,
+            telephone_number: owned("telephoneNumber")?,
+            email: owned("email")?,
+            title: owned("title"),
+            country_code: owned("countryCode"),
+            zip_code: owned("zipCode"),
+        },
+        operation_time: get_t(item, "operationTime")?,
+    })
+}
+
+pub fn decode_export(item: &Item) -> Option<ExportRecord> {
+    let coverage = match (get_t(item, "coverageStart"), get_t(item, "coverageEnd")) {
+        (Some(a), Some(b)) => Coverage::new(a, b).ok(),
+        _ => None,
+    };
+    Some(ExportRecord {
+        request_id: get_s(item, "requestId")?.to_owned(),
+        status: ExportStatus::parse(get_s(item, "status")?)?,
+        data_set_type: get_s(item, "dataSetType").map(str::to_owned),
+        from_date: get_t(item, "fromDate"),
+        requested_at: get_t(item, "requestedAt"),
+        forced: item.get("forced").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        received_at: get_t(item, "receivedAt"),
+        coverage,
+        finished_at: get_t(item, "finishedAt"),
+        counts: Counts {
+            created: get_n(item, "created"),
+            updated: get_n(item, "updated"),
+            deleted: get_n(item, "deleted"),
+            skipped_stale: get_n(item, "skippedStale"),
+            rejected: get_n(item, "rejected"),
+        },
+        rejects_report: get_s(item, "rejectsReport").map(str::to_owned),
+        message: get_s(item, "message").map(str::to_owned),
+    })
+}
+
+pub fn decode_sync_state(item: &Item) -> SyncState {
+    let pending = item
+        .get("pendingRanges")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| {
+            l.iter()
+                .filter_map(|m| {
+                    let m = m.as_m().ok()?;
+                    Coverage::new(get_t(m, "start")?, get_t(m, "end")?).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    SyncState { watermark: get_t(item, "watermark"), pending, version: get_n(item, "version") }
+}
+
+/// The sync-state item at `version`.
+pub fn sync_state_item(state: &SyncState, version: u64) -> Item {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s(SYNC_PK)),
+        ("sk".to_owned(), s(SYNC_SK)),
+        ("version".to_owned(), n(version)),
+        ("updatedAt".to_owned(), s(Timestamp::now().to_iso())),
+        (
+            "pendingRanges".to_owned(),
+            AttributeValue::L(
+                state
+                    .pending
+                    .iter()
+                    .map(|c| {
+                        AttributeValue::M(HashMap::from([
+                            ("start".to_owned(), s(c.start.to_iso())),
+                            ("end".to_owned(), s(c.end.to_iso())),
+                        ]))
+                    })
+                    .collect(),
+            ),
+        ),
+    ]);
+    if let Some(w) = state.watermark {
+        item.insert("watermark".to_owned(), s(w.to_iso()));
+    }
+    item
+}

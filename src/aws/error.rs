@@ -1,0 +1,175 @@
+//! One error for every AWS call, built in one place from the SDK's error.
+//!
+//! Callers match on [`AwsError::code`] (the service's error code, such as
+//! `ConditionalCheckFailedException` or `NoSuchKey`) and on
+//! [`AwsError::retryable`], never on the text.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Service error codes the adapters act on.
+pub mod codes {
+    /// DynamoDB: a write's condition was false (stale row, concurrent update).
+    pub const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
+    /// DynamoDB: the request is malformed (for a lookup: a start key outside the query).
+    pub const VALIDATION: &str = "ValidationException";
+    /// S3: the object does not exist.
+    pub const NO_SUCH_KEY: &str = "NoSuchKey";
+}
+
+/// How the call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The service answered with an error (`code`, `message`, `status`).
+    Service,
+    /// No answer in time, after the SDK's retries.
+    Timeout,
+    /// The request could not be sent (connection refused, DNS, TLS).
+    Unreachable,
+    /// An answer came that could not be read.
+    BadResponse,
+    /// The request could not be built (a bug or a bad configuration).
+    BadRequest,
+}
+
+/// A failed AWS call, after the SDK's own retries. Holds the operation, the
+/// service's error code and message, and the HTTP status; never a request
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    /// `DynamoDB`, `S3`, `CAS`, ...
+    pub service: &'static str,
+    /// `PutItem`, `GetObject`, `StartSupportDataExport`, ...
+    pub operation: &'static str,
+    pub failure: Failure,
+    /// The service's error code, when it answered with one.
+    pub code: Option<String>,
+    /// The service's message. DynamoDB's may quote key values: log the code,
+    /// not the message, where keys are personal.
+    pub message: Option<String>,
+    pub status: Option<u16>,
+    /// True when retrying later may succeed (throttling, 5xx, timeouts).
+    pub retryable: bool,
+}
+
+impl AwsError {
+    /// The one conversion from an SDK error, for every SDK client.
+    pub fn from_sdk<E: ProvideErrorMetadata>(
+        service: &'static str,
+        operation: &'static str,
+        e: &SdkError<E, HttpResponse>,
+    ) -> Self {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let base =
+            |failure, retryable| Self { service, operation, failure, code: None, message: None, status, retryable };
+        match e {
+            SdkError::ServiceError(se) => {
+                let err = se.err();
+                let code = err.code().map(str::to_owned);
+                let server_side = status.is_some_and(|s| s >= 500);
+                Self {
+                    code: code.clone(),
+                    message: err.message().map(str::to_owned),
+                    retryable: server_side || code.as_deref().is_some_and(is_throttling),
+                    ..base(Failure::Service, false)
+                }
+            }
+            SdkError::TimeoutError(_) => base(Failure::Timeout, true),
+            SdkError::DispatchFailure(d) if d.is_timeout() => base(Failure::Timeout, true),
+            SdkError::DispatchFailure(_) => base(Failure::Unreachable, true),
+            SdkError::ResponseError(_) => base(Failure::BadResponse, true),
+            _ => base(Failure::BadRequest, false),
+        }
+    }
+
+    /// A service error made by an adapter or a test double.
+    pub fn service(service: &'static str, operation: &'static str, code: &str, message: &str, status: u16) -> Self {
+        Self {
+            service,
+            operation,
+            failure: Failure::Service,
+            code: Some(code.to_owned()),
+            message: Some(message.to_owned()),
+            status: Some(status),
+            retryable: status >= 500 || is_throttling(code),
+        }
+    }
+
+    /// The service's error code, if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code() == Some(code)
+    }
+
+    /// What went wrong without the service's message: safe to log anywhere.
+    pub fn summary(&self) -> String {
+        match (self.failure, &self.code) {
+            (Failure::Service, Some(code)) => format!("{} {} failed: {code}", self.service, self.operation),
+            _ => format!("{} {} failed: {}", self.service, self.operation, self.failure_text()),
+        }
+    }
+
+    fn failure_text(&self) -> String {
+        match self.failure {
+            Failure::Service => "an error without a code".to_owned(),
+            Failure::Timeout => "timed out (after retries)".to_owned(),
+            Failure::Unreachable => "could not reach the endpoint (after retries)".to_owned(),
+            Failure::BadResponse => match self.status {
+                Some(s) => format!("unreadable response (HTTP {s})"),
+                None => "unreadable response".to_owned(),
+            },
+            Failure::BadRequest => "the request could not be built".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} failed: ", self.service, self.operation)?;
+        match self.failure {
+            Failure::Service => {
+                write!(f, "{}", self.code().unwrap_or("unknown error"))?;
+                if let Some(s) = self.status {
+                    write!(f, " (HTTP {s})")?;
+                }
+                write!(f, ": {}", self.message.as_deref().unwrap_or("no message"))
+            }
+            _ => f.write_str(&self.failure_text()),
+        }
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+/// The codes the SDK's own retry classifier treats as throttling or
+/// transient (DynamoDB's `ProvisionedThroughputExceededException` among them).
+fn is_throttling(code: &str) -> bool {
+    code.contains("Throttl")
+        || code.contains("LimitExceeded")
+        || code.contains("ThroughputExceeded")
+        || matches!(code, "SlowDown" | "RequestTimeout" | "RequestTimeoutException" | "TransactionInProgressException")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable_client_errors_are_not() {
+        let throttled =
+            AwsError::service("DynamoDB", "PutItem", "ProvisionedThroughputExceededException", "slow down", 400);
+        assert!(throttled.retryable);
+        assert!(AwsError::service("S3", "GetObject", "InternalError", "oops", 500).retryable);
+        let denied = AwsError::service("DynamoDB", "Query", "AccessDeniedException", "no", 400);
+        assert!(!denied.retryable);
+        assert!(denied.has_code("AccessDeniedException"));
+        assert_eq!(denied.to_string(), "DynamoDB Query failed: AccessDeniedException (HTTP 400): no");
+        assert_eq!(denied.summary(), "DynamoDB Query failed: AccessDeniedException");
+    }
+}

@@ -1,0 +1,64 @@
+//! The AWS adapters: the ports of [`crate::ports`] implemented with the AWS
+//! SDK, and the shared SDK configuration.
+//!
+//! * [`error`]: [`AwsError`], the one error of every AWS call.
+//! * [`dynamodb`]: the contacts table ([`DynamoStore`]): contacts, the sync
+//!   state and the export records.
+//! * [`s3`]: the export bucket (the S3 client is the object store).
+//!
+//! Nothing outside this module names an SDK type, except the functions'
+//! `main`s (which build the clients) and the CAS adapter of start-export.
+
+pub mod dynamodb;
+pub mod error;
+pub mod s3;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+pub use dynamodb::DynamoStore;
+pub use error::{AwsError, Failure, codes};
+
+/// Shared AWS configuration: region and credentials from the environment,
+/// endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, and
+/// patient retries (throttling, 5xx and timeouts are retried with backoff).
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Standard retry mode with more attempts than the default three: a write
+/// given up on fails the whole export, so it is worth waiting for.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// True when an endpoint override for `service` (its env var suffix, like
+/// `S3`) or for all services is set: a local server, not AWS.
+pub fn endpoint_overridden(service_suffix: &str) -> bool {
+    ["AWS_ENDPOINT_URL".to_owned(), format!("AWS_ENDPOINT_URL_{service_suffix}")]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+/// S3 client; path-style addressing when the endpoint is overridden, since
+/// local S3 servers do not resolve bucket names as host names.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(endpoint_overridden("S3")).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}

@@ -1,0 +1,63 @@
+//! The export bucket: [`ObjectStore`] implemented on the S3 client itself
+//! (the bucket comes with each location).
+
+use std::path::Path;
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::aws::error::{AwsError, Failure};
+use crate::notification::S3Location;
+use crate::ports::{ObjectReader, ObjectStore};
+
+const SERVICE: &str = "S3";
+
+fn s3_error<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> AwsError {
+    move |e| AwsError::from_sdk(SERVICE, operation, &e)
+}
+
+/// An error of ours on the way (reading a body, a local file).
+fn local(operation: &'static str, what: String) -> AwsError {
+    AwsError {
+        service: SERVICE,
+        operation,
+        failure: Failure::BadResponse,
+        code: None,
+        message: Some(what),
+        status: None,
+        retryable: true,
+    }
+}
+
+impl ObjectStore for aws_sdk_s3::Client {
+    async fn read_small(&self, loc: &S3Location, max_bytes: usize) -> Result<Option<Vec<u8>>, AwsError> {
+        let out =
+            self.get_object().bucket(&loc.bucket_name).key(&loc.key).send().await.map_err(s3_error("GetObject"))?;
+        if out.content_length().unwrap_or(0) as usize > max_bytes {
+            return Ok(None);
+        }
+        let bytes = out.body.collect().await.map_err(|e| local("GetObject", format!("reading the body: {e}")))?;
+        let bytes = bytes.into_bytes();
+        Ok((bytes.len() <= max_bytes).then(|| bytes.to_vec()))
+    }
+
+    async fn open(&self, loc: &S3Location) -> Result<ObjectReader, AwsError> {
+        let out =
+            self.get_object().bucket(&loc.bucket_name).key(&loc.key).send().await.map_err(s3_error("GetObject"))?;
+        Ok(Box::new(tokio_util::io::SyncIoBridge::new(out.body.into_async_read())))
+    }
+
+    async fn put_file(&self, loc: &S3Location, path: &Path, content_type: &str) -> Result<(), AwsError> {
+        let body = ByteStream::from_path(path).await.map_err(|e| local("PutObject", format!("reading {e}")))?;
+        self.put_object()
+            .bucket(&loc.bucket_name)
+            .key(&loc.key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(s3_error("PutObject"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,330 @@
+//! In-memory implementations of the ports, with the same rules as the AWS
+//! adapters (newer-wins writes, DELETE keeps only the guid and the time,
+//! newest exports first), for tests of the functions' rules without Java or
+//! moto. Faults can be injected: every call failing, or chosen writes.
+//!
+//! Cursors are `o<offset>`; like DynamoDB, a full page has a next cursor even
+//! when nothing follows.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::aws::error::{AwsError, codes};
+use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
+use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
+use crate::notification::S3Location;
+use crate::ports::{ContactStore, ExportLog, LookupError, ObjectReader, ObjectStore};
+use crate::sync::{Coverage, SyncState};
+
+type WriteFault = Box<dyn Fn(&ContactRecord) -> Option<AwsError> + Send + Sync>;
+
+/// What the store holds under one Customer Guid: the time of its newest
+/// record, and the contact unless that record was a DELETE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub operation_time: Timestamp,
+    pub contact: Option<StoredContact>,
+    pub export_request_id: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    contacts: BTreeMap<Guid, Held>,
+    sync: SyncState,
+    /// Export records by id, with the sort key of the `ByAccount` index.
+    exports: BTreeMap<String, (String, ExportRecord)>,
+}
+
+/// Contacts, sync state and export records in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    sync_reads: AtomicUsize,
+    writes: AtomicUsize,
+    fail_all: Mutex<Option<AwsError>>,
+    fail_writes: Mutex<Option<WriteFault>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store whose every call fails with `error`.
+    pub fn failing(error: AwsError) -> Self {
+        let s = Self::default();
+        *s.fail_all.lock().unwrap() = Some(error);
+        s
+    }
+
+    /// Makes the contact writes for which `fault` returns an error fail with it.
+    pub fn fail_writes(&self, fault: impl Fn(&ContactRecord) -> Option<AwsError> + Send + Sync + 'static) {
+        *self.fail_writes.lock().unwrap() = Some(Box::new(fault));
+    }
+
+    pub fn set_sync_state(&self, state: SyncState) {
+        self.lock().sync = state;
+    }
+
+    /// Adds an export record as the table would hold it.
+    pub fn insert_export(&self, record: ExportRecord) {
+        let at = record.requested_at.or(record.received_at).unwrap_or_else(Timestamp::now);
+        let key = format!("{}#{}", at.to_iso(), record.request_id);
+        self.lock().exports.insert(record.request_id.clone(), (key, record));
+    }
+
+    /// What is held under `guid`, deleted or not.
+    pub fn held(&self, guid: &Guid) -> Option<Held> {
+        self.lock().contacts.get(guid).cloned()
+    }
+
+    /// Every live contact, by Customer Guid.
+    pub fn live_contacts(&self) -> Vec<StoredContact> {
+        self.lock().contacts.values().filter_map(|h| h.contact.clone()).collect()
+    }
+
+    /// How many times the sync state was read.
+    pub fn sync_reads(&self) -> usize {
+        self.sync_reads.load(Ordering::SeqCst)
+    }
+
+    /// How many contact writes were attempted.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self) -> Result<(), AwsError> {
+        match self.fail_all.lock().unwrap().as_ref() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn update_export(&self, request_id: &str, sort_key: String, change: impl FnOnce(&mut ExportRecord)) {
+        let mut inner = self.lock();
+        let entry = inner
+            .exports
+            .entry(request_id.to_owned())
+            .or_insert_with(|| (sort_key, ExportRecord::new(request_id, ExportStatus::Requested)));
+        change(&mut entry.1);
+    }
+}
+
+impl MemoryStore {
+    /// [`ContactStore::apply`], without a runtime (to fill a store in a
+    /// test's set-up).
+    pub fn apply_now(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
+        self.check()?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if let Some(fault) = self.fail_writes.lock().unwrap().as_ref()
+            && let Some(e) = fault(rec)
+        {
+            return Err(e);
+        }
+        let mut inner = self.lock();
+        let guid = &rec.key.customer_guid;
+        if inner.contacts.get(guid).is_some_and(|h| h.operation_time >= rec.operation_time) {
+            return Ok(WriteOutcome::Stale);
+        }
+        let contact = match &rec.change {
+            Change::Delete => None,
+            Change::Upsert { details, .. } => Some(StoredContact::from_record(&rec.key, details, rec.operation_time)),
+        };
+        let held = Held { operation_time: rec.operation_time, contact, export_request_id: request_id.to_owned() };
+        inner.contacts.insert(guid.clone(), held);
+        Ok(WriteOutcome::Applied)
+    }
+}
+
+impl ContactStore for MemoryStore {
+    async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
+        self.apply_now(rec, request_id)
+    }
+
+    async fn contacts_by_account(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<Page<StoredContact>, LookupError> {
+        self.check()?;
+        let offset = match cursor {
+            None => 0,
+            Some(c) => c.strip_prefix('o').and_then(|n| n.parse::<usize>().ok()).ok_or(LookupError::BadCursor)?,
+        };
+        let mut all: Vec<StoredContact> = self
+            .live_contacts()
+            .into_iter()
+            .filter(|c| &c.aws_account_id == account && product.is_none_or(|p| &c.product_code == p))
+            .collect();
+        all.sort_by(|a, b| {
+            (&a.product_code, &a.subscription_guid, &a.customer_guid).cmp(&(
+                &b.product_code,
+                &b.subscription_guid,
+                &b.customer_guid,
+            ))
+        });
+        let limit = limit.max(1) as usize;
+        let items: Vec<StoredContact> = all.into_iter().skip(offset).take(limit).collect();
+        let next_cursor = (items.len() == limit).then(|| format!("o{}", offset + items.len()));
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn contacts_by_email(&self, email: &str) -> Result<Vec<StoredContact>, AwsError> {
+        self.check()?;
+        let key = email_lookup_key(email);
+        Ok(self.live_contacts().into_iter().filter(|c| email_lookup_key(&c.details.email) == key).collect())
+    }
+
+    async fn contact_by_guid(&self, guid: &Guid) -> Result<Option<StoredContact>, AwsError> {
+        self.check()?;
+        Ok(self.held(guid).and_then(|h| h.contact))
+    }
+}
+
+impl ExportLog for MemoryStore {
+    async fn sync_state(&self) -> Result<SyncState, AwsError> {
+        self.sync_reads.fetch_add(1, Ordering::SeqCst);
+        self.check()?;
+        Ok(self.lock().sync.clone())
+    }
+
+    async fn record_coverage(&self, coverage: Coverage, initial: Timestamp) -> Result<SyncState, AwsError> {
+        self.check()?;
+        let mut inner = self.lock();
+        let mut next = inner.sync.with_applied(coverage, initial);
+        next.version += 1;
+        inner.sync = next.clone();
+        Ok(next)
+    }
+
+    async fn reset_watermark(&self) -> Result<SyncState, AwsError> {
+        self.check()?;
+        let mut inner = self.lock();
+        inner.sync = SyncState { watermark: None, pending: Vec::new(), version: inner.sync.version + 1 };
+        Ok(inner.sync.clone())
+    }
+
+    async fn export(&self, request_id: &str) -> Result<Option<ExportRecord>, AwsError> {
+        self.check()?;
+        Ok(self.lock().exports.get(request_id).map(|(_, r)| r.clone()))
+    }
+
+    async fn recent_exports(&self, limit: i32) -> Result<Vec<ExportRecord>, AwsError> {
+        self.check()?;
+        let inner = self.lock();
+        let mut all: Vec<&(String, ExportRecord)> = inner.exports.values().collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(all.into_iter().take(limit.max(0) as usize).map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn export_requested(&self, r: &ExportRequest) -> Result<(), AwsError> {
+        self.check()?;
+        let id = r.request_id.as_str();
+        let key = format!("{}#{id}", r.requested_at.to_iso());
+        self.update_export(id, key.clone(), |rec| {
+            rec.data_set_type = Some(r.data_set_type.clone());
+            rec.from_date = Some(r.from_date);
+            rec.requested_at = Some(r.requested_at);
+            rec.forced = r.forced;
+        });
+        // The requested time orders the listing, as gsi1sk does in the table.
+        if let Some(entry) = self.lock().exports.get_mut(id) {
+            entry.0 = key;
+        }
+        Ok(())
+    }
+
+    async fn export_received(
+        &self,
+        request_id: &str,
+        status: ExportStatus,
+        coverage: Option<Coverage>,
+        message: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.check()?;
+        let now = Timestamp::now();
+        self.update_export(request_id, format!("{}#{request_id}", now.to_iso()), |rec| {
+            rec.status = status;
+            rec.received_at = Some(now);
+            if coverage.is_some() {
+                rec.coverage = coverage;
+            }
+            if let Some(m) = message {
+                rec.message = Some(m.to_owned());
+                rec.finished_at = Some(now);
+            }
+        });
+        Ok(())
+    }
+
+    async fn export_finished(&self, request_id: &str, o: &ExportOutcome) -> Result<(), AwsError> {
+        self.check()?;
+        self.update_export(request_id, format!("{}#{request_id}", o.finished_at.to_iso()), |rec| {
+            rec.status = o.status;
+            rec.finished_at = Some(o.finished_at);
+            rec.counts = o.counts;
+            rec.rejects_report = o.rejects_report.clone();
+            rec.message = o.message.clone();
+        });
+        Ok(())
+    }
+}
+
+/// Objects in memory, by bucket and key.
+#[derive(Default)]
+pub struct MemoryObjects {
+    objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+}
+
+impl MemoryObjects {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
+        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), body.into());
+    }
+
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned()
+    }
+
+    fn find(&self, loc: &S3Location, operation: &'static str) -> Result<Vec<u8>, AwsError> {
+        self.get(&loc.bucket_name, &loc.key).ok_or_else(|| {
+            AwsError::service("S3", operation, codes::NO_SUCH_KEY, "The specified key does not exist.", 404)
+        })
+    }
+}
+
+impl ObjectStore for MemoryObjects {
+    async fn read_small(&self, loc: &S3Location, max_bytes: usize) -> Result<Option<Vec<u8>>, AwsError> {
+        let bytes = self.find(loc, "GetObject")?;
+        Ok((bytes.len() <= max_bytes).then_some(bytes))
+    }
+
+    async fn open(&self, loc: &S3Location) -> Result<ObjectReader, AwsError> {
+        Ok(Box::new(std::io::Cursor::new(self.find(loc, "GetObject")?)))
+    }
+
+    async fn put_file(&self, loc: &S3Location, path: &Path, _content_type: &str) -> Result<(), AwsError> {
+        let bytes = std::fs::read(path).map_err(|e| AwsError {
+            service: "S3",
+            operation: "PutObject",
+            failure: crate::aws::Failure::BadRequest,
+            code: None,
+            message: Some(format!("reading the local file: {e}")),
+            status: None,
+            retryable: false,
+        })?;
+        self.put(&loc.bucket_name, &loc.key, bytes);
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The ports: what the functions need from the outside world, as small
+//! traits. The AWS adapters ([`crate::aws`]) implement them for DynamoDB,
+//! S3 and CAS; the in-memory ones ([`crate::memory`]) for tests of the rules
+//! without Java or moto.
+//!
+//! Every method returns [`AwsError`] on failure: the adapters are AWS
+//! services, and callers decide on its `code` and `retryable`.
+
+use std::future::Future;
+use std::io::Read;
+use std::path::Path;
+
+use crate::aws::AwsError;
+use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode};
+use crate::model::{
+    ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome,
+};
+use crate::notification::S3Location;
+use crate::sync::{Coverage, SyncState};
+
+/// Why a listing failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The cursor is not one this listing handed out.
+    #[error("the cursor is not valid for this query")]
+    BadCursor,
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// The contacts: conditional writes (ingest) and the lookups (the API).
+pub trait ContactStore: Send + Sync {
+    /// Puts or deletes one contact, only if it is newer than what is held.
+    fn apply(
+        &self,
+        rec: &ContactRecord,
+        request_id: &str,
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
+
+    /// Contacts of an account, optionally of one product, a page at a time,
+    /// ordered by product, subscription and contact.
+    fn contacts_by_account(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Page<StoredContact>, LookupError>> + Send;
+
+    /// Contacts whose email matches, case-insensitively.
+    fn contacts_by_email(&self, email: &str) -> impl Future<Output = Result<Vec<StoredContact>, AwsError>> + Send;
+
+    /// The contact with this Customer Guid, unless deleted.
+    fn contact_by_guid(&self, guid: &Guid) -> impl Future<Output = Result<Option<StoredContact>, AwsError>> + Send;
+}
+
+/// The sync state (watermark) and the record of every export.
+pub trait ExportLog: Send + Sync {
+    fn sync_state(&self) -> impl Future<Output = Result<SyncState, AwsError>> + Send;
+
+    /// Records that an export with `coverage` was applied; returns the new state.
+    fn record_coverage(
+        &self,
+        coverage: Coverage,
+        initial: crate::domain::Timestamp,
+    ) -> impl Future<Output = Result<SyncState, AwsError>> + Send;
+
+    /// Forgets the watermark (full re-sync).
+    fn reset_watermark(&self) -> impl Future<Output = Result<SyncState, AwsError>> + Send;
+
+    fn export(&self, request_id: &str) -> impl Future<Output = Result<Option<ExportRecord>, AwsError>> + Send;
+
+    /// The newest exports first.
+    fn recent_exports(&self, limit: i32) -> impl Future<Output = Result<Vec<ExportRecord>, AwsError>> + Send;
+
+    /// start-export: the source accepted the request.
+    fn export_requested(&self, request: &ExportRequest) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// ingest-export: a notification arrived for this export. A `message`
+    /// also marks it finished.
+    fn export_received(
+        &self,
+        request_id: &str,
+        status: ExportStatus,
+        coverage: Option<Coverage>,
+        message: Option<&str>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// ingest-export: the export's outcome and counts.
+    fn export_finished(
+        &self,
+        request_id: &str,
+        outcome: &ExportOutcome,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A blocking reader of an object's bytes, read on a blocking thread.
+pub type ObjectReader = Box<dyn Read + Send>;
+
+/// The export bucket. A missing object is an error with code
+/// [`crate::aws::codes::NO_SUCH_KEY`].
+pub trait ObjectStore: Send + Sync {
+    /// The whole object, or `None` when it is larger than `max_bytes`.
+    fn read_small(
+        &self,
+        loc: &S3Location,
+        max_bytes: usize,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send;
+
+    /// The object as a stream (memory does not grow with its size).
+    fn open(&self, loc: &S3Location) -> impl Future<Output = Result<ObjectReader, AwsError>> + Send;
+
+    /// Uploads a local file.
+    fn put_file(
+        &self,
+        loc: &S3Location,
+        path: &Path,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Where exports come from: `StartSupportDataExport`.
+pub trait ExportSource: Send + Sync {
+    /// Starts an export; returns the request id the source gave it (as
+    /// given: the caller checks its shape).
+    fn start_export(&self, params: &ExportParams) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+// A shared reference to a port is the port: one store can serve several
+// handlers (and a test can keep its in-memory store to look into).
+
+impl<T: ContactStore + ?Sized> ContactStore for &T {
+    fn apply(
+        &self,
+        rec: &ContactRecord,
+        request_id: &str,
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send {
+        (**self).apply(rec, request_id)
+    }
+    fn contacts_by_account(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Page<StoredContact>, LookupError>> + Send {
+        (**self).contacts_by_account(account, product, cursor, limit)
+    }
+    fn contacts_by_email(&self, email: &str) -> impl Future<Output = Result<Vec<StoredContact>, AwsError>> + Send {
+        (**self).contacts_by_email(email)
+    }
+    fn contact_by_guid(&self, guid: &Guid) -> impl Future<Output = Result<Option<StoredContact>, AwsError>> + Send {
+        (**self).contact_by_guid(guid)
+    }
+}
+
+impl<T: ExportLog + ?Sized> ExportLog for &T {
+    fn sync_state(&self) -> impl Future<Output = Result<SyncState, AwsError>> + Send {
+        (**self).sync_state()
+    }
+    fn record_coverage(
+        &self,
+        coverage: Coverage,
+        initial: crate::domain::Timestamp,
+    ) -> impl Future<Output = Result<SyncState, AwsError>> + Send {
+        (**self).record_coverage(coverage, initial)
+    }
+    fn reset_watermark(&self) -> impl Future<Output = Result<SyncState, AwsError>> + Send {
+        (**self).reset_watermark()
+    }
+    fn export(&self, request_id: &str) -> impl Future<Output = Result<Option<ExportRecord>, AwsError>> + Send {
+        (**self).export(request_id)
+    }
+    fn recent_exports(&self, limit: i32) -> impl Future<Output = Result<Vec<ExportRecord>, AwsError>> + Send {
+        (**self).recent_exports(limit)
+    }
+    fn export_requested(&self, request: &ExportRequest) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).export_requested(request)
+    }
+    fn export_received(
+        &self,
+        request_id: &str,
+        status: ExportStatus,
+        coverage: Option<Coverage>,
+        message: Option<&str>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).export_received(request_id, status, coverage, message)
+    }
+    fn export_finished(
+        &self,
+        request_id: &str,
+        outcome: &ExportOutcome,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).export_finished(request_id, outcome)
+    }
+}
