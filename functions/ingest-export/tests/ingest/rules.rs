@@ -188,3 +188,16 @@ async fn rejected_rows_go_to_a_report_beside_the_export() {
     assert!(report.contains("\n3,Customer Guid: must be a 36-character GUID"), "{report}");
     assert!(!report.contains("Badguid"), "no contact field in the report");
 }
+
+#[tokio::test]
+async fn the_failed_export_event_fixture_is_recorded_as_failed() {
+    let m = Mem::new();
+    let event = include_str!("../../../../events/sns-export-failed.json");
+    let event: aws_lambda_events::event::sns::SnsEvent = serde_json::from_str(event).unwrap();
+    let out = m.ingest.handle_event(event).await.expect("recorded, not retried");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status, ExportStatus::Failed);
+    let rec = m.store().export("646dd4ed-6806-11e5-a6d8-fd5dbcaa74ab").await.unwrap().unwrap();
+    assert_eq!(rec.status, ExportStatus::Failed);
+    assert_eq!(rec.message.as_deref(), Some("Access Denied: the role cannot write to the bucket"));
+}
