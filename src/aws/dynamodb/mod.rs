@@ -54,13 +54,18 @@ impl DynamoStore {
     /// Every attribute stored under this Customer Guid (audits and tests:
     /// proves what a DELETE left behind).
     pub async fn raw_contact_item(&self, guid: &Guid) -> Result<Option<Item>, AwsError> {
+        self.get(contact_pk(guid), CONTACT_SK, true).await
+    }
+
+    /// The item at `pk` / `sk`, if any.
+    async fn get(&self, pk: String, sk: &str, consistent: bool) -> Result<Option<Item>, AwsError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(contact_pk(guid)))
-            .key("sk", s(CONTACT_SK))
-            .consistent_read(true)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(ddb_error("GetItem"))?;
@@ -187,32 +192,13 @@ impl ContactStore for DynamoStore {
     }
 
     async fn contact_by_guid(&self, guid: &Guid) -> Result<Option<StoredContact>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(contact_pk(guid)))
-            .key("sk", s(CONTACT_SK))
-            .send()
-            .await
-            .map_err(ddb_error("GetItem"))?;
-        Ok(out.item.as_ref().and_then(decode_contact))
+        Ok(self.get(contact_pk(guid), CONTACT_SK, false).await?.as_ref().and_then(decode_contact))
     }
 }
 
 impl ExportLog for DynamoStore {
     async fn sync_state(&self) -> Result<SyncState, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SYNC_PK))
-            .key("sk", s(SYNC_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(ddb_error("GetItem"))?;
-        Ok(out.item.as_ref().map(decode_sync_state).unwrap_or_default())
+        Ok(self.get(SYNC_PK.to_owned(), SYNC_SK, true).await?.as_ref().map(decode_sync_state).unwrap_or_default())
     }
 
     async fn record_coverage(&self, coverage: Coverage, initial: Timestamp) -> Result<SyncState, AwsError> {
@@ -224,17 +210,7 @@ impl ExportLog for DynamoStore {
     }
 
     async fn export(&self, request_id: &str) -> Result<Option<ExportRecord>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(export_pk(request_id)))
-            .key("sk", s(EXPORT_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(ddb_error("GetItem"))?;
-        Ok(out.item.as_ref().and_then(decode_export))
+        Ok(self.get(export_pk(request_id), EXPORT_SK, true).await?.as_ref().and_then(decode_export))
     }
 
     async fn recent_exports(&self, limit: i32) -> Result<Vec<ExportRecord>, AwsError> {
