@@ -15,6 +15,11 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.local/venv/bin:$(PATH)
 
 NEXTEST_PROFILE := $(if $(filter true,$(CI)),--profile ci,)
+# Runs a command with DynamoDB Local and moto started once for all of it
+# (devkit's with-emulators binary; see tools/devkit/src/bin/with-emulators.rs).
+# `--bin` without `-p`, as for psc-local below: the default members are
+# selected, so it shares its dependencies' build artifacts with make local.
+WITH_EMULATORS := cargo run -q --bin with-emulators --
 # Narrow a local run, e.g. `make test SCOPE="-p devkit"`; CI runs it all.
 SCOPE ?= --workspace
 
@@ -24,7 +29,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 test: bootstrap
-	scripts/with-emulators.sh cargo nextest run $(SCOPE) --no-fail-fast $(NEXTEST_PROFILE)
+	$(WITH_EMULATORS) cargo nextest run $(SCOPE) --no-fail-fast $(NEXTEST_PROFILE)
 	cargo test --doc $(SCOPE)
 	@if [[ -x scripts/check-template.sh ]]; then \
 	  echo "scripts/check-template.sh"; scripts/check-template.sh; \

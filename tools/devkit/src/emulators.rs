@@ -32,7 +32,7 @@ impl Emulators {
     /// The emulators for this process, started on first use.
     ///
     /// When `PSC_TEST_DYNAMODB_ENDPOINT` and `PSC_TEST_S3_ENDPOINT` are set
-    /// (`scripts/with-emulators.sh` sets them), those servers are used.
+    /// (the `with-emulators` binary sets them), those servers are used.
     /// Otherwise DynamoDB Local and moto are started once for this process,
     /// and killed when it exits.
     ///

@@ -41,6 +41,17 @@ fn workspace_root_above(start: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the
+/// repository root when relative), otherwise `<repo>/target`.
+pub fn target_dir() -> Result<PathBuf> {
+    let root = repo_root()?;
+    Ok(match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from) {
+        Some(p) if p.is_absolute() => p,
+        Some(p) => root.join(p),
+        None => root.join("target"),
+    })
+}
+
 /// `<repo>/template.yaml`.
 pub fn template_path() -> Result<PathBuf> {
     Ok(repo_root()?.join("template.yaml"))
