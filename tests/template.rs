@@ -6,8 +6,8 @@
 //! - no identity policy allows `Resource: '*'` except for the actions that
 //!   support no resource-level permission;
 //! - `ContactsTable` has exactly the keys and indexes of `docs/data-model.md`;
-//! - the CAS role has exactly the trust and permissions of
-//!   `reference/cas-facts.md` ("The role CAS assumes").
+//! - the CAS role has exactly the trust and permissions that
+//!   `docs/configuration.md` documents ("The role CAS assumes").
 //!
 //! CloudFormation short tags (`!Ref`, `!Sub`, ...) parse as tagged values;
 //! the long forms (`{"Ref": ...}`, `{"Fn::Sub": ...}`) are understood too.
@@ -24,7 +24,7 @@ const FUNCTIONS: [(&str, &str); 3] = [
     ("eligibility-api", "EligibilityApiFunction"),
 ];
 
-/// The AWS Marketplace account that assumes the CAS role (cas-facts.md).
+/// The AWS Marketplace account that assumes the CAS role (docs/configuration.md, "The role CAS assumes").
 const MARKETPLACE_ACCOUNT_ROOT: &str = "arn:aws:iam::452565589796:root";
 
 /// Actions that support no resource-level permission, so `Resource: '*'` is
@@ -62,13 +62,15 @@ fn template() -> Value {
     serde_norway::from_str(&read(&path)).unwrap_or_else(|e| panic!("template.yaml does not parse: {e}"))
 }
 
-/// The `cas-facts.md` of the shared folder, when it is beside the repository.
-fn cas_facts() -> Option<String> {
-    let root = repo_root();
-    [root.join("../shared/reference/cas-facts.md"), root.join("shared/reference/cas-facts.md")]
-        .iter()
-        .find(|p| p.is_file())
-        .map(|p| read(p))
+/// What `docs/configuration.md` says about the CAS role: its section
+/// "The role CAS assumes", up to the next heading.
+fn cas_role_doc() -> String {
+    let doc = read(&repo_root().join("docs/configuration.md"));
+    let start =
+        doc.find("\n## The role CAS assumes").expect("docs/configuration.md: no section \"The role CAS assumes\"");
+    let section = &doc[start + 1..];
+    let end = section[3..].find("\n#").map(|i| i + 3).unwrap_or(section.len());
+    section[..end].to_owned()
 }
 
 fn section<'a>(t: &'a Value, name: &str) -> &'a Mapping {
@@ -688,17 +690,17 @@ fn start_export_target(t: &Value, variable: &str) -> String {
 
 #[test]
 fn cas_role_has_exactly_the_documented_trust_and_permissions() {
-    if let Some(facts) = cas_facts() {
-        // The facts this test encodes; fail loudly if the reference changes.
-        for needle in [
-            "`arn:aws:iam::452565589796:root`",
-            "`sts:ExternalId`",
-            "`s3:PutObject` and `s3:GetBucketLocation` on the export",
-            "`sns:Publish` and `sns:GetTopicAttributes` on the topic",
-            "`iam:GetRolePolicy` on itself",
-        ] {
-            assert!(facts.replace('\n', " ").contains(needle), "cas-facts.md no longer says {needle}");
-        }
+    // The facts this test encodes, as the docs state them: a change to
+    // either side fails here until both agree.
+    let facts = cas_role_doc().replace('\n', " ");
+    for needle in [
+        "`arn:aws:iam::452565589796:root`",
+        "`sts:ExternalId`",
+        "`s3:PutObject` and `s3:GetBucketLocation` on the export",
+        "`sns:Publish` and `sns:GetTopicAttributes` on the topic",
+        "`iam:GetRolePolicy` on itself",
+    ] {
+        assert!(facts.contains(needle), "docs/configuration.md (The role CAS assumes) no longer says {needle}");
     }
 
     let t = template();
@@ -764,7 +766,7 @@ fn cas_role_has_exactly_the_documented_trust_and_permissions() {
     .into_iter()
     .map(|(a, r)| (a.to_owned(), r))
     .collect();
-    assert_eq!(granted, expected, "CAS role permissions differ from cas-facts.md");
+    assert_eq!(granted, expected, "CAS role permissions differ from docs/configuration.md");
 }
 
 #[test]
