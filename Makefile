@@ -3,7 +3,8 @@
 #   make test        everything: tools, unit + integration tests against
 #                    DynamoDB Local and moto, doc tests, template checks, and
 #                    the local run's smoke test (make local-smoke)
-#   make bootstrap   install the tools into .local/ (no-op when up to date)
+#   make bootstrap   install every tool into .local/ (no-op when up to date);
+#                    make local installs only its own (scripts/bootstrap.sh local)
 #   make fmt-check   rustfmt check
 #   make clippy      lints, warnings are errors
 
@@ -26,7 +27,7 @@ SCOPE ?= --workspace
 .PHONY: bootstrap test fmt-check clippy
 
 bootstrap:
-	@scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh all
 
 # scripts/check-template.sh runs with bash, not by its run bit: a missing or
 # non-executable script fails `make test` instead of being skipped.
@@ -45,7 +46,8 @@ clippy:
 # ---------------------------------------------------------------------------
 # The whole pipeline on this machine, no AWS account (tools/local-run):
 #
-#   make local         bootstrap if needed, start DynamoDB Local, moto and the
+#   make local         install its tools if needed (scripts/bootstrap.sh local:
+#                      moto, cargo-lambda, DynamoDB Local), start DynamoDB Local, moto and the
 #                      CAS stand-in, serve the real functions with cargo lambda
 #                      watch, run one export end to end, print the summary and
 #                      example queries, then serve until Ctrl-C

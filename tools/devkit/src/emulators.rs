@@ -38,7 +38,7 @@ impl Emulators {
     ///
     /// # Panics
     /// When the emulators cannot be reached or started; the message says why
-    /// (most often: run `scripts/bootstrap.sh`). Use [`Emulators::try_get`]
+    /// (most often: run `scripts/bootstrap.sh local`). Use [`Emulators::try_get`]
     /// to handle the error instead.
     pub async fn get() -> &'static Emulators {
         match Self::try_get().await {

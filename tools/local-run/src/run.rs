@@ -116,16 +116,19 @@ impl Session {
 
         // 1. Tools.
         if self.args.bootstrap {
-            say("[1/6] tools: scripts/bootstrap.sh (installs into .local/ what is missing)");
+            // Only what this run uses (moto, cargo-lambda, DynamoDB Local):
+            // SAM CLI, cfn-lint, zig and checkov come with `make test`.
+            say("[1/6] tools: scripts/bootstrap.sh local (installs into .local/ what is missing)");
             let status = tokio::process::Command::new(self.root.join("scripts/bootstrap.sh"))
+                .arg("local")
                 .current_dir(&self.root)
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .status()
                 .await
-                .context("running scripts/bootstrap.sh")?;
+                .context("running scripts/bootstrap.sh local")?;
             if !status.success() {
-                bail!("scripts/bootstrap.sh failed ({status})");
+                bail!("scripts/bootstrap.sh local failed ({status})");
             }
         } else {
             say("[1/6] tools: --no-bootstrap, using .local/ as it is");
@@ -284,7 +287,7 @@ impl Session {
         std::fs::write(&env_file, text).with_context(|| format!("writing {}", env_file.display()))?;
         let cargo_lambda = self.root.join(".local/venv/bin/cargo-lambda");
         if !cargo_lambda.is_file() {
-            bail!("{} is missing: run scripts/bootstrap.sh", cargo_lambda.display());
+            bail!("{} is missing: run scripts/bootstrap.sh local", cargo_lambda.display());
         }
         let mut cmd = clean_command(&cargo_lambda);
         cmd.current_dir(&self.root)
