@@ -862,3 +862,84 @@ fn alarms_watch_documented_metrics() {
         assert!(watched.contains(metric), "no alarm on {metric}");
     }
 }
+
+/// How a statement restricts `dynamodb:LeadingKeys`.
+#[derive(Debug, PartialEq, Eq)]
+struct LeadingKeys {
+    /// The operator of its condition, e.g. `ForAllValues:StringEquals`.
+    op: String,
+    values: Vec<String>,
+    /// It also requires the key (`Null: false`).
+    required: bool,
+}
+
+/// What a statement grants one action on.
+#[derive(Debug, PartialEq, Eq)]
+struct Grant {
+    resources: Vec<String>,
+    leading_keys: Option<LeadingKeys>,
+}
+
+/// The `dynamodb:LeadingKeys` condition of a statement, if any.
+fn leading_keys(statement: &Value) -> Option<LeadingKeys> {
+    let condition = statement.get("Condition")?.as_mapping()?;
+    let (op, values) = condition.iter().find_map(|(op, body)| {
+        let values = body.get("dynamodb:LeadingKeys")?;
+        let op = op.as_str()?;
+        (op != "Null").then(|| (op.to_owned(), strings(Some(values))))
+    })?;
+    let required =
+        condition.get("Null").and_then(|n| n.get("dynamodb:LeadingKeys")).is_some_and(|v| describe(v) == "false");
+    Some(LeadingKeys { op, values, required })
+}
+
+/// start-export may call only the DynamoDB operations it makes through the
+/// core's DynamoDB store (warm_up, sync_state, reset_watermark,
+/// export_requested, recent_exports),
+/// each only on its own items: the sync state (pk = SYNC), its export records
+/// (pk = EXPORT#<id>) and the exports' partition of the ByAccount index
+/// (gsi1pk = EXPORTS). Never a contact: no Scan, no DeleteItem, no batch.
+#[test]
+fn start_export_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
+    let t = template();
+    let f = props(resource(&t, "StartExportFunction"));
+    assert!(f.get("Role").is_none() && f.get("ManagedPolicyArns").is_none(), "only the Policies below");
+    let mut granted: BTreeMap<String, Grant> = BTreeMap::new();
+    for (i, policy) in f.get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
+        // A SAM policy template (DynamoDBCrudPolicy, ...) grants whole-table access.
+        assert!(
+            policy.get("Statement").is_some(),
+            "StartExportFunction.Policies[{i}] is a policy template, not a scoped statement: {policy:?}"
+        );
+        let mut statements = Vec::new();
+        statements_of(policy, &format!("StartExportFunction.Policies[{i}]"), &mut statements);
+        for s in statements {
+            for action in strings(s.body.get("Action")) {
+                if !action.to_ascii_lowercase().starts_with("dynamodb:") {
+                    continue;
+                }
+                assert!(!action.contains('*'), "{}: wildcard action {action}", s.at);
+                assert_eq!(str_at(s.body, &["Effect"]), Some("Allow"), "{}", s.at);
+                let grant = Grant { resources: strings(s.body.get("Resource")), leading_keys: leading_keys(s.body) };
+                let previous = granted.insert(action.clone(), grant);
+                assert!(previous.is_none(), "{action} granted twice");
+            }
+        }
+    }
+    for forbidden in ["dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"] {
+        assert!(!granted.contains_key(forbidden), "start-export must not hold {forbidden}");
+    }
+    let grant = |resource: &str, keys: Option<(&str, &str)>| Grant {
+        resources: vec![resource.to_owned()],
+        leading_keys: keys.map(|(op, v)| LeadingKeys { op: op.to_owned(), values: vec![v.to_owned()], required: true }),
+    };
+    let (table, index) = ("Arn:ContactsTable", "Sub:${ContactsTable.Arn}/index/ByAccount");
+    let expected = BTreeMap::from([
+        ("dynamodb:DescribeTable".to_owned(), grant(table, None)),
+        ("dynamodb:GetItem".to_owned(), grant(table, Some(("ForAllValues:StringEquals", "SYNC")))),
+        ("dynamodb:PutItem".to_owned(), grant(table, Some(("ForAllValues:StringEquals", "SYNC")))),
+        ("dynamodb:UpdateItem".to_owned(), grant(table, Some(("ForAllValues:StringLike", "EXPORT#*")))),
+        ("dynamodb:Query".to_owned(), grant(index, Some(("ForAllValues:StringEquals", "EXPORTS")))),
+    ]);
+    assert_eq!(granted, expected);
+}
