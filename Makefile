@@ -3,7 +3,8 @@
 #   make test        everything: tools, unit + integration tests against
 #                    DynamoDB Local and moto, doc tests, template checks, and
 #                    the local run's smoke test (make local-smoke)
-#   make bootstrap   install the tools into .local/ (no-op when up to date)
+#   make bootstrap   install every tool into .local/ (no-op when up to date);
+#                    make local installs only its own (scripts/bootstrap.sh local)
 #   make fmt-check   rustfmt check
 #   make clippy      lints, warnings are errors
 
@@ -15,22 +16,25 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.local/venv/bin:$(PATH)
 
 NEXTEST_PROFILE := $(if $(filter true,$(CI)),--profile ci,)
+# Runs a command with DynamoDB Local and moto started once for all of it
+# (devkit's with-emulators binary; see tools/devkit/src/bin/with-emulators.rs).
+# `--bin` without `-p`, as for psc-local below: the default members are
+# selected, so it shares its dependencies' build artifacts with make local.
+WITH_EMULATORS := cargo run -q --bin with-emulators --
 # Narrow a local run, e.g. `make test SCOPE="-p devkit"`; CI runs it all.
 SCOPE ?= --workspace
 
 .PHONY: bootstrap test fmt-check clippy
 
 bootstrap:
-	@scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh all
 
+# scripts/check-template.sh runs with bash, not by its run bit: a missing or
+# non-executable script fails `make test` instead of being skipped.
 test: bootstrap
-	scripts/with-emulators.sh cargo nextest run $(SCOPE) --no-fail-fast $(NEXTEST_PROFILE)
+	$(WITH_EMULATORS) cargo nextest run $(SCOPE) --no-fail-fast $(NEXTEST_PROFILE)
 	cargo test --doc $(SCOPE)
-	@if [[ -x scripts/check-template.sh ]]; then \
-	  echo "scripts/check-template.sh"; scripts/check-template.sh; \
-	else \
-	  echo "make: scripts/check-template.sh not present yet, skipped"; \
-	fi
+	bash scripts/check-template.sh
 	@if [[ "$(SCOPE)" == "--workspace" ]]; then $(MAKE) --no-print-directory local-smoke; fi
 
 fmt-check:
@@ -42,7 +46,8 @@ clippy:
 # ---------------------------------------------------------------------------
 # The whole pipeline on this machine, no AWS account (tools/local-run):
 #
-#   make local         bootstrap if needed, start DynamoDB Local, moto and the
+#   make local         install its tools if needed (scripts/bootstrap.sh local:
+#                      moto, cargo-lambda, DynamoDB Local), start DynamoDB Local, moto and the
 #                      CAS stand-in, serve the real functions with cargo lambda
 #                      watch, run one export end to end, print the summary and
 #                      example queries, then serve until Ctrl-C

@@ -10,7 +10,7 @@
 #    parameters change);
 # 3. parse: `cargo bench --bench ingest_parse` (bare csv, psc-bridge parse +
 #    validate + items) and benches/python/reference_parse.py on the same file;
-# 4. end to end, under scripts/with-emulators.sh (one DynamoDB Local, one
+# 4. end to end, under devkit's with-emulators (one DynamoDB Local, one
 #    moto for everything): target/release/ingest-e2e for each size under
 #    /usr/bin/time -v, and benches/python/reference_boto3.py on the first
 #    size, each into a fresh table;
@@ -32,7 +32,7 @@ BIN="$ROOT/target/release"
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-# ---- inside scripts/with-emulators.sh: the end-to-end runs -------------------
+# ---- inside with-emulators: the end-to-end runs ----------------------------------
 if [[ "${1:-}" == "--e2e-inside" ]]; then
   out="$2"
   py_rows="$3"
@@ -136,8 +136,8 @@ printf '%s\n' "$parse_out" >&2
 printf '%s\n' "$parse_out" | grep '^BENCH ' | sed 's/^BENCH //' >>"$OUT"
 
 # ---- end to end ------------------------------------------------------------------------
-say "end to end against DynamoDB Local and moto (scripts/with-emulators.sh)"
-scripts/with-emulators.sh "$0" --e2e-inside "$OUT" "$PY_E2E_ROWS" "$WARMUP_ROWS" "${E2E_LIST[@]}"
+say "end to end against DynamoDB Local and moto (with-emulators)"
+cargo run -q --bin with-emulators -- "$0" --e2e-inside "$OUT" "$PY_E2E_ROWS" "$WARMUP_ROWS" "${E2E_LIST[@]}"
 machine after
 
 # ---- table -------------------------------------------------------------------------------

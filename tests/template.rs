@@ -6,8 +6,8 @@
 //! - no identity policy allows `Resource: '*'` except for the actions that
 //!   support no resource-level permission;
 //! - `ContactsTable` has exactly the keys and indexes of `docs/data-model.md`;
-//! - the CAS role has exactly the trust and permissions of
-//!   `reference/cas-facts.md` ("The role CAS assumes").
+//! - the CAS role has exactly the trust and permissions that
+//!   `docs/configuration.md` documents ("The role CAS assumes").
 //!
 //! CloudFormation short tags (`!Ref`, `!Sub`, ...) parse as tagged values;
 //! the long forms (`{"Ref": ...}`, `{"Fn::Sub": ...}`) are understood too.
@@ -24,7 +24,7 @@ const FUNCTIONS: [(&str, &str); 3] = [
     ("eligibility-api", "EligibilityApiFunction"),
 ];
 
-/// The AWS Marketplace account that assumes the CAS role (cas-facts.md).
+/// The AWS Marketplace account that assumes the CAS role (docs/configuration.md, "The role CAS assumes").
 const MARKETPLACE_ACCOUNT_ROOT: &str = "arn:aws:iam::452565589796:root";
 
 /// Actions that support no resource-level permission, so `Resource: '*'` is
@@ -62,13 +62,15 @@ fn template() -> Value {
     serde_norway::from_str(&read(&path)).unwrap_or_else(|e| panic!("template.yaml does not parse: {e}"))
 }
 
-/// The `cas-facts.md` of the shared folder, when it is beside the repository.
-fn cas_facts() -> Option<String> {
-    let root = repo_root();
-    [root.join("../shared/reference/cas-facts.md"), root.join("shared/reference/cas-facts.md")]
-        .iter()
-        .find(|p| p.is_file())
-        .map(|p| read(p))
+/// What `docs/configuration.md` says about the CAS role: its section
+/// "The role CAS assumes", up to the next heading.
+fn cas_role_doc() -> String {
+    let doc = read(&repo_root().join("docs/configuration.md"));
+    let start =
+        doc.find("\n## The role CAS assumes").expect("docs/configuration.md: no section \"The role CAS assumes\"");
+    let section = &doc[start + 1..];
+    let end = section[3..].find("\n#").map(|i| i + 3).unwrap_or(section.len());
+    section[..end].to_owned()
 }
 
 fn section<'a>(t: &'a Value, name: &str) -> &'a Mapping {
@@ -688,17 +690,17 @@ fn start_export_target(t: &Value, variable: &str) -> String {
 
 #[test]
 fn cas_role_has_exactly_the_documented_trust_and_permissions() {
-    if let Some(facts) = cas_facts() {
-        // The facts this test encodes; fail loudly if the reference changes.
-        for needle in [
-            "`arn:aws:iam::452565589796:root`",
-            "`sts:ExternalId`",
-            "`s3:PutObject` and `s3:GetBucketLocation` on the export",
-            "`sns:Publish` and `sns:GetTopicAttributes` on the topic",
-            "`iam:GetRolePolicy` on itself",
-        ] {
-            assert!(facts.replace('\n', " ").contains(needle), "cas-facts.md no longer says {needle}");
-        }
+    // The facts this test encodes, as the docs state them: a change to
+    // either side fails here until both agree.
+    let facts = cas_role_doc().replace('\n', " ");
+    for needle in [
+        "`arn:aws:iam::452565589796:root`",
+        "`sts:ExternalId`",
+        "`s3:PutObject` and `s3:GetBucketLocation` on the export",
+        "`sns:Publish` and `sns:GetTopicAttributes` on the topic",
+        "`iam:GetRolePolicy` on itself",
+    ] {
+        assert!(facts.contains(needle), "docs/configuration.md (The role CAS assumes) no longer says {needle}");
     }
 
     let t = template();
@@ -764,7 +766,7 @@ fn cas_role_has_exactly_the_documented_trust_and_permissions() {
     .into_iter()
     .map(|(a, r)| (a.to_owned(), r))
     .collect();
-    assert_eq!(granted, expected, "CAS role permissions differ from cas-facts.md");
+    assert_eq!(granted, expected, "CAS role permissions differ from docs/configuration.md");
 }
 
 #[test]
@@ -859,4 +861,85 @@ fn alarms_watch_documented_metrics() {
     for metric in ["ExportFailed", "ExportPartial", "StartExportFailed", "DataStale"] {
         assert!(watched.contains(metric), "no alarm on {metric}");
     }
+}
+
+/// How a statement restricts `dynamodb:LeadingKeys`.
+#[derive(Debug, PartialEq, Eq)]
+struct LeadingKeys {
+    /// The operator of its condition, e.g. `ForAllValues:StringEquals`.
+    op: String,
+    values: Vec<String>,
+    /// It also requires the key (`Null: false`).
+    required: bool,
+}
+
+/// What a statement grants one action on.
+#[derive(Debug, PartialEq, Eq)]
+struct Grant {
+    resources: Vec<String>,
+    leading_keys: Option<LeadingKeys>,
+}
+
+/// The `dynamodb:LeadingKeys` condition of a statement, if any.
+fn leading_keys(statement: &Value) -> Option<LeadingKeys> {
+    let condition = statement.get("Condition")?.as_mapping()?;
+    let (op, values) = condition.iter().find_map(|(op, body)| {
+        let values = body.get("dynamodb:LeadingKeys")?;
+        let op = op.as_str()?;
+        (op != "Null").then(|| (op.to_owned(), strings(Some(values))))
+    })?;
+    let required =
+        condition.get("Null").and_then(|n| n.get("dynamodb:LeadingKeys")).is_some_and(|v| describe(v) == "false");
+    Some(LeadingKeys { op, values, required })
+}
+
+/// start-export may call only the DynamoDB operations it makes through the
+/// core's DynamoDB store (warm_up, sync_state, reset_watermark,
+/// export_requested, recent_exports),
+/// each only on its own items: the sync state (pk = SYNC), its export records
+/// (pk = EXPORT#<id>) and the exports' partition of the ByAccount index
+/// (gsi1pk = EXPORTS). Never a contact: no Scan, no DeleteItem, no batch.
+#[test]
+fn start_export_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
+    let t = template();
+    let f = props(resource(&t, "StartExportFunction"));
+    assert!(f.get("Role").is_none() && f.get("ManagedPolicyArns").is_none(), "only the Policies below");
+    let mut granted: BTreeMap<String, Grant> = BTreeMap::new();
+    for (i, policy) in f.get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
+        // A SAM policy template (DynamoDBCrudPolicy, ...) grants whole-table access.
+        assert!(
+            policy.get("Statement").is_some(),
+            "StartExportFunction.Policies[{i}] is a policy template, not a scoped statement: {policy:?}"
+        );
+        let mut statements = Vec::new();
+        statements_of(policy, &format!("StartExportFunction.Policies[{i}]"), &mut statements);
+        for s in statements {
+            for action in strings(s.body.get("Action")) {
+                if !action.to_ascii_lowercase().starts_with("dynamodb:") {
+                    continue;
+                }
+                assert!(!action.contains('*'), "{}: wildcard action {action}", s.at);
+                assert_eq!(str_at(s.body, &["Effect"]), Some("Allow"), "{}", s.at);
+                let grant = Grant { resources: strings(s.body.get("Resource")), leading_keys: leading_keys(s.body) };
+                let previous = granted.insert(action.clone(), grant);
+                assert!(previous.is_none(), "{action} granted twice");
+            }
+        }
+    }
+    for forbidden in ["dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"] {
+        assert!(!granted.contains_key(forbidden), "start-export must not hold {forbidden}");
+    }
+    let grant = |resource: &str, keys: Option<(&str, &str)>| Grant {
+        resources: vec![resource.to_owned()],
+        leading_keys: keys.map(|(op, v)| LeadingKeys { op: op.to_owned(), values: vec![v.to_owned()], required: true }),
+    };
+    let (table, index) = ("Arn:ContactsTable", "Sub:${ContactsTable.Arn}/index/ByAccount");
+    let expected = BTreeMap::from([
+        ("dynamodb:DescribeTable".to_owned(), grant(table, None)),
+        ("dynamodb:GetItem".to_owned(), grant(table, Some(("ForAllValues:StringEquals", "SYNC")))),
+        ("dynamodb:PutItem".to_owned(), grant(table, Some(("ForAllValues:StringEquals", "SYNC")))),
+        ("dynamodb:UpdateItem".to_owned(), grant(table, Some(("ForAllValues:StringLike", "EXPORT#*")))),
+        ("dynamodb:Query".to_owned(), grant(index, Some(("ForAllValues:StringEquals", "EXPORTS")))),
+    ]);
+    assert_eq!(granted, expected);
 }

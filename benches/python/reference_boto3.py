@@ -19,7 +19,7 @@ so both implementations read the same bytes from the same servers:
     .local/venv/bin/python benches/python/reference_boto3.py --staged "$STAGED"
 
 Endpoints from PSC_TEST_DYNAMODB_ENDPOINT and PSC_TEST_S3_ENDPOINT (set by
-scripts/with-emulators.sh). Prints a summary and one `BENCH {json}` line with
+devkit's `with-emulators`). Prints a summary and one `BENCH {json}` line with
 rows/s, this process's peak RSS and the CPU seconds it, DynamoDB Local's JVM
 and moto used.
 """

@@ -5,7 +5,7 @@
 //! setup and the DynamoDB warm-up. A measurement, not a test.
 //!
 //!     cargo build --release -p start-export -p ingest-export -p eligibility-api
-//!     scripts/with-emulators.sh cargo bench -p eligibility-api --bench cold_start
+//!     cargo run -q --bin with-emulators -- cargo bench -p eligibility-api --bench cold_start
 //!
 //! Binaries: `target/release/<name>` for the three functions, or the paths
 //! given as arguments after `--`. Env: `BENCH_RUNS` (default 30).

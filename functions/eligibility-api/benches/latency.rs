@@ -2,9 +2,9 @@
 //! DynamoDB calls it makes. A measurement, not a test: it prints figures and
 //! asserts nothing about them.
 //!
-//!     scripts/with-emulators.sh cargo bench -p eligibility-api --bench latency
+//!     cargo run -q --bin with-emulators -- cargo bench -p eligibility-api --bench latency
 //!
-//! (without `with-emulators.sh`, devkit starts DynamoDB Local itself).
+//! (without `with-emulators`, devkit starts DynamoDB Local itself).
 //! Env: `BENCH_ITERATIONS` (default 2000), `BENCH_WARMUP` (default 200).
 //!
 //! Setup: one table from template.yaml, 50 contacts of one account written by

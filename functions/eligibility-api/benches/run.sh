@@ -64,5 +64,5 @@ if [[ "${SKIP_COLD_START:-}" != 1 || "${SKIP_LATENCY:-}" != 1 ]]; then
     cmd+=" && cargo bench -p eligibility-api --bench latency"
   fi
   say "2/3. cold start and lookup latency (DynamoDB Local, started once for both)"
-  scripts/with-emulators.sh bash -c "$cmd"
+  cargo run -q --bin with-emulators -- bash -c "$cmd"
 fi

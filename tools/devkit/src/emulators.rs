@@ -32,13 +32,13 @@ impl Emulators {
     /// The emulators for this process, started on first use.
     ///
     /// When `PSC_TEST_DYNAMODB_ENDPOINT` and `PSC_TEST_S3_ENDPOINT` are set
-    /// (`scripts/with-emulators.sh` sets them), those servers are used.
+    /// (the `with-emulators` binary sets them), those servers are used.
     /// Otherwise DynamoDB Local and moto are started once for this process,
     /// and killed when it exits.
     ///
     /// # Panics
     /// When the emulators cannot be reached or started; the message says why
-    /// (most often: run `scripts/bootstrap.sh`). Use [`Emulators::try_get`]
+    /// (most often: run `scripts/bootstrap.sh local`). Use [`Emulators::try_get`]
     /// to handle the error instead.
     pub async fn get() -> &'static Emulators {
         match Self::try_get().await {

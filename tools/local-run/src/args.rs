@@ -8,7 +8,7 @@ psc-local: run the whole psc-bridge pipeline on this machine, no AWS account nee
 USAGE:
     make local [LOCAL_ARGS=\"...\"]        (or: cargo run --bin psc-local -- [OPTIONS])
 
-Installs the tools into .local/ if missing (scripts/bootstrap.sh), starts DynamoDB Local
+Installs its tools into .local/ if missing (scripts/bootstrap.sh local), starts DynamoDB Local
 and moto (S3, SNS), creates the table from template.yaml, the export bucket and the SNS
 topic, serves the real Lambda binaries (start-export, ingest-export, eligibility-api) with
 `cargo lambda watch`, starts the stand-in of StartSupportDataExport (cas-standin), runs
@@ -25,7 +25,7 @@ OPTIONS:
     --s3-port N            moto (S3, SNS) port (default: any free port)
     --cas-port N           cas-standin port (default: any free port)
     --timeout SECONDS      how long to wait for the export to be applied (default 600)
-    --no-bootstrap         do not run scripts/bootstrap.sh (the tools must be in .local/)
+    --no-bootstrap         do not run scripts/bootstrap.sh local (the tools must be in .local/)
     -h, --help             this text
 
 ENVIRONMENT:

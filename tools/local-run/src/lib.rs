@@ -1,7 +1,8 @@
 //! `psc-local` (`make local`): the whole psc-bridge pipeline on one machine,
 //! with no AWS account.
 //!
-//! 1. installs the tools into `.local/` when missing (`scripts/bootstrap.sh`);
+//! 1. installs its tools into `.local/` when missing (`scripts/bootstrap.sh local`:
+//!    moto, cargo-lambda, DynamoDB Local; not SAM CLI, cfn-lint, zig or checkov);
 //! 2. builds the functions and `cas-standin` while DynamoDB Local and moto
 //!    start (devkit), on free or configured ports;
 //! 3. creates the table from `template.yaml` (devkit), the export bucket and

@@ -2,18 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
+use devkit::{DynamoDbLocal, GroupChild, MotoServer};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt as _;
 
 use crate::answers::{self, EXAMPLE_ACCOUNT, EXAMPLE_EMAIL, EXAMPLE_PRODUCT, ExportView};
 use crate::args::Args;
 use crate::http::{Http, preview};
-use crate::procs::{self, Proc};
+use crate::procs;
 use crate::ui::{self, indent, say};
 
 /// Names of what the local run creates.
@@ -41,24 +42,6 @@ pub struct Report {
     pub checks_ok: bool,
 }
 
-/// An emulator: started by devkit on a free port, or by psc-local on a
-/// configured one.
-enum Emulator {
-    DynamoDb(devkit::DynamoDbLocal),
-    Moto(devkit::MotoServer),
-    Own(Proc),
-}
-
-impl Emulator {
-    fn pid(&self) -> i32 {
-        match self {
-            Self::DynamoDb(s) => s.pid() as i32,
-            Self::Moto(s) => s.pid() as i32,
-            Self::Own(p) => p.pid(),
-        }
-    }
-}
-
 /// Everything the run started, stopped in reverse order by [`Session::shutdown`].
 pub struct Session {
     args: Args,
@@ -66,10 +49,10 @@ pub struct Session {
     dir: PathBuf,
     logs: PathBuf,
     http: Http,
-    ddb: Option<(Emulator, String)>,
-    moto: Option<(Emulator, String)>,
-    standin: Option<Proc>,
-    watch: Option<Proc>,
+    ddb: Option<DynamoDbLocal>,
+    moto: Option<MotoServer>,
+    standin: Option<GroupChild>,
+    watch: Option<GroupChild>,
     api_port: u16,
     cas_port: u16,
     topic_arn: String,
@@ -78,14 +61,7 @@ pub struct Session {
 impl Session {
     pub fn new(args: Args) -> Result<Self> {
         let root = devkit::repo_root()?;
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                let p = PathBuf::from(v);
-                if p.is_absolute() { p } else { root.join(p) }
-            })
-            .unwrap_or_else(|| root.join("target"));
-        let dir = target.join("local-run");
+        let dir = devkit::target_dir()?.join("local-run");
         let logs = dir.join("logs");
         Ok(Self {
             args,
@@ -116,11 +92,11 @@ impl Session {
     }
 
     fn ddb_endpoint(&self) -> &str {
-        self.ddb.as_ref().map(|(_, e)| e.as_str()).unwrap_or("")
+        self.ddb.as_ref().map(DynamoDbLocal::endpoint).unwrap_or("")
     }
 
     fn s3_endpoint(&self) -> &str {
-        self.moto.as_ref().map(|(_, e)| e.as_str()).unwrap_or("")
+        self.moto.as_ref().map(MotoServer::endpoint).unwrap_or("")
     }
 
     fn rel<'a>(&self, p: &'a Path) -> std::borrow::Cow<'a, str> {
@@ -140,16 +116,19 @@ impl Session {
 
         // 1. Tools.
         if self.args.bootstrap {
-            say("[1/6] tools: scripts/bootstrap.sh (installs into .local/ what is missing)");
+            // Only what this run uses (moto, cargo-lambda, DynamoDB Local):
+            // SAM CLI, cfn-lint, zig and checkov come with `make test`.
+            say("[1/6] tools: scripts/bootstrap.sh local (installs into .local/ what is missing)");
             let status = tokio::process::Command::new(self.root.join("scripts/bootstrap.sh"))
+                .arg("local")
                 .current_dir(&self.root)
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .status()
                 .await
-                .context("running scripts/bootstrap.sh")?;
+                .context("running scripts/bootstrap.sh local")?;
             if !status.success() {
-                bail!("scripts/bootstrap.sh failed ({status})");
+                bail!("scripts/bootstrap.sh local failed ({status})");
             }
         } else {
             say("[1/6] tools: --no-bootstrap, using .local/ as it is");
@@ -159,10 +138,13 @@ impl Session {
         // 2. Binaries and emulators, side by side.
         say("[2/6] building the functions and cas-standin, starting DynamoDB Local and moto");
         let root = self.root.clone();
-        let (ddb_port, s3_port, logs) = (self.args.ddb_port, self.args.s3_port, self.logs.clone());
-        let (bins, (ddb, moto)) = tokio::try_join!(build_binaries(&root), async {
-            tokio::try_join!(start_ddb(ddb_port, &logs), start_moto(s3_port, &logs))
-        })?;
+        let ddb_options = emulator_options(self.args.ddb_port, self.logs.join("dynamodb-local.log"));
+        let moto_options = emulator_options(self.args.s3_port, self.logs.join("moto.log"));
+        let (bins, ddb, moto) = tokio::try_join!(
+            build_binaries(&root),
+            timed("DynamoDB Local", DynamoDbLocal::start_with(ddb_options)),
+            timed("moto", MotoServer::start_with(moto_options)),
+        )?;
         self.ddb = Some(ddb);
         self.moto = Some(moto);
         say(format!("DynamoDB Local at {}, moto (S3, SNS) at {}", self.ddb_endpoint(), self.s3_endpoint()));
@@ -206,16 +188,16 @@ impl Session {
             ("--cas-port", self.args.cas_port),
         ] {
             if let Some(p) = port
-                && !procs::port_is_free(p)
+                && !devkit::port_is_free(p)
             {
                 bail!("{flag} {p}: port {p} of 127.0.0.1 is in use");
             }
         }
         self.api_port = match self.args.port {
             Some(p) => p,
-            None if procs::port_is_free(DEFAULT_API_PORT) => DEFAULT_API_PORT,
+            None if devkit::port_is_free(DEFAULT_API_PORT) => DEFAULT_API_PORT,
             None => loop {
-                let p = procs::free_port()?;
+                let p = devkit::free_port()?;
                 if Some(p) != self.args.ddb_port && Some(p) != self.args.s3_port && Some(p) != self.args.cas_port {
                     break p;
                 }
@@ -224,7 +206,7 @@ impl Session {
         self.cas_port = match self.args.cas_port {
             Some(p) => p,
             None => loop {
-                let p = procs::free_port()?;
+                let p = devkit::free_port()?;
                 if p != self.api_port && Some(p) != self.args.ddb_port && Some(p) != self.args.s3_port {
                     break p;
                 }
@@ -274,7 +256,7 @@ impl Session {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "info");
-        let mut proc = Proc::spawn("cas-standin", cmd, &self.logs.join("cas-standin.log"))?;
+        let mut proc = GroupChild::spawn("cas-standin", cmd, &self.logs.join("cas-standin.log"))?;
         let health = format!("{}/_admin/health", self.cas_url());
         let started = Instant::now();
         loop {
@@ -305,7 +287,7 @@ impl Session {
         std::fs::write(&env_file, text).with_context(|| format!("writing {}", env_file.display()))?;
         let cargo_lambda = self.root.join(".local/venv/bin/cargo-lambda");
         if !cargo_lambda.is_file() {
-            bail!("{} is missing: run scripts/bootstrap.sh", cargo_lambda.display());
+            bail!("{} is missing: run scripts/bootstrap.sh local", cargo_lambda.display());
         }
         let mut cmd = clean_command(&cargo_lambda);
         cmd.current_dir(&self.root)
@@ -320,7 +302,7 @@ impl Session {
                 cmd.env(k, v);
             }
         }
-        let mut proc = Proc::spawn("cargo lambda watch", cmd, &self.logs.join("cargo-lambda-watch.log"))?;
+        let mut proc = GroupChild::spawn("cargo lambda watch", cmd, &self.logs.join("cargo-lambda-watch.log"))?;
         procs::wait_for_port(&mut proc, self.api_port, Duration::from_secs(60)).await?;
         self.watch = Some(proc);
         Ok(())
@@ -614,11 +596,17 @@ impl Session {
                     );
                 }
             }
-            for (name, emu) in [("DynamoDB Local", &self.ddb), ("moto", &self.moto)] {
-                if let Some((e, _)) = emu
-                    && !procs::alive(e.pid())
-                {
-                    return format!("{name} exited");
+            let exited = [
+                self.ddb.as_mut().and_then(|s| Some((s.try_exited()?, s.log().to_owned()))),
+                self.moto.as_mut().and_then(|s| Some((s.try_exited()?, s.log().to_owned()))),
+            ];
+            for (name, exited) in ["DynamoDB Local", "moto"].into_iter().zip(exited) {
+                if let Some((status, log)) = exited {
+                    return format!(
+                        "{name} exited with {status}; log {}:\n{}",
+                        log.display(),
+                        devkit::log_tail(&log, 30)
+                    );
                 }
             }
         }
@@ -636,16 +624,13 @@ impl Session {
             s.stop(libc::SIGTERM, Duration::from_secs(5)).await;
             stopped.push("cas-standin");
         }
-        for (name, emu) in [("moto", self.moto.take()), ("DynamoDB Local", self.ddb.take())] {
-            if let Some((e, _)) = emu {
-                match e {
-                    Emulator::Own(mut p) => {
-                        p.stop(libc::SIGTERM, Duration::from_secs(5)).await;
-                    }
-                    other => drop(other),
-                }
-                stopped.push(name);
-            }
+        if let Some(moto) = self.moto.take() {
+            moto.stop();
+            stopped.push("moto");
+        }
+        if let Some(ddb) = self.ddb.take() {
+            ddb.stop();
+            stopped.push("DynamoDB Local");
         }
         let strays = procs::sweep_descendants();
         let mut msg = if stopped.is_empty() { "stopped".to_owned() } else { format!("stopped {}", stopped.join(", ")) };
@@ -659,37 +644,18 @@ impl Session {
 }
 
 /// A command without the variables `cargo run` set for psc-local itself
-/// (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ...). They must not reach a nested
-/// cargo: build scripts such as ring's declare `rerun-if-env-changed` on
-/// them, so a build with them set and one without (the shell's, or
-/// `cargo lambda watch`'s) would keep rebuilding ring and everything above it.
-fn cargo_clean_command(program: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(program);
-    for (k, _) in std::env::vars_os() {
-        let Some(k) = k.to_str() else { continue };
-        if k.starts_with("CARGO_PKG_")
-            || k.starts_with("CARGO_BIN_")
-            || k.starts_with("CARGO_MANIFEST_")
-            || matches!(k, "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_RUSTC_CURRENT_DIR" | "OUT_DIR")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.kill_on_drop(false);
+/// (see [`devkit::remove_cargo_run_env`]).
+fn cargo_clean_command(program: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    devkit::remove_cargo_run_env(&mut cmd);
     cmd
 }
 
 /// [`cargo_clean_command`] without any AWS setting of the caller's shell
-/// (profiles, credentials, endpoints, regions): the local run never reaches
-/// AWS. (`AWS_LC_*`, build settings of aws-lc-sys, are kept.)
-fn clean_command(program: &Path) -> tokio::process::Command {
+/// (see [`devkit::remove_aws_env`]): the local run never reaches AWS.
+fn clean_command(program: &Path) -> Command {
     let mut cmd = cargo_clean_command(program);
-    for (k, _) in std::env::vars_os() {
-        let Some(k) = k.to_str() else { continue };
-        if k.starts_with("AWS_") && !k.starts_with("AWS_LC_") {
-            cmd.env_remove(k);
-        }
-    }
+    devkit::remove_aws_env(&mut cmd);
     cmd
 }
 
@@ -716,7 +682,7 @@ async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // The same environment as the `cargo run` of cargo lambda watch (see
     // cargo_clean_command), so that it finds every unit fresh.
-    let mut cmd = cargo_clean_command(Path::new(&cargo));
+    let mut cmd = tokio::process::Command::from(cargo_clean_command(Path::new(&cargo)));
     cmd.current_dir(root).env("PATH", tool_path(root)).arg("build");
     for b in FUNCTIONS.iter().chain([&STANDIN_BIN]) {
         cmd.arg("--bin").arg(b);
@@ -752,93 +718,17 @@ async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
     Ok(bins)
 }
 
-fn start_timeout() -> Duration {
-    std::env::var(devkit::START_TIMEOUT_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(90))
+/// Where and on which port an emulator of the local run starts.
+fn emulator_options(port: Option<u16>, log: PathBuf) -> devkit::ServerOptions {
+    devkit::ServerOptions { port, log: Some(log) }
 }
 
-/// DynamoDB Local: devkit's on a free port, or psc-local's on `port`.
-async fn start_ddb(port: Option<u16>, logs: &Path) -> Result<(Emulator, String)> {
+/// Awaits an emulator's start and says how long it took.
+async fn timed<T>(name: &str, start: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     let started = Instant::now();
-    let out = match port {
-        None => {
-            let s = devkit::DynamoDbLocal::start().await?;
-            let e = s.endpoint().to_owned();
-            (Emulator::DynamoDb(s), e)
-        }
-        Some(port) => {
-            let dir = devkit::dynamodb_local_dir()?;
-            let mut cmd = tokio::process::Command::new(std::env::var_os("JAVA").unwrap_or_else(|| "java".into()));
-            cmd.current_dir(&dir)
-                .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
-                .arg("-jar")
-                .arg(dir.join("DynamoDBLocal.jar"))
-                .args(["-inMemory", "-sharedDb", "-port"])
-                .arg(port.to_string());
-            let mut p = Proc::spawn("DynamoDB Local", cmd, &logs.join("dynamodb-local.log"))?;
-            let endpoint = format!("http://127.0.0.1:{port}");
-            let client = devkit::dynamodb_client(&endpoint);
-            wait_until(&mut p, port, || async {
-                client.list_tables().limit(1).send().await.map(|_| ()).map_err(|e| anyhow!("{e}"))
-            })
-            .await?;
-            (Emulator::Own(p), endpoint)
-        }
-    };
-    say(format!("DynamoDB Local answering after {:.1}s", started.elapsed().as_secs_f64()));
-    Ok(out)
-}
-
-/// moto: devkit's on a free port, or psc-local's on `port`.
-async fn start_moto(port: Option<u16>, logs: &Path) -> Result<(Emulator, String)> {
-    let started = Instant::now();
-    let out = match port {
-        None => {
-            let s = devkit::MotoServer::start().await?;
-            let e = s.endpoint().to_owned();
-            (Emulator::Moto(s), e)
-        }
-        Some(port) => {
-            let bin = devkit::repo_root()?.join(".local/venv/bin/moto_server");
-            let mut cmd = clean_command(&bin);
-            cmd.args(["-H", "127.0.0.1", "-p"]).arg(port.to_string()).env("PYTHONUNBUFFERED", "1");
-            let mut p = Proc::spawn("moto", cmd, &logs.join("moto.log"))?;
-            let endpoint = format!("http://127.0.0.1:{port}");
-            let client = devkit::s3_client(&endpoint);
-            wait_until(&mut p, port, || async {
-                client.list_buckets().send().await.map(|_| ()).map_err(|e| anyhow!("{e}"))
-            })
-            .await?;
-            (Emulator::Own(p), endpoint)
-        }
-    };
-    say(format!("moto answering after {:.1}s", started.elapsed().as_secs_f64()));
-    Ok(out)
-}
-
-async fn wait_until<F, Fut>(p: &mut Proc, port: u16, probe: F) -> Result<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    let timeout = start_timeout();
-    procs::wait_for_port(p, port, timeout).await?;
-    let started = Instant::now();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), probe()).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(_)) | Err(_) if started.elapsed() < timeout => {}
-            Ok(Err(e)) => bail!("{} does not answer on port {port}: {e:#}; log {}", p.name(), p.log().display()),
-            Err(_) => bail!("{} does not answer on port {port}; log {}", p.name(), p.log().display()),
-        }
-        if let Some(status) = p.try_exited() {
-            bail!("{} exited with {status}; log {}:\n{}", p.name(), p.log().display(), p.log_tail(30));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let server = start.await.with_context(|| format!("starting {name}"))?;
+    say(format!("{name} answering after {:.1}s", started.elapsed().as_secs_f64()));
+    Ok(server)
 }
 
 /// Creates an SNS topic in moto (same port as S3) through SNS's query API,

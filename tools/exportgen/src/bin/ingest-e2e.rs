@@ -21,7 +21,7 @@
 //! `prepare` does the same set-up and prints `{"table", "bucket", "csvKey",
 //! "metaKey", "requestId"}` for `benches/python/reference_boto3.py`.
 //!
-//! Run it under `scripts/with-emulators.sh`; without the endpoint variables
+//! Run it under devkit's `cargo run -q --bin with-emulators --`; without the endpoint variables
 //! devkit starts its own emulators (and CPU figures for them are omitted).
 
 use std::path::{Path, PathBuf};

@@ -1,18 +1,17 @@
 //! The `cas-standin` binary, reached by an SDK client configured only through the standard
-//! environment variables (`AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS`).
-//! One test in this binary: it sets process environment variables.
-#![allow(deprecated)]
-
-mod common;
+//! environment variables (`AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS`). That client
+//! runs in a child process (this test binary again, [`sdk_client_from_env_helper`]) with
+//! those variables set on its command: setting them in this process would race with the
+//! other tests of the binary under `cargo test`.
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::helpers::*;
 use aws_sdk_marketplacecommerceanalytics as mca;
 use bytes::Bytes;
-use common::*;
 use http_body_util::{BodyExt, Full};
 
 #[tokio::test]
@@ -42,10 +41,10 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
         }
     });
 
-    let s3_endpoint = std::env::var("PSC_TEST_S3_ENDPOINT").ok().filter(|s| !s.is_empty());
+    let s3_endpoint = devkit::Emulators::get().await.s3_endpoint();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cas-standin"))
         .args(["--listen", "127.0.0.1:0", "--lag-seconds", "0", "--no-seed", "--deliver-to", &invoke_url])
-        .env("AWS_ENDPOINT_URL_S3", s3_endpoint.as_deref().unwrap_or("http://127.0.0.1:9"))
+        .env("AWS_ENDPOINT_URL_S3", s3_endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
@@ -66,7 +65,7 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
 
     // Contact data with distinctive values that must never show up in the logs.
-    let bucket = "cas-standin-bin-test";
+    let bucket = devkit::unique_name("cas-standin-bin");
     let record = serde_json::json!({
         "productId": "4b898955-84fa-4cfb-8f43-98287ad69c06",
         "productCode": "4gzp2symm0v9zidfrn9f854w6",
@@ -88,28 +87,35 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
         http("DELETE", &format!("{endpoint}/_admin/records/bbbbbbbb-0000-4000-8000-000000000001"), None).await;
     assert_eq!(status, 200);
 
-    // The SDK client, configured only by the environment.
-    // SAFETY: the only test in this binary; no other thread reads the environment concurrently.
-    unsafe {
-        std::env::set_var(cas_standin::ENDPOINT_ENV_VAR, &endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDSTANDINTEST");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "secret");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    }
-    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = mca::Client::new(&sdk_config);
-    if let Some(s3) = &s3_endpoint {
-        cas_standin::s3_client_for_endpoint(s3).create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    let out = export_request(&client, bucket, 0).send().await.expect("the binary answers the SDK");
-    let id = out.data_set_request_id().unwrap().to_string();
+    cas_standin::s3_client_for_endpoint(s3_endpoint).create_bucket().bucket(&bucket).send().await.unwrap();
+    // The SDK client, configured only by the environment, in a child process.
+    let mut helper = Command::new(std::env::current_exe().unwrap());
+    devkit::remove_aws_env(&mut helper);
+    let helper = helper
+        .args(["--exact", "binary::sdk_client_from_env_helper", "--ignored", "--nocapture", "--test-threads", "1"])
+        .env(HELPER_BUCKET_ENV, &bucket)
+        .env(cas_standin::ENDPOINT_ENV_VAR, &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIDSTANDINTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let helper_out = String::from_utf8_lossy(&helper.stdout);
+    let id = helper_out
+        .lines()
+        // libtest prints the test's name on the same line.
+        .find_map(|l| l.split("REQUEST_ID=").nth(1)?.split_whitespace().next())
+        .unwrap_or_else(|| {
+            panic!("the SDK client got no answer: {helper_out}\n{}", String::from_utf8_lossy(&helper.stderr))
+        })
+        .to_owned();
 
     let event = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.unwrap().unwrap();
     let typed: aws_lambda_events::sns::SnsEvent = serde_json::from_value(event).unwrap();
     let message: serde_json::Value = serde_json::from_str(&typed.records[0].sns.message).unwrap();
     assert_eq!(message["dataSetRequestId"], id.as_str());
-    assert_eq!(message["success"], s3_endpoint.is_some(), "{message}");
+    assert_eq!(message["success"], true, "{message}");
 
     // The request log shows the delivery.
     let mut delivered = serde_json::Value::Null;
@@ -138,4 +144,20 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     {
         assert!(!logs.contains(secret), "logs contain contact field {secret:?}:\n{logs}");
     }
+}
+
+/// Names the bucket for [`sdk_client_from_env_helper`]; set only on its command.
+const HELPER_BUCKET_ENV: &str = "CAS_STANDIN_TEST_HELPER_BUCKET";
+
+/// Run by `binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields`
+/// in a child process whose environment configures the SDK: starts one export
+/// with a client from `aws_config::load_defaults` and prints its request id.
+#[tokio::test]
+#[ignore = "helper, run in a child process by binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields"]
+async fn sdk_client_from_env_helper() {
+    let Ok(bucket) = std::env::var(HELPER_BUCKET_ENV) else { return };
+    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = mca::Client::new(&sdk_config);
+    let out = export_request(&client, &bucket, 0).send().await.expect("the binary answers the SDK");
+    println!("REQUEST_ID={}", out.data_set_request_id().unwrap());
 }

@@ -1,18 +1,14 @@
 //! The stand-in through the real `aws-sdk-marketplacecommerceanalytics` client and over HTTP.
-// The operation is marked deprecated in the SDK (PSC retired); calling it is the point here.
-#![allow(deprecated)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::helpers::*;
 use aws_sdk_marketplacecommerceanalytics as mca;
 use bytes::Bytes;
 use cas_standin::{Delivery, DeliveryStatus, InjectedError, Running, StandIn};
-use common::*;
 use http_body_util::{BodyExt, Full};
 use mca::error::ProvideErrorMetadata;
 use mca::operation::start_support_data_export::StartSupportDataExportError;
@@ -444,15 +440,13 @@ async fn admin_endpoints() {
     running.shutdown().await;
 }
 
-/// Full then incremental export through a real S3-compatible server (`PSC_TEST_S3_ENDPOINT`).
+/// Full then incremental export through a real S3-compatible server: moto,
+/// the one `with-emulators` started, or else one devkit starts for this process.
 #[tokio::test]
 async fn s3_round_trip() {
-    let Some(endpoint) = std::env::var("PSC_TEST_S3_ENDPOINT").ok().filter(|s| !s.is_empty()) else {
-        println!("skipped: PSC_TEST_S3_ENDPOINT not set");
-        return;
-    };
-    let s3 = cas_standin::s3_client_for_endpoint(&endpoint);
-    let bucket = format!("cas-standin-{}", &uuid_like());
+    let emulators = devkit::Emulators::get().await;
+    let s3 = cas_standin::s3_client_for_endpoint(emulators.s3_endpoint());
+    let bucket = devkit::unique_name("cas-standin");
     s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
 
     let (delivery, mut rx) = Delivery::channel();
@@ -536,9 +530,4 @@ async fn s3_round_trip() {
     assert!(!n.message.success);
     assert!(n.message.message.unwrap().contains("no-such-bucket-cas-standin"));
     running.shutdown().await;
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{nanos:x}")
 }

@@ -1,13 +1,9 @@
 //! Reading table shapes from templates (no emulator needed).
 
-use std::path::PathBuf;
-
 use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, ScalarAttributeType};
 use devkit::{CONTACTS_TABLE_RESOURCE, TableSpec};
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/template.yaml")
-}
+use crate::helpers::fixture;
 
 fn keys(ks: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> Vec<(String, KeyType)> {
     ks.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().clone())).collect()

@@ -1,21 +1,18 @@
 //! devkit against the real emulators: DynamoDB Local and moto.
 //!
-//! Under `scripts/with-emulators.sh` these use the servers it started;
-//! otherwise each test process starts its own (needs `scripts/bootstrap.sh`).
+//! Under the `with-emulators` binary these use the servers it started;
+//! otherwise each test process starts its own (needs `scripts/bootstrap.sh local`).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ProjectionType};
 use devkit::{
-    CONTACTS_TABLE_RESOURCE, DynamoDbLocal, Emulators, MotoServer, create_bucket, create_table_from_template_file,
-    unique_name,
+    CONTACTS_TABLE_RESOURCE, DynamoDbLocal, Emulators, MotoServer, ServerOptions, create_bucket,
+    create_table_from_template_file, unique_name,
 };
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/template.yaml")
-}
+use crate::helpers::{fixture, process_gone, wait_gone};
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
@@ -171,25 +168,6 @@ async fn dynamodb_local_is_shared_across_credentials() {
     assert!(described.is_ok(), "{described:?}");
 }
 
-fn process_gone(pid: u32) -> bool {
-    // A zombie (state Z) that nobody has reaped yet counts as gone.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')).unwrap_or(false),
-    }
-}
-
-async fn wait_gone(pid: u32, within: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if process_gone(pid) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    process_gone(pid)
-}
-
 #[tokio::test]
 async fn standalone_servers_answer_and_die_on_drop() {
     let (ddb, moto) = tokio::join!(DynamoDbLocal::start(), MotoServer::start());
@@ -204,6 +182,36 @@ async fn standalone_servers_answer_and_die_on_drop() {
     drop(moto);
     assert!(wait_gone(ddb_pid, Duration::from_secs(5)).await, "JVM survived drop");
     assert!(wait_gone(moto_pid, Duration::from_secs(5)).await, "moto survived drop");
+}
+
+/// On a given port, with the log where it was asked for, kept after the stop.
+#[tokio::test]
+async fn servers_start_on_a_given_port_with_a_kept_log() {
+    let dir = std::env::temp_dir().join(unique_name("devkit-logs"));
+    let (port_a, port_b) = (devkit::free_port().unwrap(), devkit::free_port().unwrap());
+    let (ddb, moto) = tokio::join!(
+        DynamoDbLocal::start_with(ServerOptions::default().port(port_a).log(dir.join("ddb.log"))),
+        MotoServer::start_with(ServerOptions::default().port(port_b).log(dir.join("moto.log"))),
+    );
+    let (mut ddb, mut moto) = (ddb.unwrap(), moto.unwrap());
+    assert_eq!(ddb.endpoint(), format!("http://127.0.0.1:{port_a}"));
+    assert_eq!(moto.endpoint(), format!("http://127.0.0.1:{port_b}"));
+    assert_eq!(ddb.log(), dir.join("ddb.log"));
+    assert!(ddb.try_exited().is_none() && moto.try_exited().is_none());
+    devkit::dynamodb_client(ddb.endpoint()).list_tables().send().await.unwrap();
+    devkit::s3_client(moto.endpoint()).list_buckets().send().await.unwrap();
+
+    // A taken port: an error that names the server, no retry elsewhere.
+    let taken = DynamoDbLocal::start_with(ServerOptions::default().port(port_a).log(dir.join("ddb2.log"))).await;
+    let err = format!("{:#}", taken.unwrap_err());
+    assert!(err.contains("DynamoDB Local"), "{err}");
+
+    let (ddb_pid, moto_pid) = (ddb.pid(), moto.pid());
+    ddb.stop();
+    moto.stop();
+    assert!(wait_gone(ddb_pid, Duration::from_secs(5)).await && wait_gone(moto_pid, Duration::from_secs(5)).await);
+    assert!(dir.join("ddb.log").is_file() && dir.join("moto.log").is_file(), "logs are kept");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 const HELPER_ENV: &str = "DEVKIT_ORPHAN_HELPER";
@@ -231,7 +239,7 @@ async fn no_jvm_survives_a_killed_test_process() {
     use std::process::{Command, Stdio};
 
     let mut helper = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "orphan_helper", "--ignored", "--nocapture"])
+        .args(["--exact", "emulators::orphan_helper", "--ignored", "--nocapture"])
         .env(HELPER_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

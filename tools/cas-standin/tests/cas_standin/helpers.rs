@@ -1,5 +1,4 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code, deprecated)]
+//! Helpers shared by the test modules.
 
 use std::time::Duration;
 

@@ -1,0 +1,19 @@
+//! cas-standin's integration tests, in one binary (as zero-to-production's
+//! `tests/api/main.rs`): the helpers are shared by modules, not by binaries,
+//! so none is dead in any of them.
+//!
+//! * `sdk`: the stand-in through the real `aws-sdk-marketplacecommerceanalytics`
+//!   client and over HTTP, and an S3 round trip through moto;
+//! * `binary`: the `cas-standin` binary, reached by an SDK client configured
+//!   only by the environment.
+//!
+//! moto comes from devkit's `Emulators::get()`: the one `with-emulators`
+//! started (`make test`), or one started for this process.
+
+// StartSupportDataExport is marked deprecated in the SDK (PSC retired);
+// calling it is the point of these tests.
+#![allow(deprecated)]
+
+mod binary;
+mod helpers;
+mod sdk;
