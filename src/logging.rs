@@ -3,7 +3,7 @@
 //! capped at DEBUG.
 //!
 //! The cap is a privacy control, not a nicety: at TRACE the SDK logs request
-//! and response bodies, which hold contact data (`tests/ingest` proves the
+//! and response bodies, which hold contact data (`functions/ingest-export/tests/ingest` proves the
 //! capped filter keeps every contact value out of the logs at TRACE).
 
 use tracing_subscriber::EnvFilter;

@@ -3,7 +3,7 @@
 //! so the same router serves `cargo lambda watch` on localhost.
 //!
 //! * [`ROUTES`]: the routes served, the one table the router matches against
-//!   (and that `tests/openapi.rs` compares with `docs/openapi.yaml`).
+//!   (and that `tests/eligibility_api/openapi.rs` compares with `docs/openapi.yaml`).
 //! * [`Api`]: generic over the core's ports it reads, [`ContactStore`] and
 //!   [`ExportLog`]: `psc_bridge::aws::DynamoStore` in production,
 //!   `psc_bridge::memory::MemoryStore` in the handler tests.
