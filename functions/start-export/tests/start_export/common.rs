@@ -75,6 +75,20 @@ pub fn cas_client_for(endpoint: &str) -> aws_sdk_marketplacecommerceanalytics::C
     cas_client(&sdk)
 }
 
+/// A stand-in seeded with the guide's data set, lag 0, writing to the
+/// fresh bucket, accepting only requests signed for us-east-1.
+pub async fn standin(delivery: Delivery, f: &Fresh) -> Running {
+    StandIn::builder()
+        .lag(Duration::ZERO)
+        .delivery(delivery)
+        .s3_client(f.s3.clone())
+        .seed_guide_data(true)
+        .require_region("us-east-1")
+        .start("127.0.0.1:0")
+        .await
+        .expect("stand-in starts")
+}
+
 /// A fresh table and bucket on the emulators.
 pub struct Fresh {
     pub ddb: aws_sdk_dynamodb::Client,
@@ -116,15 +130,7 @@ impl Harness {
     pub async fn with_settings(adjust: impl FnOnce(Settings) -> Settings) -> Self {
         let f = fresh().await;
         let (delivery, notifications) = Delivery::channel();
-        let standin = StandIn::builder()
-            .lag(Duration::ZERO)
-            .delivery(delivery)
-            .s3_client(f.s3.clone())
-            .seed_guide_data(true)
-            .require_region("us-east-1")
-            .start("127.0.0.1:0")
-            .await
-            .expect("stand-in starts");
+        let standin = standin(delivery, &f).await;
         let store = Store::new(f.ddb.clone(), f.table.clone());
         let handler = StartExport::new(
             CasSource(cas_client_for(&standin.endpoint_url())),

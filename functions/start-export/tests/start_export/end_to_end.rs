@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use cas_standin::{Delivery, DeliveryStatus, Notification, OperationType, StandIn};
+use cas_standin::{Delivery, DeliveryStatus, Notification, OperationType};
 use ingest_export::Ingest;
 use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::domain::Guid;
@@ -139,15 +139,7 @@ async fn full_then_incremental_export_ends_with_the_expected_table() {
             }
         }
     });
-    let standin = StandIn::builder()
-        .lag(Duration::ZERO)
-        .delivery(delivery)
-        .s3_client(f.s3.clone())
-        .seed_guide_data(true)
-        .require_region("us-east-1")
-        .start("127.0.0.1:0")
-        .await
-        .unwrap();
+    let standin = standin(delivery, &f).await;
     let handler = StartExport::new(
         CasSource(cas_client_for(&standin.endpoint_url())),
         store.clone(),
