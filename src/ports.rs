@@ -3,8 +3,9 @@
 //! S3 and CAS; the in-memory ones ([`crate::memory`]) for tests of the rules
 //! without Java or moto.
 //!
-//! Every method returns [`AwsError`] on failure: the adapters are AWS
-//! services, and callers decide on its `code` and `retryable`.
+//! Every method returns [`AwsError`] on failure (a listing: [`LookupError`],
+//! which adds a bad cursor): the adapters are AWS services, and callers
+//! decide on its `code` and `retryable`.
 
 use std::future::Future;
 use std::io::Read;
