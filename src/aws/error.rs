@@ -107,6 +107,12 @@ impl AwsError {
         self.code() == Some(code)
     }
 
+    /// The service asked us to slow down (throttling, capacity exceeded):
+    /// waiting helps, where for a 5xx it may not.
+    pub fn is_throttling(&self) -> bool {
+        self.failure == Failure::Service && self.code().is_some_and(is_throttling)
+    }
+
     /// What went wrong without the service's message: safe to log anywhere.
     pub fn summary(&self) -> String {
         match (self.failure, &self.code) {
@@ -164,8 +170,9 @@ mod tests {
     fn throttling_and_server_errors_are_retryable_client_errors_are_not() {
         let throttled =
             AwsError::service("DynamoDB", "PutItem", "ProvisionedThroughputExceededException", "slow down", 400);
-        assert!(throttled.retryable);
-        assert!(AwsError::service("S3", "GetObject", "InternalError", "oops", 500).retryable);
+        assert!(throttled.retryable && throttled.is_throttling());
+        let server = AwsError::service("S3", "GetObject", "InternalError", "oops", 500);
+        assert!(server.retryable && !server.is_throttling());
         let denied = AwsError::service("DynamoDB", "Query", "AccessDeniedException", "no", 400);
         assert!(!denied.retryable);
         assert!(denied.has_code("AccessDeniedException"));

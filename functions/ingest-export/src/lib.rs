@@ -12,6 +12,7 @@
 //! the rejects report in S3, beside the export.
 
 use std::io::{BufWriter, Read, Write};
+use std::time::Duration;
 
 use aws_lambda_events::event::sns::SnsEvent;
 use futures::StreamExt;
@@ -38,6 +39,43 @@ const CHANNEL_DEPTH: usize = 1024;
 pub struct Settings {
     pub initial_from_date: Timestamp,
     pub write_concurrency: usize,
+    /// How a write the table keeps throttling is retried.
+    pub throttling: Throttling,
+}
+
+/// Sustained throttling slows the ingest down instead of failing it: a write
+/// still throttled after the SDK's own attempts waits (exponential backoff
+/// with jitter, capped) and is sent again, up to `max_rounds` more times.
+/// While writers wait they send nothing, so the load on the table falls with
+/// the throttling. Other errors (5xx, timeouts) get the SDK's retries only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttling {
+    pub max_rounds: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for Throttling {
+    /// Up to about 80 s of waiting for one write: well inside the function's
+    /// timeout, long enough for on-demand capacity to scale.
+    fn default() -> Self {
+        Self { max_rounds: 12, initial_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(10) }
+    }
+}
+
+impl Throttling {
+    /// The wait before round `round` (1-based): full jitter over the capped
+    /// exponential, from `seed` (any per-write number).
+    fn backoff(&self, round: u32, seed: u64) -> Duration {
+        let cap = self.initial_backoff.saturating_mul(1u32 << round.min(16)).min(self.max_backoff);
+        // A cheap hash of the seed and the round: no RNG crate for jitter.
+        let mut x = seed ^ u64::from(round).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        let frac = (x % 1000) as u32;
+        (cap / 2) + cap.mul_f64(f64::from(frac) / 2000.0)
+    }
 }
 
 /// Everything `main` reads from the environment (`docs/configuration.md`).
@@ -61,6 +99,7 @@ impl Config {
                     Ok(n) if (1..=512).contains(&n) => Ok(n),
                     _ => Err("must be a whole number from 1 to 512"),
                 })?,
+                throttling: Throttling::default(),
             },
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
         })
@@ -158,6 +197,8 @@ pub struct ApplyReport {
     pub counts: Counts,
     /// Writes that failed after the SDK's retries.
     pub failed_writes: u64,
+    /// Writes sent again after the table throttled them (see [`Throttling`]).
+    pub throttled_retries: u64,
     /// The rejects report (CSV), when rows were rejected.
     pub rejects: Option<tempfile::NamedTempFile>,
 }
@@ -212,18 +253,52 @@ impl RejectsFile {
     }
 }
 
-/// Reads, validates and applies one export CSV.
-///
-/// Rows at or before `watermark` are skipped as stale without a write; every
-/// other row is a conditional write that only lands if newer than the table.
-/// A write that fails after retries is counted in `failed_writes`; the other
-/// rows still apply.
+/// Reads, validates and applies one export CSV, with the default
+/// [`Throttling`] (see [`apply_export_with`]).
 pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: R,
     request_id: &str,
     watermark: Timestamp,
     write_concurrency: usize,
+) -> Result<ApplyReport, ApplyError> {
+    apply_export_with(store, input, request_id, watermark, write_concurrency, Throttling::default()).await
+}
+
+/// One conditional write; a throttled one waits and is sent again (see
+/// [`Throttling`]). Returns the outcome and how many times it was throttled.
+async fn apply_one<S: ContactStore>(
+    store: &S,
+    rec: &ContactRecord,
+    request_id: &str,
+    throttling: Throttling,
+    seed: u64,
+) -> (Result<WriteOutcome, AwsError>, u32) {
+    let mut round = 0;
+    loop {
+        match store.apply(rec, request_id).await {
+            Err(e) if e.is_throttling() && round < throttling.max_rounds => {
+                round += 1;
+                tokio::time::sleep(throttling.backoff(round, seed)).await;
+            }
+            result => return (result, round),
+        }
+    }
+}
+
+/// Reads, validates and applies one export CSV.
+///
+/// Rows at or before `watermark` are skipped as stale without a write; every
+/// other row is a conditional write that only lands if newer than the table.
+/// A write that fails after retries is counted in `failed_writes`; the other
+/// rows still apply.
+pub async fn apply_export_with<S: ContactStore, R: Read + Send + 'static>(
+    store: &S,
+    input: R,
+    request_id: &str,
+    watermark: Timestamp,
+    write_concurrency: usize,
+    throttling: Throttling,
 ) -> Result<ApplyReport, ApplyError> {
     let (tx, rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
     let parser =
@@ -249,12 +324,14 @@ pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
         });
 
     let writes = tokio_stream_from(rx)
-        .map(|rec| async move {
-            let result = store.apply(&rec, request_id).await;
-            (rec, result)
+        .enumerate()
+        .map(|(i, rec)| async move {
+            let (result, throttled) = apply_one(store, &rec, request_id, throttling, i as u64).await;
+            (rec, result, throttled)
         })
         .buffer_unordered(write_concurrency.max(1))
-        .fold((Counts::default(), 0u64), |(mut c, mut failed), (rec, result)| async move {
+        .fold((Counts::default(), 0u64, 0u64), |(mut c, mut failed, mut waits), (rec, result, throttled)| async move {
+            waits += u64::from(throttled);
             match result {
                 Ok(WriteOutcome::Applied) => match rec.operation_type() {
                     OperationType::Create => c.created += 1,
@@ -267,9 +344,9 @@ pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
                     warn!(customer_guid = %rec.key.customer_guid, error = %e, "write failed after retries");
                 }
             }
-            (c, failed)
+            (c, failed, waits)
         });
-    let (write_counts, failed_writes) = writes.await;
+    let (write_counts, failed_writes, throttled_retries) = writes.await;
     let (parse_counts, rejects) = parser.await.expect("the CSV parser thread panicked")?;
     let counts = Counts {
         created: write_counts.created,
@@ -278,7 +355,7 @@ pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
         skipped_stale: write_counts.skipped_stale + parse_counts.skipped_stale,
         rejected: parse_counts.rejected,
     };
-    Ok(ApplyReport { counts, failed_writes, rejects })
+    Ok(ApplyReport { counts, failed_writes, throttled_retries, rejects })
 }
 
 fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
@@ -430,7 +507,8 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
             }
             Err(source) => return Err(IngestError::S3 { uri: data_set.uri(), source }),
         };
-        let report = match apply_export(&self.store, input, id, watermark, self.settings.write_concurrency).await {
+        let (concurrency, throttling) = (self.settings.write_concurrency, self.settings.throttling);
+        let report = match apply_export_with(&self.store, input, id, watermark, concurrency, throttling).await {
             Ok(r) => r,
             Err(ApplyError::Header(e)) => return self.record_failure(id, Some(coverage), &e.to_string()).await,
             Err(ApplyError::Read(e)) => {
@@ -500,6 +578,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
             deleted = counts.deleted,
             skipped_stale = counts.skipped_stale,
             rejected = counts.rejected,
+            throttled_retries = report.throttled_retries,
             watermark = ?state.watermark,
             "export applied"
         );

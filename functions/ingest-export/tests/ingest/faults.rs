@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use ingest_export::{Ingest, IngestError, Settings, apply_export};
+use ingest_export::{Ingest, IngestError, Settings, Throttling, apply_export, apply_export_with};
 use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::aws::retry_config;
 use psc_bridge::metrics::Metrics;
@@ -136,7 +136,7 @@ async fn a_failed_write_fails_the_export_and_the_invocation_so_lambda_retries() 
     let ingest = Ingest::new(
         s3,
         Store::new(ddb, "contacts"),
-        Settings { initial_from_date: t(INITIAL), write_concurrency: 4 },
+        Settings { initial_from_date: t(INITIAL), write_concurrency: 4, throttling: Default::default() },
         Metrics::new("PscBridgeTest"),
     );
     let notification = crate::helpers::notification("req-fault", "b", "k.csv", "k.meta.json");
@@ -176,4 +176,31 @@ async fn timeouts_are_retried_then_reported_never_dropped() {
     let report = apply_export(&store, std::io::Cursor::new(rows(3)), "req", t(INITIAL), 3).await.unwrap();
     assert_eq!(report.failed_writes, 3);
     assert_eq!(report.counts.applied(), 0);
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_sdk_retries_slows_the_ingest_but_fails_nothing() {
+    // One writer, so the requests follow the rows: every third row is
+    // throttled 9 times in a row, one more than the SDK's 8 attempts, as a
+    // table far past its capacity answers; the others are accepted at once.
+    let mut seq = mock!(Client::put_item).sequence();
+    for row in 0..30 {
+        if row % 3 == 0 {
+            seq = seq.http_response(throttled).times(9);
+        }
+        seq = seq.output(|| PutItemOutput::builder().build());
+    }
+    let put = seq.build();
+    let fast_sdk =
+        retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |b| b.retry_config(fast_sdk.clone()));
+    let store = Store::new(client, "contacts");
+    let fast =
+        Throttling { max_rounds: 12, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(4) };
+
+    let report = apply_export_with(&store, std::io::Cursor::new(rows(30)), "req", t(INITIAL), 1, fast).await.unwrap();
+    assert_eq!(report.failed_writes, 0, "nothing lost");
+    assert_eq!((report.counts.created, report.counts.deleted), (24, 6));
+    assert_eq!(report.throttled_retries, 10, "each of the 10 rows was sent once more after the SDK gave up");
+    assert_eq!(put.num_calls(), 30 + 10 * 9);
 }

@@ -63,7 +63,7 @@ impl TestEnv {
         let bucket = devkit::unique_name("exports");
         devkit::create_bucket(&s3, &bucket).await.expect("bucket");
         let store = Store::new(ddb, table);
-        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 8 };
+        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 8, throttling: Default::default() };
         let ingest = Ingest::new(s3.clone(), store.clone(), settings, Metrics::new("PscBridgeTest"));
         Self { store, s3, bucket, ingest, logs }
     }

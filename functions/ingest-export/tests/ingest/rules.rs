@@ -2,7 +2,11 @@
 //! stories as the DynamoDB Local tests, plus the faults an emulator cannot
 //! produce on demand.
 
-use ingest_export::{ExportSummary, Ingest, IngestError, Settings};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings, Throttling};
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Guid;
 use psc_bridge::memory::{MemoryObjects, MemoryStore};
@@ -13,6 +17,9 @@ use psc_bridge::ports::{ContactStore, ExportLog};
 use crate::helpers::{INITIAL, csv, delete_row, metadata, notification, t, upsert_row};
 
 const BUCKET: &str = "exports";
+/// Throttling backoff for tests: the same rounds, millisecond waits.
+const FAST: Throttling =
+    Throttling { max_rounds: 12, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(4) };
 const X: &str = "0f4a0d6e-0000-4000-8000-00000000000a";
 const Y: &str = "0f4a0d6e-0000-4000-8000-00000000000b";
 
@@ -26,7 +33,7 @@ impl Mem {
     }
 
     fn with_store(store: MemoryStore) -> Self {
-        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 4 };
+        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 4, throttling: FAST };
         Self { ingest: Ingest::new(MemoryObjects::new(), store, settings, Metrics::new("PscBridgeTest")) }
     }
 
@@ -200,4 +207,58 @@ async fn the_failed_export_event_fixture_is_recorded_as_failed() {
     let rec = m.store().export("646dd4ed-6806-11e5-a6d8-fd5dbcaa74ab").await.unwrap().unwrap();
     assert_eq!(rec.status, ExportStatus::Failed);
     assert_eq!(rec.message.as_deref(), Some("Access Denied: the role cannot write to the bucket"));
+}
+
+fn throttled() -> AwsError {
+    AwsError::service("DynamoDB", "PutItem", "ProvisionedThroughputExceededException", "slow down", 400)
+}
+
+#[tokio::test]
+async fn sustained_throttling_slows_the_ingest_down_and_loses_nothing() {
+    let m = Mem::new();
+    // Every write is throttled on its first attempts (the third row on 12,
+    // the most a write waits through), as a table past its capacity answers.
+    let attempts: Mutex<HashMap<Guid, u32>> = Mutex::new(HashMap::new());
+    m.store().fail_writes(move |rec| {
+        let mut a = attempts.lock().unwrap();
+        let n = a.entry(rec.key.customer_guid.clone()).or_default();
+        *n += 1;
+        let limit = if rec.key.customer_guid.as_str().ends_with('c') { 12 } else { 2 };
+        (*n <= limit).then(throttled)
+    });
+    let z = "0f4a0d6e-0000-4000-8000-00000000000c";
+    let body = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row(Y, "Yolanda", "2020-01-03T00:00:00.000Z", "CREATE"),
+        delete_row(z, "2020-01-03T00:00:00.000Z"),
+    ]);
+    let s = m.apply("req-throttled", &body, INITIAL, "2020-01-05T00:00:00.000Z").await;
+    assert_eq!((s.status, s.counts.created, s.counts.deleted), (ExportStatus::Applied, 2, 1));
+    assert_eq!(m.store().writes(), 3 + 3 + 13, "each write sent again until it landed");
+    assert_eq!(s.watermark, Some(t("2020-01-05T00:00:00.000Z")));
+}
+
+#[tokio::test]
+async fn throttling_beyond_the_last_round_fails_the_export_and_server_errors_are_not_waited_on() {
+    let m = Mem::new();
+    m.store().fail_writes(|rec| {
+        if rec.key.customer_guid.as_str().ends_with('a') {
+            Some(throttled())
+        } else {
+            Some(AwsError::service("DynamoDB", "PutItem", "InternalServerError", "oops", 500))
+        }
+    });
+    let body = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row(Y, "Yolanda", "2020-01-03T00:00:00.000Z", "CREATE"),
+    ]);
+    let msg = m.stage("req-hopeless", &body, INITIAL, "2020-01-05T00:00:00.000Z");
+    let err = m.deliver(&msg).await.unwrap_err();
+    assert!(matches!(err, IngestError::WritesFailed { failed: 2, .. }), "{err}");
+    assert_eq!(
+        m.store().writes(),
+        (1 + 12) + 1,
+        "13 tries for the throttled row, 1 for the 5xx (the SDK retries those)"
+    );
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, None);
 }

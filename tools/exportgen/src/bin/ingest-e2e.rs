@@ -201,6 +201,7 @@ async fn bench(
     let settings = Settings {
         initial_from_date: Timestamp::parse(INITIAL_FROM_DATE).expect("valid"),
         write_concurrency: concurrency,
+        throttling: Default::default(),
     };
     let ingest = Ingest::new(s3.clone(), store, settings, Metrics::new("PscBridgeBench"));
     let at = Placement {
