@@ -45,7 +45,8 @@ pub struct Settings {
 
 /// Sustained throttling slows the ingest down instead of failing it: a write
 /// still throttled after the SDK's own attempts waits (exponential backoff
-/// with jitter, capped) and is sent again, up to `max_rounds` more times.
+/// with jitter, capped) and is sent again, up to `max_rounds` more times
+/// (with the defaults, 41 to 82 s of waiting in all).
 /// While writers wait they send nothing, so the load on the table falls with
 /// the throttling. Other errors (5xx, timeouts) get the SDK's retries only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +65,9 @@ impl Default for Throttling {
 }
 
 impl Throttling {
-    /// The wait before round `round` (1-based): full jitter over the capped
-    /// exponential, from `seed` (any per-write number).
+    /// The wait before round `round` (1-based): "equal jitter", between half
+    /// of the capped exponential and all of it, spread by `seed` (any
+    /// per-write number) so that throttled writers do not return together.
     fn backoff(&self, round: u32, seed: u64) -> Duration {
         let cap = self.initial_backoff.saturating_mul(1u32 << round.min(16)).min(self.max_backoff);
         // A cheap hash of the seed and the round: no RNG crate for jitter.
