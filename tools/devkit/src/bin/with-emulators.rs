@@ -80,6 +80,9 @@ fn run(args: &[OsString]) -> Result<ExitCode> {
     cmd.args(&args[1..]);
     devkit::remove_cargo_run_env(&mut cmd);
     cmd.env(PSC_ROOT_ENV, &root).env(DYNAMODB_ENDPOINT_ENV, ddb.endpoint()).env(S3_ENDPOINT_ENV, moto.endpoint());
+    // Killed with SIGKILL, this process can forward nothing: the command
+    // dies with it, as the servers do (forked by this, the main, thread).
+    devkit::die_with_parent(&mut cmd);
     let forwarder = forward::install()?;
     let mut child = cmd.spawn().with_context(|| format!("running {:?}", args[0]))?;
     forwarder.to(child.id());

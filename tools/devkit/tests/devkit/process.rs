@@ -64,6 +64,18 @@ fn with_emulators_exports_endpoints_and_exits_with_the_command_code() {
 /// SIGTERM sent to the binary reaches the command; the exit code says so.
 #[tokio::test]
 async fn with_emulators_forwards_sigterm_and_leaves_no_server() {
+    signal_with_emulators(libc::SIGTERM, Some(128 + libc::SIGTERM)).await;
+}
+
+/// SIGKILL, which it cannot forward: the servers and the command die with it.
+#[tokio::test]
+async fn a_killed_with_emulators_leaves_neither_server_nor_command() {
+    signal_with_emulators(libc::SIGKILL, None).await;
+}
+
+/// Runs a command under with-emulators, sends it `signal`, checks its exit
+/// code (`None`: killed by the signal) and that none of its children is left.
+async fn signal_with_emulators(signal: libc::c_int, code: Option<i32>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_with-emulators"))
         .args(["sh", "-c", "echo \"$PPID\"; exec sleep 120"])
         .stdout(std::process::Stdio::piped())
@@ -84,10 +96,14 @@ async fn with_emulators_forwards_sigterm_and_leaves_no_server() {
     assert_eq!(children.len(), 3, "DynamoDB Local, moto and the command: {children:?}");
     // SAFETY: plain syscall to our own child.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        libc::kill(pid as libc::pid_t, signal);
     }
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    assert_eq!(status.code(), code, "{status:?}");
+    if code.is_none() {
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(status.signal(), Some(signal), "{status:?}");
+    }
     for p in children {
         assert!(wait_gone(p, Duration::from_secs(5)).await || process_gone(p), "process {p} outlived with-emulators");
     }
