@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::aws::error::{AwsError, codes};
+use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
 use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
 use crate::notification::S3Location;
@@ -106,17 +106,17 @@ impl MemoryStore {
         }
     }
 
-    fn update_export(&self, request_id: &str, sort_key: String, change: impl FnOnce(&mut ExportRecord)) {
+    /// Changes the export record (made with `sort_key` if new); `change` may
+    /// also set the sort key, as `export_requested` does.
+    fn update_export(&self, request_id: &str, sort_key: String, change: impl FnOnce(&mut String, &mut ExportRecord)) {
         let mut inner = self.lock();
-        let entry = inner
+        let (key, record) = inner
             .exports
             .entry(request_id.to_owned())
             .or_insert_with(|| (sort_key, ExportRecord::new(request_id, ExportStatus::Requested)));
-        change(&mut entry.1);
+        change(key, record);
     }
-}
 
-impl MemoryStore {
     /// [`ContactStore::apply`], without a runtime (to fill a store in a
     /// test's set-up).
     pub fn apply_now(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
@@ -229,16 +229,14 @@ impl ExportLog for MemoryStore {
         self.check()?;
         let id = r.request_id.as_str();
         let key = format!("{}#{id}", r.requested_at.to_iso());
-        self.update_export(id, key.clone(), |rec| {
+        self.update_export(id, key.clone(), |sort_key, rec| {
+            // The requested time orders the listing, as gsi1sk does in the table.
+            *sort_key = key;
             rec.data_set_type = Some(r.data_set_type.clone());
             rec.from_date = Some(r.from_date);
             rec.requested_at = Some(r.requested_at);
             rec.forced = r.forced;
         });
-        // The requested time orders the listing, as gsi1sk does in the table.
-        if let Some(entry) = self.lock().exports.get_mut(id) {
-            entry.0 = key;
-        }
         Ok(())
     }
 
@@ -251,7 +249,7 @@ impl ExportLog for MemoryStore {
     ) -> Result<(), AwsError> {
         self.check()?;
         let now = Timestamp::now();
-        self.update_export(request_id, format!("{}#{request_id}", now.to_iso()), |rec| {
+        self.update_export(request_id, format!("{}#{request_id}", now.to_iso()), |_, rec| {
             rec.status = status;
             rec.received_at = Some(now);
             if coverage.is_some() {
@@ -267,7 +265,7 @@ impl ExportLog for MemoryStore {
 
     async fn export_finished(&self, request_id: &str, o: &ExportOutcome) -> Result<(), AwsError> {
         self.check()?;
-        self.update_export(request_id, format!("{}#{request_id}", o.finished_at.to_iso()), |rec| {
+        self.update_export(request_id, format!("{}#{request_id}", o.finished_at.to_iso()), |_, rec| {
             rec.status = o.status;
             rec.finished_at = Some(o.finished_at);
             rec.counts = o.counts;
@@ -315,14 +313,8 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn put_file(&self, loc: &S3Location, path: &Path, _content_type: &str) -> Result<(), AwsError> {
-        let bytes = std::fs::read(path).map_err(|e| AwsError {
-            service: "S3",
-            operation: "PutObject",
-            failure: crate::aws::Failure::BadRequest,
-            code: None,
-            message: Some(format!("reading the local file: {e}")),
-            status: None,
-            retryable: false,
+        let bytes = std::fs::read(path).map_err(|e| {
+            AwsError::local("S3", "PutObject", Failure::BadRequest, format!("reading the local file: {e}"))
         })?;
         self.put(&loc.bucket_name, &loc.key, bytes);
         Ok(())

@@ -98,6 +98,21 @@ impl AwsError {
         }
     }
 
+    /// A call that failed on our side of the wire (a body that could not be
+    /// read, a local file to upload that could not be opened): no code, no
+    /// status; retryable unless the request itself was bad.
+    pub fn local(service: &'static str, operation: &'static str, failure: Failure, message: String) -> Self {
+        Self {
+            service,
+            operation,
+            failure,
+            code: None,
+            message: Some(message),
+            status: None,
+            retryable: failure != Failure::BadRequest,
+        }
+    }
+
     /// The service's error code, if it answered with one.
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()

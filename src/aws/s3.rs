@@ -17,19 +17,6 @@ fn s3_error<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
     move |e| AwsError::from_sdk(SERVICE, operation, &e)
 }
 
-/// An error of ours on the way (reading a body, a local file).
-fn local(operation: &'static str, what: String) -> AwsError {
-    AwsError {
-        service: SERVICE,
-        operation,
-        failure: Failure::BadResponse,
-        code: None,
-        message: Some(what),
-        status: None,
-        retryable: true,
-    }
-}
-
 impl ObjectStore for aws_sdk_s3::Client {
     async fn read_small(&self, loc: &S3Location, max_bytes: usize) -> Result<Option<Vec<u8>>, AwsError> {
         let out =
@@ -37,7 +24,9 @@ impl ObjectStore for aws_sdk_s3::Client {
         if out.content_length().unwrap_or(0) as usize > max_bytes {
             return Ok(None);
         }
-        let bytes = out.body.collect().await.map_err(|e| local("GetObject", format!("reading the body: {e}")))?;
+        let bytes = out.body.collect().await.map_err(|e| {
+            AwsError::local(SERVICE, "GetObject", Failure::BadResponse, format!("reading the body: {e}"))
+        })?;
         let bytes = bytes.into_bytes();
         Ok((bytes.len() <= max_bytes).then(|| bytes.to_vec()))
     }
@@ -49,7 +38,9 @@ impl ObjectStore for aws_sdk_s3::Client {
     }
 
     async fn put_file(&self, loc: &S3Location, path: &Path, content_type: &str) -> Result<(), AwsError> {
-        let body = ByteStream::from_path(path).await.map_err(|e| local("PutObject", format!("reading {e}")))?;
+        let body = ByteStream::from_path(path).await.map_err(|e| {
+            AwsError::local(SERVICE, "PutObject", Failure::BadRequest, format!("reading the local file: {e}"))
+        })?;
         self.put_object()
             .bucket(&loc.bucket_name)
             .key(&loc.key)

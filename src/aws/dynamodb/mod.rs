@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod item;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use self::item::{
@@ -70,6 +71,17 @@ impl DynamoStore {
             .await
             .map_err(ddb_error("GetItem"))?;
         Ok(out.item)
+    }
+
+    /// An UpdateItem of the record of export `request_id`, with `#status`
+    /// standing for the reserved word `status`.
+    fn update_export(&self, request_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(export_pk(request_id)))
+            .key("sk", s(EXPORT_SK))
+            .expression_attribute_names("#status", "status")
     }
 
     /// Puts the sync state if its version is still `expected_version`;
@@ -231,16 +243,11 @@ impl ExportLog for DynamoStore {
 
     async fn export_requested(&self, r: &ExportRequest) -> Result<(), AwsError> {
         let id = r.request_id.as_str();
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(export_pk(id)))
-            .key("sk", s(EXPORT_SK))
+        self.update_export(id)
             .update_expression(
                 "SET requestId = :id, kind = :kind, dataSetType = :dst, fromDate = :from, requestedAt = :at, \
                  forced = :forced, gsi1pk = :gpk, gsi1sk = :gsk, #status = if_not_exists(#status, :requested)",
             )
-            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":id", s(id))
             .expression_attribute_values(":kind", s("EXPORT"))
             .expression_attribute_values(":dst", s(r.data_set_type.as_str()))
@@ -269,12 +276,7 @@ impl ExportLog for DynamoStore {
              gsi1sk = if_not_exists(gsi1sk, :gsk)",
         );
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(export_pk(request_id)))
-            .key("sk", s(EXPORT_SK))
-            .expression_attribute_names("#status", "status")
+            .update_export(request_id)
             .expression_attribute_values(":id", s(request_id))
             .expression_attribute_values(":kind", s("EXPORT"))
             .expression_attribute_values(":status", s(status.as_str()))
@@ -301,12 +303,7 @@ impl ExportLog for DynamoStore {
              skippedStale = :st, rejected = :r",
         );
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(export_pk(request_id)))
-            .key("sk", s(EXPORT_SK))
-            .expression_attribute_names("#status", "status")
+            .update_export(request_id)
             .expression_attribute_values(":status", s(o.status.as_str()))
             .expression_attribute_values(":fin", s(o.finished_at.to_iso()))
             .expression_attribute_values(":c", n(o.counts.created))
