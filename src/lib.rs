@@ -5,18 +5,21 @@
 //!
 //! * the domain: types parsed at the edge ([`domain`]), the export CSV reader
 //!   ([`export_csv`]), the CAS notification and metadata ([`notification`]),
-//!   the sync rules ([`sync`]) and the read and application models
-//!   ([`model`]); no SDK and no Lambda type;
+//!   the sync rules ([`sync`]), the read and application models
+//!   ([`model`]) and live entitlement ([`entitlement`]: the seller's
+//!   products, instances, agreements); no SDK and no Lambda type;
 //! * the ports ([`ports`]): small traits for the contact store, the export
-//!   log, the object store and the export source;
-//! * the adapters: AWS ([`aws`]: DynamoDB, S3, the one AWS error) and in
-//!   memory ([`memory`], for tests);
+//!   log, the object store, the export source, the instance check and the
+//!   agreements;
+//! * the adapters: AWS ([`aws`]: DynamoDB, S3, EC2, the Agreement API, the
+//!   one AWS error) and in memory ([`memory`], for tests);
 //! * what every function shares: configuration from the environment
 //!   ([`config`]), logging ([`logging`]) and metrics ([`metrics`]).
 
 pub mod aws;
 pub mod config;
 pub mod domain;
+pub mod entitlement;
 pub mod export_csv;
 pub mod logging;
 pub mod memory;

@@ -1,7 +1,8 @@
 //! In-memory implementations of the ports, with the same rules as the AWS
 //! adapters (newer-wins writes, DELETE keeps only the guid and the time,
 //! newest exports first), for tests of the functions' rules without Java or
-//! moto. Faults can be injected: every call failing, or chosen writes.
+//! moto. Faults can be injected: every call failing, or chosen writes; EC2 and
+//! the Agreement API fail or (agreements) answer late on demand.
 //!
 //! Cursors are `o<offset>`; like DynamoDB, a full page has a next cursor even
 //! when nothing follows.
@@ -13,9 +14,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
+use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
 use crate::notification::S3Location;
-use crate::ports::{ContactStore, ExportLog, LookupError, ObjectReader, ObjectStore};
+use crate::ports::{
+    AgreementSource, ContactStore, ExportLog, InstanceConfirmer, LookupError, ObjectReader, ObjectStore,
+};
 use crate::sync::{Coverage, SyncState};
 
 type WriteFault = Box<dyn Fn(&ContactRecord) -> Option<AwsError> + Send + Sync>;
@@ -319,4 +323,120 @@ impl ObjectStore for MemoryObjects {
         self.put(&loc.bucket_name, &loc.key, bytes);
         Ok(())
     }
+}
+
+/// One instance [`MemoryInstances`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryInstance {
+    pub region: Region,
+    pub instance: InstanceId,
+    pub owner: AwsAccountId,
+    pub product_codes: Vec<ProductCode>,
+    pub running: bool,
+}
+
+/// EC2 in memory: instances per region, with EC2's answer rules (the
+/// product must be attached and the instance running; unknown in the region
+/// is `NotFound`), and injected failures.
+#[derive(Default)]
+pub struct MemoryInstances {
+    instances: Mutex<Vec<MemoryInstance>>,
+    fail: Mutex<Option<AwsError>>,
+    calls: AtomicUsize,
+}
+
+impl MemoryInstances {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&self, instance: MemoryInstance) {
+        lock(&self.instances).push(instance);
+    }
+
+    /// Every call fails with `error` from now on (`None`: succeeds again).
+    pub fn fail_with(&self, error: Option<AwsError>) {
+        *lock(&self.fail) = error;
+    }
+
+    /// Calls made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl InstanceConfirmer for MemoryInstances {
+    async fn confirm_product_instance(
+        &self,
+        region: &Region,
+        instance: &InstanceId,
+        product: &ProductCode,
+    ) -> Result<InstanceCheck, AwsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(e) = lock(&self.fail).clone() {
+            return Err(e);
+        }
+        let held = lock(&self.instances);
+        Ok(match held.iter().find(|i| &i.region == region && &i.instance == instance) {
+            None => InstanceCheck::NotFound,
+            Some(i) => InstanceCheck::Found {
+                product_running: i.running && i.product_codes.contains(product),
+                owner: Some(i.owner.clone()),
+            },
+        })
+    }
+}
+
+/// The Agreement API in memory: agreements by acceptor, with an injected
+/// delay and failures.
+#[derive(Default)]
+pub struct MemoryAgreements {
+    agreements: Mutex<Vec<Agreement>>,
+    fail: Mutex<Option<AwsError>>,
+    delay: Mutex<std::time::Duration>,
+    calls: AtomicUsize,
+}
+
+impl MemoryAgreements {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&self, agreement: Agreement) {
+        lock(&self.agreements).push(agreement);
+    }
+
+    /// Every call fails with `error` from now on (`None`: succeeds again).
+    pub fn fail_with(&self, error: Option<AwsError>) {
+        *lock(&self.fail) = error;
+    }
+
+    /// Every call answers after `delay`.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *lock(&self.delay) = delay;
+    }
+
+    /// Calls made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl AgreementSource for MemoryAgreements {
+    async fn purchase_agreements(&self, acceptor: &AwsAccountId) -> Result<Vec<Agreement>, AwsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let delay = *lock(&self.delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(e) = lock(&self.fail).clone() {
+            return Err(e);
+        }
+        Ok(lock(&self.agreements).iter().filter(|a| a.acceptor.as_ref() == Some(acceptor)).cloned().collect())
+    }
+}
+
+/// A poisoned lock still holds usable test data.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

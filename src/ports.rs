@@ -1,6 +1,6 @@
 //! The ports: what the functions need from the outside world, as small
 //! traits. The AWS adapters ([`crate::aws`]) implement them for DynamoDB,
-//! S3 and CAS; the in-memory ones ([`crate::memory`]) for tests of the rules
+//! S3, CAS, EC2 and the Agreement API; the in-memory ones ([`crate::memory`]) for tests of the rules
 //! without Java or moto.
 //!
 //! Every method returns [`AwsError`] on failure (a listing: [`LookupError`],
@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::aws::AwsError;
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode};
+use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::model::{
     ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome,
 };
@@ -127,6 +128,26 @@ pub trait ExportSource: Send + Sync {
     fn start_export(&self, params: &ExportParams) -> impl Future<Output = Result<String, AwsError>> + Send;
 }
 
+/// EC2 `ConfirmProductInstance`: does this instance, in this region, run
+/// this product, and who owns it.
+pub trait InstanceConfirmer: Send + Sync {
+    fn confirm_product_instance(
+        &self,
+        region: &Region,
+        instance: &InstanceId,
+        product: &ProductCode,
+    ) -> impl Future<Output = Result<InstanceCheck, AwsError>> + Send;
+}
+
+/// The AWS Marketplace Agreement API: the purchase agreements an account
+/// accepted from this seller (`SearchAgreements`, all pages).
+pub trait AgreementSource: Send + Sync {
+    fn purchase_agreements(
+        &self,
+        acceptor: &AwsAccountId,
+    ) -> impl Future<Output = Result<Vec<Agreement>, AwsError>> + Send;
+}
+
 // A shared reference to a port is the port: one store can serve several
 // handlers (and a test can keep its in-memory store to look into).
 
@@ -193,5 +214,25 @@ impl<T: ExportLog + ?Sized> ExportLog for &T {
         outcome: &ExportOutcome,
     ) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).export_finished(request_id, outcome)
+    }
+}
+
+impl<T: InstanceConfirmer + ?Sized> InstanceConfirmer for &T {
+    fn confirm_product_instance(
+        &self,
+        region: &Region,
+        instance: &InstanceId,
+        product: &ProductCode,
+    ) -> impl Future<Output = Result<InstanceCheck, AwsError>> + Send {
+        (**self).confirm_product_instance(region, instance, product)
+    }
+}
+
+impl<T: AgreementSource + ?Sized> AgreementSource for &T {
+    fn purchase_agreements(
+        &self,
+        acceptor: &AwsAccountId,
+    ) -> impl Future<Output = Result<Vec<Agreement>, AwsError>> + Send {
+        (**self).purchase_agreements(acceptor)
     }
 }

@@ -29,8 +29,12 @@ const MARKETPLACE_ACCOUNT_ROOT: &str = "arn:aws:iam::452565589796:root";
 
 /// Actions that support no resource-level permission, so `Resource: '*'` is
 /// the only way to allow them.
-const STAR_RESOURCE_ACTIONS: [&str; 4] = [
+/// Actions that support no resource-level permission (IAM's service
+/// authorization reference), so `Resource: '*'` is the only way to grant them.
+const STAR_RESOURCE_ACTIONS: [&str; 6] = [
     "marketplacecommerceanalytics:StartSupportDataExport",
+    "ec2:ConfirmProductInstance",
+    "aws-marketplace:SearchAgreements",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
@@ -942,4 +946,36 @@ fn start_export_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
         ("dynamodb:Query".to_owned(), grant(index, Some(("ForAllValues:StringEquals", "EXPORTS")))),
     ]);
     assert_eq!(granted, expected);
+}
+
+/// The eligibility API's live checks: `ec2:ConfirmProductInstance` and
+/// `aws-marketplace:SearchAgreements`, the latter only as the proposer (the
+/// seller's own agreements), and nothing else beyond reading the table.
+#[test]
+fn eligibility_api_may_confirm_instances_and_search_only_its_own_agreements() {
+    let t = template();
+    let f = props(resource(&t, "EligibilityApiFunction"));
+    let mut statements = Vec::new();
+    for (i, policy) in f.get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
+        statements_of(policy, &format!("EligibilityApiFunction.Policies[{i}]"), &mut statements);
+    }
+    let actions: BTreeSet<String> = statements.iter().flat_map(|s| strings(s.body.get("Action"))).collect();
+    let live: BTreeSet<String> = actions.iter().filter(|a| !a.starts_with("dynamodb:")).cloned().collect();
+    assert_eq!(
+        live,
+        BTreeSet::from(["ec2:ConfirmProductInstance".to_owned(), "aws-marketplace:SearchAgreements".to_owned()]),
+        "the API's non-DynamoDB actions"
+    );
+    let search = statements
+        .iter()
+        .find(|s| strings(s.body.get("Action")).contains(&"aws-marketplace:SearchAgreements".to_owned()))
+        .expect("a SearchAgreements statement");
+    let party = search
+        .body
+        .get("Condition")
+        .and_then(|c| c.get("StringEquals"))
+        .and_then(|c| c.get("aws-marketplace:PartyType"))
+        .map(describe);
+    assert_eq!(party.as_deref(), Some("Proposer"), "{}: condition aws-marketplace:PartyType = Proposer", search.at);
+    assert!(actions.iter().all(|a| !a.contains('*')), "no wildcard action: {actions:?}");
 }

@@ -5,11 +5,15 @@
 //! * [`dynamodb`]: the contacts table ([`DynamoStore`]): contacts, the sync
 //!   state and the export records.
 //! * [`s3`]: the export bucket (the S3 client is the object store).
+//! * [`ec2`]: `ConfirmProductInstance`, signed with `aws-sigv4` (no EC2 SDK).
+//! * [`agreements`]: the Agreement API's `SearchAgreements`.
 //!
 //! Nothing outside this module names an SDK type, except the functions'
 //! `main`s (which build the clients) and the CAS adapter of start-export.
 
+pub mod agreements;
 pub mod dynamodb;
+pub mod ec2;
 pub mod error;
 pub mod s3;
 
@@ -19,7 +23,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use agreements::AgreementClient;
 pub use dynamodb::DynamoStore;
+pub use ec2::Ec2Client;
 pub use error::{AwsError, Failure, codes};
 
 /// Shared AWS configuration: region and credentials from the environment,

@@ -6,12 +6,15 @@
 //!   (and that `tests/eligibility_api/openapi.rs` compares with `docs/openapi.yaml`).
 //! * [`Api`]: generic over the core's ports it reads, [`ContactStore`] and
 //!   [`ExportLog`]: `psc_bridge::aws::DynamoStore` in production,
-//!   `psc_bridge::memory::MemoryStore` in the handler tests.
+//!   `psc_bridge::memory::MemoryStore` in the handler tests; and, for the
+//!   live checks ([`live`]), [`InstanceConfirmer`] (EC2) and
+//!   [`AgreementSource`] (the Agreement API).
 //! * [`Api::handle`]: request in, response out; never fails, never panics on
 //!   input. Every request ends in one audit line (target `audit`).
 //!
 //! `docs/api.md` describes the API for its users.
 
+pub mod live;
 pub mod params;
 pub mod views;
 
@@ -25,19 +28,23 @@ use lambda_http::http::header::{self, HeaderValue};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use psc_bridge::aws::AwsError;
-use psc_bridge::config::{ConfigError, env_or, env_required};
+use psc_bridge::aws::Failure as AwsFailure;
+use psc_bridge::config::{ConfigError, env_optional, env_or, env_required, parse_var};
 use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
+use psc_bridge::entitlement::{InstanceCheck, Region, SellerProducts};
 use psc_bridge::metrics::Metrics;
 use psc_bridge::model::{Page, StoredContact};
-use psc_bridge::ports::{ContactStore, ExportLog, LookupError};
+use psc_bridge::ports::{AgreementSource, ContactStore, ExportLog, InstanceConfirmer, LookupError};
 use psc_bridge::sync::SyncState;
 
+use live::{AgreementsLookup, LiveChecks, NotConfigured};
 use params::{InvalidParameter, Query};
 use views::{
-    AccountProductView, AccountView, BASIS, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness, SyncView,
+    AccountProductView, AccountView, AgreementsSource, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness,
+    InstanceSource, InstanceSources, InstanceView, PscSource, Sources, SyncView, Verdict,
 };
 
 // ------------------------------------------------------------------ routes
@@ -50,6 +57,7 @@ pub enum Endpoint {
     ContactsByEmail,
     ContactByGuid,
     SyncStatus,
+    Instance,
 }
 
 /// One route: method, path template (API Gateway syntax) and what it answers.
@@ -77,6 +85,12 @@ pub const ROUTES: &[Route] = &[
         path: "/accounts/{awsAccountId}/products/{productCode}",
         endpoint: Endpoint::AccountProduct,
         query: &["limit", "cursor"],
+    },
+    Route {
+        method: "GET",
+        path: "/accounts/{awsAccountId}/instances/{instanceId}",
+        endpoint: Endpoint::Instance,
+        query: &["productCode", "region"],
     },
     Route { method: "GET", path: "/contacts", endpoint: Endpoint::ContactsByEmail, query: &["email"] },
     Route { method: "GET", path: "/contacts/{customerGuid}", endpoint: Endpoint::ContactByGuid, query: &[] },
@@ -130,14 +144,49 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
 pub struct Config {
     pub table_name: String,
     pub metrics_namespace: String,
+    /// `SELLER_PRODUCTS`; empty turns the live checks off.
+    pub seller_products: SellerProducts,
+    /// The instance check's default region: the function's own (`AWS_REGION`).
+    pub default_region: Region,
+    /// `AGREEMENTS_TIMEOUT_MS`: how long a lookup waits for the Agreement API.
+    pub agreements_timeout: Duration,
+    /// `AGREEMENTS_CACHE_SECONDS`: how long a warm function reuses an account's agreements.
+    pub agreements_cache_ttl: Duration,
 }
 
 impl Config {
     /// Reads and checks every variable; the error names the first bad one.
     pub fn from_env() -> Result<Self, ConfigError> {
+        let millis = |name: &'static str, default: Duration, max: u64| -> Result<Duration, ConfigError> {
+            match env_optional(name) {
+                None => Ok(default),
+                Some(v) => parse_var(name, &v, |v| match v.parse::<u64>() {
+                    Ok(n) if n <= max => Ok(n),
+                    _ => Err(format!("must be a whole number from 0 to {max}")),
+                })
+                .map(Duration::from_millis),
+            }
+        };
         Ok(Self {
             table_name: env_required("TABLE_NAME")?,
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
+            seller_products: parse_var("SELLER_PRODUCTS", &env_or("SELLER_PRODUCTS", ""), SellerProducts::parse)?,
+            // Set by Lambda itself (a reserved variable the template cannot set).
+            default_region: parse_var(
+                "AWS_REGION",
+                std::env::var("AWS_REGION").as_deref().unwrap_or("us-east-1"),
+                Region::parse,
+            )?,
+            agreements_timeout: millis("AGREEMENTS_TIMEOUT_MS", live::DEFAULT_AGREEMENTS_TIMEOUT, 8000)?,
+            agreements_cache_ttl: match env_optional("AGREEMENTS_CACHE_SECONDS") {
+                None => live::DEFAULT_AGREEMENTS_CACHE_TTL,
+                Some(v) => {
+                    Duration::from_secs(parse_var("AGREEMENTS_CACHE_SECONDS", &v, |v| match v.parse::<u64>() {
+                        Ok(n) if n <= 3600 => Ok(n),
+                        _ => Err("must be a whole number of seconds from 0 to 3600".to_owned()),
+                    })?)
+                }
+            },
         })
     }
 }
@@ -225,6 +274,7 @@ pub enum KeyKind {
     Email,
     Guid,
     Sync,
+    Instance,
     None,
 }
 
@@ -236,6 +286,7 @@ impl KeyKind {
             Self::Email => "email",
             Self::Guid => "guid",
             Self::Sync => "sync",
+            Self::Instance => "instance",
             Self::None => "none",
         }
     }
@@ -258,18 +309,41 @@ struct Internal {
     operation: &'static str,
     code: String,
     transient: bool,
+    /// The IAM action the function lacks, when the service refused it.
+    missing_permission: Option<&'static str>,
 }
 
 impl From<AwsError> for Internal {
     fn from(e: AwsError) -> Self {
         let code = e.code().map_or_else(|| format!("{:?}", e.failure), |c| c.chars().take(80).collect());
-        Self { operation: e.operation, code, transient: e.retryable }
+        Self { operation: e.operation, code, transient: e.retryable, missing_permission: None }
     }
 }
 
+/// True when the service refused the call for want of a permission.
+fn is_access_denied(e: &AwsError) -> bool {
+    e.failure == AwsFailure::Service
+        && e.code().is_some_and(|c| {
+            matches!(c, "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure")
+        })
+}
+
+/// Seconds a client should wait after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
 enum Failure {
     Invalid(InvalidParameter),
-    NotFound { message: &'static str, freshness: Freshness },
+    /// A 400 that is not about one parameter's shape (the check is off).
+    NotConfigured(&'static str),
+    NotFound {
+        message: &'static str,
+        freshness: Freshness,
+    },
+    /// A 503: a dependency the answer cannot do without is throttling or down.
+    Unavailable {
+        message: &'static str,
+        internal: Internal,
+    },
     Internal(Internal),
 }
 
@@ -306,10 +380,12 @@ struct Answer {
 /// this much, never overstate it. `GET /sync` always reads.
 pub const FRESHNESS_CACHE_TTL: Duration = Duration::from_secs(30);
 
-/// The API: the lookups, a clock, the freshness cache, and the metrics it
-/// emits on internal errors.
-pub struct Api<S> {
+/// The API: the lookups, the live checks, a clock, the freshness cache, and
+/// the metrics it emits on internal errors.
+pub struct Api<S, E = NotConfigured, G = NotConfigured> {
     store: S,
+    live: LiveChecks<E, G>,
+    default_region: Region,
     metrics: Option<Metrics>,
     clock: fn() -> Timestamp,
     cache_ttl: Duration,
@@ -317,14 +393,34 @@ pub struct Api<S> {
 }
 
 impl<S: ContactStore + ExportLog> Api<S> {
+    /// PSC data only: no live checks.
     pub fn new(store: S) -> Self {
+        Api::with_live_checks(store, LiveChecks::off())
+    }
+}
+
+impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<S, E, G> {
+    /// PSC data and the live checks.
+    pub fn with_live_checks(store: S, live: LiveChecks<E, G>) -> Self {
         Self {
             store,
+            live,
+            default_region: Region::parse("us-east-1").expect("a known region"),
             metrics: None,
             clock: Timestamp::now,
             cache_ttl: FRESHNESS_CACHE_TTL,
             sync_cache: Mutex::new(None),
         }
+    }
+
+    pub fn live(&self) -> &LiveChecks<E, G> {
+        &self.live
+    }
+
+    /// The region of instance checks that name none: the function's own.
+    pub fn with_default_region(mut self, region: Region) -> Self {
+        self.default_region = region;
+        self
     }
 
     /// How long to reuse the sync state read for freshness; zero reads it
@@ -411,15 +507,37 @@ impl<S: ContactStore + ExportLog> Api<S> {
         let (key_kind, key) = audit_key(route.endpoint, &params);
         let result = match Query::parse(req.uri().query(), route.query) {
             Err(e) => Err(Failure::Invalid(e)),
-            Ok(query) => self.answer(route.endpoint, &params, &query).await,
+            Ok(query) => self.answer(route.endpoint, &params, &query, request_id).await,
         };
         let (response, results) = match result {
             Ok(a) => (json_response(StatusCode::OK, a.body), a.results),
             Err(Failure::Invalid(e)) => {
                 (error_response(StatusCode::BAD_REQUEST, "InvalidParameter", Some(&e.field), &e.message, None, None), 0)
             }
+            Err(Failure::NotConfigured(message)) => {
+                (error_response(StatusCode::BAD_REQUEST, "NotConfigured", None, message, None, None), 0)
+            }
             Err(Failure::NotFound { message, freshness }) => {
                 (error_response(StatusCode::NOT_FOUND, "NotFound", None, message, None, Some(freshness)), 0)
+            }
+            Err(Failure::Unavailable { message, internal: e }) => {
+                warn!(
+                    request_id,
+                    route = route.path,
+                    operation = e.operation,
+                    code = %e.code,
+                    "lookup unavailable: answered 503"
+                );
+                let mut response = error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    None,
+                    message,
+                    Some(request_id),
+                    None,
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                (response, 0)
             }
             Err(Failure::Internal(e)) => {
                 error!(
@@ -428,6 +546,7 @@ impl<S: ContactStore + ExportLog> Api<S> {
                     operation = e.operation,
                     code = %e.code,
                     transient = e.transient,
+                    missing_permission = e.missing_permission.unwrap_or("-"),
                     "lookup failed"
                 );
                 if let Some(m) = &self.metrics {
@@ -441,17 +560,26 @@ impl<S: ContactStore + ExportLog> Api<S> {
         Outcome { response, route: route.path, key_kind, key, results }
     }
 
-    async fn answer(&self, endpoint: Endpoint, p: &[String], q: &Query) -> Result<Answer, Failure> {
+    async fn answer(&self, endpoint: Endpoint, p: &[String], q: &Query, request_id: &str) -> Result<Answer, Failure> {
         match endpoint {
             Endpoint::Account => {
                 let account = params::account_id(param(p, 0))?;
                 let (limit, cursor) = (params::limit(q.get("limit"))?, params::cursor(q.get("cursor"))?);
-                let (page, eligible, freshness) = self.account_page(&account, None, cursor, limit).await?;
+                let now = (self.clock)();
+                let (psc, agreements) = tokio::join!(
+                    self.account_page(&account, None, cursor, limit),
+                    self.agreements(&account, None, now, request_id)
+                );
+                let (page, psc_eligible, freshness) = psc?;
                 let subscriptions = views::subscriptions(&page.items);
                 let view = AccountView {
                     aws_account_id: &account,
-                    eligible,
-                    basis: BASIS,
+                    eligible: psc_eligible || agreements.has_active(),
+                    sources: Sources {
+                        agreements: AgreementsSource::of(&agreements, now),
+                        psc_contacts: PscSource::of(psc_eligible, &freshness),
+                    },
+                    agreements: views::agreement_bodies(&agreements, &self.live.products),
                     products: views::products(&subscriptions),
                     subscriptions,
                     contacts: views::contact_bodies(&page.items),
@@ -464,12 +592,21 @@ impl<S: ContactStore + ExportLog> Api<S> {
                 let account = params::account_id(param(p, 0))?;
                 let product = params::product_code(param(p, 1))?;
                 let (limit, cursor) = (params::limit(q.get("limit"))?, params::cursor(q.get("cursor"))?);
-                let (page, eligible, freshness) = self.account_page(&account, Some(&product), cursor, limit).await?;
+                let now = (self.clock)();
+                let (psc, agreements) = tokio::join!(
+                    self.account_page(&account, Some(&product), cursor, limit),
+                    self.agreements(&account, Some(&product), now, request_id)
+                );
+                let (page, psc_eligible, freshness) = psc?;
                 let view = AccountProductView {
                     aws_account_id: &account,
                     product_code: &product,
-                    eligible,
-                    basis: BASIS,
+                    eligible: psc_eligible || agreements.has_active(),
+                    sources: Sources {
+                        agreements: AgreementsSource::of(&agreements, now),
+                        psc_contacts: PscSource::of(psc_eligible, &freshness),
+                    },
+                    agreements: views::agreement_bodies(&agreements, &self.live.products),
                     subscriptions: views::subscriptions(&page.items),
                     contacts: views::contact_bodies(&page.items),
                     next_cursor: page.next_cursor,
@@ -497,6 +634,7 @@ impl<S: ContactStore + ExportLog> Api<S> {
                 let view = ContactView { contact: (&contact).into(), freshness };
                 Ok(Answer { body: to_json(&view)?, results: 1 })
             }
+            Endpoint::Instance => self.instance(p, q).await,
             Endpoint::SyncStatus => {
                 let limit = params::exports_limit(q.get("limit"))?;
                 // Always read: operators check here right after an export.
@@ -512,6 +650,106 @@ impl<S: ContactStore + ExportLog> Api<S> {
                 Ok(Answer { body: to_json(&view)?, results: exports.len() })
             }
         }
+    }
+
+    /// `GET /accounts/{awsAccountId}/instances/{instanceId}?productCode=&region=`
+    async fn instance(&self, p: &[String], q: &Query) -> Result<Answer, Failure> {
+        let account = params::account_id(param(p, 0))?;
+        let instance = params::instance_id(param(p, 1))?;
+        let product = params::required_product_code(q.get("productCode"))?;
+        let region = params::region(q.get("region"), &self.default_region)?;
+        if self.live.products.is_empty() {
+            return Err(Failure::NotConfigured(
+                "no products are configured (stack parameter SellerProducts), so the instance check is off",
+            ));
+        }
+        if self.live.products.by_code(&product).is_none() {
+            return Err(InvalidParameter::new(
+                "productCode",
+                "is not one of the seller's products (stack parameter SellerProducts)",
+            )
+            .into());
+        }
+        let check = match self.live.instances.confirm_product_instance(&region, &instance, &product).await {
+            Ok(check) => check,
+            Err(e) if e.retryable => {
+                return Err(Failure::Unavailable {
+                    message: "EC2 is throttling or unavailable; retry in a few seconds (see Retry-After)",
+                    internal: e.into(),
+                });
+            }
+            Err(e) => {
+                let denied = is_access_denied(&e);
+                let mut internal = Internal::from(e);
+                if denied {
+                    internal.missing_permission = Some(psc_bridge::aws::ec2::PERMISSION);
+                }
+                return Err(Failure::Internal(internal));
+            }
+        };
+        let (found, product_running, owner) = match &check {
+            InstanceCheck::NotFound => (false, false, None),
+            InstanceCheck::Found { product_running, owner } => (true, *product_running, owner.as_ref()),
+        };
+        let owner_matches = owner == Some(&account);
+        let eligible = product_running && owner_matches;
+        let message = match (found, product_running, owner_matches) {
+            (false, _, _) => "EC2 knows no such instance in this region",
+            (true, false, _) => "the instance does not run this product now (stopped, or another product)",
+            (true, true, false) => "the instance runs this product, but another account owns it",
+            (true, true, true) => "the instance runs this product and belongs to this account",
+        };
+        let view = InstanceView {
+            aws_account_id: &account,
+            instance_id: &instance,
+            product_code: &product,
+            region: region.as_str(),
+            found,
+            product_running,
+            owner_id: owner,
+            owner_matches,
+            eligible,
+            sources: InstanceSources {
+                instance: InstanceSource {
+                    verdict: if eligible { Verdict::Eligible } else { Verdict::NotEligible },
+                    as_of: (self.clock)(),
+                    message,
+                },
+            },
+        };
+        Ok(Answer { body: to_json(&view)?, results: 1 })
+    }
+
+    /// The account's agreements, never an error: a failure is logged (with
+    /// the missing permission when refused) and answered as unavailable.
+    async fn agreements(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        now: Timestamp,
+        request_id: &str,
+    ) -> AgreementsLookup {
+        let (lookup, error) = self.live.agreements(account, product, now).await;
+        if let AgreementsLookup::Unavailable(why) = &lookup {
+            let (code, permission) = match &error {
+                Some(e) => (
+                    e.code().map_or_else(|| format!("{:?}", e.failure), str::to_owned),
+                    is_access_denied(e).then_some(psc_bridge::aws::agreements::PERMISSION),
+                ),
+                None => (format!("{why:?}"), None),
+            };
+            warn!(
+                request_id,
+                operation = "SearchAgreements",
+                code = %code,
+                missing_permission = permission.unwrap_or("-"),
+                "agreements unavailable: answering from PSC data alone"
+            );
+            if let Some(m) = &self.metrics {
+                m.emit(&[("AgreementsUnavailable", 1.0)]);
+            }
+        }
+        lookup
     }
 
     /// One page of an account's (or account and product's) contacts, whether
@@ -581,12 +819,19 @@ fn audit_key(endpoint: Endpoint, p: &[String]) -> (KeyKind, Option<String>) {
         Endpoint::ContactsByEmail => (KeyKind::Email, None),
         Endpoint::ContactByGuid => (KeyKind::Guid, Some(param(p, 0).to_owned())),
         Endpoint::SyncStatus => (KeyKind::Sync, None),
+        Endpoint::Instance => (KeyKind::Instance, Some(format!("{}/{}", param(p, 0), param(p, 1)))),
     }
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, Failure> {
-    serde_json::to_vec(v)
-        .map_err(|_| Failure::Internal(Internal { operation: "serialize", code: "serde".into(), transient: false }))
+    serde_json::to_vec(v).map_err(|_| {
+        Failure::Internal(Internal {
+            operation: "serialize",
+            code: "serde".into(),
+            transient: false,
+            missing_permission: None,
+        })
+    })
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {

@@ -1,12 +1,14 @@
 //! eligibility-api: the HTTP API Lambda behind API Gateway (payload 2.0).
 //!
-//! Reads its configuration once, builds the DynamoDB client once and opens
-//! its connection during init (the first lookup pays no handshake), then
-//! hands every request to [`eligibility_api::Api`].
+//! Reads its configuration once, builds the DynamoDB, EC2 and Agreement API
+//! clients once and opens the table's connection during init (the first
+//! lookup pays no handshake), then hands every request to
+//! [`eligibility_api::Api`].
 
+use eligibility_api::live::LiveChecks;
 use eligibility_api::{Api, Config};
 use lambda_http::{Request, service_fn};
-use psc_bridge::aws::{DynamoStore, sdk_config};
+use psc_bridge::aws::{AgreementClient, DynamoStore, Ec2Client, sdk_config};
 use psc_bridge::metrics::Metrics;
 
 #[tokio::main]
@@ -16,7 +18,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
     store.warm_up().await;
-    let api = Api::new(store).with_metrics(Metrics::new(config.metrics_namespace));
+    let live = LiveChecks::new(
+        config.seller_products,
+        Ec2Client::new(&sdk),
+        AgreementClient::new(&sdk, config.agreements_timeout),
+    )
+    .with_agreements_timeout(config.agreements_timeout)
+    .with_cache_ttl(config.agreements_cache_ttl);
+    let api = Api::with_live_checks(store, live)
+        .with_default_region(config.default_region)
+        .with_metrics(Metrics::new(config.metrics_namespace));
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| api.serve(req))).await
 }

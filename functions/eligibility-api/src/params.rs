@@ -4,6 +4,7 @@
 //! echoes the value (it may be an email address).
 
 use psc_bridge::domain::{AwsAccountId, Guid, ProductCode};
+use psc_bridge::entitlement::{InstanceId, Region};
 
 /// A 400: the field at fault and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,29 @@ pub fn account_id(raw: &str) -> Result<AwsAccountId, InvalidParameter> {
 
 pub fn product_code(raw: &str) -> Result<ProductCode, InvalidParameter> {
     ProductCode::parse(raw).map_err(|e| InvalidParameter::new("productCode", e.0))
+}
+
+pub fn instance_id(raw: &str) -> Result<InstanceId, InvalidParameter> {
+    InstanceId::parse(raw).map_err(|e| InvalidParameter::new("instanceId", e.0))
+}
+
+/// `productCode` of the instance check: required.
+pub fn required_product_code(raw: Option<&str>) -> Result<ProductCode, InvalidParameter> {
+    match raw {
+        None | Some("") => Err(InvalidParameter::new(
+            "productCode",
+            "is required: GET /accounts/{awsAccountId}/instances/{instanceId}?productCode=<code>",
+        )),
+        Some(raw) => product_code(raw),
+    }
+}
+
+/// `region`: a known region name; `default` when absent.
+pub fn region(raw: Option<&str>, default: &Region) -> Result<Region, InvalidParameter> {
+    match raw {
+        None => Ok(default.clone()),
+        Some(raw) => Region::parse(raw).map_err(|e| InvalidParameter::new("region", e.0)),
+    }
 }
 
 pub fn customer_guid(raw: &str) -> Result<Guid, InvalidParameter> {

@@ -7,13 +7,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use psc_bridge::domain::{AwsAccountId, Guid, ProductCode, Timestamp};
+use psc_bridge::entitlement::{Agreement, InstanceId, SellerProducts};
 use psc_bridge::model::{Counts, ExportRecord, StoredContact};
 use psc_bridge::sync::{Coverage, SyncState, business_age, is_older_than_one_business_day};
 
-/// What `eligible` means, in every answer that carries it.
-pub const BASIS: &str = "eligible = at least one live PSC contact record is on file for this account (and product). \
-PSC data only knows the subscriptions whose buyer shared support contacts: false means no shared contact on record, \
-not proof that no subscription exists.";
+use crate::live::AgreementsLookup;
 
 /// How fresh the data is: the watermark (everything CAS reported up to it is
 /// applied) and its age, in wall-clock and in business time (Monday to
@@ -255,7 +253,8 @@ pub fn products(subs: &[SubscriptionView]) -> Vec<ProductView> {
 pub struct AccountView<'a> {
     pub aws_account_id: &'a AwsAccountId,
     pub eligible: bool,
-    pub basis: &'static str,
+    pub sources: Sources,
+    pub agreements: Vec<AgreementBody<'a>>,
     /// Products, subscriptions and contacts of this page; `nextCursor` continues.
     pub products: Vec<ProductView>,
     pub subscriptions: Vec<SubscriptionView>,
@@ -271,11 +270,170 @@ pub struct AccountProductView<'a> {
     pub aws_account_id: &'a AwsAccountId,
     pub product_code: &'a ProductCode,
     pub eligible: bool,
-    pub basis: &'static str,
+    pub sources: Sources,
+    pub agreements: Vec<AgreementBody<'a>>,
     pub subscriptions: Vec<SubscriptionView>,
     pub contacts: Vec<ContactBody<'a>>,
     pub next_cursor: Option<String>,
     pub freshness: Freshness,
+}
+
+/// One source's verdict on an account (and product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    /// This source supports the caller's entitlement.
+    Eligible,
+    /// This source answered, and does not.
+    NotEligible,
+    /// This source could not answer now (`message` says why).
+    Unavailable,
+    /// This source is not configured (no `SellerProducts`, or not this product).
+    NotConfigured,
+}
+
+/// Which sources support `eligible`, and how fresh each is.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sources {
+    pub agreements: AgreementsSource,
+    pub psc_contacts: PscSource,
+}
+
+/// The Agreement API's part.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgreementsSource {
+    pub verdict: Verdict,
+    /// When the Agreement API gave these agreements (`null` when it did not answer).
+    pub as_of: Option<Timestamp>,
+    pub age_seconds: Option<i64>,
+    /// True when they come from the function's short-lived cache.
+    pub cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+}
+
+impl AgreementsSource {
+    pub fn of(lookup: &AgreementsLookup, now: Timestamp) -> Self {
+        match lookup {
+            AgreementsLookup::NotConfigured => Self {
+                verdict: Verdict::NotConfigured,
+                as_of: None,
+                age_seconds: None,
+                cached: false,
+                message: Some("no seller product configured for this lookup (stack parameter SellerProducts)"),
+            },
+            AgreementsLookup::Unavailable(why) => Self {
+                verdict: Verdict::Unavailable,
+                as_of: None,
+                age_seconds: None,
+                cached: false,
+                message: Some(why.message()),
+            },
+            AgreementsLookup::Found { as_of, cached, .. } => Self {
+                verdict: if lookup.has_active() { Verdict::Eligible } else { Verdict::NotEligible },
+                as_of: Some(*as_of),
+                age_seconds: Some((now.unix_seconds() - as_of.unix_seconds()).max(0)),
+                cached: *cached,
+                message: None,
+            },
+        }
+    }
+}
+
+/// The PSC contacts' part: eligible when a live contact is on file.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PscSource {
+    pub verdict: Verdict,
+    /// The watermark: everything PSC reported up to it is applied.
+    pub as_of: Option<Timestamp>,
+    pub stale_beyond_one_business_day: bool,
+}
+
+impl PscSource {
+    pub fn of(eligible: bool, freshness: &Freshness) -> Self {
+        Self {
+            verdict: if eligible { Verdict::Eligible } else { Verdict::NotEligible },
+            as_of: freshness.watermark,
+            stale_beyond_one_business_day: freshness.stale_beyond_one_business_day,
+        }
+    }
+}
+
+/// One purchase agreement, as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgreementBody<'a> {
+    pub agreement_id: &'a str,
+    pub status: &'a str,
+    pub active: bool,
+    pub product_code: Option<&'a ProductCode>,
+    pub product_id: Option<&'a str>,
+    pub offer_id: Option<&'a str>,
+    pub agreement_type: Option<&'a str>,
+    pub acceptance_time: Option<Timestamp>,
+    pub start_time: Option<Timestamp>,
+    pub end_time: Option<Timestamp>,
+}
+
+/// The agreements of a lookup, with their PSC product codes.
+pub fn agreement_bodies<'a>(lookup: &'a AgreementsLookup, products: &'a SellerProducts) -> Vec<AgreementBody<'a>> {
+    let AgreementsLookup::Found { agreements, .. } = lookup else { return Vec::new() };
+    agreements
+        .iter()
+        .map(|a: &'a Agreement| {
+            let id = a.product_id.as_deref();
+            AgreementBody {
+                agreement_id: &a.agreement_id,
+                status: &a.status,
+                active: a.is_active(),
+                product_code: id.and_then(|id| products.by_product_id(id)).map(|p| &p.product_code),
+                product_id: id,
+                offer_id: a.offer_id.as_deref(),
+                agreement_type: a.agreement_type.as_deref(),
+                acceptance_time: a.acceptance_time,
+                start_time: a.start_time,
+                end_time: a.end_time,
+            }
+        })
+        .collect()
+}
+
+/// `GET /accounts/{awsAccountId}/instances/{instanceId}`
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceView<'a> {
+    pub aws_account_id: &'a AwsAccountId,
+    pub instance_id: &'a InstanceId,
+    pub product_code: &'a ProductCode,
+    pub region: &'static str,
+    /// False when EC2 knows no such instance in this region.
+    pub found: bool,
+    /// EC2's `return`: the product code is attached to the instance and it runs.
+    pub product_running: bool,
+    /// The owner EC2 reports (`null` when it reports none).
+    pub owner_id: Option<&'a AwsAccountId>,
+    /// The owner is the account in the path.
+    pub owner_matches: bool,
+    /// `productRunning` and `ownerMatches`.
+    pub eligible: bool,
+    pub sources: InstanceSources,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstanceSources {
+    pub instance: InstanceSource,
+}
+
+/// EC2's part: asked live, so as of now.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceSource {
+    pub verdict: Verdict,
+    pub as_of: Timestamp,
+    pub message: &'static str,
 }
 
 /// `GET /contacts?email=`

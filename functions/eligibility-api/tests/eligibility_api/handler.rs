@@ -55,7 +55,10 @@ async fn get_account_lists_products_subscriptions_and_contacts() {
     let b = &a.body;
     assert_eq!(b["awsAccountId"], ACCOUNT);
     assert_eq!(b["eligible"], true);
-    assert!(b["basis"].as_str().unwrap().contains("shared"));
+    // No SellerProducts: PSC alone answers, and says the agreements were not asked.
+    assert_eq!(b["sources"]["pscContacts"]["verdict"], "eligible");
+    assert_eq!(b["sources"]["agreements"]["verdict"], "notConfigured");
+    assert_eq!(b["agreements"], json!([]));
     // The guide's DELETE of 1b4a2b5f is older than its CREATE: both contacts stay.
     let mut g = guids(b);
     g.sort();

@@ -1,10 +1,12 @@
 //! eligibility-api's integration tests, one binary:
 //!
 //! * [`handler`]: every route against the in-memory store;
+//! * [`live`]: the live checks (agreements, instances) with in-memory ports;
 //! * [`dynamodb`]: the same API on DynamoDB Local, filled by the real ingest;
 //! * [`openapi`]: the route table against `docs/openapi.yaml`.
 
 mod common;
 mod dynamodb;
 mod handler;
+mod live;
 mod openapi;

@@ -1,0 +1,300 @@
+//! EC2 `ConfirmProductInstance`, the one EC2 call psc-bridge makes, without
+//! `aws-sdk-ec2` (the largest SDK crate: many minutes on every clean build).
+//!
+//! The request is the EC2 Query protocol: a form-encoded `POST /` with
+//! `Action=ConfirmProductInstance&Version=2016-11-15`, signed with SigV4
+//! (`aws-sigv4`, signing name `ec2`, the instance's region) with the
+//! credentials of the shared [`SdkConfig`], and sent through the HTTP
+//! connector the SDK clients use (`aws-smithy-http-client`: hyper, rustls,
+//! connection pool, connect and read timeouts). The XML answer is read with
+//! `aws-smithy-xml`, the SDK's own XML reader.
+//!
+//! The endpoint is `https://ec2.<region>.amazonaws.com` unless
+//! `AWS_ENDPOINT_URL_EC2` or `AWS_ENDPOINT_URL` (or a profile's
+//! `endpoint_url`) is set, like every other client. Throttling
+//! (`RequestLimitExceeded`), 5xx and timeouts are retried a few times with
+//! backoff; what still fails is an [`AwsError`] with EC2's code.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings, SharedHttpConnector};
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
+
+use crate::aws::error::{AwsError, Failure};
+use crate::domain::{AwsAccountId, ProductCode};
+use crate::entitlement::{InstanceCheck, InstanceId, Region};
+use crate::ports::InstanceConfirmer;
+
+const SERVICE: &str = "EC2";
+const OPERATION: &str = "ConfirmProductInstance";
+/// EC2's error code for an instance id unknown in the region.
+pub const INSTANCE_NOT_FOUND: &str = "InvalidInstanceID.NotFound";
+/// The IAM action the caller needs (named in the log line when EC2 refuses).
+pub const PERMISSION: &str = "ec2:ConfirmProductInstance";
+
+/// How the client retries and how long it waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Ec2Settings {
+    /// Attempts per call, the first included.
+    pub attempts: u32,
+    /// Backoff before the second attempt; doubles after each.
+    pub backoff: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Time for one attempt's whole answer.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for Ec2Settings {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The EC2 Query client of `ConfirmProductInstance`.
+pub struct Ec2Client {
+    connector: SharedHttpConnector,
+    credentials: Option<SharedCredentialsProvider>,
+    cached: Mutex<Option<Credentials>>,
+    endpoint: Option<String>,
+    settings: Ec2Settings,
+}
+
+impl Ec2Client {
+    /// Credentials and endpoint override from `sdk`, default settings.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self::with_settings(sdk, Ec2Settings::default())
+    }
+
+    pub fn with_settings(sdk: &SdkConfig, settings: Ec2Settings) -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| sdk.endpoint_url().map(str::to_owned));
+        let connector_settings = HttpConnectorSettings::builder()
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.attempt_timeout)
+            .build();
+        let connector = aws_smithy_http_client::default_connector(
+            &connector_settings,
+            aws_smithy_async::rt::sleep::default_async_sleep(),
+        )
+        .expect("aws-smithy-http-client is built with rustls-aws-lc, so it has a default connector");
+        Self { connector, credentials: sdk.credentials_provider(), cached: Mutex::new(None), endpoint, settings }
+    }
+
+    /// Sends every request to `url` instead (a local stand-in).
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// The endpoint for `region`.
+    pub fn endpoint_for(&self, region: &Region) -> String {
+        match &self.endpoint {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("https://ec2.{region}.{}", region.dns_suffix()),
+        }
+    }
+
+    async fn credentials(&self) -> Result<Credentials, AwsError> {
+        let fresh = |c: &Credentials| c.expiry().is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
+        if let Some(c) = self.cached.lock().ok().and_then(|c| c.clone()).filter(fresh) {
+            return Ok(c);
+        }
+        let provider = self.credentials.as_ref().ok_or_else(|| {
+            AwsError::local(SERVICE, OPERATION, Failure::BadRequest, "no AWS credentials are configured".into())
+        })?;
+        let creds = provider.provide_credentials().await.map_err(|e| {
+            AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("no AWS credentials: {e}"))
+        })?;
+        if let Ok(mut c) = self.cached.lock() {
+            *c = Some(creds.clone());
+        }
+        Ok(creds)
+    }
+
+    /// One signed request, its status and body.
+    async fn attempt(&self, region: &Region, body: &str) -> Result<(u16, Vec<u8>), AwsError> {
+        let local = |failure, message: String| AwsError::local(SERVICE, OPERATION, failure, message);
+        let identity: Identity = self.credentials().await?.into();
+        let url = format!("{}/", self.endpoint_for(region));
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri(&url)
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(body.to_owned())
+            .map_err(|e| local(Failure::BadRequest, format!("bad endpoint {url}: {e}")))?;
+        if let Some(host) = request.uri().authority().map(|a| a.as_str().to_owned())
+            && let Ok(v) = http::HeaderValue::from_str(&host)
+        {
+            request.headers_mut().insert(http::header::HOST, v);
+        }
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region.as_str())
+            .name("ec2")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| local(Failure::BadRequest, format!("signing: {e}")))?
+            .into();
+        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let signable = SignableRequest::new("POST", &url, headers, SignableBody::Bytes(body.as_bytes()))
+            .map_err(|e| local(Failure::BadRequest, format!("signing: {e}")))?;
+        let (instructions, _) =
+            sign(signable, &params).map_err(|e| local(Failure::BadRequest, format!("signing: {e}")))?.into_parts();
+        instructions.apply_to_request_http1x(&mut request);
+
+        let request = HttpRequest::try_from(request.map(SdkBody::from))
+            .map_err(|e| local(Failure::BadRequest, format!("request: {e}")))?;
+        let answer = tokio::time::timeout(self.settings.attempt_timeout, async {
+            let response = self.connector.call(request).await.map_err(|e| {
+                let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Unreachable };
+                local(failure, format!("{e}"))
+            })?;
+            let status = response.status().as_u16();
+            let bytes = ByteStream::new(response.into_body())
+                .collect()
+                .await
+                .map_err(|e| local(Failure::BadResponse, format!("reading the answer: {e}")))?;
+            Ok::<_, AwsError>((status, bytes.into_bytes().to_vec()))
+        })
+        .await;
+        answer.unwrap_or_else(|_| Err(local(Failure::Timeout, "no answer in time".into())))
+    }
+}
+
+impl InstanceConfirmer for Ec2Client {
+    async fn confirm_product_instance(
+        &self,
+        region: &Region,
+        instance: &InstanceId,
+        product: &ProductCode,
+    ) -> Result<InstanceCheck, AwsError> {
+        let body = format!(
+            "Action=ConfirmProductInstance&Version=2016-11-15&InstanceId={}&ProductCode={}",
+            instance.as_str(),
+            product.as_str()
+        );
+        let mut backoff = self.settings.backoff;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = match self.attempt(region, &body).await {
+                Ok((status, bytes)) => parse_answer(status, &bytes),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if e.retryable && tries < self.settings.attempts.max(1) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                Err(e) if e.has_code(INSTANCE_NOT_FOUND) => return Ok(InstanceCheck::NotFound),
+                other => return other,
+            }
+        }
+    }
+}
+
+/// EC2's answer: `ConfirmProductInstanceResponse` with `return` and
+/// `ownerId`, or an error document `Response/Errors/Error/{Code,Message}`.
+pub fn parse_answer(status: u16, body: &[u8]) -> Result<InstanceCheck, AwsError> {
+    let bad = |why: &str| AwsError {
+        status: Some(status),
+        ..AwsError::local(SERVICE, OPERATION, Failure::BadResponse, why.to_owned())
+    };
+    let text = std::str::from_utf8(body).map_err(|_| bad("the answer is not UTF-8"))?;
+    let mut doc = Document::new(text);
+    let mut root = doc.root_element().map_err(|_| bad("the answer is not XML"))?;
+    if (200..300).contains(&status) {
+        if !root.start_el().matches("ConfirmProductInstanceResponse") {
+            return Err(bad("the answer is not a ConfirmProductInstanceResponse"));
+        }
+        let (mut ret, mut owner) = (None, None);
+        while let Some(mut tag) = root.next_tag() {
+            if tag.start_el().matches("return") {
+                ret = Some(text_of(&mut tag) == "true");
+            } else if tag.start_el().matches("ownerId") {
+                owner = AwsAccountId::parse(&text_of(&mut tag)).ok();
+            }
+        }
+        let product_running = ret.ok_or_else(|| bad("the answer has no <return>"))?;
+        return Ok(InstanceCheck::Found { product_running, owner });
+    }
+    let (mut code, mut message) = (None, None);
+    while let Some(mut errors) = root.next_tag() {
+        if !errors.start_el().matches("Errors") {
+            continue;
+        }
+        while let Some(mut error) = errors.next_tag() {
+            while let Some(mut field) = error.next_tag() {
+                if field.start_el().matches("Code") {
+                    code = Some(text_of(&mut field));
+                } else if field.start_el().matches("Message") {
+                    message = Some(text_of(&mut field));
+                }
+            }
+        }
+    }
+    let code = code.unwrap_or_else(|| format!("HTTP{status}"));
+    Err(AwsError::service(SERVICE, OPERATION, &code, message.as_deref().unwrap_or(""), status))
+}
+
+fn text_of(tag: &mut ScopedDecoder<'_, '_>) -> String {
+    try_data(tag).map(|s| s.trim().to_owned()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_true_false_and_the_owner() {
+        let ok = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ConfirmProductInstanceResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+  <return>true</return>
+  <ownerId>000011112222</ownerId>
+</ConfirmProductInstanceResponse>"#;
+        assert_eq!(
+            parse_answer(200, ok).unwrap(),
+            InstanceCheck::Found { product_running: true, owner: Some(AwsAccountId::parse("000011112222").unwrap()) }
+        );
+        let no = br#"<ConfirmProductInstanceResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>x</requestId><return>false</return></ConfirmProductInstanceResponse>"#;
+        assert_eq!(parse_answer(200, no).unwrap(), InstanceCheck::Found { product_running: false, owner: None });
+    }
+
+    #[test]
+    fn reads_ec2_errors_and_refuses_garbage() {
+        let throttled = br#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
+        let e = parse_answer(503, throttled).unwrap_err();
+        assert!(e.has_code("RequestLimitExceeded") && e.is_throttling() && e.retryable);
+        assert_eq!(e.message.as_deref(), Some("Request limit exceeded."));
+        let denied = br#"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
+        let e = parse_answer(403, denied).unwrap_err();
+        assert!(e.has_code("UnauthorizedOperation") && !e.retryable);
+        let e = parse_answer(502, b"<html>bad gateway</html>").unwrap_err();
+        assert_eq!((e.code(), e.status, e.retryable), (Some("HTTP502"), Some(502), true));
+        let e = parse_answer(200, b"not xml").unwrap_err();
+        assert_eq!(e.failure, Failure::BadResponse);
+        let e = parse_answer(200, b"<ConfirmProductInstanceResponse></ConfirmProductInstanceResponse>").unwrap_err();
+        assert_eq!(e.failure, Failure::BadResponse);
+    }
+}
