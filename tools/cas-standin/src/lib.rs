@@ -89,14 +89,20 @@
 //! and the real service's exact error messages; object keys are second precision, so two exports
 //! with the same `fromDate` in the same second write the same keys.
 
+pub mod agreements;
 pub mod delivery;
+pub mod ec2;
 pub mod export;
 pub mod record;
+pub mod seed;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod wire;
 
+pub use agreements::{Agreement, AgreementInput, AgreementsError, Resource};
 pub use delivery::{Callback, Delivery, DeliveryStatus, Notification};
+pub use ec2::{Ec2Error, Instance, InstanceState};
 pub use export::{
     AccountIdHeader, DataSetType, ExportPlan, ExportRequest, NotificationMessage, S3Location, object_keys,
     sns_event_json, write_csv, write_csv_with_header,
@@ -106,12 +112,20 @@ pub use record::{
     parse_timestamp,
 };
 pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn, StandInBuilder};
+pub use service::{Protocol, Service};
 pub use store::{Store, StoreError};
 pub use wire::ApiError;
 
 /// The environment variable the SDK reads for this service's endpoint (service id
 /// "Marketplace Commerce Analytics", upper-cased with spaces as underscores).
 pub const ENDPOINT_ENV_VAR: &str = "AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS";
+
+/// The environment variable `aws-sdk-marketplaceagreement` reads for its endpoint (service id
+/// "Marketplace Agreement").
+pub const AGREEMENT_ENDPOINT_ENV_VAR: &str = "AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT";
+
+/// The environment variable the EC2 SDKs read for EC2's endpoint (service id "EC2").
+pub const EC2_ENDPOINT_ENV_VAR: &str = "AWS_ENDPOINT_URL_EC2";
 
 /// An S3 client from the standard AWS configuration (env vars, profile): honours
 /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, and uses path-style addressing when either is set
