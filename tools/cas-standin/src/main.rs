@@ -1,11 +1,13 @@
-//! `cas-standin`: run the local stand-in of `StartSupportDataExport`.
+//! `cas-standin`: run the local stand-in of `StartSupportDataExport`, `ConfirmProductInstance` and
+//! `SearchAgreements`.
 
 use std::time::Duration;
 
 use cas_standin::{Delivery, StandIn};
 
 const USAGE: &str = "\
-cas-standin: local stand-in of AWS Marketplace Commerce Analytics StartSupportDataExport
+cas-standin: local stand-in of AWS Marketplace Commerce Analytics StartSupportDataExport,
+EC2 ConfirmProductInstance and AWS Marketplace Agreement SearchAgreements, on one port
 
 USAGE:
     cas-standin [OPTIONS]
@@ -17,12 +19,16 @@ OPTIONS:
                              (default: record only, see GET /_admin/requests)
     --delivery-timeout-seconds N   timeout of that POST (default 300)
     --lag-seconds N          exports cover changes up to N seconds before the request (default 900)
-    --no-seed                start with an empty store instead of the guide's test data set
-    --require-region REGION  reject requests signed for another region (e.g. us-east-1)
+    --no-seed                start with no records, instances or agreements instead of the
+                             guide's test data set and the seeded instances and agreements
+    --require-region REGION  reject StartSupportDataExport requests signed for another region
+    --seller-account-id ID   the stand-in's seller account: the proposer SearchAgreements
+                             searches as (default 999988887777)
     -h, --help               this text
 
 S3: the standard AWS variables (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
-SDK clients reach it with AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS=http://ADDR.
+SDK clients reach it with AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS=http://ADDR,
+AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT=http://ADDR and AWS_ENDPOINT_URL_EC2=http://ADDR.
 Logs: RUST_LOG (default info), on stderr.
 ";
 
@@ -33,6 +39,7 @@ struct Args {
     lag: Duration,
     seed: bool,
     require_region: Option<String>,
+    seller_account_id: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         lag: cas_standin::DEFAULT_LAG,
         seed: true,
         require_region: None,
+        seller_account_id: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +75,13 @@ fn parse_args() -> Result<Args, String> {
             "--lag-seconds" => args.lag = Duration::from_secs(seconds(&name, value(&name)?)?),
             "--no-seed" => args.seed = false,
             "--require-region" => args.require_region = Some(value(&name)?),
+            "--seller-account-id" => {
+                let id = value(&name)?;
+                if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("{name} must be an AWS account id (digits), not {id:?}"));
+                }
+                args.seller_account_id = Some(id);
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -105,6 +120,9 @@ async fn main() {
         .s3_client(cas_standin::s3_client_from_env().await);
     if let Some(r) = args.require_region {
         builder = builder.require_region(r);
+    }
+    if let Some(id) = args.seller_account_id {
+        builder = builder.seller_account_id(id);
     }
     let running = match builder.start(args.listen.as_str()).await {
         Ok(r) => r,

@@ -86,6 +86,28 @@ pub fn check_authorization(
     amz_date: Option<&str>,
     required_region: Option<&str>,
 ) -> Result<Credential, ApiError> {
+    check_sigv4(authorization, amz_date, SIGNING_NAME, required_region)
+}
+
+/// The region and service of a SigV4 `Authorization` header's credential scope, read leniently
+/// (for the request log: also when the header is otherwise wrong).
+pub fn credential_scope(authorization: Option<&str>) -> Option<(String, String)> {
+    let params = authorization?.trim().strip_prefix("AWS4-HMAC-SHA256 ")?;
+    let credential = params.split(',').find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let scope: Vec<&str> = credential.trim().split('/').collect();
+    (scope.len() == 5).then(|| (scope[2].to_string(), scope[3].to_string()))
+}
+
+/// [`check_authorization`] for any service: `signing_name` is the service part the credential
+/// scope must name (`ec2`, `aws-marketplace`, ...). Errors are in the JSON protocols' shape
+/// (`MissingAuthenticationTokenException`, `IncompleteSignatureException`,
+/// `InvalidSignatureException`, all 403); other protocols map them to their own codes.
+pub fn check_sigv4(
+    authorization: Option<&str>,
+    amz_date: Option<&str>,
+    signing_name: &str,
+    required_region: Option<&str>,
+) -> Result<Credential, ApiError> {
     let incomplete = |m: &str| ApiError::new(403, "IncompleteSignatureException", m);
     let Some(auth) = authorization.map(str::trim).filter(|a| !a.is_empty()) else {
         return Err(ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"));
@@ -124,11 +146,11 @@ pub fn check_authorization(
             "Credential must have the form <access key id>/<yyyymmdd>/<region>/<service>/aws4_request.",
         ));
     }
-    if scope[3] != SIGNING_NAME {
+    if scope[3] != signing_name {
         return Err(ApiError::new(
             403,
             "InvalidSignatureException",
-            format!("Credential should be scoped to correct service: '{SIGNING_NAME}'."),
+            format!("Credential should be scoped to correct service: '{signing_name}'."),
         ));
     }
     let headers: Vec<&str> = signed_headers.split(';').collect();

@@ -161,3 +161,75 @@ async fn sdk_client_from_env_helper() {
     let out = export_request(&client, &bucket, 0).send().await.expect("the binary answers the SDK");
     println!("REQUEST_ID={}", out.data_set_request_id().unwrap());
 }
+
+/// Names the seller the [`agreement_client_from_env_helper`] expects; set only on its command.
+const HELPER_SELLER_ENV: &str = "CAS_STANDIN_TEST_HELPER_SELLER";
+
+#[tokio::test]
+async fn binary_serves_the_agreement_sdk_configured_by_env_as_the_given_seller() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cas-standin"))
+        .args(["--listen", "127.0.0.1:0", "--seller-account-id", "123456789012"])
+        .env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run cas-standin");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let endpoint = line.trim().strip_prefix("cas-standin listening on ").unwrap().to_string();
+
+    let mut helper = Command::new(std::env::current_exe().unwrap());
+    devkit::remove_aws_env(&mut helper);
+    let helper = helper
+        .args([
+            "--exact",
+            "binary::agreement_client_from_env_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(HELPER_SELLER_ENV, "123456789012")
+        .env(cas_standin::AGREEMENT_ENDPOINT_ENV_VAR, &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIDSTANDINTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let out = String::from_utf8_lossy(&helper.stdout);
+    assert!(
+        out.contains("AGREEMENTS=3"),
+        "the Agreement SDK got no answer: {out}\n{}",
+        String::from_utf8_lossy(&helper.stderr)
+    );
+}
+
+/// Run by `binary_serves_the_agreement_sdk_configured_by_env_as_the_given_seller` in a child
+/// process whose environment configures the SDK (only `AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT`
+/// points it at the stand-in): prints how many of the seller's agreements it found.
+#[tokio::test]
+#[ignore = "helper, run in a child process by binary_serves_the_agreement_sdk_configured_by_env_as_the_given_seller"]
+async fn agreement_client_from_env_helper() {
+    use aws_sdk_marketplaceagreement as mpa;
+    let Ok(seller) = std::env::var(HELPER_SELLER_ENV) else { return };
+    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = mpa::Client::new(&sdk_config);
+    let out = client
+        .search_agreements()
+        .catalog("AWSMarketplace")
+        .filters(mpa::types::Filter::builder().name("PartyType").values("Proposer").build())
+        .filters(mpa::types::Filter::builder().name("AgreementType").values("PurchaseAgreement").build())
+        .send()
+        .await
+        .expect("the binary answers the Agreement SDK");
+    let summaries = out.agreement_view_summaries();
+    assert!(summaries.iter().all(|a| a.proposer().and_then(|p| p.account_id()) == Some(seller.as_str())));
+    println!("AGREEMENTS={}", summaries.len());
+}

@@ -4,8 +4,11 @@
 //!
 //! * `sdk`: the stand-in through the real `aws-sdk-marketplacecommerceanalytics`
 //!   client and over HTTP, and an S3 round trip through moto;
-//! * `binary`: the `cas-standin` binary, reached by an SDK client configured
-//!   only by the environment.
+//! * `binary`: the `cas-standin` binary, reached by SDK clients configured
+//!   only by the environment;
+//! * `ec2`: `ConfirmProductInstance`, signed with aws-sigv4 and sent with hyper;
+//! * `agreements`: `SearchAgreements` through the real `aws-sdk-marketplaceagreement`
+//!   client (RPC v2 CBOR) and as raw AWS JSON 1.0.
 //!
 //! moto comes from devkit's `Emulators::get()`: the one `with-emulators`
 //! started (`make test`), or one started for this process.
@@ -14,6 +17,8 @@
 // calling it is the point of these tests.
 #![allow(deprecated)]
 
+mod agreements;
 mod binary;
+mod ec2;
 mod helpers;
 mod sdk;
