@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use psc_bridge::aws::AwsError;
+use psc_bridge::aws::{AwsError, Failure as AwsFailure};
 use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
 use psc_bridge::entitlement::{Agreement, InstanceCheck, InstanceId, Region, SellerProducts};
 use psc_bridge::ports::{AgreementSource, InstanceConfirmer};
@@ -164,7 +164,14 @@ impl<E: InstanceConfirmer, G: AgreementSource> LiveChecks<E, G> {
             {
                 Err(_) => return (AgreementsLookup::Unavailable(Unavailable::Timeout), None),
                 Ok(Err(e)) => {
-                    let why = if e.is_throttling() { Unavailable::Throttled } else { Unavailable::Failed };
+                    // The SDK's own operation timeout may fire first: the same timeout.
+                    let why = if e.is_throttling() {
+                        Unavailable::Throttled
+                    } else if e.failure == AwsFailure::Timeout {
+                        Unavailable::Timeout
+                    } else {
+                        Unavailable::Failed
+                    };
                     return (AgreementsLookup::Unavailable(why), Some(e));
                 }
                 Ok(Ok(found)) => (self.remember(account, now, found), now, false),

@@ -3,6 +3,8 @@
 //! * [`handler`]: every route against the in-memory store;
 //! * [`live`]: the live checks (agreements, instances) with in-memory ports;
 //! * [`dynamodb`]: the same API on DynamoDB Local, filled by the real ingest;
+//! * [`standin`]: the live checks over the wire, real adapters against the
+//!   local stand-in of EC2 and the Agreement API;
 //! * [`openapi`]: the route table against `docs/openapi.yaml`.
 
 mod common;
@@ -10,3 +12,4 @@ mod dynamodb;
 mod handler;
 mod live;
 mod openapi;
+mod standin;
