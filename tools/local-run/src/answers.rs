@@ -10,6 +10,16 @@ pub const EXAMPLE_ACCOUNT: &str = "000011112222";
 pub const EXAMPLE_PRODUCT: &str = "4gzp2symm0v9zidfrn9f854w6";
 /// A contact of another account (111122223333), looked up by email.
 pub const EXAMPLE_EMAIL: &str = "ravis@example.com";
+/// The guide's products with their Agreement-API ids: the local run's
+/// `SELLER_PRODUCTS` (the stand-in's seed data uses the same ids).
+pub const SELLER_PRODUCTS: &str = "4gzp2symm0v9zidfrn9f854w6=prod-4gzp2symm0v9z,\
+c0dcyyqczbk5uc62acmp6450t=prod-c0dcyyqczbk5,3qtu9xydxldrj8c5jyldy1lqo=prod-3qtu9xydxldr";
+/// The stand-in's running instance of [`EXAMPLE_PRODUCT`], owned by [`EXAMPLE_ACCOUNT`].
+pub const EXAMPLE_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+/// The stand-in's instance of [`EXAMPLE_PRODUCT`] owned by another account (444455556666).
+pub const OTHER_OWNERS_INSTANCE: &str = "i-0c3d4e5f607182930";
+/// An account whose only agreement has expired (and which has a PSC contact).
+pub const EXPIRED_ACCOUNT: &str = "111122223333";
 /// The given names of the guide's live contacts of [`EXAMPLE_ACCOUNT`] /
 /// [`EXAMPLE_PRODUCT`] (Angela's later CREATE wins over her earlier DELETE).
 pub const EXPECTED_CONTACTS: [&str; 2] = ["Angela", "Eugene"];
@@ -121,7 +131,65 @@ pub fn check_account(answer: &Value) -> Result<(), String> {
     if !on_product {
         return Err(format!("{what}: not every contact is on product {EXAMPLE_PRODUCT}"));
     }
+    expect_verdicts(answer, &what, "eligible", "eligible")?;
+    let active = answer.get("agreements").and_then(Value::as_array).is_some_and(|a| {
+        a.iter().any(|a| {
+            a.get("active") == Some(&Value::Bool(true)) && str_of(a, "productCode").as_deref() == Some(EXAMPLE_PRODUCT)
+        })
+    });
+    if !active {
+        return Err(format!("{what}: no ACTIVE agreement for {EXAMPLE_PRODUCT} listed"));
+    }
     Ok(())
+}
+
+/// The verdicts of the agreements and the PSC contacts.
+fn expect_verdicts(answer: &Value, what: &str, agreements: &str, psc: &str) -> Result<(), String> {
+    let verdict = |source: &str| {
+        answer.get("sources").and_then(|s| s.get(source)).and_then(|s| str_of(s, "verdict")).unwrap_or_default()
+    };
+    let got = (verdict("agreements"), verdict("pscContacts"));
+    if got.0 == agreements && got.1 == psc {
+        Ok(())
+    } else {
+        Err(format!("{what}: verdicts agreements={}, pscContacts={}; expected {agreements}, {psc}", got.0, got.1))
+    }
+}
+
+/// `GET /accounts/111122223333`: eligible by its PSC contact, although its
+/// only agreement has expired.
+pub fn check_expired(answer: &Value) -> Result<(), String> {
+    let what = format!("GET /accounts/{EXPIRED_ACCOUNT}");
+    expect_eligible(answer, &what)?;
+    expect_verdicts(answer, &what, "notEligible", "eligible")?;
+    let status = answer.get("agreements").and_then(|a| a.get(0)).and_then(|a| str_of(a, "status"));
+    if status.as_deref() != Some("EXPIRED") {
+        return Err(format!("{what}: agreement status {status:?}, expected EXPIRED"));
+    }
+    Ok(())
+}
+
+/// `GET /accounts/000011112222/instances/i-0a1b2c3d4e5f60718?productCode=...`:
+/// runs the product, owned by the account, eligible.
+pub fn check_instance(answer: &Value) -> Result<(), String> {
+    let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}/instances/{EXAMPLE_INSTANCE}");
+    expect_eligible(answer, &what)?;
+    if str_of(answer, "ownerId").as_deref() != Some(EXAMPLE_ACCOUNT) {
+        return Err(format!("{what}: ownerId is not {EXAMPLE_ACCOUNT}"));
+    }
+    Ok(())
+}
+
+/// `GET /accounts/000011112222/instances/i-0c3d4e5f607182930?productCode=...`:
+/// runs the product, but another account owns it: not eligible.
+pub fn check_other_owner(answer: &Value) -> Result<(), String> {
+    let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}/instances/{OTHER_OWNERS_INSTANCE}");
+    let flags = (answer.get("productRunning"), answer.get("ownerMatches"), answer.get("eligible"));
+    if flags == (Some(&Value::Bool(true)), Some(&Value::Bool(false)), Some(&Value::Bool(false))) {
+        Ok(())
+    } else {
+        Err(format!("{what}: expected productRunning, not ownerMatches, not eligible; got {flags:?}"))
+    }
 }
 
 /// `GET /accounts/000011112222/products/4gzp2symm0v9zidfrn9f854w6`:
@@ -202,9 +270,17 @@ mod tests {
     fn account_check_wants_eugene_and_angela_eligible_on_the_product() {
         let good = json!({
             "awsAccountId": EXAMPLE_ACCOUNT, "eligible": true,
+            "sources": {"agreements": {"verdict": "eligible"}, "pscContacts": {"verdict": "eligible"}},
+            "agreements": [{"status": "ACTIVE", "active": true, "productCode": EXAMPLE_PRODUCT}],
             "contacts": [contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT), contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]
         });
         assert_eq!(check_account(&good), Ok(()));
+        let mut no_agreement = good.clone();
+        no_agreement["agreements"] = json!([]);
+        assert!(check_account(&no_agreement).unwrap_err().contains("no ACTIVE agreement"));
+        let mut unavailable = good.clone();
+        unavailable["sources"]["agreements"]["verdict"] = json!("unavailable");
+        assert!(check_account(&unavailable).unwrap_err().contains("agreements=unavailable"));
         let mut not_eligible = good.clone();
         not_eligible["eligible"] = json!(false);
         assert!(check_account(&not_eligible).unwrap_err().contains("eligible is false"));
@@ -229,5 +305,26 @@ mod tests {
         assert_eq!(check_email(&email), Ok(()));
         assert!(check_email(&json!({"contacts": []})).is_err());
         assert_eq!(digest(&product), "eligible=true contacts=Angela,Eugene");
+    }
+
+    #[test]
+    fn live_check_answers() {
+        let expired = json!({
+            "eligible": true,
+            "sources": {"agreements": {"verdict": "notEligible"}, "pscContacts": {"verdict": "eligible"}},
+            "agreements": [{"status": "EXPIRED", "active": false}]
+        });
+        assert_eq!(check_expired(&expired), Ok(()));
+        let mut active = expired.clone();
+        active["agreements"][0]["status"] = json!("ACTIVE");
+        assert!(check_expired(&active).unwrap_err().contains("expected EXPIRED"));
+
+        let mine = json!({"eligible": true, "ownerId": EXAMPLE_ACCOUNT, "productRunning": true, "ownerMatches": true});
+        assert_eq!(check_instance(&mine), Ok(()));
+        assert!(check_instance(&json!({"eligible": true, "ownerId": "444455556666"})).is_err());
+        let theirs =
+            json!({"eligible": false, "ownerId": "444455556666", "productRunning": true, "ownerMatches": false});
+        assert_eq!(check_other_owner(&theirs), Ok(()));
+        assert!(check_other_owner(&mine).is_err());
     }
 }

@@ -227,6 +227,11 @@ impl Session {
             ("AWS_ENDPOINT_URL_DYNAMODB", self.ddb_endpoint().into()),
             ("AWS_ENDPOINT_URL_S3", self.s3_endpoint().into()),
             ("AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS", self.cas_url()),
+            // The stand-in also answers EC2's ConfirmProductInstance and the
+            // Agreement API's SearchAgreements, for the guide's products.
+            ("AWS_ENDPOINT_URL_EC2", self.cas_url()),
+            ("AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT", self.cas_url()),
+            ("SELLER_PRODUCTS", answers::SELLER_PRODUCTS.into()),
             // Any other AWS service a function might call goes to moto, never to AWS.
             ("AWS_ENDPOINT_URL", self.s3_endpoint().into()),
             ("AWS_REGION", REGION.into()),
@@ -283,7 +288,13 @@ impl Session {
 
     async fn start_watch(&mut self) -> Result<()> {
         let env_file = self.dir.join("functions.env");
-        let text: String = self.function_env().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        // Quoted: cargo-lambda's dotenv parser refuses an unquoted `=` in a
+        // value (SELLER_PRODUCTS has several).
+        let text: String = self
+            .function_env()
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
         std::fs::write(&env_file, text).with_context(|| format!("writing {}", env_file.display()))?;
         let cargo_lambda = self.root.join(".local/venv/bin/cargo-lambda");
         if !cargo_lambda.is_file() {
@@ -496,7 +507,8 @@ impl Session {
         say("[6/6] example queries against the eligibility API on localhost");
         let base = self.api_base();
         type Check = fn(&Value) -> Result<(), String>;
-        let queries: [(&str, String, Check); 3] = [
+        let instance = |id: &str| format!("/accounts/{EXAMPLE_ACCOUNT}/instances/{id}?productCode={EXAMPLE_PRODUCT}");
+        let queries: [(&str, String, Check); 6] = [
             (
                 "is account 000011112222 eligible, and who are its contacts?",
                 format!("/accounts/{EXAMPLE_ACCOUNT}"),
@@ -511,6 +523,21 @@ impl Session {
                 "who is ravis@example.com?",
                 format!("/contacts?email={}", EXAMPLE_EMAIL.replace('@', "%40")),
                 answers::check_email,
+            ),
+            (
+                "does instance i-0a1b2c3d4e5f60718 of account 000011112222 run product 4gzp2symm0v9zidfrn9f854w6? (EC2 ConfirmProductInstance)",
+                instance(answers::EXAMPLE_INSTANCE),
+                answers::check_instance,
+            ),
+            (
+                "the same account claims someone else's instance",
+                instance(answers::OTHER_OWNERS_INSTANCE),
+                answers::check_other_owner,
+            ),
+            (
+                "account 111122223333: its only agreement has expired, its PSC contact still counts",
+                format!("/accounts/{}", answers::EXPIRED_ACCOUNT),
+                answers::check_expired,
             ),
         ];
         let mut failures = Vec::new();
@@ -546,11 +573,13 @@ impl Session {
             }
         }
         ui::print(format!(
-            "\n# 4. the sync status: watermark, freshness, the exports with their counts (the summary above)\n$ curl -s '{base}/sync'\n"
+            "\n# 7. the sync status: watermark, freshness, the exports with their counts (the summary above)\n$ curl -s '{base}/sync'\n"
         ));
         if failures.is_empty() {
             say(
-                "checks: account 000011112222 is eligible with Eugene and Angela on product 4gzp2symm0v9zidfrn9f854w6; ravis@example.com is Ravi Smith: OK",
+                "checks: account 000011112222 is eligible (an ACTIVE agreement, and Eugene and Angela on product 4gzp2symm0v9zidfrn9f854w6); \
+                 ravis@example.com is Ravi Smith; instance i-0a1b2c3d4e5f60718 runs the product and is the account's, i-0c3d4e5f607182930 is not; \
+                 111122223333's agreement has expired and its PSC contact answers: OK",
             );
             Ok(true)
         } else {
@@ -568,9 +597,11 @@ impl Session {
         ui::print(format!(
             "\npsc-bridge is running on this machine. Ctrl-C stops everything.\n\
              \n  eligibility API   {base}/...   (GET /accounts/{{id}}, /accounts/{{id}}/products/{{code}},\n\
-             \x20                    /contacts?email=..., /contacts/{{guid}}, /sync; docs/api.md)\
+             \x20                    /accounts/{{id}}/instances/{{instanceId}}?productCode=..., /contacts?email=...,\n\
+             \x20                    /contacts/{{guid}}, /sync; docs/api.md)\
              \n  run an export     curl -s -XPOST '{invoke}' -d '{{}}'   (or -d '{{\"fullResync\": true}}')\
-             \n  change test data  curl -s '{cas}/_admin/records'   (cas-standin admin API: tools/cas-standin/README.md)\
+             \n  change test data  curl -s '{cas}/_admin/records'   (PSC contacts; also /_admin/agreements, /_admin/instances:\n\
+             \x20                    cas-standin admin API, tools/cas-standin/README.md)\
              \n  DynamoDB Local    {ddb}   table {TABLE_NAME}\
              \n  moto (S3, SNS)    {s3}   bucket {BUCKET}, topic {topic}\
              \n  logs              {logs}/ (cargo-lambda-watch.log: the functions' logs)\n",
