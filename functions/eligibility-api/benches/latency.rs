@@ -21,7 +21,17 @@
 //! * `bare Query`: the SDK Query the store makes (ByAccount, limit 50),
 //!   without decoding;
 //! * `bare Query + GetItem`: that Query and the sync-state GetItem,
-//!   concurrently, as the handler makes them on a cache miss.
+//!   concurrently, as the handler makes them on a cache miss;
+//! * `live checks, cold cache`: the same lookup with `SellerProducts` set, so
+//!   the handler also calls `SearchAgreements` (the unmodified SDK, RPC v2
+//!   CBOR) on the local stand-in, which answers after a fixed added latency
+//!   (`BENCH_AGREEMENT_DELAY_MS`, default 30), with the agreement cache off:
+//!   the Agreement API is asked on every lookup, concurrently with the Query;
+//! * `live checks, warm cache`: the same with the cache as deployed (300 s),
+//!   so after the first lookup the agreements come from memory.
+//!
+//! Targets (issue 11): cold cache at most the added delay + 2 ms over the
+//! PSC-only handler; warm cache at most 2 ms over it.
 
 // The handler tests' fixtures; the benchmark uses a few of them.
 #[allow(dead_code)]
@@ -31,7 +41,14 @@ mod common;
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
+use aws_config::{BehaviorVersion, Region as SdkRegion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::types::AttributeValue;
+use cas_standin::{Service, StandIn};
+use eligibility_api::live::LiveChecks;
+use psc_bridge::aws::{AgreementClient, Ec2Client};
+use psc_bridge::entitlement::SellerProducts;
 use common::{BIG_ACCOUNT, event_json, fifty_contacts_csv, with_path, with_query};
 use eligibility_api::Api;
 use ingest_export::apply_export;
@@ -41,6 +58,8 @@ use psc_bridge::aws::dynamodb::item::BY_ACCOUNT_INDEX;
 use psc_bridge::domain::Timestamp;
 use psc_bridge::ports::ExportLog;
 use psc_bridge::sync::Coverage;
+
+type LiveApi = Api<Store, Ec2Client, AgreementClient>;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -83,6 +102,44 @@ async fn main() -> anyhow::Result<()> {
 
     let api = Api::new(store.clone());
     let api_uncached = Api::new(store.clone()).with_freshness_cache(Duration::ZERO);
+
+    // The live checks: the stand-in's Agreement API with a fixed delay, and
+    // an ACTIVE agreement of the benchmark's account on one of its products.
+    let delay = Duration::from_millis(env_usize("BENCH_AGREEMENT_DELAY_MS", 30) as u64);
+    let standin = StandIn::builder()
+        .seed_guide_data(true)
+        .s3_client(cas_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
+        .start("127.0.0.1:0")
+        .await?;
+    let mut agreement = standin.agreement(cas_standin::seed::AGREEMENT_ACTIVE).expect("seeded agreement");
+    agreement.acceptor_account_id = BIG_ACCOUNT.to_owned();
+    agreement.agreement_id = "agmt-bench".to_owned();
+    standin.put_agreement(agreement);
+    standin.set_latency(Service::Agreements, delay);
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(SdkRegion::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("AKIDBENCH", "bench", None, None, "b")))
+        .endpoint_url(standin.endpoint_url())
+        .build();
+    let products = SellerProducts::parse(&format!(
+        "{}={},{}={}",
+        common::BIG_PRODUCTS[0].1,
+        cas_standin::seed::PRODUCT_ID_1,
+        common::BIG_PRODUCTS[1].1,
+        cas_standin::seed::PRODUCT_ID_2
+    ))?;
+    let live = |ttl: Duration| {
+        let checks = LiveChecks::new(
+            products.clone(),
+            Ec2Client::new(&sdk).with_endpoint(standin.endpoint_url()),
+            AgreementClient::new(&sdk, Duration::from_millis(1500)),
+        )
+        .with_cache_ttl(ttl);
+        Api::with_live_checks(store.clone(), checks)
+    };
+    let api_cold: &'static LiveApi = Box::leak(Box::new(live(Duration::ZERO)));
+    let api_warm: &'static LiveApi = Box::leak(Box::new(live(eligibility_api::live::DEFAULT_AGREEMENTS_CACHE_TTL)));
     let event = with_query(with_path(event_json("api-get-account"), "GET", &format!("/accounts/{BIG_ACCOUNT}")), "");
     let event_text = event.to_string();
     let (event_text, ddb, table) = (&event_text, &ddb, &table);
@@ -96,6 +153,18 @@ async fn main() -> anyhow::Result<()> {
             Body::Binary(b) => b.len(),
             _ => 0,
         }
+    };
+    let live_handler = |api: &'static LiveApi| async move {
+        let req = lambda_http::request::from_str(event_text).expect("event");
+        let resp = api.handle(req).await;
+        assert_eq!(resp.status(), 200);
+        let text = match resp.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b.as_slice(),
+            _ => &[],
+        };
+        let answered = text.windows(34).any(|w| w == br#""agreements":{"verdict":"eligible""#);
+        assert!(answered, "the agreements answered: {}", String::from_utf8_lossy(text));
     };
     let bare_query = || async move {
         let out = ddb
@@ -129,12 +198,16 @@ async fn main() -> anyhow::Result<()> {
         handler(api_uncached).await;
         bare_query().await;
         tokio::join!(bare_query(), bare_get());
+        live_handler(api_cold).await;
+        live_handler(api_warm).await;
     }
 
     let mut h = Series::new("handler GET /accounts/{id}, 50 contacts (as deployed)", iterations);
     let mut hu = Series::new("handler, no freshness cache (Query + GetItem each time)", iterations);
     let mut q = Series::new("bare Query (ByAccount, limit 50)", iterations);
     let mut qg = Series::new("bare Query + GetItem (concurrent)", iterations);
+    let mut lc = Series::new("live checks, cold cache (SearchAgreements every lookup)", iterations);
+    let mut lw = Series::new("live checks, warm cache (agreements from memory)", iterations);
     for _ in 0..iterations {
         let t = Instant::now();
         handler(api).await;
@@ -148,6 +221,16 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         tokio::join!(bare_query(), bare_get());
         qg.samples.push(t.elapsed());
+        let t = Instant::now();
+        live_handler(api_warm).await;
+        lw.samples.push(t.elapsed());
+        let t = Instant::now();
+        live_handler(api_cold).await;
+        lc.samples.push(t.elapsed());
+        // Untimed: the cold-cache lookup leaves the machine idle for the
+        // added delay; the next iteration's first series should not pay for
+        // waking it up.
+        bare_query().await;
     }
 
     println!(
@@ -156,7 +239,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| series | p50 ms | p99 ms | mean ms |");
     println!("|---|---:|---:|---:|");
-    for s in [&h, &hu, &q, &qg] {
+    for s in [&h, &hu, &q, &qg, &lc, &lw] {
         println!("| {} | {:.2} | {:.2} | {:.2} |", s.name, s.pct(50.0), s.pct(99.0), s.mean());
     }
     println!(
@@ -169,6 +252,18 @@ async fn main() -> anyhow::Result<()> {
         hu.pct(50.0) - qg.pct(50.0),
         hu.pct(99.0) - qg.pct(99.0)
     );
+    let added = delay.as_secs_f64() * 1000.0;
+    println!(
+        "\nlive checks, cold cache, over the PSC-only handler (target: at most {added:.0} ms + 2 ms): p50 {:+.2} ms, p99 {:+.2} ms",
+        lc.pct(50.0) - h.pct(50.0),
+        lc.pct(99.0) - h.pct(99.0)
+    );
+    println!(
+        "live checks, warm cache, over the PSC-only handler (target: at most 2 ms): p50 {:+.2} ms, p99 {:+.2} ms",
+        lw.pct(50.0) - h.pct(50.0),
+        lw.pct(99.0) - h.pct(99.0)
+    );
+    standin.shutdown().await;
     let _ = ddb.delete_table().table_name(table).send().await;
     Ok(())
 }
