@@ -15,22 +15,13 @@
 //! (`RequestLimitExceeded`), 5xx and timeouts are retried a few times with
 //! backoff; what still fails is an [`AwsError`] with EC2's code.
 
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings, SharedHttpConnector};
-use aws_smithy_runtime_api::client::identity::Identity;
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
 
 use crate::aws::error::{AwsError, Failure};
+use crate::aws::signed::{Request, SignedHttp, Signing};
 use crate::domain::{AwsAccountId, ProductCode};
 use crate::entitlement::{InstanceCheck, InstanceId, Region};
 use crate::ports::InstanceConfirmer;
@@ -68,9 +59,7 @@ impl Default for Ec2Settings {
 
 /// The EC2 Query client of `ConfirmProductInstance`.
 pub struct Ec2Client {
-    connector: SharedHttpConnector,
-    credentials: Option<SharedCredentialsProvider>,
-    cached: Mutex<Option<Credentials>>,
+    http: SignedHttp,
     endpoint: Option<String>,
     settings: Ec2Settings,
 }
@@ -86,16 +75,8 @@ impl Ec2Client {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .or_else(|| sdk.endpoint_url().map(str::to_owned));
-        let connector_settings = HttpConnectorSettings::builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.attempt_timeout)
-            .build();
-        let connector = aws_smithy_http_client::default_connector(
-            &connector_settings,
-            aws_smithy_async::rt::sleep::default_async_sleep(),
-        )
-        .expect("aws-smithy-http-client is built with rustls-aws-lc, so it has a default connector");
-        Self { connector, credentials: sdk.credentials_provider(), cached: Mutex::new(None), endpoint, settings }
+        let http = SignedHttp::new(sdk, settings.connect_timeout, settings.attempt_timeout, SERVICE, OPERATION);
+        Self { http, endpoint, settings }
     }
 
     /// Sends every request to `url` instead (a local stand-in).
@@ -112,71 +93,20 @@ impl Ec2Client {
         }
     }
 
-    async fn credentials(&self) -> Result<Credentials, AwsError> {
-        let fresh = |c: &Credentials| c.expiry().is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
-        if let Some(c) = self.cached.lock().ok().and_then(|c| c.clone()).filter(fresh) {
-            return Ok(c);
-        }
-        let provider = self.credentials.as_ref().ok_or_else(|| {
-            AwsError::local(SERVICE, OPERATION, Failure::BadRequest, "no AWS credentials are configured".into())
-        })?;
-        let creds = provider.provide_credentials().await.map_err(|e| {
-            AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("no AWS credentials: {e}"))
-        })?;
-        if let Ok(mut c) = self.cached.lock() {
-            *c = Some(creds.clone());
-        }
-        Ok(creds)
-    }
-
     /// One signed request, its status and body.
     async fn attempt(&self, region: &Region, body: &str) -> Result<(u16, Vec<u8>), AwsError> {
-        let local = |failure, message: String| AwsError::local(SERVICE, OPERATION, failure, message);
-        let identity: Identity = self.credentials().await?.into();
         let url = format!("{}/", self.endpoint_for(region));
-        let mut request = http::Request::builder()
-            .method("POST")
-            .uri(&url)
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-            .body(body.to_owned())
-            .map_err(|e| local(Failure::BadRequest, format!("bad endpoint {url}: {e}")))?;
-        if let Some(host) = request.uri().authority().map(|a| a.as_str().to_owned())
-            && let Ok(v) = http::HeaderValue::from_str(&host)
-        {
-            request.headers_mut().insert(http::header::HOST, v);
-        }
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region.as_str())
-            .name("ec2")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| local(Failure::BadRequest, format!("signing: {e}")))?
-            .into();
-        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        let signable = SignableRequest::new("POST", &url, headers, SignableBody::Bytes(body.as_bytes()))
-            .map_err(|e| local(Failure::BadRequest, format!("signing: {e}")))?;
-        let (instructions, _) =
-            sign(signable, &params).map_err(|e| local(Failure::BadRequest, format!("signing: {e}")))?.into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-
-        let request = HttpRequest::try_from(request.map(SdkBody::from))
-            .map_err(|e| local(Failure::BadRequest, format!("request: {e}")))?;
-        let answer = tokio::time::timeout(self.settings.attempt_timeout, async {
-            let response = self.connector.call(request).await.map_err(|e| {
-                let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Unreachable };
-                local(failure, format!("{e}"))
-            })?;
-            let status = response.status().as_u16();
-            let bytes = ByteStream::new(response.into_body())
-                .collect()
-                .await
-                .map_err(|e| local(Failure::BadResponse, format!("reading the answer: {e}")))?;
-            Ok::<_, AwsError>((status, bytes.into_bytes().to_vec()))
-        })
-        .await;
-        answer.unwrap_or_else(|_| Err(local(Failure::Timeout, "no answer in time".into())))
+        let answer = self
+            .http
+            .send(Request {
+                method: "POST",
+                url: &url,
+                headers: vec![("content-type", "application/x-www-form-urlencoded; charset=utf-8".to_owned())],
+                body: body.as_bytes().to_vec(),
+                signing: Signing::SigV4 { service: "ec2", region: region.as_str() },
+            })
+            .await?;
+        Ok((answer.status, answer.body))
     }
 }
 

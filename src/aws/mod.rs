@@ -7,6 +7,8 @@
 //! * [`s3`]: the export bucket (the S3 client is the object store).
 //! * [`ec2`]: `ConfirmProductInstance`, signed with `aws-sigv4` (no EC2 SDK).
 //! * [`agreements`]: the Agreement API's `SearchAgreements`.
+//! * [`signed`]: SigV4-signed HTTP requests through the SDK's connector, for
+//!   the calls made without an SDK client (EC2, and the `psc` command line's).
 //!
 //! Nothing outside this module names an SDK type, except the functions'
 //! `main`s (which build the clients) and the CAS adapter of start-export.
@@ -16,6 +18,7 @@ pub mod dynamodb;
 pub mod ec2;
 pub mod error;
 pub mod s3;
+pub mod signed;
 
 use std::time::Duration;
 

@@ -47,6 +47,9 @@ pub struct Args {
     pub cas_port: Option<u16>,
     pub timeout: Duration,
     pub bootstrap: bool,
+    /// Where the run keeps `functions.env` and its logs (default
+    /// `target/local-run`): tests that start their own run give their own.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Args {
@@ -60,6 +63,7 @@ impl Default for Args {
             cas_port: None,
             timeout: Duration::from_secs(600),
             bootstrap: true,
+            run_dir: None,
         }
     }
 }

@@ -61,7 +61,10 @@ pub struct Session {
 impl Session {
     pub fn new(args: Args) -> Result<Self> {
         let root = devkit::repo_root()?;
-        let dir = devkit::target_dir()?.join("local-run");
+        let dir = match &args.run_dir {
+            Some(d) => d.clone(),
+            None => devkit::target_dir()?.join("local-run"),
+        };
         let logs = dir.join("logs");
         Ok(Self {
             args,
@@ -79,15 +82,18 @@ impl Session {
         })
     }
 
-    fn api_base(&self) -> String {
+    /// The eligibility API's base URL (`cargo lambda watch`'s function URL).
+    pub fn api_base(&self) -> String {
         format!("http://127.0.0.1:{}/lambda-url/eligibility-api", self.api_port)
     }
 
-    fn invoke_url(&self, function: &str) -> String {
+    /// `cargo lambda watch`'s Invoke API URL of `function`.
+    pub fn invoke_url(&self, function: &str) -> String {
         format!("http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations", self.api_port)
     }
 
-    fn cas_url(&self) -> String {
+    /// The stand-in's URL (its admin API under `/_admin`).
+    pub fn cas_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.cas_port)
     }
 
@@ -97,6 +103,16 @@ impl Session {
 
     fn s3_endpoint(&self) -> &str {
         self.moto.as_ref().map(MotoServer::endpoint).unwrap_or("")
+    }
+
+    /// The run's directory (`functions.env`, `logs/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The port `cargo lambda watch` serves on.
+    pub fn api_port(&self) -> u16 {
+        self.api_port
     }
 
     fn rel<'a>(&self, p: &'a Path) -> std::borrow::Cow<'a, str> {

@@ -1,0 +1,390 @@
+//! The commands: arguments (clap), where they point, and what each prints
+//! and returns (an exit code from [`crate::exit`]).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::{ApiAnswer, CallError, Client, describe_stack};
+use crate::exit;
+use crate::render;
+use crate::target::{self, Invoke, LOCAL_PORT, Target};
+
+const EXAMPLES: &str = "\
+Examples:
+  psc --stack psc-bridge account 000011112222
+  psc account 000011112222 --product 4gzp2symm0v9zidfrn9f854w6
+  psc instance 000011112222 i-0a1b2c3d4e5f60718 --product 4gzp2symm0v9zidfrn9f854w6 --region eu-west-1
+  psc contact --email adoe@example.com
+  psc contact ba1d75cc-d984-4f07-bb14-ae04b952afbc --json | jq .contact.email
+  psc status
+  psc export --from 2026-11-01T00:00:00Z
+  psc rejects c3c84ee0-5aba-11e6-8d9c-235dc080841d
+  psc --local console
+
+Where it points: --api-url or PSC_API_URL (the stack output ApiUrl), --stack <name>
+(reads the stack's outputs), or --local (make local). Requests are signed with your
+own AWS credentials (profiles, SSO, environment: aws-config's default chain) for
+execute-api; with ApiAuth=JWT, pass --token or PSC_TOKEN instead.
+
+Exit codes: 0 eligible or found, 1 not eligible or not found,
+2 usage (a bad argument or a 400 from the API), 3 authentication, network or server.";
+
+/// psc: is this caller entitled to support, and who are its contacts?
+#[derive(Debug, Parser)]
+#[command(name = "psc", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// The API's base URL (the stack output ApiUrl).
+    #[arg(long, global = true, env = "PSC_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Read the API URL, the start-export function and the bucket from this stack's outputs.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "local")]
+    pub stack: Option<String>,
+    /// Use `make local`'s endpoints (127.0.0.1:9000, or PSC_LOCAL_PORT).
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Print the API's answer unchanged (JSON), for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// A bearer token, for a stack deployed with ApiAuth=JWT.
+    #[arg(long, global = true, env = "PSC_TOKEN", value_name = "JWT", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Is this account entitled to support (and for which products), and who are its contacts?
+    Account {
+        /// The caller's 12-digit AWS account id.
+        aws_account_id: String,
+        /// Only this product (its 25-character product code).
+        #[arg(long, value_name = "CODE")]
+        product: Option<String>,
+    },
+    /// A contact by its Customer Guid, or every contact with an email address.
+    Contact {
+        /// The contact's Customer Guid.
+        #[arg(required_unless_present = "email", conflicts_with = "email")]
+        customer_guid: Option<String>,
+        /// Find contacts by email address (case-insensitive).
+        #[arg(long, value_name = "ADDRESS")]
+        email: Option<String>,
+    },
+    /// Does this instance run your product, and does it belong to the account? (EC2, live)
+    Instance {
+        aws_account_id: String,
+        /// `i-` and 8 or 17 hexadecimal digits.
+        instance_id: String,
+        /// The product code to check (one of the stack's SellerProducts).
+        #[arg(long, value_name = "CODE")]
+        product: String,
+        /// The instance's region (default: the API function's own).
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
+    },
+    /// Sync status: the watermark, freshness against the one-business-day rule, recent exports.
+    Status {
+        /// How many exports to list.
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Start an export now (invokes start-export).
+    Export {
+        /// Forget the watermark and export everything.
+        #[arg(long, conflicts_with = "from")]
+        full_resync: bool,
+        /// Export the changes since this instant (ISO 8601).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Go ahead even while another export is unanswered.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the rejects report of an export (rows that were refused, with reasons).
+    Rejects {
+        /// The export's request id (see `psc status`).
+        export_request_id: String,
+    },
+    /// Serve the browser console on 127.0.0.1 and print its URL.
+    Console {
+        /// The port (0: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Runs a parsed command line; the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let target = match resolve(&cli.global, &sdk).await {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let client = Client::new(&sdk, target);
+    let json = cli.global.json;
+    match cli.command {
+        Command::Account { aws_account_id, product } => {
+            let path = match &product {
+                Some(p) => format!("accounts/{}/products/{}", enc(&aws_account_id), enc(p)),
+                None => format!("accounts/{}", enc(&aws_account_id)),
+            };
+            lookup(&client, &path, json, |v| (render::account(v), eligible(v))).await
+        }
+        Command::Contact { customer_guid, email } => match (customer_guid, email) {
+            (_, Some(email)) => {
+                let path = format!("contacts?email={}", enc(&email));
+                lookup(&client, &path, json, |v| {
+                    let found = v["contacts"].as_array().is_some_and(|c| !c.is_empty());
+                    (render::contacts(v), found)
+                })
+                .await
+            }
+            (Some(guid), None) => {
+                lookup(&client, &format!("contacts/{}", enc(&guid)), json, |v| (render::contact(v), true)).await
+            }
+            (None, None) => fail(&CallError::Usage("give a customer guid or --email".into())),
+        },
+        Command::Instance { aws_account_id, instance_id, product, region } => {
+            let mut path = format!(
+                "accounts/{}/instances/{}?productCode={}",
+                enc(&aws_account_id),
+                enc(&instance_id),
+                enc(&product)
+            );
+            if let Some(r) = region {
+                path.push_str(&format!("&region={}", enc(&r)));
+            }
+            lookup(&client, &path, json, |v| (render::instance(v), eligible(v))).await
+        }
+        Command::Status { limit } => {
+            lookup(&client, &format!("sync?limit={limit}"), json, |v| (render::status(v), true)).await
+        }
+        Command::Export { full_resync, from, force } => {
+            let mut payload = json!({});
+            if full_resync {
+                payload["fullResync"] = json!(true);
+            }
+            if let Some(f) = from {
+                payload["fromDate"] = json!(f);
+            }
+            if force {
+                payload["force"] = json!(true);
+            }
+            let answer = with_spinner("invoking start-export", client.invoke_start_export(&payload)).await;
+            match answer {
+                Ok(v) if json => print_json(&v),
+                Ok(v) => {
+                    println!("{}", render::export_started(&v));
+                    exit::OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Rejects { export_request_id } => rejects(&client, &export_request_id, json).await,
+        Command::Console { port } => match crate::console::run(Arc::new(client), port).await {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("psc console: {e:#}");
+                exit::TROUBLE
+            }
+        },
+        Command::Completions { .. } => exit::OK,
+    }
+}
+
+/// Where the command points, from the global options.
+pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
+    let region = sdk.region().map(|r| r.to_string());
+    if g.local {
+        let port = std::env::var("PSC_LOCAL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(LOCAL_PORT);
+        let env_file = match std::env::var_os("PSC_LOCAL_DIR") {
+            Some(dir) => Some(std::path::PathBuf::from(dir).join("functions.env")),
+            None => std::env::current_dir().ok().and_then(|d| target::find_local_env_file(&d)),
+        };
+        let mut t = target::local(port, env_file.as_deref());
+        if let Some(url) = &g.api_url {
+            t.api_url = url.trim_end_matches('/').to_owned();
+        }
+        return Ok(t);
+    }
+    let function_env = std::env::var("PSC_START_EXPORT_FUNCTION").ok().filter(|f| !f.is_empty());
+    let lambda_endpoint = |region: &str| {
+        std::env::var("AWS_ENDPOINT_URL_LAMBDA")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| sdk.endpoint_url().map(str::to_owned))
+            .unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"))
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    if let Some(stack) = &g.stack {
+        let region = region.clone().unwrap_or_else(|| "us-east-1".to_owned());
+        let outputs = with_spinner("reading the stack's outputs", describe_stack(sdk, stack, &region)).await?;
+        let api_url = g.api_url.clone().or(outputs.api_url).ok_or_else(|| {
+            CallError::Usage(format!("stack {stack} has no ApiUrl output: is it a psc-bridge stack?"))
+        })?;
+        let mut t = target::for_api_url(&api_url, g.token.as_deref(), Some(&region), &format!("--stack {stack}"));
+        if let Some(function) = function_env.or(outputs.start_export_function) {
+            t.invoke = Invoke::Aws { function, endpoint: lambda_endpoint(&region), region };
+        }
+        return Ok(t);
+    }
+    let Some(api_url) = &g.api_url else {
+        return Err(CallError::Usage(
+            "where is the API? Give --api-url <url> (or PSC_API_URL), --stack <name>, or --local".to_owned(),
+        ));
+    };
+    let mut t = target::for_api_url(api_url, g.token.as_deref(), region.as_deref(), "--api-url");
+    if let Some(function) = function_env {
+        let region = match &t.auth {
+            target::Auth::SigV4 { region } => region.clone(),
+            _ => region.unwrap_or_else(|| "us-east-1".to_owned()),
+        };
+        t.invoke = Invoke::Aws { function, endpoint: lambda_endpoint(&region), region };
+    }
+    Ok(t)
+}
+
+fn eligible(v: &Value) -> bool {
+    v["eligible"].as_bool().unwrap_or(false)
+}
+
+/// One API lookup: the answer printed (JSON or a table) and its exit code.
+async fn lookup(client: &Client, path: &str, json: bool, show: impl FnOnce(&Value) -> (String, bool)) -> u8 {
+    let answer = with_spinner("asking the API", client.lookup(path)).await;
+    let answer: ApiAnswer = match answer {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    let Some(value) = answer.json() else {
+        return fail(&CallError::Server(format!("the API answered HTTP {} without JSON", answer.status)));
+    };
+    if json {
+        println!("{}", answer.text());
+        return if answer.status == 404 {
+            exit::NO
+        } else {
+            let (_, yes) = show(&value);
+            if yes { exit::OK } else { exit::NO }
+        };
+    }
+    if answer.status == 404 {
+        println!("{}", render::not_found(&value));
+        return exit::NO;
+    }
+    let (text, yes) = show(&value);
+    println!("{text}");
+    if yes { exit::OK } else { exit::NO }
+}
+
+async fn rejects(client: &Client, request_id: &str, json: bool) -> u8 {
+    let sync = match with_spinner("asking the API", client.lookup("sync?limit=50")).await {
+        Ok(a) => a.json().unwrap_or(Value::Null),
+        Err(e) => return fail(&e),
+    };
+    let export = sync["exports"].as_array().and_then(|e| e.iter().find(|e| e["requestId"] == request_id));
+    let Some(export) = export else {
+        eprintln!("psc: export {request_id} is not among the 50 most recent exports (see `psc status`)");
+        return exit::NO;
+    };
+    let Some(location) = export["rejectsReport"].as_str() else {
+        let status = export["status"].as_str().unwrap_or("?");
+        eprintln!("psc: export {request_id} ({status}) has no rejects report: no row was rejected");
+        return exit::NO;
+    };
+    let report = match with_spinner("reading the rejects report", client.read_s3(location)).await {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let text = String::from_utf8_lossy(&report);
+    if json {
+        return print_json(
+            &json!({"exportRequestId": request_id, "rejectsReport": location, "rows": render::csv_rows(&text)}),
+        );
+    }
+    println!("{}", render::rejects(request_id, location, &text));
+    exit::OK
+}
+
+fn print_json(v: &Value) -> u8 {
+    println!("{v}");
+    exit::OK
+}
+
+/// Prints the error (what to do) and returns its exit code.
+fn fail(e: &CallError) -> u8 {
+    eprintln!("psc: {e}");
+    e.exit_code()
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Shows a spinner on standard error while `work` runs longer than a moment
+/// (only on a terminal).
+pub async fn with_spinner<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work.await;
+    }
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => return out,
+        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(what.to_owned());
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let out = work.await;
+    spinner.finish_and_clear();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        for argv in [
+            vec!["psc", "--json", "--api-url", "https://x", "account", "000011112222"],
+            vec!["psc", "account", "000011112222", "--json", "--api-url", "https://x"],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            assert!(cli.global.json);
+            assert_eq!(cli.global.api_url.as_deref(), Some("https://x"));
+            assert!(matches!(cli.command, Command::Account { .. }));
+        }
+        let e = Cli::try_parse_from(["psc", "contact"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(Cli::try_parse_from(["psc", "export", "--full-resync", "--from", "2026-01-01"]).is_err());
+        assert!(Cli::try_parse_from(["psc", "--local", "--stack", "s", "status"]).is_err());
+    }
+
+    #[test]
+    fn path_values_are_encoded() {
+        assert_eq!(enc("adoe+x@example.com"), "adoe%2Bx%40example.com");
+        assert_eq!(enc("../sync"), "..%2Fsync");
+    }
+}
