@@ -14,6 +14,11 @@
 #     .local/checkov-venv  checkov (scripts/requirements-checkov.txt; its boto3
 #                          pin conflicts with aws-sam-cli's), linked in as
 #                          .local/venv/bin/checkov
+#     chromium, chromedriver  the Debian packages chromium and chromium-driver,
+#                          for the browser tests of `psc console`
+#                          (cli/tests/console/): the one part installed into
+#                          the system, with apt-get (as root, or with sudo
+#                          without a password), and only when missing
 #
 # Both requirement files of .local/venv are pinned by one constraints file,
 # scripts/constraints-tools.txt, so the local set and all of it resolve to
@@ -50,7 +55,7 @@ for arg in "$@"; do
     all|local) SET="$arg" ;;
     --force) FORCE=1 ;;
     --relock) FORCE=1; RELOCK=1 ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bootstrap: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -199,15 +204,57 @@ install_node() {
   say "node: installed in $((SECONDS - start))s"
 }
 
-# The venv, checkov's venv and node are independent: install them side by side.
+# --- Chromium and chromedriver (apt) -----------------------------------------
+# Debian's packages: chromedriver matches the browser's version only when both
+# come from the same archive. Up to date while both commands are on PATH; the
+# stamp holds their versions (so a change shows in the versions below).
+CHROMIUM_PACKAGES=(chromium chromium-driver)
+chromium_versions() {
+  printf '%s / %s\n' "$(chromium --version 2>/dev/null)" "$(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
+}
+install_chromium() {
+  local start=$SECONDS
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    local sudo=()
+    if [[ $(id -u) != 0 ]]; then
+      command -v sudo >/dev/null && sudo -n true 2>/dev/null \
+        || die "chromium: apt-get needs root: run sudo apt-get install -y ${CHROMIUM_PACKAGES[*]}, then rerun"
+      sudo=(sudo -n)
+    fi
+    command -v apt-get >/dev/null || die "chromium: no apt-get here: install chromium and chromedriver yourself"
+    # A clean machine may have no package lists yet.
+    if ! apt-cache show "${CHROMIUM_PACKAGES[@]}" >/dev/null 2>&1; then
+      say "chromium: apt-get update"
+      "${sudo[@]}" apt-get update -q >/dev/null
+    fi
+    say "chromium: apt-get install ${CHROMIUM_PACKAGES[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      "${CHROMIUM_PACKAGES[@]}" >/dev/null
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+      || die "chromium: apt-get installed no chromium / chromedriver on PATH"
+    say "chromium: installed in $((SECONDS - start))s"
+  else
+    say "chromium: up to date ($(command -v chromium), $(command -v chromedriver))"
+  fi
+  chromium_versions | sha256sum | cut -d' ' -f1 >"$STAMPS/chromium"
+}
+
+# The venv, checkov's venv, node and chromium are independent: install them
+# side by side.
 say "installing $WHAT"
 install_python & py_pid=$!
 install_node & node_pid=$!
-if [[ $SET == all ]]; then install_checkov & ck_pid=$!; fi
+if [[ $SET == all ]]; then
+  install_checkov & ck_pid=$!
+  install_chromium & chromium_pid=$!
+fi
 failed=()
 wait "$py_pid" || failed+=(venv)
 wait "$node_pid" || failed+=(node)
-if [[ $SET == all ]]; then wait "$ck_pid" || failed+=(checkov-venv); fi
+if [[ $SET == all ]]; then
+  wait "$ck_pid" || failed+=(checkov-venv)
+  wait "$chromium_pid" || failed+=(chromium)
+fi
 if [[ ${#failed[@]} -gt 0 ]]; then
   die "failed: ${failed[*]} (nothing stamped for it; rerun to retry)"
 fi
@@ -230,6 +277,7 @@ if [[ "$(cat "$STAMPS"/* 2>/dev/null || true)" != "$stamps_before" || $FORCE == 
       echo "  sam          $("$V/sam" --version 2>&1)"
       echo "  cfn-lint     $("$V/cfn-lint" --version 2>&1)"
       echo "  checkov      $("$V/checkov" --version 2>&1)"
+      echo "  chromium     $(chromium_versions)"
     fi
     echo "  zig          $("$V/zig" version 2>&1)"
     echo "  DynamoDB Local $(basename "$(dirname "$(find_jar)")")"

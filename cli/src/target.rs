@@ -178,7 +178,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_urls_give_their_region_and_loopback_is_unsigned() {
+    fn api_urls_give_their_region_and_loopback_is_recognised() {
         let t = for_api_url("https://abc123.execute-api.eu-west-1.amazonaws.com/", None, Some("us-east-1"), "x");
         assert_eq!(t.api_url, "https://abc123.execute-api.eu-west-1.amazonaws.com");
         assert_eq!(t.auth, Auth::SigV4 { region: "eu-west-1".into() });

@@ -110,12 +110,9 @@ async fn every_command_against_the_local_stack() {
         a.extend_from_slice(args);
         a.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
-    let run = |args: Vec<String>| {
-        let env = env;
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            psc(&refs, &env).await
-        }
+    let run = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        psc(&refs, &env).await
     };
 
     // account: eligible, with both sources, the agreement and the contacts.

@@ -30,6 +30,8 @@ pub const REGION: &str = "us-east-1";
 /// The binaries of the workspace the local run serves or starts.
 pub const FUNCTIONS: [&str; 3] = ["start-export", "ingest-export", "eligibility-api"];
 const STANDIN_BIN: &str = "cas-standin";
+/// `psc`, whose console the run starts against the local API.
+const PSC_BIN: &str = "psc";
 
 const DEFAULT_API_PORT: u16 = 9000;
 /// First invocation of a function: `cargo run` checks (and at worst builds) it.
@@ -52,6 +54,9 @@ pub struct Session {
     ddb: Option<DynamoDbLocal>,
     moto: Option<MotoServer>,
     standin: Option<GroupChild>,
+    console: Option<GroupChild>,
+    /// The console's URL (with its token), once it serves.
+    console_url: Option<String>,
     watch: Option<GroupChild>,
     api_port: u16,
     cas_port: u16,
@@ -75,6 +80,8 @@ impl Session {
             ddb: None,
             moto: None,
             standin: None,
+            console: None,
+            console_url: None,
             watch: None,
             api_port: 0,
             cas_port: 0,
@@ -183,6 +190,7 @@ impl Session {
         self.start_standin(&bins[STANDIN_BIN]).await?;
         self.start_watch().await?;
         say(format!("serving {} (logs: {})", FUNCTIONS.join(", "), self.rel(&self.logs)));
+        self.start_console(&bins[PSC_BIN]).await?;
 
         // 5. The export, end to end.
         let payload = if self.args.full_resync { json!({"fullResync": true}) } else { json!({}) };
@@ -257,6 +265,46 @@ impl Session {
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("RUST_LOG", std::env::var("PSC_LOCAL_RUST_LOG").unwrap_or_else(|_| "info".into())),
         ]
+    }
+
+    /// `psc --local console` on a free port, against this run's API; its URL
+    /// (with the launch's token) is the first line it prints.
+    async fn start_console(&mut self, exe: &Path) -> Result<()> {
+        let port = devkit::free_port()?;
+        let mut cmd = clean_command(exe);
+        cmd.current_dir(&self.root)
+            .args(["--local", "console", "--port"])
+            .arg(port.to_string())
+            .env("PSC_LOCAL_PORT", self.api_port.to_string())
+            .env("PSC_LOCAL_DIR", &self.dir)
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        let log = self.logs.join("console.log");
+        let mut proc = GroupChild::spawn("psc console", cmd, &log)?;
+        let started = Instant::now();
+        let url = loop {
+            if let Some(status) = proc.try_exited() {
+                bail!("psc console exited with {status}; log {}:\n{}", log.display(), proc.log_tail(30));
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(url) = text.lines().find(|l| l.starts_with("http://127.0.0.1:")) {
+                break url.trim().to_owned();
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("psc console printed no URL within 60s; log {}:\n{}", log.display(), proc.log_tail(30));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        say(format!("console serving on {url}"));
+        self.console = Some(proc);
+        self.console_url = Some(url);
+        Ok(())
+    }
+
+    /// The console's deep link for `query` (`account=...`), with the token.
+    fn console_link(&self, query: &str) -> Option<String> {
+        let url = self.console_url.as_ref()?;
+        Some(format!("{url}&{query}"))
     }
 
     async fn start_standin(&mut self, exe: &Path) -> Result<()> {
@@ -591,11 +639,31 @@ impl Session {
         ui::print(format!(
             "\n# 7. the sync status: watermark, freshness, the exports with their counts (the summary above)\n$ curl -s '{base}/sync'\n"
         ));
+        // The console: the same lookup through it, as the page makes it.
+        if let (Some(link), Some(url)) = (self.console_link(&format!("account={EXAMPLE_ACCOUNT}")), &self.console_url) {
+            ui::print(format!(
+                "# 8. the same in the browser console (`psc --local console`; open the link):\n{link}\n"
+            ));
+            let (origin, token) = url.split_once("/?token=").unwrap_or((url.as_str(), ""));
+            let api = format!("{origin}/api/accounts/{EXAMPLE_ACCOUNT}");
+            match self.http.send("GET", &api, &[("x-psc-token", token)], bytes::Bytes::new(), QUERY_TIMEOUT).await {
+                Ok(a) if a.status == 200 => {
+                    if let Err(e) = serde_json::from_str::<Value>(&a.body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| answers::check_account(&v))
+                    {
+                        failures.push(format!("the console's GET /api/accounts/{EXAMPLE_ACCOUNT}: {e}"));
+                    }
+                }
+                Ok(a) => failures.push(format!("the console's GET /api/accounts/{EXAMPLE_ACCOUNT}: HTTP {}", a.status)),
+                Err(e) => failures.push(format!("the console's GET /api/accounts/{EXAMPLE_ACCOUNT}: {e:#}")),
+            }
+        }
         if failures.is_empty() {
             say(
                 "checks: account 000011112222 is eligible (an ACTIVE agreement, and Eugene and Angela on product 4gzp2symm0v9zidfrn9f854w6); \
                  ravis@example.com is Ravi Smith; instance i-0a1b2c3d4e5f60718 runs the product and is the account's, i-0c3d4e5f607182930 is not; \
-                 111122223333's agreement has expired and its PSC contact answers: OK",
+                 111122223333's agreement has expired and its PSC contact answers; the console answers the same: OK",
             );
             Ok(true)
         } else {
@@ -615,13 +683,17 @@ impl Session {
              \n  eligibility API   {base}/...   (GET /accounts/{{id}}, /accounts/{{id}}/products/{{code}},\n\
              \x20                    /accounts/{{id}}/instances/{{instanceId}}?productCode=..., /contacts?email=...,\n\
              \x20                    /contacts/{{guid}}, /sync; docs/api.md)\
-             \n  run an export     curl -s -XPOST '{invoke}' -d '{{}}'   (or -d '{{\"fullResync\": true}}')\
+             \n  console           {console}\
+             \n  psc               cargo run -q --bin psc -- --local account 000011112222   (or: cargo install --path cli)\
+             \n  run an export     curl -s -XPOST '{invoke}' -d '{{}}'   (or -d '{{\"fullResync\": true}}', or psc --local export)\
              \n  change test data  curl -s '{cas}/_admin/records'   (PSC contacts; also /_admin/agreements, /_admin/instances:\n\
              \x20                    cas-standin admin API, tools/cas-standin/README.md)\
              \n  DynamoDB Local    {ddb}   table {TABLE_NAME}\
              \n  moto (S3, SNS)    {s3}   bucket {BUCKET}, topic {topic}\
              \n  logs              {logs}/ (cargo-lambda-watch.log: the functions' logs)\n",
             invoke = self.invoke_url("start-export"),
+            console =
+                self.console_link(&format!("account={EXAMPLE_ACCOUNT}")).unwrap_or_else(|| "(not running)".into()),
             cas = self.cas_url(),
             ddb = self.ddb_endpoint(),
             s3 = self.s3_endpoint(),
@@ -633,7 +705,7 @@ impl Session {
     pub async fn watch_servers(&mut self) -> String {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            for p in [self.watch.as_mut(), self.standin.as_mut()].into_iter().flatten() {
+            for p in [self.watch.as_mut(), self.standin.as_mut(), self.console.as_mut()].into_iter().flatten() {
                 if let Some(status) = p.try_exited() {
                     return format!(
                         "{} exited with {status}; log {}:\n{}",
@@ -662,6 +734,10 @@ impl Session {
     /// Stops everything, newest first, and makes sure nothing is left.
     pub async fn shutdown(&mut self) {
         let mut stopped = Vec::new();
+        if let Some(mut c) = self.console.take() {
+            c.stop(libc::SIGINT, Duration::from_secs(5)).await;
+            stopped.push("psc console");
+        }
         if let Some(mut w) = self.watch.take() {
             // cargo lambda watch stops its functions on SIGINT.
             w.stop(libc::SIGINT, Duration::from_secs(10)).await;
@@ -731,7 +807,7 @@ async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
     // cargo_clean_command), so that it finds every unit fresh.
     let mut cmd = tokio::process::Command::from(cargo_clean_command(Path::new(&cargo)));
     cmd.current_dir(root).env("PATH", tool_path(root)).arg("build");
-    for b in FUNCTIONS.iter().chain([&STANDIN_BIN]) {
+    for b in FUNCTIONS.iter().chain([&STANDIN_BIN, &PSC_BIN]) {
         cmd.arg("--bin").arg(b);
     }
     cmd.arg("--message-format=json-render-diagnostics")
@@ -756,12 +832,16 @@ async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
     if !status.success() {
         bail!("cargo build failed ({status}): see the compiler output above");
     }
-    for b in FUNCTIONS.iter().chain([&STANDIN_BIN]) {
+    for b in FUNCTIONS.iter().chain([&STANDIN_BIN, &PSC_BIN]) {
         if !bins.contains_key(*b) {
             bail!("cargo build reported no executable for {b}");
         }
     }
-    say(format!("built {} and {STANDIN_BIN} in {:.1}s", FUNCTIONS.join(", "), started.elapsed().as_secs_f64()));
+    say(format!(
+        "built {}, {STANDIN_BIN} and {PSC_BIN} in {:.1}s",
+        FUNCTIONS.join(", "),
+        started.elapsed().as_secs_f64()
+    ));
     Ok(bins)
 }
 
