@@ -18,7 +18,8 @@ use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
 use crate::notification::S3Location;
 use crate::ports::{
-    AgreementSource, ContactStore, ExportLog, InstanceConfirmer, LookupError, ObjectReader, ObjectStore,
+    AgreementSource, BusEvent, ContactStore, EventBus, ExportLog, InstanceConfirmer, LookupError, ObjectReader,
+    ObjectStore,
 };
 use crate::sync::{Coverage, SyncState};
 
@@ -433,6 +434,71 @@ impl AgreementSource for MemoryAgreements {
             return Err(e);
         }
         Ok(lock(&self.agreements).iter().filter(|a| a.acceptor.as_ref() == Some(acceptor)).cloned().collect())
+    }
+}
+
+type EntryFault = Box<dyn Fn(&BusEvent, usize) -> Option<String> + Send + Sync>;
+
+/// An event bus in memory: what it accepted, in order, with injected
+/// failures of whole calls or of chosen entries (as `PutEvents` reports them
+/// in `FailedEntryCount`).
+#[derive(Default)]
+pub struct MemoryBus {
+    accepted: Mutex<Vec<BusEvent>>,
+    calls: Mutex<Vec<usize>>,
+    fail_calls: Mutex<Vec<AwsError>>,
+    fail_entries: Mutex<Option<EntryFault>>,
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The events accepted so far, in order.
+    pub fn accepted(&self) -> Vec<BusEvent> {
+        lock(&self.accepted).clone()
+    }
+
+    /// The number of entries of each call so far.
+    pub fn calls(&self) -> Vec<usize> {
+        lock(&self.calls).clone()
+    }
+
+    /// The next calls fail with these errors, one each.
+    pub fn fail_next_calls(&self, errors: Vec<AwsError>) {
+        *lock(&self.fail_calls) = errors;
+    }
+
+    /// `fault(event, call number)` gives the error code of an entry to refuse.
+    pub fn fail_entries(&self, fault: impl Fn(&BusEvent, usize) -> Option<String> + Send + Sync + 'static) {
+        *lock(&self.fail_entries) = Some(Box::new(fault));
+    }
+}
+
+impl EventBus for MemoryBus {
+    async fn put_events(&self, events: &[BusEvent]) -> Result<Vec<Option<String>>, AwsError> {
+        let call = {
+            let mut calls = lock(&self.calls);
+            calls.push(events.len());
+            calls.len()
+        };
+        {
+            let mut failing = lock(&self.fail_calls);
+            if !failing.is_empty() {
+                return Err(failing.remove(0));
+            }
+        }
+        let fault = lock(&self.fail_entries);
+        let outcome: Vec<Option<String>> =
+            events.iter().map(|e| fault.as_ref().and_then(|f| f(e, call))).collect();
+        let mut accepted = lock(&self.accepted);
+        for (e, o) in events.iter().zip(&outcome) {
+            if o.is_none() {
+                accepted.push(e.clone());
+            }
+        }
+        Ok(outcome)
     }
 }
 

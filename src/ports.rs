@@ -148,6 +148,30 @@ pub trait AgreementSource: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Agreement>, AwsError>> + Send;
 }
 
+/// One event for the bus: `source`, `detail-type`, the detail (JSON text)
+/// and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEvent {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: String,
+    pub time: Option<crate::domain::Timestamp>,
+}
+
+impl BusEvent {
+    /// Its size as EventBridge counts it against the 256 KB of a
+    /// `PutEvents` call: source, detail-type, detail, and 14 bytes for the time.
+    pub fn size(&self) -> usize {
+        self.source.len() + self.detail_type.len() + self.detail.len() + 14
+    }
+}
+
+/// An event bus (EventBridge `PutEvents`): the outcome of each entry, in
+/// order, `None` when it was accepted and the error code when it was not.
+pub trait EventBus: Send + Sync {
+    fn put_events(&self, events: &[BusEvent]) -> impl Future<Output = Result<Vec<Option<String>>, AwsError>> + Send;
+}
+
 // A shared reference to a port is the port: one store can serve several
 // handlers (and a test can keep its in-memory store to look into).
 
@@ -234,5 +258,11 @@ impl<T: AgreementSource + ?Sized> AgreementSource for &T {
         acceptor: &AwsAccountId,
     ) -> impl Future<Output = Result<Vec<Agreement>, AwsError>> + Send {
         (**self).purchase_agreements(acceptor)
+    }
+}
+
+impl<T: EventBus + ?Sized> EventBus for &T {
+    fn put_events(&self, events: &[BusEvent]) -> impl Future<Output = Result<Vec<Option<String>>, AwsError>> + Send {
+        (**self).put_events(events)
     }
 }

@@ -1,0 +1,226 @@
+//! contact-events: the contacts table's DynamoDB stream, as change events on
+//! the seller's EventBridge bus (issue 13), so a CRM or support desk learns
+//! that a contact arrived, changed or must be erased.
+//!
+//! * [`mapping`]: a stream record to its event, or to none.
+//! * [`ContactEvents::handle`]: one stream batch: its events, put in order,
+//!   in `PutEvents` calls within EventBridge's limits (10 entries, 256 KB);
+//!   entries `PutEvents` refuses are retried with backoff; what still fails
+//!   is reported as a batch item failure (`ReportBatchItemFailures`), the
+//!   lowest sequence number first, so the stream retries from there and
+//!   nothing is dropped. Delivery is at least once: consumers dedupe on the
+//!   detail's `eventId`.
+//!
+//! Events of one contact leave in the order its changes happened: a
+//! `PutEvents` call never holds two events of the same key, and no call is
+//! made before the one before it was accepted in full.
+//!
+//! Logs carry counts, event ids and error codes; never a contact field.
+
+pub mod mapping;
+
+use std::time::Duration;
+
+use psc_bridge::aws::AwsError;
+use psc_bridge::domain::Timestamp;
+use psc_bridge::ports::{BusEvent, EventBus};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use mapping::{ChangeEvent, Detail, SOURCE, StreamChange};
+
+/// EventBridge's limits on one `PutEvents` call.
+pub const MAX_ENTRIES: usize = 10;
+pub const MAX_BYTES: usize = 256 * 1024;
+
+/// Retries of entries `PutEvents` refused (or of the whole call).
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts per call, the first included.
+    pub attempts: u32,
+    /// Before the second attempt; doubles after each.
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self { attempts: 5, backoff: Duration::from_millis(100) }
+    }
+}
+
+/// `{"batchItemFailures": [{"itemIdentifier": "<sequence number>"}]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFailure {
+    pub item_identifier: String,
+}
+
+/// What one batch did (also logged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub records: usize,
+    pub events: usize,
+    pub sent: usize,
+    /// Entries retried after `PutEvents` refused them, or after a failed call.
+    pub retried: usize,
+    pub response: BatchResponse,
+}
+
+/// The handler, over an event bus.
+pub struct ContactEvents<B> {
+    bus: B,
+    detail: Detail,
+    retry: Retry,
+}
+
+impl<B: EventBus> ContactEvents<B> {
+    pub fn new(bus: B, detail: Detail) -> Self {
+        Self { bus, detail, retry: Retry::default() }
+    }
+
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn bus(&self) -> &B {
+        &self.bus
+    }
+
+    /// One Lambda event (the stream batch, as JSON).
+    pub async fn handle(&self, event: &Value) -> Report {
+        match mapping::stream_changes(event) {
+            Ok(changes) => self.deliver(&changes).await,
+            Err(bad) => {
+                // Unreadable as a whole: fail it, so the stream's retries and
+                // its on-failure destination take it.
+                warn!(record = %bad.record, reason = %bad.reason, "unreadable stream batch");
+                let ids = event
+                    .get("Records")
+                    .and_then(Value::as_array)
+                    .and_then(|r| r.first())
+                    .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
+                    .and_then(Value::as_str)
+                    .map(|s| vec![ItemFailure { item_identifier: s.to_owned() }])
+                    .unwrap_or_default();
+                Report { response: BatchResponse { batch_item_failures: ids }, ..Report::default() }
+            }
+        }
+    }
+
+    /// Maps and puts the events of `changes`, in order.
+    pub async fn deliver(&self, changes: &[StreamChange]) -> Report {
+        let events: Vec<(&StreamChange, ChangeEvent)> =
+            changes.iter().filter_map(|c| mapping::event_of(c, self.detail).map(|e| (c, e))).collect();
+        let mut report = Report { records: changes.len(), events: events.len(), ..Report::default() };
+        for chunk in chunks(&events) {
+            match self.put_all(chunk, &mut report.retried).await {
+                Ok(()) => report.sent += chunk.len(),
+                Err((first_failed, why)) => {
+                    let failed = chunk[first_failed].0;
+                    warn!(
+                        event_id = %failed.event_id,
+                        sequence_number = %failed.sequence_number,
+                        error = %why,
+                        sent = report.sent,
+                        "events not accepted after retries: the stream retries from this record"
+                    );
+                    report.response.batch_item_failures =
+                        vec![ItemFailure { item_identifier: failed.sequence_number.clone() }];
+                    break;
+                }
+            }
+        }
+        info!(
+            records = report.records,
+            events = report.events,
+            sent = report.sent,
+            retried = report.retried,
+            failed = report.response.batch_item_failures.len(),
+            "stream batch"
+        );
+        report
+    }
+
+    /// Puts one chunk until every entry is accepted, retrying the refused
+    /// ones; on giving up, the index of the first one still refused.
+    async fn put_all(
+        &self,
+        chunk: &[(&StreamChange, ChangeEvent)],
+        retried: &mut usize,
+    ) -> Result<(), (usize, String)> {
+        let entries: Vec<BusEvent> = chunk.iter().map(|(_, e)| bus_event(e)).collect();
+        let mut pending: Vec<usize> = (0..entries.len()).collect();
+        let mut backoff = self.retry.backoff;
+        let mut last_error = String::new();
+        for attempt in 1..=self.retry.attempts.max(1) {
+            if attempt > 1 {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                *retried += pending.len();
+            }
+            let batch: Vec<BusEvent> = pending.iter().map(|&i| entries[i].clone()).collect();
+            match self.bus.put_events(&batch).await {
+                Ok(outcome) => {
+                    let mut still = Vec::new();
+                    for (&i, o) in pending.iter().zip(outcome.iter().chain(std::iter::repeat(&None))) {
+                        if let Some(code) = o {
+                            last_error = code.clone();
+                            still.push(i);
+                        }
+                    }
+                    if outcome.len() < pending.len() {
+                        last_error = "PutEvents answered fewer entries than it was given".into();
+                        still = pending[outcome.len()..].to_vec();
+                    }
+                    pending = still;
+                }
+                Err(e) => last_error = describe(&e),
+            }
+            if pending.is_empty() {
+                return Ok(());
+            }
+        }
+        Err((pending[0], last_error))
+    }
+}
+
+fn describe(e: &AwsError) -> String {
+    e.summary()
+}
+
+fn bus_event(e: &ChangeEvent) -> BusEvent {
+    BusEvent {
+        source: SOURCE.to_owned(),
+        detail_type: e.detail_type.to_owned(),
+        detail: e.detail.to_string(),
+        time: Some(Timestamp::now()),
+    }
+}
+
+/// Consecutive runs of events within EventBridge's limits, and with no two
+/// events of the same key in one run.
+fn chunks<'a>(events: &'a [(&'a StreamChange, ChangeEvent)]) -> Vec<&'a [(&'a StreamChange, ChangeEvent)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, e)) in events.iter().enumerate() {
+        let size = bus_event(e).size();
+        let same_key = events[start..i].iter().any(|(_, o)| o.key == e.key);
+        if i > start && (i - start == MAX_ENTRIES || bytes + size > MAX_BYTES || same_key) {
+            out.push(&events[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        out.push(&events[start..]);
+    }
+    out
+}
