@@ -490,8 +490,7 @@ impl EventBus for MemoryBus {
             }
         }
         let fault = lock(&self.fail_entries);
-        let outcome: Vec<Option<String>> =
-            events.iter().map(|e| fault.as_ref().and_then(|f| f(e, call))).collect();
+        let outcome: Vec<Option<String>> = events.iter().map(|e| fault.as_ref().and_then(|f| f(e, call))).collect();
         let mut accepted = lock(&self.accepted);
         for (e, o) in events.iter().zip(&outcome) {
             if o.is_none() {

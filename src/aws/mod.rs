@@ -7,6 +7,7 @@
 //! * [`s3`]: the export bucket (the S3 client is the object store).
 //! * [`ec2`]: `ConfirmProductInstance`, signed with `aws-sigv4` (no EC2 SDK).
 //! * [`agreements`]: the Agreement API's `SearchAgreements`.
+//! * [`eventbridge`]: `PutEvents` (contact-events' bus), signed by hand too.
 //! * [`signed`]: SigV4-signed HTTP requests through the SDK's connector, for
 //!   the calls made without an SDK client (EC2, and the `psc` command line's).
 //!
@@ -17,6 +18,7 @@ pub mod agreements;
 pub mod dynamodb;
 pub mod ec2;
 pub mod error;
+pub mod eventbridge;
 pub mod s3;
 pub mod signed;
 
@@ -30,6 +32,7 @@ pub use agreements::AgreementClient;
 pub use dynamodb::DynamoStore;
 pub use ec2::Ec2Client;
 pub use error::{AwsError, Failure, codes};
+pub use eventbridge::EventBridgeBus;
 
 /// Shared AWS configuration: region and credentials from the environment,
 /// endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, and

@@ -22,6 +22,7 @@ pub mod mapping;
 use std::time::Duration;
 
 use psc_bridge::aws::AwsError;
+use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::ports::{BusEvent, EventBus};
 use serde::Serialize;
@@ -29,6 +30,24 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use mapping::{ChangeEvent, Detail, SOURCE, StreamChange};
+
+/// Everything `main` reads from the environment (`docs/configuration.md`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `EVENT_BUS_NAME`: the stack's bus.
+    pub event_bus_name: String,
+    /// `EVENT_DETAIL`: `full` (default) or `ids`.
+    pub detail: Detail,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            event_bus_name: env_required("EVENT_BUS_NAME")?,
+            detail: parse_var("EVENT_DETAIL", &env_or("EVENT_DETAIL", "full"), Detail::parse)?,
+        })
+    }
+}
 
 /// EventBridge's limits on one `PutEvents` call.
 pub const MAX_ENTRIES: usize = 10;
