@@ -24,7 +24,7 @@ cd "$ROOT"
 PSC_VENV="${PSC_VENV:-$ROOT/.local/venv}"
 TEMPLATE=template.yaml
 BUILD_DIR="${SAM_BUILD_DIR:-.aws-sam/build}"
-FUNCTIONS=(StartExportFunction IngestExportFunction EligibilityApiFunction)
+FUNCTIONS=(StartExportFunction IngestExportFunction EligibilityApiFunction ContactEventsFunction)
 
 say() { printf '\n==> %s\n' "$*"; }
 failed=()

@@ -18,10 +18,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Crate directory under `functions/` -> logical id of its function.
-const FUNCTIONS: [(&str, &str); 3] = [
+const FUNCTIONS: [(&str, &str); 4] = [
     ("start-export", "StartExportFunction"),
     ("ingest-export", "IngestExportFunction"),
     ("eligibility-api", "EligibilityApiFunction"),
+    ("contact-events", "ContactEventsFunction"),
 ];
 
 /// The AWS Marketplace account that assumes the CAS role (docs/configuration.md, "The role CAS assumes").
@@ -409,7 +410,7 @@ fn documented_variables() -> BTreeMap<String, BTreeSet<String>> {
         if !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') || name.is_empty() {
             continue;
         }
-        let crates: BTreeSet<String> = if functions == "all three" {
+        let crates: BTreeSet<String> = if functions == "all" {
             FUNCTIONS.iter().map(|(c, _)| (*c).to_owned()).collect()
         } else {
             functions.split(',').map(|f| f.trim().to_owned()).collect()
@@ -489,9 +490,17 @@ fn functions_build_their_own_binary() {
         let lg = resource(&t, log_group);
         assert_eq!(resource_type(lg), "AWS::Logs::LogGroup");
         assert!(props(lg).get("RetentionInDays").is_some(), "{log_group}: no retention");
+        // Asynchronous invocations: a dead-letter queue or a destination;
+        // a stream: its event source mapping's on-failure destination.
+        let stream_on_failure = props(f).get("Events").and_then(Value::as_mapping).is_some_and(|events| {
+            events.values().any(|e| {
+                e.get("Properties").and_then(|p| p.get("DestinationConfig")).and_then(|d| d.get("OnFailure")).is_some()
+            })
+        });
         assert!(
             props(f).get("DeadLetterQueue").is_some()
-                || props(f).get("EventInvokeConfig").and_then(|c| c.get("DestinationConfig")).is_some(),
+                || props(f).get("EventInvokeConfig").and_then(|c| c.get("DestinationConfig")).is_some()
+                || stream_on_failure,
             "{logical_id}: no place for failed invocations"
         );
     }
@@ -503,6 +512,12 @@ fn every_reference_names_something_defined() {
     let mut defined: BTreeSet<String> = keys(section(&t, "Parameters"));
     defined.extend(keys(section(&t, "Resources")));
     defined.extend(PSEUDO_PARAMETERS.iter().map(|p| (*p).to_owned()));
+    // SAM makes `<Function>Role` for every function that names no Role.
+    for (id, r) in section(&t, "Resources") {
+        if resource_type(r) == "AWS::Serverless::Function" && props(r).get("Role").is_none() {
+            defined.insert(format!("{}Role", id.as_str().unwrap_or("?")));
+        }
+    }
     let conditions = t.get("Conditions").and_then(Value::as_mapping).map(keys).unwrap_or_default();
 
     let mut refs = References::default();
@@ -978,4 +993,52 @@ fn eligibility_api_may_confirm_instances_and_search_only_its_own_agreements() {
         .map(describe);
     assert_eq!(party.as_deref(), Some("Proposer"), "{}: condition aws-marketplace:PartyType = Proposer", search.at);
     assert!(actions.iter().all(|a| !a.contains('*')), "no wildcard action: {actions:?}");
+}
+
+/// contact-events: the table's stream with both images, a batch-failure
+/// reporting event source mapping with bisect, bounded retries and an SQS
+/// on-failure destination with an alarm, and a bus only it may put events on.
+#[test]
+fn contact_events_reads_the_stream_and_alone_puts_on_its_bus() {
+    let t = template();
+    let table = props(resource(&t, "ContactsTable"));
+    assert_eq!(str_at(table, &["StreamSpecification", "StreamViewType"]), Some("NEW_AND_OLD_IMAGES"));
+    let f = props(resource(&t, "ContactEventsFunction"));
+    let events = f.get("Events").and_then(Value::as_mapping).expect("Events");
+    assert_eq!(events.len(), 1, "one trigger");
+    let stream = events.values().next().unwrap();
+    assert_eq!(str_at(stream, &["Type"]), Some("DynamoDB"));
+    let p = stream.get("Properties").expect("Properties");
+    assert_eq!(get_att(&p["Stream"]).as_deref(), Some("ContactsTable.StreamArn"));
+    assert_eq!(strings(p.get("FunctionResponseTypes")), ["ReportBatchItemFailures"]);
+    assert_eq!(p.get("BisectBatchOnFunctionError").and_then(Value::as_bool), Some(true));
+    let retries = p.get("MaximumRetryAttempts").and_then(Value::as_u64).expect("a bounded retry count");
+    assert!((1..=100).contains(&retries), "{retries}");
+    assert_eq!(p.get("ParallelizationFactor").and_then(Value::as_u64), Some(1), "order per contact");
+    let on_failure = describe(&p["DestinationConfig"]["OnFailure"]["Destination"]);
+    assert_eq!(on_failure, "Arn:ContactEventsFailureQueue");
+    assert_eq!(resource_type(resource(&t, "ContactEventsFailureQueue")), "AWS::SQS::Queue");
+    let alarm = props(resource(&t, "ContactEventsFailureAlarm"));
+    assert_eq!(get_att(&alarm["Dimensions"][0]["Value"]).as_deref(), Some("ContactEventsFailureQueue.QueueName"));
+
+    let env = f.get("Environment").and_then(|e| e.get("Variables")).expect("Environment");
+    assert_eq!(describe(&env["EVENT_BUS_NAME"]), "Ref:ContactEventBus");
+    assert_eq!(describe(&env["EVENT_DETAIL"]), "Ref:EventDetail");
+    let detail = section(&t, "Parameters").get("EventDetail").expect("parameter EventDetail");
+    assert_eq!(str_at(detail, &["Default"]), Some("full"));
+    assert_eq!(strings(detail.get("AllowedValues")), ["full", "ids"]);
+
+    let policy = props(resource(&t, "ContactEventBusPolicy"));
+    let st = &policy["Statement"];
+    assert_eq!((str_at(st, &["Effect"]), str_at(st, &["Action"])), (Some("Deny"), Some("events:PutEvents")));
+    assert_eq!(describe(&st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]), "Arn:ContactEventsFunctionRole");
+}
+
+/// `!GetAtt X.Y` as `X.Y`.
+fn get_att(v: &Value) -> Option<String> {
+    match intrinsic(v)? {
+        ("GetAtt", Value::String(s)) => Some(s.clone()),
+        ("GetAtt", Value::Sequence(p)) => Some(p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(".")),
+        _ => None,
+    }
 }
