@@ -18,8 +18,8 @@ use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
 use crate::notification::S3Location;
 use crate::ports::{
-    AgreementSource, BusEvent, ContactStore, EventBus, ExportLog, InstanceConfirmer, LookupError, ObjectReader,
-    ObjectStore,
+    AgreementSource, BusEvent, ContactScan, ContactStore, EventBus, ExportLog, InstanceConfirmer, LookupError,
+    ObjectReader, ObjectStore,
 };
 use crate::sync::{Coverage, SyncState};
 
@@ -191,6 +191,22 @@ impl ContactStore for MemoryStore {
     async fn contact_by_guid(&self, guid: &Guid) -> Result<Option<StoredContact>, AwsError> {
         self.check()?;
         Ok(self.held(guid).and_then(|h| h.contact))
+    }
+}
+
+impl ContactScan for MemoryStore {
+    /// Live contacts by Customer Guid; cursors are `o<offset>`.
+    async fn scan_contacts(&self, cursor: Option<&str>, limit: i32) -> Result<Page<StoredContact>, LookupError> {
+        self.check()?;
+        let offset = match cursor {
+            None => 0,
+            Some(c) => c.strip_prefix('o').and_then(|n| n.parse::<usize>().ok()).ok_or(LookupError::BadCursor)?,
+        };
+        let all = self.live_contacts();
+        let limit = limit.max(1) as usize;
+        let items: Vec<StoredContact> = all.iter().skip(offset).take(limit).cloned().collect();
+        let next_cursor = (offset + items.len() < all.len()).then(|| format!("o{}", offset + items.len()));
+        Ok(Page { items, next_cursor })
     }
 }
 

@@ -148,6 +148,17 @@ pub trait AgreementSource: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Agreement>, AwsError>> + Send;
 }
 
+/// Every live contact of the table, a page at a time (contact-events'
+/// backfill). Pages are in no particular order; a page may be short, or
+/// empty, and still have a next cursor.
+pub trait ContactScan: Send + Sync {
+    fn scan_contacts(
+        &self,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Page<StoredContact>, LookupError>> + Send;
+}
+
 /// One event for the bus: `source`, `detail-type`, the detail (JSON text)
 /// and when it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,5 +275,15 @@ impl<T: AgreementSource + ?Sized> AgreementSource for &T {
 impl<T: EventBus + ?Sized> EventBus for &T {
     fn put_events(&self, events: &[BusEvent]) -> impl Future<Output = Result<Vec<Option<String>>, AwsError>> + Send {
         (**self).put_events(events)
+    }
+}
+
+impl<T: ContactScan + ?Sized> ContactScan for &T {
+    fn scan_contacts(
+        &self,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Page<StoredContact>, LookupError>> + Send {
+        (**self).scan_contacts(cursor, limit)
     }
 }

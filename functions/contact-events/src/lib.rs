@@ -15,6 +15,10 @@
 //! `PutEvents` call never holds two events of the same key, and no call is
 //! made before the one before it was accepted in full.
 //!
+//! A manual invoke with `{"backfill": {}}` emits `PSC Contact Created` for
+//! every live contact instead ([`ContactEvents::backfill`]): paged and
+//! resumable, for a CRM connected after the fact.
+//!
 //! Logs carry counts, event ids and error codes; never a contact field.
 
 pub mod mapping;
@@ -24,7 +28,7 @@ use std::time::Duration;
 use psc_bridge::aws::AwsError;
 use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
 use psc_bridge::domain::Timestamp;
-use psc_bridge::ports::{BusEvent, EventBus};
+use psc_bridge::ports::{BusEvent, ContactScan, EventBus, LookupError};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
@@ -34,6 +38,8 @@ use mapping::{ChangeEvent, Detail, SOURCE, StreamChange};
 /// Everything `main` reads from the environment (`docs/configuration.md`).
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `TABLE_NAME`: the contacts table (the backfill scans it).
+    pub table_name: String,
     /// `EVENT_BUS_NAME`: the stack's bus.
     pub event_bus_name: String,
     /// `EVENT_DETAIL`: `full` (default) or `ids`.
@@ -43,6 +49,7 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
+            table_name: env_required("TABLE_NAME")?,
             event_bus_name: env_required("EVENT_BUS_NAME")?,
             detail: parse_var("EVENT_DETAIL", &env_or("EVENT_DETAIL", "full"), Detail::parse)?,
         })
@@ -113,6 +120,23 @@ impl<B: EventBus> ContactEvents<B> {
         &self.bus
     }
 
+    /// One invocation: a stream batch (its answer: the batch item
+    /// failures), or a manual `{"backfill": {...}}` (its answer: the
+    /// [`BackfillReport`]; a malformed request is an error).
+    pub async fn invoke<S: ContactScan>(&self, store: &S, payload: &Value) -> Result<Value, String> {
+        if let Some(request) = payload.get("backfill") {
+            let request: BackfillRequest = serde_json::from_value(request.clone()).map_err(|e| {
+                format!(
+                    "bad backfill request ({e}): expected {{\"backfill\": {{\"cursor\"?, \"pages\"?, \"pageSize\"?}}}}"
+                )
+            })?;
+            let report = self.backfill(store, &request).await;
+            return serde_json::to_value(report).map_err(|e| e.to_string());
+        }
+        let report = self.handle(payload).await;
+        serde_json::to_value(report.response).map_err(|e| e.to_string())
+    }
+
     /// One Lambda event (the stream batch, as JSON).
     pub async fn handle(&self, event: &Value) -> Report {
         match mapping::stream_changes(event) {
@@ -136,26 +160,28 @@ impl<B: EventBus> ContactEvents<B> {
 
     /// Maps and puts the events of `changes`, in order.
     pub async fn deliver(&self, changes: &[StreamChange]) -> Report {
-        let events: Vec<(&StreamChange, ChangeEvent)> =
-            changes.iter().filter_map(|c| mapping::event_of(c, self.detail).map(|e| (c, e))).collect();
-        let mut report = Report { records: changes.len(), events: events.len(), ..Report::default() };
-        for chunk in chunks(&events) {
-            match self.put_all(chunk, &mut report.retried).await {
-                Ok(()) => report.sent += chunk.len(),
-                Err((first_failed, why)) => {
-                    let failed = chunk[first_failed].0;
-                    warn!(
-                        event_id = %failed.event_id,
-                        sequence_number = %failed.sequence_number,
-                        error = %why,
-                        sent = report.sent,
-                        "events not accepted after retries: the stream retries from this record"
-                    );
-                    report.response.batch_item_failures =
-                        vec![ItemFailure { item_identifier: failed.sequence_number.clone() }];
-                    break;
-                }
-            }
+        let outgoing: Vec<Outgoing<'_>> = changes
+            .iter()
+            .filter_map(|c| {
+                mapping::event_of(c, self.detail).map(|event| Outgoing {
+                    item: &c.sequence_number,
+                    event_id: &c.event_id,
+                    event,
+                })
+            })
+            .collect();
+        let mut report = Report { records: changes.len(), events: outgoing.len(), ..Report::default() };
+        let (sent, failed) = self.send(&outgoing, &mut report.retried).await;
+        report.sent = sent;
+        if let Some((failed, why)) = failed {
+            warn!(
+                event_id = %failed.event_id,
+                sequence_number = %failed.item,
+                error = %why,
+                sent,
+                "events not accepted after retries: the stream retries from this record"
+            );
+            report.response.batch_item_failures = vec![ItemFailure { item_identifier: failed.item.to_owned() }];
         }
         info!(
             records = report.records,
@@ -168,14 +194,78 @@ impl<B: EventBus> ContactEvents<B> {
         report
     }
 
+    /// Emits `PSC Contact Created` (with `backfill: true`) for every live
+    /// contact, `request.pages` pages of `request.page_size` at a time from
+    /// `request.cursor`: for a CRM connected after the fact. Resumable: the
+    /// answer's `cursor` continues (null when done); a failure names the
+    /// cursor to resume from, whose page is sent again (at least once).
+    pub async fn backfill<S: ContactScan>(&self, store: &S, request: &BackfillRequest) -> BackfillReport {
+        let mut out = BackfillReport { cursor: request.cursor.clone(), ..BackfillReport::default() };
+        let mut retried = 0;
+        for _ in 0..request.pages.max(1) {
+            let page = match store.scan_contacts(out.cursor.as_deref(), request.page_size.clamp(1, 1000)).await {
+                Ok(p) => p,
+                Err(e) => {
+                    out.error = Some(match e {
+                        LookupError::BadCursor => "the cursor is not one this backfill handed out".to_owned(),
+                        LookupError::Aws(e) => e.summary(),
+                    });
+                    break;
+                }
+            };
+            let ids: Vec<String> = page
+                .items
+                .iter()
+                .map(|c| format!("backfill-{}-{}", c.customer_guid, c.operation_time.to_iso()))
+                .collect();
+            let outgoing: Vec<Outgoing<'_>> = page
+                .items
+                .iter()
+                .zip(&ids)
+                .map(|(c, id)| Outgoing {
+                    item: c.customer_guid.as_str(),
+                    event_id: id,
+                    event: mapping::backfill_event(c, id, self.detail),
+                })
+                .collect();
+            let (sent, failed) = self.send(&outgoing, &mut retried).await;
+            out.backfilled += sent;
+            if let Some((_, why)) = failed {
+                out.error = Some(why);
+                break;
+            }
+            out.cursor = page.next_cursor;
+            if out.cursor.is_none() {
+                break;
+            }
+        }
+        out.done = out.cursor.is_none() && out.error.is_none();
+        info!(backfilled = out.backfilled, done = out.done, failed = out.error.is_some(), "backfill");
+        out
+    }
+
+    /// Puts `outgoing` in order, a chunk at a time; the number sent (of
+    /// fully accepted chunks) and, on giving up, the first entry still
+    /// refused with the last error.
+    async fn send<'a>(
+        &self,
+        outgoing: &'a [Outgoing<'a>],
+        retried: &mut usize,
+    ) -> (usize, Option<(&'a Outgoing<'a>, String)>) {
+        let mut sent = 0;
+        for chunk in chunks(outgoing) {
+            match self.put_all(chunk, retried).await {
+                Ok(()) => sent += chunk.len(),
+                Err((i, why)) => return (sent, Some((&chunk[i], why))),
+            }
+        }
+        (sent, None)
+    }
+
     /// Puts one chunk until every entry is accepted, retrying the refused
     /// ones; on giving up, the index of the first one still refused.
-    async fn put_all(
-        &self,
-        chunk: &[(&StreamChange, ChangeEvent)],
-        retried: &mut usize,
-    ) -> Result<(), (usize, String)> {
-        let entries: Vec<BusEvent> = chunk.iter().map(|(_, e)| bus_event(e)).collect();
+    async fn put_all(&self, chunk: &[Outgoing<'_>], retried: &mut usize) -> Result<(), (usize, String)> {
+        let entries: Vec<BusEvent> = chunk.iter().map(|o| bus_event(&o.event)).collect();
         let mut pending: Vec<usize> = (0..entries.len()).collect();
         let mut backoff = self.retry.backoff;
         let mut last_error = String::new();
@@ -211,6 +301,50 @@ impl<B: EventBus> ContactEvents<B> {
     }
 }
 
+/// One event on its way, with what identifies its source record.
+struct Outgoing<'a> {
+    /// The batch item identifier (a stream record's sequence number), or the
+    /// contact's guid in a backfill.
+    item: &'a str,
+    event_id: &'a str,
+    event: ChangeEvent,
+}
+
+/// `{"backfill": {"cursor"?, "pages"?, "pageSize"?}}`, the payload of a
+/// manual invoke.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackfillRequest {
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Pages per invocation (default 50).
+    #[serde(default = "default_pages")]
+    pub pages: u32,
+    /// Items read per page (default 100, at most 1000).
+    #[serde(default = "default_page_size")]
+    pub page_size: i32,
+}
+
+fn default_pages() -> u32 {
+    50
+}
+
+fn default_page_size() -> i32 {
+    100
+}
+
+/// What a backfill invocation did: `{"backfilled", "cursor", "done", "error"?}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillReport {
+    pub backfilled: usize,
+    /// Where to go on (`null`: the end of the table was reached).
+    pub cursor: Option<String>,
+    pub done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 fn describe(e: &AwsError) -> String {
     e.summary()
 }
@@ -226,12 +360,12 @@ fn bus_event(e: &ChangeEvent) -> BusEvent {
 
 /// Consecutive runs of events within EventBridge's limits, and with no two
 /// events of the same key in one run.
-fn chunks<'a>(events: &'a [(&'a StreamChange, ChangeEvent)]) -> Vec<&'a [(&'a StreamChange, ChangeEvent)]> {
+fn chunks<'a>(events: &'a [Outgoing<'a>]) -> Vec<&'a [Outgoing<'a>]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
-    for (i, (_, e)) in events.iter().enumerate() {
-        let size = bus_event(e).size();
-        let same_key = events[start..i].iter().any(|(_, o)| o.key == e.key);
+    for (i, o) in events.iter().enumerate() {
+        let size = bus_event(&o.event).size();
+        let same_key = events[start..i].iter().any(|p| p.event.key == o.event.key);
         if i > start && (i - start == MAX_ENTRIES || bytes + size > MAX_BYTES || same_key) {
             out.push(&events[start..i]);
             (start, bytes) = (i, 0);

@@ -192,18 +192,18 @@ pub fn event_of(change: &StreamChange, detail: Detail) -> Option<ChangeEvent> {
             if changed.is_empty() {
                 return None;
             }
-            let mut d = contact_detail(change, &after, export.as_deref(), detail);
+            let mut d = contact_detail(&change.event_id, &after, export.as_deref(), detail);
             d.insert("changedFields".into(), json!(changed));
             Some(ChangeEvent { detail_type: CONTACT_UPDATED, detail: Value::Object(d), key: key_of(&after) })
         }
         (Image::Deleted | Image::Other, Image::Contact(after, export)) => Some(ChangeEvent {
             detail_type: CONTACT_CREATED,
-            detail: Value::Object(contact_detail(change, &after, export.as_deref(), detail)),
+            detail: Value::Object(contact_detail(&change.event_id, &after, export.as_deref(), detail)),
             key: key_of(&after),
         }),
         (Image::Contact(before, _), Image::Deleted | Image::Other) => {
             // Identifiers only, whatever EVENT_DETAIL says: the contact is erased.
-            let mut d = contact_detail(change, &before, None, Detail::Ids);
+            let mut d = contact_detail(&change.event_id, &before, None, Detail::Ids);
             let new = change.new_image.as_ref();
             let deleted_at = new.and_then(|i| i.get("operationTime")).and_then(|v| v.as_s().ok()).cloned();
             let by = new.and_then(|i| i.get("exportRequestId")).and_then(|v| v.as_s().ok()).cloned();
@@ -226,6 +226,14 @@ pub fn event_of(change: &StreamChange, detail: Detail) -> Option<ChangeEvent> {
         }
         _ => None,
     }
+}
+
+/// `PSC Contact Created` for a contact the table holds (the backfill), with
+/// `backfill: true` in its detail.
+pub fn backfill_event(c: &StoredContact, event_id: &str, detail: Detail) -> ChangeEvent {
+    let mut d = contact_detail(event_id, c, None, detail);
+    d.insert("backfill".into(), json!(true));
+    ChangeEvent { detail_type: CONTACT_CREATED, detail: Value::Object(d), key: key_of(c) }
 }
 
 fn key_of(c: &StoredContact) -> String {
@@ -258,14 +266,14 @@ pub fn changed_fields(a: &StoredContact, b: &StoredContact) -> Vec<&'static str>
 }
 
 fn contact_detail(
-    change: &StreamChange,
+    event_id: &str,
     c: &StoredContact,
     export_request_id: Option<&str>,
     detail: Detail,
 ) -> Map<String, Value> {
     let mut d = Map::new();
     d.insert("schemaVersion".into(), json!(SCHEMA_VERSION));
-    d.insert("eventId".into(), json!(change.event_id));
+    d.insert("eventId".into(), json!(event_id));
     d.insert("customerGuid".into(), json!(c.customer_guid.as_str()));
     d.insert("awsAccountId".into(), json!(c.aws_account_id.as_str()));
     d.insert("productId".into(), json!(c.product_id.as_str()));

@@ -382,3 +382,61 @@ async fn the_logs_hold_no_contact_field() {
         assert!(!text.contains(field), "{field} in the logs");
     }
 }
+
+// --------------------------------------------------------------- backfill
+
+fn store_with(n: usize) -> psc_bridge::memory::MemoryStore {
+    let store = psc_bridge::memory::MemoryStore::new();
+    for i in 0..n {
+        let guid = format!("00000000-0000-4000-8000-{i:012}");
+        store.apply_now(&record(&row(&guid, "x@example.org", "2016-05-12T03:54:46.143Z", "CREATE")), "e").unwrap();
+    }
+    // One erased contact: not backfilled.
+    store.apply_now(&record(&row(GUID, "x@example.org", "2016-05-12T03:54:46.143Z", "CREATE")), "e").unwrap();
+    let line = format!(
+        "4b898955-84fa-4cfb-8f43-98287ad69c06,4gzp2symm0v9zidfrn9f854w6,{GUID},cad371fb-6f2c-4537-a054-1a7afc6312fd,\
+2016-05-01T00:00:00.000Z,,000011112222,,,,,,,,2016-06-01T00:00:00.000Z,DELETE"
+    );
+    store.apply_now(&record(&line), "e2").unwrap();
+    store
+}
+
+#[tokio::test]
+async fn a_backfill_announces_every_live_contact_in_pages_and_resumes() {
+    let store = store_with(25);
+    let bus = MemoryBus::new();
+    let handler = ContactEvents::new(&bus, Detail::Full).with_retry(quick());
+    let first = handler.invoke(&store, &json!({"backfill": {"pages": 2, "pageSize": 10}})).await.unwrap();
+    assert_eq!((first["backfilled"].clone(), first["done"].clone()), (json!(20), json!(false)), "{first}");
+    let cursor = first["cursor"].as_str().expect("a cursor to go on").to_owned();
+    let rest = handler.invoke(&store, &json!({"backfill": {"cursor": cursor}})).await.unwrap();
+    assert_eq!(rest, json!({"backfilled": 5, "cursor": null, "done": true}));
+    let events = bus.accepted();
+    assert_eq!(events.len(), 25);
+    assert!(events.iter().all(|e| e.detail_type == CONTACT_CREATED));
+    let details: Vec<Value> = events.iter().map(detail_of).collect();
+    assert!(details.iter().all(|d| d["backfill"] == true && d["contact"]["email"] == "x@example.org"));
+    assert!(details.iter().all(|d| d["customerGuid"] != GUID), "the erased contact is not announced");
+    let mut guids: Vec<&str> = details.iter().map(|d| d["customerGuid"].as_str().unwrap()).collect();
+    guids.dedup();
+    assert_eq!(guids.len(), 25, "each once");
+}
+
+#[tokio::test]
+async fn a_backfill_that_cannot_deliver_stops_with_the_cursor_to_resume_from() {
+    let store = store_with(25);
+    let bus = MemoryBus::new();
+    bus.fail_entries(|e, _| e.detail.contains("-000000000015").then(|| "InternalFailure".into()));
+    let handler = ContactEvents::new(&bus, Detail::Ids).with_retry(quick());
+    let r = handler.invoke(&store, &json!({"backfill": {"pageSize": 10}})).await.unwrap();
+    assert_eq!(r["backfilled"], 10, "{r}");
+    assert_eq!(r["cursor"], "o10", "the page that failed is sent again on resume");
+    assert_eq!(r["done"], false);
+    assert_eq!(r["error"], "InternalFailure");
+    assert!(bus.accepted().iter().all(|e| !e.detail.contains("x@example.org")), "ids mode: no contact field");
+
+    let bad = handler.invoke(&store, &json!({"backfill": {"pageSize": 10, "bogus": 1}})).await.unwrap_err();
+    assert!(bad.contains("bad backfill request"), "{bad}");
+    let r = handler.invoke(&store, &json!({"backfill": {"cursor": "nope"}})).await.unwrap();
+    assert!(r["error"].as_str().unwrap().contains("cursor"), "{r}");
+}

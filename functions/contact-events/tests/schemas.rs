@@ -110,6 +110,13 @@ fn the_functions_real_output_matches_the_schemas() {
         }
     }
     assert_eq!(seen.len(), 4, "every detail type checked: {seen:?}");
+    // A backfill's Created event.
+    let c = psc_bridge::aws::dynamodb::item::decode_contact(&angela("adoe@example.com", "2016-05-19T18:21:06.834Z"))
+        .unwrap();
+    for detail in [Detail::Full, Detail::Ids] {
+        let e = mapping::backfill_event(&c, "backfill-x", detail);
+        assert_valid(e.detail_type, &e.detail);
+    }
 }
 
 #[test]

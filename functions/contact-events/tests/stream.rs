@@ -218,5 +218,30 @@ cad371fb-6f2c-4537-a054-1a7afc6312fd,2016-05-27T00:00:00.000Z,,000011112222,,,,,
     let ravi =
         kinds("PSC Contact Created").into_iter().find(|e| e["detail"]["contact"]["givenName"] == "Ravi").expect("Ravi");
     assert_eq!(ravi["detail"]["contact"]["email"], "ravis@example.com");
+
+    // The backfill, on the real table (Scan): the four live contacts, not Eugene.
+    let r = handler.invoke(&store, &json!({"backfill": {"pageSize": 2}})).await.unwrap();
+    assert_eq!((r["backfilled"].clone(), r["done"].clone()), (json!(4), json!(true)), "{r}");
+    let mut backfilled: Vec<Value> = Vec::new();
+    for _ in 0..20 {
+        let r = call(
+            &http,
+            &moto,
+            "sqs",
+            "1.0",
+            "AmazonSQS.ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+        )
+        .await;
+        for m in r["Messages"].as_array().into_iter().flatten() {
+            backfilled.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
+        }
+        if backfilled.len() >= 4 {
+            break;
+        }
+    }
+    assert_eq!(backfilled.len(), 4, "{backfilled:#?}");
+    assert!(backfilled.iter().all(|e| e["detail"]["backfill"] == true), "{backfilled:#?}");
+    assert!(backfilled.iter().all(|e| e["detail"]["customerGuid"] != "ba1d75cc-d984-4f07-bb14-ae04b952afbc"));
     let _ = ddb.delete_table().table_name(&table).send().await;
 }

@@ -33,6 +33,16 @@ pub fn decode(cursor: &str, expected_gsi1pk: &str) -> Option<Item> {
     Some(map.into_iter().map(|(k, v)| (k, s(v))).collect())
 }
 
+/// Decodes a cursor of a table scan: the table's own key, `pk` and `sk`.
+pub fn decode_table_key(cursor: &str) -> Option<Item> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let map: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
+    if map.len() != 2 || !map.contains_key("pk") || !map.contains_key("sk") {
+        return None;
+    }
+    Some(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +60,14 @@ mod tests {
         assert_eq!(decode("not base64!", "ACCOUNT#000011112222"), None);
         let extra = URL_SAFE_NO_PAD.encode(br#"{"pk":"a","sk":"b","gsi1pk":"ACCOUNT#1","gsi1sk":"c","x":"d"}"#);
         assert_eq!(decode(&extra, "ACCOUNT#1"), None, "only the key attributes");
+    }
+
+    #[test]
+    fn scan_cursors_hold_the_table_key_only() {
+        let key: Item = [("pk".to_owned(), s("CONTACT#x")), ("sk".to_owned(), s("CONTACT"))].into_iter().collect();
+        let c = encode(&key).unwrap();
+        assert_eq!(decode_table_key(&c), Some(key));
+        assert_eq!(decode_table_key(&encode(&super::tests::key("ACCOUNT#1")).unwrap()), None);
+        assert_eq!(decode_table_key("%%%"), None);
     }
 }

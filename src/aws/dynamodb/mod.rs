@@ -20,7 +20,7 @@ use self::item::{
 use crate::aws::error::{AwsError, codes};
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode, Timestamp};
 use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
-use crate::ports::{ContactStore, ExportLog, LookupError};
+use crate::ports::{ContactScan, ContactStore, ExportLog, LookupError};
 use crate::sync::{Coverage, SyncState};
 
 const SERVICE: &str = "DynamoDB";
@@ -205,6 +205,32 @@ impl ContactStore for DynamoStore {
 
     async fn contact_by_guid(&self, guid: &Guid) -> Result<Option<StoredContact>, AwsError> {
         Ok(self.get(contact_pk(guid), CONTACT_SK, false).await?.as_ref().and_then(decode_contact))
+    }
+}
+
+impl ContactScan for DynamoStore {
+    /// A `Scan` of the table for `kind = CONTACT` (deletion markers, export
+    /// records and the sync state are left out by the filter). `limit` is the
+    /// number of items read, so a page holds at most that many contacts.
+    async fn scan_contacts(&self, cursor: Option<&str>, limit: i32) -> Result<Page<StoredContact>, LookupError> {
+        let start = match cursor {
+            Some(c) => Some(cursor::decode_table_key(c).ok_or(LookupError::BadCursor)?),
+            None => None,
+        };
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("kind = :contact")
+            .expression_attribute_values(":contact", s("CONTACT"))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(ddb_error("Scan"))?;
+        let items = out.items().iter().filter_map(decode_contact).collect();
+        let next_cursor = out.last_evaluated_key().and_then(cursor::encode);
+        Ok(Page { items, next_cursor })
     }
 }
 
