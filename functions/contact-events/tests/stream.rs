@@ -48,6 +48,22 @@ async fn call(http: &SignedHttp, endpoint: &str, service: &str, version: &str, t
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// The events that reach the queue, until `n` have (or 20 polls of 1 s).
+async fn receive(http: &SignedHttp, moto: &str, queue_url: &str, n: usize) -> Vec<Value> {
+    let mut got: Vec<Value> = Vec::new();
+    for _ in 0..20 {
+        let body = json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1});
+        let r = call(http, moto, "sqs", "1.0", "AmazonSQS.ReceiveMessage", body).await;
+        for m in r["Messages"].as_array().into_iter().flatten() {
+            got.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
+        }
+        if got.len() >= n {
+            break;
+        }
+    }
+    got
+}
+
 const GUIDE: &str = include_str!("../../../tests/fixtures/guide-sample.csv");
 const HEADER_END: &str = "Operation Type";
 
@@ -186,24 +202,7 @@ cad371fb-6f2c-4537-a054-1a7afc6312fd,2016-05-27T00:00:00.000Z,,000011112222,,,,,
     // creates it), one deletion; the guide's stale DELETE wrote nothing.
     assert_eq!(sent, 6, "5 created, 1 deleted");
 
-    let mut got: Vec<Value> = Vec::new();
-    for _ in 0..20 {
-        let r = call(
-            &http,
-            &moto,
-            "sqs",
-            "1.0",
-            "AmazonSQS.ReceiveMessage",
-            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
-        )
-        .await;
-        for m in r["Messages"].as_array().into_iter().flatten() {
-            got.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-        }
-        if got.len() >= 6 {
-            break;
-        }
-    }
+    let got = receive(&http, &moto, &queue_url, 6).await;
     let kinds = |kind: &str| got.iter().filter(|e| e["detail-type"] == kind).collect::<Vec<_>>();
     assert_eq!(kinds("PSC Contact Created").len(), 5, "{got:#?}");
     let deleted = kinds("PSC Contact Deleted");
@@ -222,24 +221,7 @@ cad371fb-6f2c-4537-a054-1a7afc6312fd,2016-05-27T00:00:00.000Z,,000011112222,,,,,
     // The backfill, on the real table (Scan): the four live contacts, not Eugene.
     let r = handler.invoke(&store, &json!({"backfill": {"pageSize": 2}})).await.unwrap();
     assert_eq!((r["backfilled"].clone(), r["done"].clone()), (json!(4), json!(true)), "{r}");
-    let mut backfilled: Vec<Value> = Vec::new();
-    for _ in 0..20 {
-        let r = call(
-            &http,
-            &moto,
-            "sqs",
-            "1.0",
-            "AmazonSQS.ReceiveMessage",
-            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
-        )
-        .await;
-        for m in r["Messages"].as_array().into_iter().flatten() {
-            backfilled.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-        }
-        if backfilled.len() >= 4 {
-            break;
-        }
-    }
+    let backfilled = receive(&http, &moto, &queue_url, 4).await;
     assert_eq!(backfilled.len(), 4, "{backfilled:#?}");
     assert!(backfilled.iter().all(|e| e["detail"]["backfill"] == true), "{backfilled:#?}");
     assert!(backfilled.iter().all(|e| e["detail"]["customerGuid"] != "ba1d75cc-d984-4f07-bb14-ae04b952afbc"));
