@@ -8,63 +8,17 @@
 use std::io::Cursor;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
 use contact_events::ContactEvents;
 use contact_events::mapping::Detail;
-use psc_bridge::aws::signed::{Request, SignedHttp, Signing};
+use psc_bridge::aws::signed::SignedHttp;
 use psc_bridge::aws::{DynamoStore, EventBridgeBus};
 use psc_bridge::domain::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 
-fn sdk(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "t")))
-        .endpoint_url(endpoint)
-        .build()
-}
+use crate::moto::{BusToQueue, call, sdk};
 
-/// One AWS JSON call (`target` like `AWSEvents.CreateEventBus`).
-async fn call(http: &SignedHttp, endpoint: &str, service: &str, version: &str, target: &str, body: Value) -> Value {
-    let answer = http
-        .send(Request {
-            method: "POST",
-            url: &format!("{}/", endpoint.trim_end_matches('/')),
-            headers: vec![
-                ("content-type", format!("application/x-amz-json-{version}")),
-                ("x-amz-target", target.to_owned()),
-            ],
-            body: body.to_string().into_bytes(),
-            signing: Signing::SigV4 { service, region: "us-east-1" },
-        })
-        .await
-        .expect("the emulator answers");
-    let text = String::from_utf8_lossy(&answer.body).into_owned();
-    assert!(answer.status < 300, "{target}: HTTP {}: {text}", answer.status);
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// The events that reach the queue, until `n` have (or 20 polls of 1 s).
-async fn receive(http: &SignedHttp, moto: &str, queue_url: &str, n: usize) -> Vec<Value> {
-    let mut got: Vec<Value> = Vec::new();
-    for _ in 0..20 {
-        let body = json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1});
-        let r = call(http, moto, "sqs", "1.0", "AmazonSQS.ReceiveMessage", body).await;
-        for m in r["Messages"].as_array().into_iter().flatten() {
-            got.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-        }
-        if got.len() >= n {
-            break;
-        }
-    }
-    got
-}
-
-const GUIDE: &str = include_str!("../../../tests/fixtures/guide-sample.csv");
+const GUIDE: &str = include_str!("../../../../tests/fixtures/guide-sample.csv");
 const HEADER_END: &str = "Operation Type";
 
 #[tokio::test]
@@ -96,44 +50,8 @@ async fn an_ingest_and_a_delete_arrive_as_events_in_the_queue() {
         .expect("a stream ARN");
 
     // The bus, a rule for psc-bridge's events and its queue, on moto.
-    let moto = emu.s3_endpoint().trim_end_matches('/').to_owned();
+    let moto = BusToQueue::create(emu.s3_endpoint()).await;
     let ddb_endpoint = emu.dynamodb_endpoint().trim_end_matches('/').to_owned();
-    let moto_sdk = sdk(&moto);
-    let http = SignedHttp::new(&moto_sdk, Duration::from_secs(5), Duration::from_secs(30), "test", "setup");
-    let bus = devkit::unique_name("psc-bus");
-    let queue = devkit::unique_name("crm");
-    call(&http, &moto, "events", "1.1", "AWSEvents.CreateEventBus", json!({"Name": bus})).await;
-    let q = call(&http, &moto, "sqs", "1.0", "AmazonSQS.CreateQueue", json!({"QueueName": queue})).await;
-    let queue_url = q["QueueUrl"].as_str().unwrap().to_owned();
-    let attrs = call(
-        &http,
-        &moto,
-        "sqs",
-        "1.0",
-        "AmazonSQS.GetQueueAttributes",
-        json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await;
-    let queue_arn = attrs["Attributes"]["QueueArn"].as_str().unwrap().to_owned();
-    let pattern = json!({"source": ["psc-bridge"]}).to_string();
-    call(
-        &http,
-        &moto,
-        "events",
-        "1.1",
-        "AWSEvents.PutRule",
-        json!({"Name": "crm", "EventBusName": bus, "EventPattern": pattern}),
-    )
-    .await;
-    call(
-        &http,
-        &moto,
-        "events",
-        "1.1",
-        "AWSEvents.PutTargets",
-        json!({"Rule": "crm", "EventBusName": bus, "Targets": [{"Id": "q", "Arn": queue_arn}]}),
-    )
-    .await;
 
     // A real ingest of the guide's data set, then a DELETE of Eugene.
     let store = DynamoStore::new(ddb.clone(), table.clone());
@@ -164,7 +82,7 @@ cad371fb-6f2c-4537-a054-1a7afc6312fd,2016-05-27T00:00:00.000Z,,000011112222,,,,,
         json!({"StreamArn": stream_arn}),
     )
     .await;
-    let handler = ContactEvents::new(EventBridgeBus::new(&moto_sdk, &bus), Detail::Full);
+    let handler = ContactEvents::new(EventBridgeBus::new(&moto.sdk, &moto.bus), Detail::Full);
     let mut sent = 0;
     for shard in described["StreamDescription"]["Shards"].as_array().unwrap() {
         let it = call(
@@ -202,7 +120,7 @@ cad371fb-6f2c-4537-a054-1a7afc6312fd,2016-05-27T00:00:00.000Z,,000011112222,,,,,
     // creates it), one deletion; the guide's stale DELETE wrote nothing.
     assert_eq!(sent, 6, "5 created, 1 deleted");
 
-    let got = receive(&http, &moto, &queue_url, 6).await;
+    let got = moto.receive(6).await;
     let kinds = |kind: &str| got.iter().filter(|e| e["detail-type"] == kind).collect::<Vec<_>>();
     assert_eq!(kinds("PSC Contact Created").len(), 5, "{got:#?}");
     let deleted = kinds("PSC Contact Deleted");
@@ -221,7 +139,7 @@ cad371fb-6f2c-4537-a054-1a7afc6312fd,2016-05-27T00:00:00.000Z,,000011112222,,,,,
     // The backfill, on the real table (Scan): the four live contacts, not Eugene.
     let r = handler.invoke(&store, &json!({"backfill": {"pageSize": 2}})).await.unwrap();
     assert_eq!((r["backfilled"].clone(), r["done"].clone()), (json!(4), json!(true)), "{r}");
-    let backfilled = receive(&http, &moto, &queue_url, 4).await;
+    let backfilled = moto.receive(4).await;
     assert_eq!(backfilled.len(), 4, "{backfilled:#?}");
     assert!(backfilled.iter().all(|e| e["detail"]["backfill"] == true), "{backfilled:#?}");
     assert!(backfilled.iter().all(|e| e["detail"]["customerGuid"] != "ba1d75cc-d984-4f07-bb14-ae04b952afbc"));
