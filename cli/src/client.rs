@@ -125,7 +125,9 @@ impl Client {
             .http
             .send(Request { method: "GET", url: &url, headers, body: Vec::new(), signing })
             .await
-            .map_err(|e| from_aws(e, &url))?;
+            // The API's base URL, not the request's: a lookup by email has
+            // the address in its query, and errors never carry contact data.
+            .map_err(|e| from_aws(e, &self.target.api_url))?;
         let retry_after = answer.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(ApiAnswer { status: answer.status, body: answer.body, retry_after })
     }

@@ -243,6 +243,11 @@ async fn an_unreachable_api_is_exit_3_with_what_to_check() {
     let r = psc(&["--api-url", &url, "account", ACCOUNT], &[]).await;
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("could not reach") && r.stderr.contains("--api-url"), "{r:?}");
+    // A lookup by email: the error names the API, never the address.
+    let r = psc(&["--api-url", &url, "contact", "--email", "adoe@example.com"], &[]).await;
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("could not reach"), "{r:?}");
+    assert!(!r.stderr.contains("adoe"), "the email in an error message: {r:?}");
 }
 
 #[tokio::test]
