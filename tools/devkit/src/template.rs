@@ -3,9 +3,14 @@
 //! The template is the single source of truth for the table's keys and
 //! indexes: nothing about them is written here. `AttributeDefinitions`,
 //! `KeySchema`, `GlobalSecondaryIndexes`, `LocalSecondaryIndexes`,
-//! `BillingMode` (and `ProvisionedThroughput` when provisioned) must be plain
-//! literals; every other property may use CloudFormation tags (`!Ref`,
-//! `!Sub`, ...) and is ignored.
+//! `BillingMode` (and `ProvisionedThroughput` when provisioned) and
+//! `StreamSpecification.StreamViewType` must be plain literals; every other
+//! property may use CloudFormation tags (`!Ref`, `!Sub`, ...) and is ignored.
+//!
+//! [`TableSpec::create`] leaves the stream off, so that tests and benchmarks
+//! that never read it do not pay for it; [`enable_stream_from_template`]
+//! turns it on with the template's view type, for what reads it (the
+//! contact-events tests, the local run).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,7 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableStatus,
+    LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableStatus,
 };
 use serde_norway::Value;
 
@@ -35,6 +41,8 @@ pub struct TableSpec {
     pub billing_mode: BillingMode,
     /// Only with [`BillingMode::Provisioned`].
     pub provisioned_throughput: Option<ProvisionedThroughput>,
+    /// `StreamSpecification.StreamViewType`, when the template declares a stream.
+    pub stream_view_type: Option<StreamViewType>,
 }
 
 impl TableSpec {
@@ -134,6 +142,19 @@ impl TableSpec {
                 .collect::<Result<Vec<_>>>()?,
         };
 
+        let stream_view_type = match optional(props, "StreamSpecification") {
+            None => None,
+            Some(v) => {
+                let p = at("StreamSpecification");
+                Some(match string(field(v, "StreamViewType", &p)?, &format!("{p}.StreamViewType"))? {
+                    t @ ("NEW_IMAGE" | "OLD_IMAGE" | "NEW_AND_OLD_IMAGES" | "KEYS_ONLY") => StreamViewType::from(t),
+                    other => bail!(
+                        "{p}.StreamViewType is {other:?}, expected NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES or KEYS_ONLY"
+                    ),
+                })
+            }
+        };
+
         Ok(TableSpec {
             attribute_definitions,
             key_schema,
@@ -141,6 +162,7 @@ impl TableSpec {
             local_secondary_indexes,
             billing_mode,
             provisioned_throughput,
+            stream_view_type,
         })
     }
 
@@ -198,6 +220,33 @@ pub async fn create_table_from_template_file(
     table_name: &str,
 ) -> Result<()> {
     TableSpec::from_template_file(path, logical_id)?.create(client, table_name).await
+}
+
+/// Turns on the stream of table `table_name` with the view type of
+/// `ContactsTable`'s `StreamSpecification` in `<repo>/template.yaml`, and
+/// returns the stream's ARN (`LatestStreamArn`).
+pub async fn enable_stream_from_template(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<String> {
+    let spec = TableSpec::contacts_table()?;
+    let view = spec
+        .stream_view_type
+        .ok_or_else(|| anyhow!("{CONTACTS_TABLE_RESOURCE} in template.yaml declares no StreamSpecification"))?;
+    let stream = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(view)
+        .build()
+        .map_err(|e| anyhow!("stream specification: {e}"))?;
+    client.update_table().table_name(table_name).stream_specification(stream).send().await.map_err(|e| {
+        anyhow!("enabling the stream of {table_name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))
+    })?;
+    wait_for_table_active(client, table_name).await?;
+    let described =
+        client.describe_table().table_name(table_name).send().await.map_err(|e| {
+            anyhow!("describing table {table_name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))
+        })?;
+    described
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .ok_or_else(|| anyhow!("table {table_name} has no LatestStreamArn after enabling its stream"))
 }
 
 /// Creates a uniquely named contacts table from `<repo>/template.yaml` and

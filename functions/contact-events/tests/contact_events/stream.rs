@@ -8,7 +8,6 @@
 use std::io::Cursor;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
 use contact_events::ContactEvents;
 use contact_events::mapping::Detail;
 use psc_bridge::aws::signed::SignedHttp;
@@ -27,27 +26,8 @@ async fn an_ingest_and_a_delete_arrive_as_events_in_the_queue() {
     let ddb = emu.dynamodb_client();
     let table = devkit::unique_name("events-e2e");
     devkit::create_table_from_template(&ddb, &table).await.unwrap();
-    ddb.update_table()
-        .table_name(&table)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("the stream is enabled");
-    let stream_arn = ddb
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap()
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .expect("a stream ARN");
+    // The stream as template.yaml declares it (NEW_AND_OLD_IMAGES).
+    let stream_arn = devkit::enable_stream_from_template(&ddb, &table).await.expect("the stream is enabled");
 
     // The bus, a rule for psc-bridge's events and its queue, on moto.
     let moto = BusToQueue::create(emu.s3_endpoint()).await;

@@ -1,6 +1,6 @@
 //! Reading table shapes from templates (no emulator needed).
 
-use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, ScalarAttributeType, StreamViewType};
 use devkit::{CONTACTS_TABLE_RESOURCE, TableSpec};
 
 use crate::helpers::fixture;
@@ -50,6 +50,19 @@ fn fixture_contacts_table_matches_data_model() {
 fn repo_template_contacts_table_matches_data_model() {
     let spec = TableSpec::contacts_table().unwrap();
     assert_data_model_shape(&spec);
+    // contact-events reads the old and the new image of every change.
+    assert_eq!(spec.stream_view_type, Some(StreamViewType::NewAndOldImages));
+}
+
+#[test]
+fn a_table_without_a_stream_has_no_view_type_and_a_bad_view_type_is_named() {
+    assert_eq!(TableSpec::from_template_str(MINIMAL, "T").unwrap().stream_view_type, None);
+    let yaml = MINIMAL.replace(
+        "      BillingMode: PAY_PER_REQUEST\n",
+        "      BillingMode: PAY_PER_REQUEST\n      StreamSpecification: { StreamViewType: NEW_AND_OLD }\n",
+    );
+    let err = format!("{:#}", TableSpec::from_template_str(&yaml, "T").unwrap_err());
+    assert!(err.contains("Resources.T.Properties.StreamSpecification.StreamViewType is \"NEW_AND_OLD\""), "{err}");
 }
 
 const MINIMAL: &str = r#"
