@@ -24,6 +24,43 @@ pub const EXPIRED_ACCOUNT: &str = "111122223333";
 /// [`EXAMPLE_PRODUCT`] (Angela's later CREATE wins over her earlier DELETE).
 pub const EXPECTED_CONTACTS: [&str; 2] = ["Angela", "Eugene"];
 
+/// What the first export's events add up to: the guide's five contacts
+/// (its UPDATE of a contact the table never held creates it; its stale
+/// DELETE writes nothing, so it is no event) and the export's end.
+pub const EXPECTED_EVENTS: &str = "5 PSC Contact Created, 1 PSC Export Finished";
+/// The contact the local run erases to show an opt-out (Nathan, of account
+/// 333344445555: no example query reads it).
+pub const OPT_OUT_CONTACT: &str = "91c72621-6cf4-4d69-8ebe-073ff4f8ab9e";
+/// The only members a `PSC Contact Deleted` detail may have: identifiers.
+pub const DELETED_DETAIL_MEMBERS: [&str; 10] = [
+    "schemaVersion",
+    "eventId",
+    "customerGuid",
+    "awsAccountId",
+    "productId",
+    "productCode",
+    "subscriptionGuid",
+    "operationTime",
+    "exportRequestId",
+    "removedFromTable",
+];
+
+/// The opt-out's `PSC Contact Deleted` detail: about [`OPT_OUT_CONTACT`],
+/// identifiers only.
+pub fn check_deleted_detail(detail: &Value) -> Result<(), String> {
+    if detail.get("customerGuid").and_then(Value::as_str) != Some(OPT_OUT_CONTACT) {
+        return Err(format!("the PSC Contact Deleted event is not about {OPT_OUT_CONTACT}"));
+    }
+    let extra: Vec<&String> = detail
+        .as_object()
+        .map(|o| o.keys().filter(|k| !DELETED_DETAIL_MEMBERS.contains(&k.as_str())).collect())
+        .unwrap_or_default();
+    if !extra.is_empty() {
+        return Err(format!("the PSC Contact Deleted event carries more than identifiers: {extra:?}"));
+    }
+    Ok(())
+}
+
 /// One export as `GET /sync` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExportView {
@@ -326,5 +363,20 @@ mod tests {
             json!({"eligible": false, "ownerId": "444455556666", "productRunning": true, "ownerMatches": false});
         assert_eq!(check_other_owner(&theirs), Ok(()));
         assert!(check_other_owner(&mine).is_err());
+    }
+
+    #[test]
+    fn a_deletion_event_passes_with_identifiers_only() {
+        let ok = json!({"schemaVersion": 1, "eventId": "e", "customerGuid": OPT_OUT_CONTACT, "awsAccountId": "333344445555",
+                        "removedFromTable": false});
+        assert_eq!(check_deleted_detail(&ok), Ok(()));
+        let mut leaky = ok.clone();
+        leaky["contact"] = json!({"email": "x"});
+        assert_eq!(
+            check_deleted_detail(&leaky).unwrap_err(),
+            "the PSC Contact Deleted event carries more than identifiers: [\"contact\"]"
+        );
+        let other = json!({"customerGuid": "ba1d75cc-d984-4f07-bb14-ae04b952afbc"});
+        assert!(check_deleted_detail(&other).unwrap_err().contains("is not about 91c72621"));
     }
 }

@@ -9,20 +9,23 @@ USAGE:
     make local [LOCAL_ARGS=\"...\"]        (or: cargo run --bin psc-local -- [OPTIONS])
 
 Installs its tools into .local/ if missing (scripts/bootstrap.sh local), starts DynamoDB Local
-and moto (S3, SNS), creates the table from template.yaml, the export bucket and the SNS
-topic, serves the real Lambda binaries (start-export, ingest-export, eligibility-api) with
-`cargo lambda watch`, starts the stand-in of StartSupportDataExport (cas-standin), runs
-start-export, waits until ingest-export has applied the guide's test data set, prints a
-summary and example queries against the API on localhost, then serves until Ctrl-C.
+and moto (S3, SNS, EventBridge, SQS), creates the table from template.yaml with its stream, the
+export bucket and the SNS topic, serves the real Lambda binaries (start-export, ingest-export,
+eligibility-api, contact-events) with `cargo lambda watch`, starts the stand-in of
+StartSupportDataExport (cas-standin), runs start-export, waits until ingest-export has applied
+the guide's test data set and contact-events has put its events on the bus (a rule sends them
+to an SQS queue, which the run reads), prints a summary and example queries against the API on
+localhost, erases one contact as a buyer's opt-out would and shows its PSC Contact Deleted, then
+serves until Ctrl-C, printing each event as it arrives.
 
 OPTIONS:
-    --exit-after-summary   stop after the summary and the example queries, and exit non-zero
+    --exit-after-summary   stop after the summary, the example queries and the opt-out, and exit non-zero
                            unless their answers are the expected ones (CI smoke test)
     --full-resync          invoke start-export with {\"fullResync\": true} instead of {}
     --port N               port of the Lambda invoke API and of the eligibility API
                            (cargo lambda watch; default 9000 when free, else any free port)
     --ddb-port N           DynamoDB Local port (default: any free port)
-    --s3-port N            moto (S3, SNS) port (default: any free port)
+    --s3-port N            moto (S3, SNS, EventBridge, SQS) port (default: any free port)
     --cas-port N           cas-standin port (default: any free port)
     --timeout SECONDS      how long to wait for the export to be applied (default 600)
     --no-bootstrap         do not run scripts/bootstrap.sh local (the tools must be in .local/)

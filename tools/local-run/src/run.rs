@@ -13,6 +13,7 @@ use tokio::io::AsyncBufReadExt as _;
 
 use crate::answers::{self, EXAMPLE_ACCOUNT, EXAMPLE_EMAIL, EXAMPLE_PRODUCT, ExportView};
 use crate::args::Args;
+use crate::events::{self, Delivered, EVENT_BUS, EVENTS_QUEUE, Events};
 use crate::http::{Http, preview};
 use crate::procs;
 use crate::ui::{self, indent, say};
@@ -28,7 +29,7 @@ pub const DATA_SET_TYPE: &str = "test_customer_support_contacts_data";
 pub const REGION: &str = "us-east-1";
 
 /// The binaries of the workspace the local run serves or starts.
-pub const FUNCTIONS: [&str; 3] = ["start-export", "ingest-export", "eligibility-api"];
+pub const FUNCTIONS: [&str; 4] = ["start-export", "ingest-export", "eligibility-api", "contact-events"];
 const STANDIN_BIN: &str = "cas-standin";
 /// `psc`, whose console the run starts against the local API.
 const PSC_BIN: &str = "psc";
@@ -37,6 +38,9 @@ const DEFAULT_API_PORT: u16 = 9000;
 /// First invocation of a function: `cargo run` checks (and at worst builds) it.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// From an export's end to its events in the queue (contact-events' first
+/// invocation may wait for `cargo run`).
+const EVENTS_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// How the run ended before serving.
 pub struct Report {
@@ -58,6 +62,9 @@ pub struct Session {
     /// The console's URL (with its token), once it serves.
     console_url: Option<String>,
     watch: Option<GroupChild>,
+    /// The stream poller and the queue reader (contact-events).
+    events: Option<Events>,
+    stream_arn: String,
     api_port: u16,
     cas_port: u16,
     topic_arn: String,
@@ -83,6 +90,8 @@ impl Session {
             console: None,
             console_url: None,
             watch: None,
+            events: None,
+            stream_arn: String::new(),
             api_port: 0,
             cas_port: 0,
             topic_arn: String::new(),
@@ -117,6 +126,12 @@ impl Session {
         &self.dir
     }
 
+    /// The change events (the stream poller and the queue it fills), once
+    /// started.
+    pub fn events(&self) -> Option<&Events> {
+        self.events.as_ref()
+    }
+
     /// The port `cargo lambda watch` serves on.
     pub fn api_port(&self) -> u16 {
         self.api_port
@@ -141,7 +156,7 @@ impl Session {
         if self.args.bootstrap {
             // Only what this run uses (moto, cargo-lambda, DynamoDB Local):
             // SAM CLI, cfn-lint, zig and checkov come with `make test`.
-            say("[1/6] tools: scripts/bootstrap.sh local (installs into .local/ what is missing)");
+            say("[1/7] tools: scripts/bootstrap.sh local (installs into .local/ what is missing)");
             let status = tokio::process::Command::new(self.root.join("scripts/bootstrap.sh"))
                 .arg("local")
                 .current_dir(&self.root)
@@ -154,12 +169,12 @@ impl Session {
                 bail!("scripts/bootstrap.sh local failed ({status})");
             }
         } else {
-            say("[1/6] tools: --no-bootstrap, using .local/ as it is");
+            say("[1/7] tools: --no-bootstrap, using .local/ as it is");
         }
         self.choose_ports()?;
 
         // 2. Binaries and emulators, side by side.
-        say("[2/6] building the functions and cas-standin, starting DynamoDB Local and moto");
+        say("[2/7] building the functions and cas-standin, starting DynamoDB Local and moto");
         let root = self.root.clone();
         let ddb_options = emulator_options(self.args.ddb_port, self.logs.join("dynamodb-local.log"));
         let moto_options = emulator_options(self.args.s3_port, self.logs.join("moto.log"));
@@ -173,35 +188,136 @@ impl Session {
         say(format!("DynamoDB Local at {}, moto (S3, SNS) at {}", self.ddb_endpoint(), self.s3_endpoint()));
 
         // 3. Table, bucket, topic.
-        say(format!("[3/6] creating table {TABLE_NAME} (from template.yaml), bucket {BUCKET}, topic {TOPIC_NAME}"));
+        say(format!(
+            "[3/7] creating table {TABLE_NAME} (from template.yaml, with its stream), bucket {BUCKET}, topic {TOPIC_NAME}"
+        ));
         let ddb = devkit::dynamodb_client(self.ddb_endpoint());
         let s3 = devkit::s3_client(self.s3_endpoint());
         devkit::create_table_from_template(&ddb, TABLE_NAME).await?;
+        self.stream_arn = devkit::enable_stream_from_template(&ddb, TABLE_NAME).await?;
         devkit::create_bucket(&s3, BUCKET).await?;
         self.topic_arn = create_topic(&self.http, self.s3_endpoint(), TOPIC_NAME).await?;
         say(format!("topic {}", self.topic_arn));
 
         // 4. The stand-in and the functions.
         say(format!(
-            "[4/6] starting cas-standin on {} and cargo lambda watch on 127.0.0.1:{}",
+            "[4/7] starting cas-standin on {} and cargo lambda watch on 127.0.0.1:{}",
             self.cas_url(),
             self.api_port
         ));
         self.start_standin(&bins[STANDIN_BIN]).await?;
         self.start_watch().await?;
         say(format!("serving {} (logs: {})", FUNCTIONS.join(", "), self.rel(&self.logs)));
+        let invoke_url = self.invoke_url("contact-events");
+        let at = events::Endpoints {
+            dynamodb: self.ddb_endpoint(),
+            moto: self.s3_endpoint(),
+            stream_arn: &self.stream_arn,
+            invoke_url: &invoke_url,
+        };
+        self.events = Some(Events::start(&self.http, at).await.context("setting up the change events")?);
+        say(format!(
+            "contact-events: a poller reads the table's stream and invokes it (in place of Lambda's event source \
+             mapping); its events go to bus {EVENT_BUS} on moto, where a rule sends them to queue {EVENTS_QUEUE}"
+        ));
         self.start_console(&bins[PSC_BIN]).await?;
 
         // 5. The export, end to end.
         let payload = if self.args.full_resync { json!({"fullResync": true}) } else { json!({}) };
-        say(format!("[5/6] invoking start-export with {payload}"));
+        say(format!("[5/7] invoking start-export with {payload}"));
         let request_id = self.invoke_start_export(&payload).await?;
         let (export, sync) = self.wait_for_export(&request_id).await?;
+        let events = self.export_events(0, &request_id).await?;
 
         // 6. Summary and example queries.
         self.print_summary(&export, &sync);
-        let checks_ok = self.example_queries(&export).await?;
+        let mut checks_ok = self.example_queries(&export).await?;
+        let got = events::summary(&events);
+        if got != answers::EXPECTED_EVENTS {
+            ui::error(format!(
+                "check failed: the first export's events are {got}, expected {}",
+                answers::EXPECTED_EVENTS
+            ));
+            checks_ok = false;
+        }
+
+        // 7. An opt-out, through to its event.
+        checks_ok &= self.opt_out().await?;
         Ok(Report { checks_ok })
+    }
+
+    /// Waits for the events from the `from`-th on to reach the queue, up to
+    /// export `request_id`'s `PSC Export Finished`, and prints them.
+    async fn export_events(&self, from: usize, request_id: &str) -> Result<Vec<Delivered>> {
+        let events = self.events.as_ref().ok_or_else(|| anyhow!("the change events are not set up"))?;
+        let finished = |e: &Delivered| {
+            e.detail_type == events::EXPORT_FINISHED
+                && e.detail.get("exportRequestId").and_then(Value::as_str) == Some(request_id)
+        };
+        let got = events
+            .wait_for(from, EVENTS_TIMEOUT, &format!("the events of export {request_id}"), |got| {
+                got.iter().any(finished)
+            })
+            .await
+            .with_context(|| self.watch_log_tail())?;
+        let lag = events::lag_summary(&got).map(|l| format!("; table write to queue: {l}")).unwrap_or_default();
+        say(format!("events in queue {EVENTS_QUEUE}: {}{lag}", events::summary(&got)));
+        Ok(got)
+    }
+
+    /// Erases a contact in the stand-in (an opt-out), runs a second export
+    /// and follows it to its `PSC Contact Deleted`. Returns whether every
+    /// check passed.
+    async fn opt_out(&mut self) -> Result<bool> {
+        let guid = answers::OPT_OUT_CONTACT;
+        let url = format!("{}/_admin/records/{guid}", self.cas_url());
+        say(format!(
+            "[7/7] an opt-out: the buyer removes contact {guid} (account 333344445555)\n$ curl -s -XDELETE '{url}'"
+        ));
+        let answer = self.http.send("DELETE", &url, &[], Bytes::new(), QUERY_TIMEOUT).await?;
+        if answer.status != 200 {
+            bail!("cas-standin's DELETE {url} answered HTTP {}: {}", answer.status, preview(&answer.body));
+        }
+        let from = self.events.as_ref().map(Events::count).unwrap_or(0);
+        let request_id = self.invoke_start_export(&json!({})).await?;
+        let (export, _) = self.wait_for_export(&request_id).await?;
+        say(format!("export {request_id}: {} ({} deleted)", export.status, export.deleted));
+        let got = self.export_events(from, &request_id).await?;
+        let mut failures = Vec::new();
+        let deleted: Vec<&Delivered> = got.iter().filter(|e| e.detail_type == events::DELETED).collect();
+        for d in &deleted {
+            ui::print(format!(
+                "event: {}\n{}",
+                d.describe(),
+                serde_json::to_string_pretty(&d.detail).unwrap_or_default()
+            ));
+        }
+        match deleted.as_slice() {
+            [one] => {
+                if let Err(e) = answers::check_deleted_detail(&one.detail) {
+                    failures.push(e);
+                }
+            }
+            _ => failures.push(format!("{} PSC Contact Deleted events, expected 1", deleted.len())),
+        }
+        let contact = format!("{}/contacts/{guid}", self.api_base());
+        match self.http.get(&contact, QUERY_TIMEOUT).await {
+            Ok(a) if a.status == 404 => {}
+            Ok(a) => failures.push(format!("GET /contacts/{guid} after the opt-out: HTTP {}, expected 404", a.status)),
+            Err(e) => failures.push(format!("GET /contacts/{guid} after the opt-out: {e:#}")),
+        }
+        if failures.is_empty() {
+            say(format!(
+                "checks: contact {guid} is gone from the table (GET /contacts/{guid}: 404) and its PSC Contact Deleted \
+                 carries identifiers only: OK"
+            ));
+            Ok(true)
+        } else {
+            for f in &failures {
+                ui::error(format!("check failed: {f}"));
+            }
+            Ok(false)
+        }
     }
 
     fn choose_ports(&mut self) -> Result<()> {
@@ -256,6 +372,9 @@ impl Session {
             ("AWS_ENDPOINT_URL_EC2", self.cas_url()),
             ("AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT", self.cas_url()),
             ("SELLER_PRODUCTS", answers::SELLER_PRODUCTS.into()),
+            // contact-events: the events go to moto's EventBridge (AWS_ENDPOINT_URL).
+            ("EVENT_BUS_NAME", EVENT_BUS.into()),
+            ("EVENT_DETAIL", "full".into()),
             // Any other AWS service a function might call goes to moto, never to AWS.
             ("AWS_ENDPOINT_URL", self.s3_endpoint().into()),
             ("AWS_REGION", REGION.into()),
@@ -568,7 +687,7 @@ impl Session {
     /// Runs the example queries, shows them as curl commands with their
     /// answers, and checks the answers. Returns whether all checks passed.
     async fn example_queries(&self, export: &ExportView) -> Result<bool> {
-        say("[6/6] example queries against the eligibility API on localhost");
+        say("[6/7] example queries against the eligibility API on localhost");
         let base = self.api_base();
         type Check = fn(&Value) -> Result<(), String>;
         let instance = |id: &str| format!("/accounts/{EXAMPLE_ACCOUNT}/instances/{id}?productCode={EXAMPLE_PRODUCT}");
@@ -688,10 +807,14 @@ impl Session {
              \n  run an export     curl -s -XPOST '{invoke}' -d '{{}}'   (or -d '{{\"fullResync\": true}}', or psc --local export)\
              \n  change test data  curl -s '{cas}/_admin/records'   (PSC contacts; also /_admin/agreements, /_admin/instances:\n\
              \x20                    cas-standin admin API, tools/cas-standin/README.md)\
+             \n  change events     each event that reaches queue {EVENTS_QUEUE} (bus {EVENT_BUS}) is printed here; try an opt-out:\n\
+             \x20                    curl -s -XDELETE '{cas}/_admin/records/<customerGuid>', then run an export\
+             \n  backfill          curl -s -XPOST '{backfill}' -d '{{\"backfill\": {{}}}}'   (or psc --local backfill)\
              \n  DynamoDB Local    {ddb}   table {TABLE_NAME}\
-             \n  moto (S3, SNS)    {s3}   bucket {BUCKET}, topic {topic}\
+             \n  moto              {s3}   (S3, SNS, EventBridge, SQS) bucket {BUCKET}, topic {topic}\
              \n  logs              {logs}/ (cargo-lambda-watch.log: the functions' logs)\n",
             invoke = self.invoke_url("start-export"),
+            backfill = self.invoke_url("contact-events"),
             console =
                 self.console_link(&format!("account={EXAMPLE_ACCOUNT}")).unwrap_or_else(|| "(not running)".into()),
             cas = self.cas_url(),
@@ -699,6 +822,10 @@ impl Session {
             s3 = self.s3_endpoint(),
             topic = self.topic_arn,
         ));
+        // From now on each event is printed as it arrives.
+        if let Some(e) = &self.events {
+            e.set_live(true);
+        }
     }
 
     /// Waits until one of the servers dies; returns what happened.
@@ -734,6 +861,10 @@ impl Session {
     /// Stops everything, newest first, and makes sure nothing is left.
     pub async fn shutdown(&mut self) {
         let mut stopped = Vec::new();
+        if let Some(mut e) = self.events.take() {
+            e.stop();
+            stopped.push("the stream poller");
+        }
         if let Some(mut c) = self.console.take() {
             c.stop(libc::SIGINT, Duration::from_secs(5)).await;
             stopped.push("psc console");
