@@ -1,5 +1,5 @@
 //! The calls `psc` makes: the eligibility API, the Lambda Invoke of
-//! start-export, CloudFormation's `DescribeStacks`, and S3 for a rejects
+//! start-export and contact-events, CloudFormation's `DescribeStacks`, and S3 for a rejects
 //! report. API, Lambda and CloudFormation requests go through
 //! `psc_bridge::aws::signed` (aws-sigv4 over the SDK's HTTP connector) with
 //! the credentials of aws-config's full default chain.
@@ -13,7 +13,7 @@ use psc_bridge::aws::signed::{Request, SignedHttp, Signing};
 use serde_json::Value;
 
 use crate::exit;
-use crate::target::{Auth, Invoke, StackOutputs, Target, parse_stack_outputs};
+use crate::target::{Auth, Function, Invoke, StackOutputs, Target, parse_stack_outputs};
 
 /// How long one call may take before `psc` gives up on it.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -141,17 +141,27 @@ impl Client {
 
     /// Invokes start-export with `payload`; its answer.
     pub async fn invoke_start_export(&self, payload: &Value) -> Result<Value, CallError> {
-        let (url, signing) = match &self.target.invoke {
+        self.invoke(Function::StartExport, payload).await
+    }
+
+    /// Invokes `function` (synchronously) with `payload`; its answer.
+    pub async fn invoke(&self, function: Function, payload: &Value) -> Result<Value, CallError> {
+        let name = function.name();
+        let invoke = match function {
+            Function::StartExport => &self.target.start_export,
+            Function::ContactEvents => &self.target.contact_events,
+        };
+        let (url, signing) = match invoke {
             Invoke::Local { url } => (url.clone(), None),
             Invoke::Aws { function, region, endpoint } => {
                 (format!("{endpoint}/2015-03-31/functions/{function}/invocations"), Some(region.clone()))
             }
             Invoke::Unknown => {
-                return Err(CallError::Usage(
-                    "which function is start-export? Give --stack <name> (its output StartExportFunctionName), \
-                     --local, or PSC_START_EXPORT_FUNCTION=<function name>"
-                        .to_owned(),
-                ));
+                return Err(CallError::Usage(format!(
+                    "which function is {name}? Give --stack <name> (its output {}), --local, or {}=<function name>",
+                    function.output(),
+                    function.env_var()
+                )));
             }
         };
         let signing = match &signing {
@@ -174,19 +184,19 @@ impl Client {
             200 if answer.headers.contains_key("x-amz-function-error") => {
                 let kind = body.get("errorType").and_then(Value::as_str).unwrap_or("error");
                 let message = body.get("errorMessage").and_then(Value::as_str).unwrap_or("");
-                Err(CallError::Server(format!("start-export failed: {kind}: {message}")))
+                Err(CallError::Server(format!("{name} failed: {kind}: {message}")))
             }
             200..=299 => Ok(body),
             401 | 403 => Err(CallError::Refused {
                 status: answer.status,
                 what: format!(
                     "Lambda refused the invoke (HTTP {}): your credentials need lambda:InvokeFunction on the \
-                     start-export function",
+                     {name} function",
                     answer.status
                 ),
             }),
             s => Err(CallError::Server(format!(
-                "invoking start-export failed (HTTP {s}): {}",
+                "invoking {name} failed (HTTP {s}): {}",
                 String::from_utf8_lossy(&answer.body).chars().take(300).collect::<String>()
             ))),
         }

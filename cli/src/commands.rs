@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::client::{ApiAnswer, CallError, Client, describe_stack};
 use crate::exit;
 use crate::render;
-use crate::target::{self, Invoke, LOCAL_PORT, Target};
+use crate::target::{self, Function, Invoke, LOCAL_PORT, Target};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -24,6 +24,7 @@ Examples:
   psc status
   psc export --from 2026-11-01T00:00:00Z
   psc rejects c3c84ee0-5aba-11e6-8d9c-235dc080841d
+  psc backfill
   psc --local console
 
 Where it points: --api-url or PSC_API_URL (the stack output ApiUrl), --stack <name>
@@ -50,7 +51,7 @@ pub struct Global {
     /// The API's base URL (the stack output ApiUrl).
     #[arg(long, global = true, env = "PSC_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// Read the API URL, the start-export function and the bucket from this stack's outputs.
+    /// Read the API URL, the functions and the bucket from this stack's outputs.
     #[arg(long, global = true, value_name = "NAME", conflicts_with = "local")]
     pub stack: Option<String>,
     /// Use `make local`'s endpoints (127.0.0.1:9000, or PSC_LOCAL_PORT).
@@ -112,6 +113,19 @@ pub enum Command {
         /// Go ahead even while another export is unanswered.
         #[arg(long)]
         force: bool,
+    },
+    /// Send every live contact to the event bus as PSC Contact Created, for a CRM connected
+    /// after the fact (invokes contact-events, a page at a time; resumable).
+    Backfill {
+        /// Go on from here (printed by an interrupted or failed backfill).
+        #[arg(long, value_name = "CURSOR")]
+        cursor: Option<String>,
+        /// Contacts read per page.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        page_size: u32,
+        /// Pages per invocation (each invocation must end within the function's timeout).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        pages: u32,
     },
     /// Print the rejects report of an export (rows that were refused, with reasons).
     Rejects {
@@ -196,6 +210,7 @@ pub async fn run(cli: Cli) -> u8 {
             }
         }
         Command::Rejects { export_request_id } => rejects(&client, &export_request_id, json).await,
+        Command::Backfill { cursor, page_size, pages } => backfill(&client, cursor, page_size, pages, json).await,
         Command::Console { port } => match crate::console::run(Arc::new(client), port).await {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -222,7 +237,8 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
         }
         return Ok(t);
     }
-    let function_env = std::env::var("PSC_START_EXPORT_FUNCTION").ok().filter(|f| !f.is_empty());
+    let function_env =
+        |f: Function| std::env::var(f.env_var()).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let lambda_endpoint = |region: &str| {
         std::env::var("AWS_ENDPOINT_URL_LAMBDA")
             .ok()
@@ -235,12 +251,15 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
     if let Some(stack) = &g.stack {
         let region = region.clone().unwrap_or_else(|| "us-east-1".to_owned());
         let outputs = with_spinner("reading the stack's outputs", describe_stack(sdk, stack, &region)).await?;
-        let api_url = g.api_url.clone().or(outputs.api_url).ok_or_else(|| {
+        let api_url = g.api_url.clone().or(outputs.api_url.clone()).ok_or_else(|| {
             CallError::Usage(format!("stack {stack} has no ApiUrl output: is it a psc-bridge stack?"))
         })?;
         let mut t = target::for_api_url(&api_url, g.token.as_deref(), Some(&region), &format!("--stack {stack}"));
-        if let Some(function) = function_env.or(outputs.start_export_function) {
-            t.invoke = Invoke::Aws { function, endpoint: lambda_endpoint(&region), region };
+        for f in [Function::StartExport, Function::ContactEvents] {
+            if let Some(function) = function_env(f).or_else(|| outputs.function(f)) {
+                let invoke = Invoke::Aws { function, endpoint: lambda_endpoint(&region), region: region.clone() };
+                t.set_invoke(f, invoke);
+            }
         }
         return Ok(t);
     }
@@ -250,12 +269,14 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
         ));
     };
     let mut t = target::for_api_url(api_url, g.token.as_deref(), region.as_deref(), "--api-url");
-    if let Some(function) = function_env {
-        let region = match &t.auth {
-            target::Auth::SigV4 { region } => region.clone(),
-            _ => region.unwrap_or_else(|| "us-east-1".to_owned()),
-        };
-        t.invoke = Invoke::Aws { function, endpoint: lambda_endpoint(&region), region };
+    let region = match &t.auth {
+        target::Auth::SigV4 { region } => region.clone(),
+        _ => region.unwrap_or_else(|| "us-east-1".to_owned()),
+    };
+    for f in [Function::StartExport, Function::ContactEvents] {
+        if let Some(function) = function_env(f) {
+            t.set_invoke(f, Invoke::Aws { function, endpoint: lambda_endpoint(&region), region: region.clone() });
+        }
     }
     Ok(t)
 }
@@ -318,6 +339,54 @@ async fn rejects(client: &Client, request_id: &str, json: bool) -> u8 {
         );
     }
     println!("{}", render::rejects(request_id, location, &text));
+    exit::OK
+}
+
+/// `psc backfill`: invokes contact-events with `{"backfill": {...}}` until
+/// the table's end, saying after each invocation how far it got and how to
+/// resume; a failure names the cursor to go on from.
+async fn backfill(client: &Client, cursor: Option<String>, page_size: u32, pages: u32, json: bool) -> u8 {
+    let (mut cursor, mut total, mut invocations) = (cursor, 0u64, 0u32);
+    loop {
+        let payload = json!({"backfill": {"cursor": cursor, "pages": pages, "pageSize": page_size}});
+        let answer = with_spinner("invoking contact-events", client.invoke(Function::ContactEvents, &payload)).await;
+        invocations += 1;
+        let v = match answer {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(c) = &cursor {
+                    eprintln!("psc: {total} contacts sent before this; resume with `psc backfill --cursor {c}`");
+                }
+                return fail(&e);
+            }
+        };
+        total += v["backfilled"].as_u64().unwrap_or(0);
+        let next = v["cursor"].as_str().map(str::to_owned);
+        if let Some(error) = v["error"].as_str() {
+            if v["badCursor"] == true {
+                return fail(&CallError::Usage(format!("--cursor: {error}")));
+            }
+            let resume = next.as_ref().or(cursor.as_ref());
+            return fail(&CallError::Server(format!(
+                "the backfill stopped after {total} contacts: {error}{}",
+                resume.map(|c| format!("; resume with `psc backfill --cursor {c}`")).unwrap_or_default()
+            )));
+        }
+        if v["done"].as_bool() == Some(true) || next.is_none() {
+            break;
+        }
+        if !json {
+            eprintln!(
+                "psc: {total} contacts sent so far; to resume after an interruption: psc backfill --cursor {}",
+                next.as_deref().unwrap_or_default()
+            );
+        }
+        cursor = next;
+    }
+    if json {
+        return print_json(&json!({"backfilled": total, "invocations": invocations, "done": true}));
+    }
+    println!("{}", render::backfilled(total, invocations));
     exit::OK
 }
 

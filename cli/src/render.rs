@@ -249,6 +249,16 @@ pub fn export_started(v: &Value) -> String {
     }
 }
 
+/// The end of `psc backfill`.
+pub fn backfilled(total: u64, invocations: u32) -> String {
+    let calls = if invocations == 1 { "1 invocation".to_owned() } else { format!("{invocations} invocations") };
+    format!(
+        "Backfill done: {total} live contacts sent to the event bus as PSC Contact Created \
+         (detail.backfill: true), in {calls} of contact-events.\n\
+         A consumer that already holds a contact receives it again: dedupe on customerGuid."
+    )
+}
+
 /// A 404's message.
 pub fn not_found(v: &Value) -> String {
     let mut out = vec![format!("Not found: {}", s(&v["error"]["message"]))];

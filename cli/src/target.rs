@@ -4,11 +4,13 @@
 //!   `ApiUrl`). Requests are SigV4-signed for `execute-api` in the region of
 //!   the URL (`<id>.execute-api.<region>.amazonaws.com`), else the region
 //!   of aws-config's chain.
-//! * `--stack NAME`: reads `ApiUrl`, `StartExportFunctionName` and
-//!   `ExportBucketName` from the stack's outputs (CloudFormation
-//!   `DescribeStacks`).
-//! * `--local`: `make local`'s endpoints: the API and the Lambda Invoke API of
-//!   `cargo lambda watch` on 127.0.0.1:9000 (`PSC_LOCAL_PORT` for another
+//! * `--stack NAME`: reads `ApiUrl`, `StartExportFunctionName`,
+//!   `ContactEventsFunctionName` and `ExportBucketName` from the stack's
+//!   outputs (CloudFormation `DescribeStacks`).
+//! * `PSC_START_EXPORT_FUNCTION` / `PSC_CONTACT_EVENTS_FUNCTION`: the
+//!   functions' names without `--stack`.
+//! * `--local`: `make local`'s endpoints: the API and the Lambda Invoke API
+//!   (start-export, contact-events) of `cargo lambda watch` on 127.0.0.1:9000 (`PSC_LOCAL_PORT` for another
 //!   port), and moto's S3 from `target/local-run/functions.env` (found from
 //!   the current directory up, or in `PSC_LOCAL_DIR`). Unsigned: the local
 //!   function URL checks no authorization.
@@ -28,7 +30,42 @@ pub enum Auth {
     None,
 }
 
-/// How start-export is invoked.
+/// The functions `psc` invokes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `psc export`.
+    StartExport,
+    /// `psc backfill`.
+    ContactEvents,
+}
+
+impl Function {
+    /// The binary's name (and `cargo lambda watch`'s function name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::StartExport => "start-export",
+            Self::ContactEvents => "contact-events",
+        }
+    }
+
+    /// The stack output that names the deployed function.
+    pub fn output(self) -> &'static str {
+        match self {
+            Self::StartExport => "StartExportFunctionName",
+            Self::ContactEvents => "ContactEventsFunctionName",
+        }
+    }
+
+    /// The variable that names it without `--stack`.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Self::StartExport => "PSC_START_EXPORT_FUNCTION",
+            Self::ContactEvents => "PSC_CONTACT_EVENTS_FUNCTION",
+        }
+    }
+}
+
+/// How a function is invoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invoke {
     /// The Lambda Invoke API of AWS (signed for `lambda`).
@@ -45,11 +82,24 @@ pub struct Target {
     /// The API's base URL, without a trailing slash.
     pub api_url: String,
     pub auth: Auth,
-    pub invoke: Invoke,
+    /// start-export (`psc export`).
+    pub start_export: Invoke,
+    /// contact-events (`psc backfill`).
+    pub contact_events: Invoke,
     /// The S3 endpoint for the rejects reports (`None`: AWS's own).
     pub s3_endpoint: Option<String>,
     /// Where the target came from, for error messages.
     pub origin: String,
+}
+
+impl Target {
+    /// How `function` is invoked from now on.
+    pub fn set_invoke(&mut self, function: Function, invoke: Invoke) {
+        match function {
+            Function::StartExport => self.start_export = invoke,
+            Function::ContactEvents => self.contact_events = invoke,
+        }
+    }
 }
 
 /// The default port of `make local`'s `cargo lambda watch`.
@@ -68,7 +118,8 @@ pub fn local(port: u16, env_file: Option<&Path>) -> Target {
     Target {
         api_url: format!("{base}/lambda-url/eligibility-api"),
         auth: Auth::None,
-        invoke: Invoke::Local { url: format!("{base}/2015-03-31/functions/start-export/invocations") },
+        start_export: Invoke::Local { url: format!("{base}/2015-03-31/functions/start-export/invocations") },
+        contact_events: Invoke::Local { url: format!("{base}/2015-03-31/functions/contact-events/invocations") },
         s3_endpoint,
         origin: format!("--local ({base}, `make local`)"),
     }
@@ -116,7 +167,14 @@ pub fn for_api_url(api_url: &str, token: Option<&str>, default_region: Option<&s
                 .unwrap_or_else(|| "us-east-1".to_owned()),
         },
     };
-    Target { api_url, auth, invoke: Invoke::Unknown, s3_endpoint: None, origin: origin.to_owned() }
+    Target {
+        api_url,
+        auth,
+        start_export: Invoke::Unknown,
+        contact_events: Invoke::Unknown,
+        s3_endpoint: None,
+        origin: origin.to_owned(),
+    }
 }
 
 /// The outputs of a psc-bridge stack that `psc` uses.
@@ -124,7 +182,18 @@ pub fn for_api_url(api_url: &str, token: Option<&str>, default_region: Option<&s
 pub struct StackOutputs {
     pub api_url: Option<String>,
     pub start_export_function: Option<String>,
+    pub contact_events_function: Option<String>,
     pub export_bucket: Option<String>,
+}
+
+impl StackOutputs {
+    /// The deployed name of `function`.
+    pub fn function(&self, function: Function) -> Option<String> {
+        match function {
+            Function::StartExport => self.start_export_function.clone(),
+            Function::ContactEvents => self.contact_events_function.clone(),
+        }
+    }
 }
 
 /// Reads the outputs from a CloudFormation `DescribeStacks` answer (XML).
@@ -159,6 +228,7 @@ pub fn parse_stack_outputs(xml: &str) -> Result<StackOutputs, String> {
                         match (key.as_deref(), value) {
                             (Some("ApiUrl"), v) => out.api_url = v,
                             (Some("StartExportFunctionName"), v) => out.start_export_function = v,
+                            (Some("ContactEventsFunctionName"), v) => out.contact_events_function = v,
                             (Some("ExportBucketName"), v) => out.export_bucket = v,
                             _ => {}
                         }
@@ -205,8 +275,12 @@ mod tests {
         assert_eq!(t.api_url, "http://127.0.0.1:9100/lambda-url/eligibility-api");
         assert_eq!(t.s3_endpoint.as_deref(), Some("http://127.0.0.1:4566"));
         assert_eq!(
-            t.invoke,
+            t.start_export,
             Invoke::Local { url: "http://127.0.0.1:9100/2015-03-31/functions/start-export/invocations".into() }
+        );
+        assert_eq!(
+            t.contact_events,
+            Invoke::Local { url: "http://127.0.0.1:9100/2015-03-31/functions/contact-events/invocations".into() }
         );
     }
 
@@ -219,6 +293,7 @@ mod tests {
       <member><OutputKey>ApiUrl</OutputKey><OutputValue>https://abc.execute-api.us-east-1.amazonaws.com/</OutputValue></member>
       <member><OutputKey>StartExportFunctionName</OutputKey><OutputValue>psc-bridge-StartExportFunction-X</OutputValue></member>
       <member><OutputKey>ExportBucketName</OutputKey><OutputValue>psc-bridge-exportbucket-y</OutputValue></member>
+      <member><OutputKey>ContactEventsFunctionName</OutputKey><OutputValue>psc-bridge-ContactEventsFunction-W</OutputValue></member>
       <member><OutputKey>Other</OutputKey><OutputValue>z</OutputValue></member>
     </Outputs>
   </member></Stacks></DescribeStacksResult>
@@ -228,6 +303,7 @@ mod tests {
         assert_eq!(o.api_url.as_deref(), Some("https://abc.execute-api.us-east-1.amazonaws.com/"));
         assert_eq!(o.start_export_function.as_deref(), Some("psc-bridge-StartExportFunction-X"));
         assert_eq!(o.export_bucket.as_deref(), Some("psc-bridge-exportbucket-y"));
+        assert_eq!(o.function(Function::ContactEvents).as_deref(), Some("psc-bridge-ContactEventsFunction-W"));
         assert!(parse_stack_outputs("<DescribeStacksResponse><DescribeStacksResult><Stacks/></DescribeStacksResult></DescribeStacksResponse>").is_err());
     }
 }

@@ -207,7 +207,10 @@ impl<B: EventBus> ContactEvents<B> {
                 Ok(p) => p,
                 Err(e) => {
                     out.error = Some(match e {
-                        LookupError::BadCursor => "the cursor is not one this backfill handed out".to_owned(),
+                        LookupError::BadCursor => {
+                            out.bad_cursor = true;
+                            "the cursor is not one this backfill handed out".to_owned()
+                        }
                         LookupError::Aws(e) => e.summary(),
                     });
                     break;
@@ -343,6 +346,10 @@ pub struct BackfillReport {
     pub done: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The request's cursor was refused (the caller's mistake, not a
+    /// failure to retry).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bad_cursor: bool,
 }
 
 fn describe(e: &AwsError) -> String {
