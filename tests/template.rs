@@ -8,6 +8,11 @@
 //! - `ContactsTable` has exactly the keys and indexes of `docs/data-model.md`;
 //! - the CAS role has exactly the trust and permissions that
 //!   `docs/configuration.md` documents ("The role CAS assumes").
+//! - the optional webhook, evaluated for each setup a seller can deploy:
+//!   nothing without `WebhookUrl`, every event delivered once and every
+//!   deletion to a delete call, a role that may invoke only the stack's
+//!   destinations, NoEcho credentials, an alarmed dead-letter queue, and
+//!   the presets' transformers as `docs/events.md` shows them.
 //!
 //! CloudFormation short tags (`!Ref`, `!Sub`, ...) parse as tagged values;
 //! the long forms (`{"Ref": ...}`, `{"Fn::Sub": ...}`) are understood too.
@@ -1041,4 +1046,576 @@ fn get_att(v: &Value) -> Option<String> {
         ("GetAtt", Value::Sequence(p)) => Some(p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(".")),
         _ => None,
     }
+}
+
+// ------------------------------------------------------------------ webhook
+//
+// The optional webhook (docs/events.md, "Connecting a CRM or support desk"),
+// checked as a seller gets it: the template's Conditions, `Fn::If`s and
+// Rules are evaluated for a set of parameter values, so the tests see the
+// resources CloudFormation would create.
+
+/// The detail types contact-events emits (docs/events.md, "Events").
+const DETAIL_TYPES: [&str; 4] =
+    ["PSC Contact Created", "PSC Contact Updated", "PSC Contact Deleted", "PSC Export Finished"];
+
+/// The parameters that hold a webhook credential.
+const WEBHOOK_SECRETS: [&str; 3] = ["WebhookApiKeyValue", "WebhookPassword", "WebhookOAuthClientSecret"];
+
+type Params = BTreeMap<String, String>;
+
+/// The parameter values of a deployment: every default, then `overrides`.
+fn parameter_values(t: &Value, overrides: &[(&str, &str)]) -> Params {
+    let mut out = Params::new();
+    for (name, p) in section(t, "Parameters") {
+        let name = name.as_str().unwrap_or("?").to_owned();
+        if let Some(d) = p.get("Default") {
+            out.insert(name, scalar(d));
+        }
+    }
+    out.insert("CasExternalId".into(), "external-id".into());
+    for (k, v) in overrides {
+        out.insert((*k).to_owned(), (*v).to_owned());
+    }
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+/// The value of a `Ref` to a parameter, or a literal.
+fn operand(v: &Value, params: &Params) -> String {
+    match intrinsic(v) {
+        Some(("Ref", Value::String(name))) => {
+            params.get(name).cloned().unwrap_or_else(|| panic!("no value for parameter {name}"))
+        }
+        Some((f, _)) => panic!("cannot evaluate Fn::{f} as an operand"),
+        None => scalar(v),
+    }
+}
+
+/// A condition expression (`Fn::Equals`, `Not`, `And`, `Or`, `Condition`)
+/// under parameter values.
+fn eval_condition(t: &Value, expr: &Value, params: &Params) -> bool {
+    let (f, arg) = intrinsic(expr).unwrap_or_else(|| panic!("not a condition: {expr:?}"));
+    let items = || one_or_many(arg);
+    match f {
+        "Equals" => {
+            let a = items();
+            operand(a[0], params) == operand(a[1], params)
+        }
+        "Not" => !eval_condition(t, items()[0], params),
+        "And" => items().into_iter().all(|c| eval_condition(t, c, params)),
+        "Or" => items().into_iter().any(|c| eval_condition(t, c, params)),
+        "Condition" => named_condition(t, arg.as_str().unwrap_or("?"), params),
+        other => panic!("Fn::{other} in a condition"),
+    }
+}
+
+fn named_condition(t: &Value, name: &str, params: &Params) -> bool {
+    let c = section(t, "Conditions").get(name).unwrap_or_else(|| panic!("no condition {name}"));
+    eval_condition(t, c, params)
+}
+
+/// `v` with every `Fn::If` decided and every `AWS::NoValue` removed (`None`
+/// when `v` itself is one).
+fn decide(t: &Value, v: &Value, params: &Params) -> Option<Value> {
+    match intrinsic(v) {
+        Some(("If", Value::Sequence(parts))) => {
+            let name = parts[0].as_str().unwrap_or("?");
+            let branch = if named_condition(t, name, params) { &parts[1] } else { &parts[2] };
+            return decide(t, branch, params);
+        }
+        Some(("Ref", Value::String(name))) if name == "AWS::NoValue" => return None,
+        _ => {}
+    }
+    match v {
+        Value::Mapping(m) => {
+            let mut out = Mapping::new();
+            for (k, child) in m {
+                if let Some(c) = decide(t, child, params) {
+                    out.insert(k.clone(), c);
+                }
+            }
+            Some(Value::Mapping(out))
+        }
+        Value::Sequence(items) => Some(Value::Sequence(items.iter().filter_map(|i| decide(t, i, params)).collect())),
+        other => Some(other.clone()),
+    }
+}
+
+/// A deployment: the resources and outputs CloudFormation creates for
+/// these parameter values, `Fn::If`s decided.
+struct Deployment {
+    resources: BTreeMap<String, Value>,
+    outputs: BTreeMap<String, Value>,
+}
+
+fn deploy(t: &Value, params: &Params) -> Deployment {
+    let created = |part: &str| -> BTreeMap<String, Value> {
+        section(t, part)
+            .iter()
+            .filter(|(_, r)| r.get("Condition").and_then(Value::as_str).is_none_or(|c| named_condition(t, c, params)))
+            .map(|(id, r)| (id.as_str().unwrap_or("?").to_owned(), decide(t, r, params).unwrap_or(Value::Null)))
+            .collect()
+    };
+    Deployment { resources: created("Resources"), outputs: created("Outputs") }
+}
+
+/// The `AssertDescription`s of the template's Rules that refuse these values.
+fn refused_by_rules(t: &Value, params: &Params) -> Vec<String> {
+    let mut out = Vec::new();
+    for rule in section(t, "Rules").values() {
+        if rule.get("RuleCondition").is_some_and(|c| !eval_condition(t, c, params)) {
+            continue;
+        }
+        for a in one_or_many(&rule["Assertions"]) {
+            if !eval_condition(t, &a["Assert"], params) {
+                out.push(str_at(a, &["AssertDescription"]).unwrap_or("?").to_owned());
+            }
+        }
+    }
+    out
+}
+
+impl Deployment {
+    fn of_type(&self, ty: &str) -> Vec<(&str, &Value)> {
+        self.resources.iter().filter(|(_, r)| resource_type(r) == ty).map(|(id, r)| (id.as_str(), r)).collect()
+    }
+
+    /// Rules on the contact event bus and their targets.
+    fn bus_rules(&self) -> Vec<(&str, &Value)> {
+        self.of_type("AWS::Events::Rule")
+            .into_iter()
+            .filter(|(_, r)| describe(&props(r)["EventBusName"]) == "Ref:ContactEventBus")
+            .collect()
+    }
+
+    /// Bus rules that match an event of this detail type from psc-bridge.
+    fn rules_matching(&self, detail_type: &str) -> Vec<&str> {
+        self.bus_rules()
+            .into_iter()
+            .filter(|(_, r)| {
+                let pattern = &props(r)["EventPattern"];
+                let types = strings(pattern.get("detail-type"));
+                strings(pattern.get("source")) == ["psc-bridge"]
+                    && (pattern.get("detail-type").is_none() || types.iter().any(|d| d == detail_type))
+            })
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+const HOOK: &str = "https://hooks.example.com/psc";
+
+/// Every kind of webhook a seller can ask for, with the values the Rules
+/// require; `(name, overrides)`.
+fn webhook_setups() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let key = [("WebhookAuthType", "API_KEY"), ("WebhookApiKeyValue", "Bearer secret")];
+    let basic =
+        [("WebhookAuthType", "BASIC"), ("WebhookUsername", "agent@example.com/token"), ("WebhookPassword", "t")];
+    let oauth = [
+        ("WebhookAuthType", "OAUTH_CLIENT_CREDENTIALS"),
+        ("WebhookOAuthTokenUrl", "https://id.example.com/oauth2/token"),
+        ("WebhookOAuthClientId", "client"),
+        ("WebhookOAuthClientSecret", "secret"),
+    ];
+    let with = |base: &[(&'static str, &'static str)], auth: &[(&'static str, &'static str)]| {
+        base.iter().chain(auth).copied().collect::<Vec<_>>()
+    };
+    let event = [("WebhookUrl", HOOK)];
+    let event_delete = [("WebhookUrl", HOOK), ("WebhookDeleteUrl", "https://hooks.example.com/psc/deleted")];
+    let zendesk = [
+        ("WebhookUrl", "https://acme.zendesk.com/api/v2/users/create_or_update"),
+        ("WebhookPayload", "zendesk-users"),
+        ("WebhookDeleteUrl", "https://acme.zendesk.com/api/v2/users/destroy_many"),
+    ];
+    let hubspot = [
+        ("WebhookUrl", "https://api.hubapi.com/crm/v3/objects/contacts/batch/upsert"),
+        ("WebhookPayload", "hubspot-contacts"),
+        ("WebhookDeleteUrl", "https://api.hubapi.com/crm/v3/objects/contacts/gdpr-delete"),
+    ];
+    vec![
+        ("event, API key", with(&event, &key)),
+        ("event, basic", with(&event, &basic)),
+        ("event, OAuth", with(&event, &oauth)),
+        ("event, OAuth with a scope", with(&event, &[&oauth[..], &[("WebhookOAuthScope", "events:write")]].concat())),
+        ("event and a delete URL, API key", with(&event_delete, &key)),
+        ("zendesk-users, basic", with(&zendesk, &basic)),
+        ("hubspot-contacts, API key", with(&hubspot, &key)),
+    ]
+}
+
+/// Without `WebhookUrl` (the default) the stack has no connection, no API
+/// destination, no rule on the bus and no webhook output; every resource
+/// the webhook adds exists only under a condition that needs `WebhookUrl`.
+#[test]
+fn without_a_webhook_url_the_stack_has_no_webhook() {
+    let t = template();
+    let url = section(&t, "Parameters").get("WebhookUrl").expect("parameter WebhookUrl");
+    assert_eq!(str_at(url, &["Default"]), Some(""), "the webhook is off by default");
+
+    let defaults = parameter_values(&t, &[]);
+    assert!(refused_by_rules(&t, &defaults).is_empty(), "the defaults deploy: {:?}", refused_by_rules(&t, &defaults));
+    let off = deploy(&t, &defaults);
+    for ty in ["AWS::Events::Connection", "AWS::Events::ApiDestination"] {
+        assert!(off.of_type(ty).is_empty(), "{ty} without WebhookUrl");
+    }
+    assert!(off.bus_rules().is_empty(), "a rule on the bus without WebhookUrl: {:?}", off.bus_rules());
+    let webhook_ids = |d: &Deployment| -> BTreeSet<String> {
+        d.resources.keys().chain(d.outputs.keys()).filter(|id| id.starts_with("Webhook")).cloned().collect()
+    };
+    assert!(webhook_ids(&off).is_empty(), "created without WebhookUrl: {:?}", webhook_ids(&off));
+
+    // Everything the webhook adds appears with a WebhookUrl, and only then.
+    let on = deploy(&t, &parameter_values(&t, &webhook_setups()[4].1));
+    let added: BTreeSet<String> = on.resources.keys().filter(|id| !off.resources.contains_key(*id)).cloned().collect();
+    assert_eq!(
+        added,
+        [
+            "WebhookConnection",
+            "WebhookDestination",
+            "WebhookDeleteDestination",
+            "WebhookRole",
+            "WebhookDeadLetterQueue",
+            "WebhookDeadLetterQueuePolicy",
+            "WebhookRule",
+            "WebhookDeleteRule",
+            "WebhookDeadLetterAlarm",
+        ]
+        .map(String::from)
+        .into(),
+    );
+    assert!(on.resources.keys().all(|id| off.resources.contains_key(id) || added.contains(id)));
+}
+
+/// Every event reaches the webhook exactly once, whatever the setup: Created
+/// and Updated by one rule, and a deletion by exactly one rule too (its own,
+/// where the system deletes with another call). A preset without its
+/// delete call, or without the contact fields it maps, is refused.
+#[test]
+fn every_accepted_webhook_setup_delivers_each_event_once_and_every_deletion() {
+    let t = template();
+    for (name, overrides) in webhook_setups() {
+        let params = parameter_values(&t, &overrides);
+        assert!(refused_by_rules(&t, &params).is_empty(), "{name}: refused: {:?}", refused_by_rules(&t, &params));
+        let d = deploy(&t, &params);
+        let preset = params["WebhookPayload"] != "event";
+        for ty in DETAIL_TYPES {
+            let rules = d.rules_matching(ty);
+            let expected = if preset && ty == "PSC Export Finished" { 0 } else { 1 };
+            assert_eq!(rules.len(), expected, "{name}: {ty} goes to {rules:?}");
+        }
+        let deleted_to = d.rules_matching("PSC Contact Deleted")[0];
+        let expected = if params["WebhookDeleteUrl"].is_empty() { "WebhookRule" } else { "WebhookDeleteRule" };
+        assert_eq!(deleted_to, expected, "{name}");
+    }
+
+    // What the Rules refuse.
+    let zendesk = webhook_setups()[5].1.clone();
+    let without = |drop: &str, add: &[(&'static str, &'static str)]| {
+        let mut o: Vec<_> = zendesk.iter().copied().filter(|(k, _)| *k != drop).collect();
+        o.extend_from_slice(add);
+        parameter_values(&t, &o)
+    };
+    let refused = refused_by_rules(&t, &without("WebhookDeleteUrl", &[]));
+    assert!(refused.iter().any(|r| r.contains("WebhookDeleteUrl")), "a preset without its delete call: {refused:?}");
+    let refused = refused_by_rules(&t, &without("", &[("EventDetail", "ids")]));
+    assert!(refused.iter().any(|r| r.contains("EventDetail=full")), "a preset without contact fields: {refused:?}");
+    for (auth, needed) in [
+        ("API_KEY", vec!["WebhookApiKeyValue"]),
+        ("BASIC", vec!["WebhookUsername", "WebhookPassword"]),
+        ("OAUTH_CLIENT_CREDENTIALS", vec!["WebhookOAuthTokenUrl", "WebhookOAuthClientId", "WebhookOAuthClientSecret"]),
+    ] {
+        let refused = refused_by_rules(&t, &parameter_values(&t, &[("WebhookUrl", HOOK), ("WebhookAuthType", auth)]));
+        for p in needed {
+            assert!(refused.iter().any(|r| r.contains(p)), "{auth} without {p} is not refused: {refused:?}");
+        }
+    }
+}
+
+/// The rules on the bus send to the stack's own API destinations, as a role
+/// that EventBridge alone may assume and that may invoke only those
+/// destinations; failures are retried for a day, then dead-lettered.
+#[test]
+fn webhook_rules_target_their_destinations_with_a_role_that_may_invoke_only_them() {
+    let t = template();
+    for (name, overrides) in webhook_setups() {
+        let d = deploy(&t, &parameter_values(&t, &overrides));
+        let destinations: BTreeSet<String> =
+            d.of_type("AWS::Events::ApiDestination").iter().map(|(id, _)| format!("Arn:{id}")).collect();
+        let mut targeted = BTreeSet::new();
+        for (rule, r) in d.bus_rules() {
+            let targets = one_or_many(&props(r)["Targets"]);
+            assert_eq!(targets.len(), 1, "{name}: {rule}: one target");
+            let target = targets[0];
+            let arn = describe(&target["Arn"]);
+            assert!(destinations.contains(&arn), "{name}: {rule} targets {arn}, not one of {destinations:?}");
+            targeted.insert(arn);
+            assert_eq!(describe(&target["RoleArn"]), "Arn:WebhookRole", "{name}: {rule}");
+            assert_eq!(describe(&target["DeadLetterConfig"]["Arn"]), "Arn:WebhookDeadLetterQueue", "{name}: {rule}");
+            let retry = &target["RetryPolicy"];
+            assert_eq!(retry["MaximumEventAgeInSeconds"].as_u64(), Some(86400), "{name}: {rule}: retried for a day");
+            assert!(retry["MaximumRetryAttempts"].as_u64().is_some_and(|n| n > 0), "{name}: {rule}: retries");
+        }
+        assert_eq!(targeted, destinations, "{name}: every destination has its rule");
+        for (id, dest) in d.of_type("AWS::Events::ApiDestination") {
+            assert_eq!(describe(&props(dest)["ConnectionArn"]), "Arn:WebhookConnection", "{name}: {id}");
+        }
+
+        let role = props(&d.resources["WebhookRole"]);
+        let trust = one_or_many(&role["AssumeRolePolicyDocument"]["Statement"]);
+        assert_eq!(trust.len(), 1, "{name}: one trust statement");
+        assert_eq!(strings(trust[0]["Principal"].get("Service")), ["events.amazonaws.com"], "{name}");
+        assert_eq!(trust[0]["Principal"].as_mapping().map(Mapping::len), Some(1), "{name}: EventBridge only");
+        assert_eq!(describe(&trust[0]["Condition"]["StringEquals"]["aws:SourceAccount"]), "Ref:AWS::AccountId");
+        assert!(role.get("ManagedPolicyArns").is_none() && role.get("PermissionsBoundary").is_none());
+        let mut granted = BTreeSet::new();
+        for p in one_or_many(&role["Policies"]) {
+            let mut statements = Vec::new();
+            statements_of(&p["PolicyDocument"], "WebhookRole", &mut statements);
+            for s in statements {
+                assert_eq!(str_at(s.body, &["Effect"]), Some("Allow"), "{name}");
+                assert!(s.body.get("NotAction").is_none() && s.body.get("NotResource").is_none());
+                for a in strings(s.body.get("Action")) {
+                    for r in strings(s.body.get("Resource")) {
+                        granted.insert((a.clone(), r));
+                    }
+                }
+            }
+        }
+        let expected: BTreeSet<(String, String)> =
+            destinations.iter().map(|d| ("events:InvokeApiDestination".to_owned(), d.clone())).collect();
+        assert_eq!(granted, expected, "{name}: the role may invoke its destinations, nothing else");
+    }
+    // No other identity in the template may invoke an API destination.
+    for s in identity_statements(&t) {
+        let actions = strings(s.body.get("Action"));
+        assert!(
+            s.at.starts_with("WebhookRole") || !actions.iter().any(|a| a.starts_with("events:Invoke")),
+            "{}: {actions:?}",
+            s.at
+        );
+    }
+}
+
+/// The credentials are NoEcho parameters that go to the connection alone
+/// (EventBridge keeps them in a Secrets Manager secret): never to a
+/// function's environment, an output or another resource.
+#[test]
+fn webhook_credentials_are_no_echo_and_reach_only_the_connection() {
+    let t = template();
+    let parameters = section(&t, "Parameters");
+    for p in WEBHOOK_SECRETS {
+        let param = parameters.get(p).unwrap_or_else(|| panic!("parameter {p}"));
+        assert_eq!(param.get("NoEcho").and_then(Value::as_bool), Some(true), "{p} must be NoEcho");
+        assert_eq!(str_at(param, &["Default"]), Some(""), "{p}: no default secret");
+    }
+    for part in ["Resources", "Outputs"] {
+        for (id, r) in section(&t, part) {
+            let id = id.as_str().unwrap_or("?");
+            let mut refs = References::default();
+            collect_references(r, id, &mut refs);
+            for (at, name) in refs.names.iter().filter(|(_, n)| WEBHOOK_SECRETS.contains(&n.as_str())) {
+                assert_eq!(id, "WebhookConnection", "{at} refers to {name}");
+            }
+        }
+    }
+    // Each auth type puts its values where EventBridge expects them.
+    for (name, overrides) in webhook_setups().into_iter().take(3) {
+        let params = parameter_values(&t, &overrides);
+        let d = deploy(&t, &params);
+        let c = props(&d.resources["WebhookConnection"]);
+        assert_eq!(describe(&c["AuthorizationType"]), "Ref:WebhookAuthType");
+        let auth = c["AuthParameters"].as_mapping().expect("AuthParameters");
+        let (kind, fields) = match params["WebhookAuthType"].as_str() {
+            "API_KEY" => (
+                "ApiKeyAuthParameters",
+                vec![("ApiKeyName", "WebhookApiKeyName"), ("ApiKeyValue", "WebhookApiKeyValue")],
+            ),
+            "BASIC" => ("BasicAuthParameters", vec![("Username", "WebhookUsername"), ("Password", "WebhookPassword")]),
+            _ => ("OAuthParameters", vec![("AuthorizationEndpoint", "WebhookOAuthTokenUrl")]),
+        };
+        assert_eq!(keys(auth), BTreeSet::from([kind.to_owned()]), "{name}: one kind of auth");
+        for (field, param) in fields {
+            assert_eq!(describe(&auth[kind][field]), format!("Ref:{param}"), "{name}: {kind}.{field}");
+        }
+        if kind == "OAuthParameters" {
+            let client = &auth[kind]["ClientParameters"];
+            assert_eq!(describe(&client["ClientSecret"]), "Ref:WebhookOAuthClientSecret");
+            let body = one_or_many(&auth[kind]["OAuthHttpParameters"]["BodyParameters"]);
+            assert!(
+                body.iter().any(|b| str_at(b, &["Key"]) == Some("grant_type")
+                    && str_at(b, &["Value"]) == Some("client_credentials"))
+            );
+        }
+    }
+}
+
+/// What EventBridge cannot deliver lands in an encrypted queue that only the
+/// webhook rules may write to, over TLS, and an alarm watches it.
+#[test]
+fn undelivered_webhook_events_go_to_an_alarmed_dead_letter_queue() {
+    let t = template();
+    let d = deploy(&t, &parameter_values(&t, &webhook_setups()[5].1));
+    let q = props(&d.resources["WebhookDeadLetterQueue"]);
+    assert_eq!(resource_type(&d.resources["WebhookDeadLetterQueue"]), "AWS::SQS::Queue");
+    assert!(
+        q.get("SqsManagedSseEnabled").and_then(Value::as_bool) == Some(true) || q.get("KmsMasterKeyId").is_some(),
+        "the dead-letter queue holds contact data: encrypted at rest"
+    );
+    assert_eq!(q["MessageRetentionPeriod"].as_u64(), Some(1_209_600), "kept 14 days, as the other queues");
+
+    let policy = props(&d.resources["WebhookDeadLetterQueuePolicy"]);
+    assert_eq!(strings(policy.get("Queues")), ["Ref:WebhookDeadLetterQueue"]);
+    let mut statements = Vec::new();
+    statements_of(&policy["PolicyDocument"], "WebhookDeadLetterQueuePolicy", &mut statements);
+    let allows: Vec<_> = statements.iter().filter(|s| str_at(s.body, &["Effect"]) == Some("Allow")).collect();
+    assert_eq!(allows.len(), 1, "one Allow");
+    let s = allows[0].body;
+    assert_eq!(strings(s["Principal"].get("Service")), ["events.amazonaws.com"]);
+    assert_eq!(strings(s.get("Action")), ["sqs:SendMessage"]);
+    assert_eq!(strings(s.get("Resource")), ["Arn:WebhookDeadLetterQueue"]);
+    let sources: BTreeSet<String> = strings(s["Condition"]["ArnEquals"].get("aws:SourceArn")).into_iter().collect();
+    let rules: BTreeSet<String> = d.bus_rules().iter().map(|(id, _)| format!("Arn:{id}")).collect();
+    assert_eq!(sources, rules, "only the webhook rules may dead-letter into it");
+    assert!(
+        statements.iter().any(|s| str_at(s.body, &["Effect"]) == Some("Deny")
+            && s.body["Condition"]["Bool"]["aws:SecureTransport"].as_str() == Some("false")),
+        "the queue refuses requests without TLS"
+    );
+
+    let alarm = props(&d.resources["WebhookDeadLetterAlarm"]);
+    assert_eq!(str_at(alarm, &["Namespace"]), Some("AWS/SQS"));
+    assert_eq!(str_at(alarm, &["MetricName"]), Some("ApproximateNumberOfMessagesVisible"));
+    assert_eq!(get_att(&alarm["Dimensions"][0]["Value"]).as_deref(), Some("WebhookDeadLetterQueue.QueueName"));
+    assert_eq!(alarm["Threshold"].as_u64(), Some(1), "one undelivered event is enough");
+    let template_alarm = props(resource(&t, "WebhookDeadLetterAlarm"));
+    assert_eq!(describe(&template_alarm["AlarmActions"]), "If:<complex>", "notifies AlarmTopic with AlarmEmail");
+
+    for output in ["WebhookDestinationArn", "WebhookDeleteDestinationArn", "WebhookDeadLetterQueueUrl"] {
+        assert!(d.outputs.contains_key(output), "output {output}");
+    }
+}
+
+/// A JSON path of an input transformer (`$.a.b`) in an event.
+fn json_path<'a>(event: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    let rest = path.strip_prefix("$.")?;
+    rest.split('.').try_fold(event, |v, k| v.get(k))
+}
+
+/// An input transformer applied to an event as EventBridge applies it: each
+/// placeholder inside quotes becomes the string, any other its JSON.
+fn transform(transformer: &Value, event: &serde_json::Value) -> String {
+    let mut out = str_at(transformer, &["InputTemplate"]).expect("InputTemplate").to_owned();
+    let paths = transformer.get("InputPathsMap").and_then(Value::as_mapping).expect("InputPathsMap");
+    for (name, path) in paths {
+        let (name, path) = (name.as_str().unwrap(), path.as_str().unwrap());
+        let v = json_path(event, path).unwrap_or_else(|| panic!("{path} is not in the event"));
+        let quoted = format!("\"<{name}>\"");
+        let json = serde_json::to_string(v).unwrap();
+        out = out.replace(&quoted, &json);
+        let inner = json.trim_matches('"').to_owned();
+        out = out.replace(&format!("<{name}>"), &inner);
+    }
+    out
+}
+
+fn sample_event(detail_type: &str) -> serde_json::Value {
+    let file = format!("events/eventbridge-{}.json", detail_type.to_lowercase().replace(' ', "-"));
+    serde_json::from_str(&read(&repo_root().join(&file))).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The presets' transformers, applied to the sample events, give the JSON
+/// each system's call takes, with the sample's values; the deletion calls
+/// get identifiers only; and docs/events.md shows exactly these transformers.
+#[test]
+fn webhook_presets_turn_the_sample_events_into_each_systems_calls() {
+    let t = template();
+    let created = sample_event("PSC Contact Created");
+    let deleted = sample_event("PSC Contact Deleted");
+    let guid = created["detail"]["customerGuid"].as_str().unwrap();
+    let contact = &created["detail"]["contact"];
+    let docs = documented_transformers();
+
+    for (name, overrides) in webhook_setups().into_iter().skip(5) {
+        let d = deploy(&t, &parameter_values(&t, &overrides));
+        let upsert = &props(&d.resources["WebhookRule"])["Targets"][0];
+        let body: serde_json::Value = serde_json::from_str(&transform(&upsert["InputTransformer"], &created))
+            .unwrap_or_else(|e| panic!("{name}: the upsert body is not JSON: {e}"));
+        let delete = &props(&d.resources["WebhookDeleteRule"])["Targets"][0];
+        let (email, given) = (contact["email"].clone(), contact["givenName"].as_str().unwrap());
+        if name.starts_with("zendesk") {
+            let user = &body["user"];
+            assert_eq!(user["external_id"], guid, "{name}");
+            assert_eq!(user["email"], email, "{name}");
+            assert_eq!(user["phone"], contact["telephoneNumber"], "{name}");
+            assert!(user["name"].as_str().is_some_and(|n| n.starts_with(given)), "{name}: {user}");
+            // Deletion: the bulk delete by external id, the guid from the event.
+            let query = &delete["HttpParameters"]["QueryStringParameters"];
+            let path = str_at(query, &["external_ids"]).expect("external_ids");
+            assert_eq!(json_path(&deleted, path).and_then(serde_json::Value::as_str), Some(guid));
+            assert_eq!(props(&d.resources["WebhookDeleteDestination"])["HttpMethod"].as_str(), Some("DELETE"));
+        } else {
+            let input = &body["inputs"][0];
+            assert_eq!((input["idProperty"].as_str(), input["id"].as_str()), (Some("psc_customer_guid"), Some(guid)));
+            assert_eq!(input["properties"]["email"], email, "{name}");
+            assert_eq!(input["properties"]["firstname"], given, "{name}");
+            let gdpr: serde_json::Value =
+                serde_json::from_str(&transform(&delete["InputTransformer"], &deleted)).unwrap();
+            assert_eq!(gdpr, serde_json::json!({"objectId": guid, "idProperty": "psc_customer_guid"}));
+            assert_eq!(props(&d.resources["WebhookDeleteDestination"])["HttpMethod"].as_str(), Some("POST"));
+        }
+        // The delete call carries no contact field: the Deleted event has none.
+        let delete_paths: Vec<String> = delete
+            .get("InputTransformer")
+            .and_then(|x| x.get("InputPathsMap"))
+            .and_then(Value::as_mapping)
+            .map(|m| m.values().map(scalar).collect())
+            .unwrap_or_default();
+        assert!(delete_paths.iter().all(|p| !p.contains(".contact.")), "{name}: {delete_paths:?}");
+
+        for transformer in [upsert.get("InputTransformer"), delete.get("InputTransformer")].into_iter().flatten() {
+            let shown = docs.iter().any(|(paths, template)| {
+                let ours = transformer["InputPathsMap"].as_mapping().unwrap();
+                paths.len() == ours.len()
+                    && ours.iter().all(|(k, v)| paths.get(k.as_str().unwrap()).map(String::as_str) == v.as_str())
+                    && collapse(template) == collapse(str_at(transformer, &["InputTemplate"]).unwrap())
+            });
+            assert!(shown, "{name}: docs/events.md does not show the template's transformer {transformer:?}");
+        }
+    }
+}
+
+/// Whitespace-insensitive form of an input template.
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join("")
+}
+
+/// The input transformers docs/events.md shows: each ```json block with an
+/// `InputPathsMap` and an `InputTemplate`.
+fn documented_transformers() -> Vec<(BTreeMap<String, String>, String)> {
+    let doc = read(&repo_root().join("docs/events.md"));
+    let mut out = Vec::new();
+    for block in doc.split("```json").skip(1) {
+        let Some(end) = block.find("```") else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&block[..end]) else { continue };
+        let (Some(paths), Some(template)) = (v.get("InputPathsMap"), v.get("InputTemplate").and_then(|t| t.as_str()))
+        else {
+            continue;
+        };
+        let paths = paths
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
+            .unwrap_or_default();
+        out.push((paths, template.to_owned()));
+    }
+    assert!(!out.is_empty(), "docs/events.md shows no input transformer");
+    out
 }
