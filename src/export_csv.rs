@@ -156,33 +156,70 @@ impl Columns {
     }
 }
 
+/// Where the next row of an export starts: what a checkpoint records, and
+/// where [`ExportReader::resume`] goes on from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Byte offset in the object.
+    pub byte: u64,
+    /// 1-based line of the file (the header is line 1).
+    pub line: u64,
+}
+
 /// Streaming, validating reader of one export.
 pub struct ExportReader<R: Read> {
     rdr: csv::Reader<R>,
     cols: Columns,
     width: usize,
     record: ByteRecord,
+    header: Vec<String>,
+    /// Where the input starts in the object (0 unless resumed).
+    base: Position,
 }
 
 impl<R: Read> ExportReader<R> {
     /// Reads and checks the header.
     pub fn new(input: R) -> Result<Self, HeaderError> {
-        // Records end at '\n' only: csv's CRLF mode reports the line of a
-        // record after a CRLF one too low. The '\r' then left at the end of
-        // the last field is trimmed with the other surrounding blanks.
-        let mut rdr = ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(input);
+        let mut rdr = csv_reader(input);
         let mut header = ByteRecord::new();
         match rdr.read_byte_record(&mut header) {
             Ok(true) => {}
             Ok(false) => return Err(HeaderError::Empty),
             Err(e) => return Err(HeaderError::Unreadable(csv_error_text(&e))),
         }
-        let cols = Columns::from_header(&header)?;
-        Ok(Self { rdr, cols, width: header.len(), record: ByteRecord::new() })
+        Self::with_header(rdr, &header, Position::default())
+    }
+
+    /// Goes on reading an export part-way: `input` starts at `from` (a
+    /// [`Position`] this reader reported), and `header` is the export's
+    /// header ([`ExportReader::header`]). Lines and positions count from the
+    /// start of the file, as they would in one pass.
+    pub fn resume(input: R, header: &[String], from: Position) -> Result<Self, HeaderError> {
+        let header: ByteRecord = header.iter().map(String::as_bytes).collect();
+        if header.is_empty() {
+            return Err(HeaderError::Empty);
+        }
+        // csv counts lines from 1 at the start of its input.
+        let base = Position { byte: from.byte, line: from.line.saturating_sub(1) };
+        Self::with_header(csv_reader(input), &header, base)
+    }
+
+    fn with_header(rdr: csv::Reader<R>, header: &ByteRecord, base: Position) -> Result<Self, HeaderError> {
+        let cols = Columns::from_header(header)?;
+        let fields = header.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        Ok(Self { rdr, cols, width: header.len(), record: ByteRecord::new(), header: fields, base })
+    }
+
+    /// The header's fields (no personal data): what [`ExportReader::resume`]
+    /// needs besides the position.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Where the next row starts (after the last one returned).
+    pub fn position(&self) -> Position {
+        let p = self.rdr.position();
+        Position { byte: self.base.byte + p.byte(), line: self.base.line + p.line() }
     }
 
     /// The next row, `None` at the end of the file.
@@ -191,15 +228,22 @@ impl<R: Read> ExportReader<R> {
             Ok(false) => None,
             Ok(true) if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() => self.next_row(),
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
+                let line = self.base.line + self.record.position().map_or(0, |p| p.line());
                 Some(Ok(validate(&self.record, &self.cols, self.width, line)))
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = self.base.line + e.position().map_or(0, |p| p.line());
                 Some(Err(ReadError { line, message: csv_error_text(&e) }))
             }
         }
     }
+}
+
+/// The CSV reader of an export. Records end at '\n' only: csv's CRLF mode
+/// reports the line of a record after a CRLF one too low. The '\r' then left
+/// at the end of the last field is trimmed with the other surrounding blanks.
+fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+    ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(input)
 }
 
 impl<R: Read> Iterator for ExportReader<R> {

@@ -18,8 +18,8 @@ use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
 use crate::notification::S3Location;
 use crate::ports::{
-    AgreementSource, BusEvent, ContactScan, ContactStore, EventBus, ExportLog, InstanceConfirmer, LookupError,
-    ObjectReader, ObjectStore,
+    AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, InstanceConfirmer,
+    LookupError, ObjectReader, ObjectStore, Opened,
 };
 use crate::sync::{Coverage, SyncState};
 
@@ -301,6 +301,8 @@ impl ExportLog for MemoryStore {
 #[derive(Default)]
 pub struct MemoryObjects {
     objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    /// Every `open_from`: the key and the first byte asked for.
+    ranged: Mutex<Vec<(String, u64)>>,
 }
 
 impl MemoryObjects {
@@ -314,6 +316,11 @@ impl MemoryObjects {
 
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned()
+    }
+
+    /// Every [`ObjectStore::open_from`] so far: the key and its first byte.
+    pub fn ranged_reads(&self) -> Vec<(String, u64)> {
+        self.ranged.lock().unwrap().clone()
     }
 
     fn find(&self, loc: &S3Location, operation: &'static str) -> Result<Vec<u8>, AwsError> {
@@ -331,6 +338,14 @@ impl ObjectStore for MemoryObjects {
 
     async fn open(&self, loc: &S3Location) -> Result<ObjectReader, AwsError> {
         Ok(Box::new(std::io::Cursor::new(self.find(loc, "GetObject")?)))
+    }
+
+    async fn open_from(&self, loc: &S3Location, from: u64) -> Result<Opened, AwsError> {
+        let bytes = self.find(loc, "GetObject")?;
+        self.ranged.lock().unwrap().push((loc.key.clone(), from));
+        let size = bytes.len() as u64;
+        let rest = bytes.get(from.min(size) as usize..).unwrap_or_default().to_vec();
+        Ok(Opened { reader: Box::new(std::io::Cursor::new(rest)), size })
     }
 
     async fn put_file(&self, loc: &S3Location, path: &Path, _content_type: &str) -> Result<(), AwsError> {
@@ -520,4 +535,40 @@ impl EventBus for MemoryBus {
 /// A poisoned lock still holds usable test data.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Continuations in memory: the payloads asked for, in order, taken by the
+/// test that plays Lambda; and injected failures.
+#[derive(Default)]
+pub struct MemoryContinuations {
+    queued: Mutex<Vec<serde_json::Value>>,
+    fail_next: Mutex<Vec<AwsError>>,
+}
+
+impl MemoryContinuations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the payloads queued so far.
+    pub fn take(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *lock(&self.queued))
+    }
+
+    /// The next calls fail with these errors, one each.
+    pub fn fail_next(&self, errors: Vec<AwsError>) {
+        *lock(&self.fail_next) = errors;
+    }
+}
+
+impl Continuation for MemoryContinuations {
+    async fn continue_later(&self, payload: &serde_json::Value) -> Result<(), AwsError> {
+        let mut fail = lock(&self.fail_next);
+        if !fail.is_empty() {
+            return Err(fail.remove(0));
+        }
+        drop(fail);
+        lock(&self.queued).push(payload.clone());
+        Ok(())
+    }
 }

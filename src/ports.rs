@@ -99,6 +99,13 @@ pub trait ExportLog: Send + Sync {
 /// A blocking reader of an object's bytes, read on a blocking thread.
 pub type ObjectReader = Box<dyn Read + Send>;
 
+/// An object opened part-way ([`ObjectStore::open_from`]).
+pub struct Opened {
+    pub reader: ObjectReader,
+    /// The size of the whole object, in bytes.
+    pub size: u64,
+}
+
 /// The export bucket. A missing object is an error with code
 /// [`crate::aws::codes::NO_SUCH_KEY`].
 pub trait ObjectStore: Send + Sync {
@@ -112,6 +119,11 @@ pub trait ObjectStore: Send + Sync {
     /// The object as a stream (memory does not grow with its size).
     fn open(&self, loc: &S3Location) -> impl Future<Output = Result<ObjectReader, AwsError>> + Send;
 
+    /// The object from byte `from` on (a ranged GET), with the size of the
+    /// whole object: where an ingest resumes from its checkpoint. At or
+    /// past the end, an empty stream.
+    fn open_from(&self, loc: &S3Location, from: u64) -> impl Future<Output = Result<Opened, AwsError>> + Send;
+
     /// Uploads a local file.
     fn put_file(
         &self,
@@ -119,6 +131,12 @@ pub trait ObjectStore: Send + Sync {
         path: &Path,
         content_type: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A later invocation of this function with `payload`: how an ingest that
+/// runs out of time goes on (Lambda `Invoke`, `InvocationType: Event`).
+pub trait Continuation: Send + Sync {
+    fn continue_later(&self, payload: &serde_json::Value) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Where exports come from: `StartSupportDataExport`.

@@ -174,7 +174,14 @@ fn is_throttling(code: &str) -> bool {
     code.contains("Throttl")
         || code.contains("LimitExceeded")
         || code.contains("ThroughputExceeded")
-        || matches!(code, "SlowDown" | "RequestTimeout" | "RequestTimeoutException" | "TransactionInProgressException")
+        || matches!(
+            code,
+            "SlowDown"
+                | "TooManyRequestsException"
+                | "RequestTimeout"
+                | "RequestTimeoutException"
+                | "TransactionInProgressException"
+        )
 }
 
 #[cfg(test)]

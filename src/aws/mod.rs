@@ -8,6 +8,8 @@
 //! * [`ec2`]: `ConfirmProductInstance`, signed with `aws-sigv4` (no EC2 SDK).
 //! * [`agreements`]: the Agreement API's `SearchAgreements`.
 //! * [`eventbridge`]: `PutEvents` (contact-events' bus), signed by hand too.
+//! * [`lambda`]: `Invoke` (asynchronous), ingest-export's continuation of
+//!   itself, signed by hand too.
 //! * [`signed`]: SigV4-signed HTTP requests through the SDK's connector, for
 //!   the calls made without an SDK client (EC2, and the `psc` command line's).
 //!
@@ -19,6 +21,7 @@ pub mod dynamodb;
 pub mod ec2;
 pub mod error;
 pub mod eventbridge;
+pub mod lambda;
 pub mod s3;
 pub mod signed;
 
@@ -33,6 +36,7 @@ pub use dynamodb::DynamoStore;
 pub use ec2::Ec2Client;
 pub use error::{AwsError, Failure, codes};
 pub use eventbridge::EventBridgeBus;
+pub use lambda::LambdaInvoker;
 
 /// Shared AWS configuration: region and credentials from the environment,
 /// endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`, and

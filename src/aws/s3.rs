@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::aws::error::{AwsError, Failure};
 use crate::notification::S3Location;
-use crate::ports::{ObjectReader, ObjectStore};
+use crate::ports::{ObjectReader, ObjectStore, Opened};
 
 const SERVICE: &str = "S3";
 
@@ -35,6 +35,29 @@ impl ObjectStore for aws_sdk_s3::Client {
         let out =
             self.get_object().bucket(&loc.bucket_name).key(&loc.key).send().await.map_err(s3_error("GetObject"))?;
         Ok(Box::new(tokio_util::io::SyncIoBridge::new(out.body.into_async_read())))
+    }
+
+    async fn open_from(&self, loc: &S3Location, from: u64) -> Result<Opened, AwsError> {
+        let mut req = self.get_object().bucket(&loc.bucket_name).key(&loc.key);
+        if from > 0 {
+            req = req.range(format!("bytes={from}-"));
+        }
+        match req.send().await {
+            Ok(out) => {
+                // `bytes <first>-<last>/<size>` on a ranged answer.
+                let size = out
+                    .content_range()
+                    .and_then(|r| r.rsplit_once('/'))
+                    .and_then(|(_, size)| size.parse().ok())
+                    .unwrap_or_else(|| from + out.content_length().unwrap_or(0).max(0) as u64);
+                Ok(Opened { reader: Box::new(tokio_util::io::SyncIoBridge::new(out.body.into_async_read())), size })
+            }
+            // A range that starts at or past the end: nothing left to read.
+            Err(e) if from > 0 && e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                Ok(Opened { reader: Box::new(std::io::empty()), size: from })
+            }
+            Err(e) => Err(s3_error("GetObject")(e)),
+        }
     }
 
     async fn put_file(&self, loc: &S3Location, path: &Path, content_type: &str) -> Result<(), AwsError> {

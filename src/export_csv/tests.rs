@@ -275,3 +275,45 @@ fn both_account_column_spellings_at_once_is_ambiguous() {
     let header = format!("{HEADER},AWS Account Id");
     assert!(matches!(ExportReader::new(header.as_bytes()), Err(HeaderError::AmbiguousAccountColumn)));
 }
+
+/// What a pass reports of each row: its line, and validity with the reason.
+fn digest(rows: &[Row]) -> Vec<(u64, String)> {
+    rows.iter()
+        .map(|r| match r {
+            Row::Valid(c) => (0, format!("valid {}", c.key.customer_guid.as_str())),
+            Row::Rejected(j) => (j.line, format!("rejected {}", j.reason)),
+        })
+        .collect()
+}
+
+#[test]
+fn resuming_at_any_row_boundary_reads_the_rest_as_one_pass_would() {
+    // CRLF and LF, a quoted field with an embedded newline, a bad row, a BOM.
+    let csv = format!(
+        "\u{feff}{HEADER}\r\n{}\r\n{}\n{}\r\n{}\n",
+        row("Org,\"Eugene\",Thietmar,555-947-8228,eugethi@example.org,,,", "2016-05-12T03:54:46.143Z", "CREATE"),
+        row("\"Multi\nline Org\",Angela,Doe,555-0100,adoe@example.com,,,", "2016-05-13T00:00:00.000Z", "UPDATE"),
+        row("Org,Bad,Row,555-0102,bad@example.com,,,", "2016-05-14T00:00:00.000Z", "FROB"),
+        row("Org,Ravi,Smith,555-0101,ravis@example.com,,,", "2016-05-15T00:00:00.000Z", "CREATE"),
+    );
+    let whole = read_all(&csv).unwrap();
+    assert_eq!(whole.len(), 4);
+    assert_eq!(rejects(&whole).iter().map(|r| r.line).collect::<Vec<_>>(), [5], "the bad row is on line 5");
+
+    // Positions after each row, from one pass.
+    let mut reader = ExportReader::new(csv.as_bytes()).unwrap();
+    let header = reader.header().to_vec();
+    let mut positions = vec![reader.position()];
+    while reader.next_row().is_some() {
+        positions.push(reader.position());
+    }
+    assert_eq!(positions.last().unwrap().byte, csv.len() as u64, "the last position is the end of the file");
+    assert_eq!(positions.iter().map(|p| p.line).collect::<Vec<_>>(), [2, 3, 5, 6, 7]);
+
+    for (i, at) in positions.iter().enumerate() {
+        let rest = &csv.as_bytes()[at.byte as usize..];
+        let resumed: Vec<Row> = ExportReader::resume(rest, &header, *at).unwrap().map(|r| r.unwrap()).collect();
+        assert_eq!(digest(&resumed), digest(&whole[i..]), "resumed at {at:?}");
+    }
+    assert!(matches!(ExportReader::resume(&b""[..], &[], Position::default()), Err(HeaderError::Empty)));
+}
