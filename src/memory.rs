@@ -15,7 +15,9 @@ use std::sync::{Mutex, MutexGuard};
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
-use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
+use crate::model::{
+    Checkpoint, ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact, WriteOutcome,
+};
 use crate::notification::S3Location;
 use crate::ports::{
     AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, InstanceConfirmer,
@@ -292,8 +294,37 @@ impl ExportLog for MemoryStore {
             rec.counts = o.counts;
             rec.rejects_report = o.rejects_report.clone();
             rec.message = o.message.clone();
+            rec.lease = None;
         });
         Ok(())
+    }
+
+    async fn claim_export(
+        &self,
+        request_id: &str,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> Result<Option<ExportRecord>, AwsError> {
+        self.check()?;
+        let mut inner = self.lock();
+        let Some((_, rec)) = inner.exports.get_mut(request_id) else { return Ok(None) };
+        let free = rec.lease.as_ref().is_none_or(|l| l.until < now || l.owner == lease.owner);
+        if rec.status != ExportStatus::Applying || !free {
+            return Ok(None);
+        }
+        rec.lease = Some(lease.clone());
+        Ok(Some(rec.clone()))
+    }
+
+    async fn save_checkpoint(&self, request_id: &str, owner: &str, checkpoint: &Checkpoint) -> Result<bool, AwsError> {
+        self.check()?;
+        let mut inner = self.lock();
+        let Some((_, rec)) = inner.exports.get_mut(request_id) else { return Ok(false) };
+        if rec.lease.as_ref().is_none_or(|l| l.owner != owner) {
+            return Ok(false);
+        }
+        rec.checkpoint = Some(checkpoint.clone());
+        Ok(true)
     }
 }
 

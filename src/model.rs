@@ -6,6 +6,7 @@
 //! public contract.
 
 use crate::domain::{AwsAccountId, ContactDetails, Guid, ProductCode, RecordKey, Timestamp};
+pub use crate::export_csv::Position;
 use crate::notification::RequestId;
 use crate::sync::Coverage;
 
@@ -115,6 +116,41 @@ pub struct ExportRecord {
     pub counts: Counts,
     pub rejects_report: Option<String>,
     pub message: Option<String>,
+    /// How far the ingest has got, while it runs across invocations.
+    pub checkpoint: Option<Checkpoint>,
+    /// The invocation working on it now, if any.
+    pub lease: Option<Lease>,
+}
+
+/// How far an ingest has got: everything before `position` is applied and
+/// counted, and its rejected rows are in `rejects_parts`. What a new
+/// invocation resumes from; `GET /sync` shows it as progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Where the next row starts in the object.
+    pub position: Position,
+    /// The object's size in bytes (the share read is `position.byte / size`).
+    pub size: u64,
+    /// The export's header, to read on from mid-file (column names only).
+    pub header: Vec<String>,
+    /// The counts of the rows before `position`.
+    pub counts: Counts,
+    /// The S3 keys of the rejects of the rows before `position`, in file
+    /// order (parts of the report, joined when the export ends).
+    pub rejects_parts: Vec<String>,
+    /// Invocations that have worked on the export so far (1: the first).
+    pub invocations: u32,
+    pub at: Timestamp,
+}
+
+/// An invocation's claim on an export: no other invocation applies it
+/// until `until` (its deadline) unless it is the same one (Lambda retries an
+/// invocation with its request id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The invocation's request id.
+    pub owner: String,
+    pub until: Timestamp,
 }
 
 impl ExportRecord {
@@ -133,6 +169,8 @@ impl ExportRecord {
             counts: Counts::default(),
             rejects_report: None,
             message: None,
+            checkpoint: None,
+            lease: None,
         }
     }
 }

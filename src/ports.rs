@@ -15,7 +15,8 @@ use crate::aws::AwsError;
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::model::{
-    ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome,
+    Checkpoint, ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact,
+    WriteOutcome,
 };
 use crate::notification::S3Location;
 use crate::sync::{Coverage, SyncState};
@@ -88,12 +89,33 @@ pub trait ExportLog: Send + Sync {
         message: Option<&str>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// ingest-export: the export's outcome and counts.
+    /// ingest-export: the export's outcome and counts (its lease ends).
     fn export_finished(
         &self,
         request_id: &str,
         outcome: &ExportOutcome,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// ingest-export: takes the lease of an APPLYING export for invocation
+    /// `lease.owner` until `lease.until`, unless another invocation holds
+    /// one that has not run out by `now`. The record (with its checkpoint)
+    /// when claimed; `None` when another invocation has it, or the export
+    /// is not APPLYING.
+    fn claim_export(
+        &self,
+        request_id: &str,
+        lease: &Lease,
+        now: crate::domain::Timestamp,
+    ) -> impl Future<Output = Result<Option<ExportRecord>, AwsError>> + Send;
+
+    /// ingest-export: records `checkpoint`, if `owner` still holds the
+    /// lease; false when it does not (another invocation took over).
+    fn save_checkpoint(
+        &self,
+        request_id: &str,
+        owner: &str,
+        checkpoint: &Checkpoint,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 /// A blocking reader of an object's bytes, read on a blocking thread.
@@ -267,6 +289,22 @@ impl<T: ExportLog + ?Sized> ExportLog for &T {
         outcome: &ExportOutcome,
     ) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).export_finished(request_id, outcome)
+    }
+    fn claim_export(
+        &self,
+        request_id: &str,
+        lease: &Lease,
+        now: crate::domain::Timestamp,
+    ) -> impl Future<Output = Result<Option<ExportRecord>, AwsError>> + Send {
+        (**self).claim_export(request_id, lease, now)
+    }
+    fn save_checkpoint(
+        &self,
+        request_id: &str,
+        owner: &str,
+        checkpoint: &Checkpoint,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).save_checkpoint(request_id, owner, checkpoint)
     }
 }
 

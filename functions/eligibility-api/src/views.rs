@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use psc_bridge::domain::{AwsAccountId, Guid, ProductCode, Timestamp};
 use psc_bridge::entitlement::{Agreement, InstanceId, SellerProducts};
-use psc_bridge::model::{Counts, ExportRecord, StoredContact};
+use psc_bridge::model::{Checkpoint, Counts, ExportRecord, ExportStatus, StoredContact};
 use psc_bridge::sync::{Coverage, SyncState, business_age, is_older_than_one_business_day};
 
 use crate::live::AgreementsLookup;
@@ -157,6 +157,40 @@ pub struct ExportBody<'a> {
     pub rejects_report: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
+    /// How far an export in flight has got (APPLYING, with a checkpoint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressBody>,
+}
+
+/// `progress` of an export in flight: its last checkpoint.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressBody {
+    /// Rows read so far (applied, stale and rejected).
+    pub rows: u64,
+    pub counts: CountsBody,
+    pub bytes_read: u64,
+    pub bytes: u64,
+    /// `bytesRead / bytes`, 0 to 1, three decimals.
+    pub share_read: f64,
+    /// Invocations that have worked on it so far.
+    pub invocations: u32,
+    pub checkpoint_at: Timestamp,
+}
+
+impl From<&Checkpoint> for ProgressBody {
+    fn from(c: &Checkpoint) -> Self {
+        let share = if c.size == 0 { 1.0 } else { (c.position.byte as f64 / c.size as f64).min(1.0) };
+        Self {
+            rows: c.counts.applied() + c.counts.skipped_stale + c.counts.rejected,
+            counts: CountsBody::from(&c.counts),
+            bytes_read: c.position.byte,
+            bytes: c.size,
+            share_read: (share * 1000.0).round() / 1000.0,
+            invocations: c.invocations,
+            checkpoint_at: c.at,
+        }
+    }
 }
 
 impl<'a> From<&'a ExportRecord> for ExportBody<'a> {
@@ -174,6 +208,7 @@ impl<'a> From<&'a ExportRecord> for ExportBody<'a> {
             counts: CountsBody::from(&e.counts),
             rejects_report: e.rejects_report.as_deref(),
             message: e.message.as_deref(),
+            progress: e.checkpoint.as_ref().filter(|_| e.status == ExportStatus::Applying).map(ProgressBody::from),
         }
     }
 }

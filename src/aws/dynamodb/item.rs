@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::domain::{
     AwsAccountId, Change, ContactDetails, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key,
 };
-use crate::model::{Counts, ExportRecord, ExportStatus, StoredContact};
+use crate::model::{Checkpoint, Counts, ExportRecord, ExportStatus, Lease, Position, StoredContact};
 use crate::sync::{Coverage, SyncState};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -172,6 +172,51 @@ pub fn decode_export(item: &Item) -> Option<ExportRecord> {
         },
         rejects_report: get_s(item, "rejectsReport").map(str::to_owned),
         message: get_s(item, "message").map(str::to_owned),
+        checkpoint: item.get("checkpoint").and_then(|v| v.as_m().ok()).and_then(decode_checkpoint),
+        lease: match (get_s(item, "leaseOwner"), get_t(item, "leaseUntil")) {
+            (Some(owner), Some(until)) => Some(Lease { owner: owner.to_owned(), until }),
+            _ => None,
+        },
+    })
+}
+
+/// A checkpoint as the `checkpoint` map of an export item.
+pub fn checkpoint_value(c: &Checkpoint) -> AttributeValue {
+    let strings = |v: &[String]| AttributeValue::L(v.iter().map(|x| s(x.as_str())).collect());
+    AttributeValue::M(HashMap::from([
+        ("byte".to_owned(), n(c.position.byte)),
+        ("line".to_owned(), n(c.position.line)),
+        ("size".to_owned(), n(c.size)),
+        ("header".to_owned(), strings(&c.header)),
+        ("created".to_owned(), n(c.counts.created)),
+        ("updated".to_owned(), n(c.counts.updated)),
+        ("deleted".to_owned(), n(c.counts.deleted)),
+        ("skippedStale".to_owned(), n(c.counts.skipped_stale)),
+        ("rejected".to_owned(), n(c.counts.rejected)),
+        ("rejectsParts".to_owned(), strings(&c.rejects_parts)),
+        ("invocations".to_owned(), n(u64::from(c.invocations))),
+        ("at".to_owned(), s(c.at.to_iso())),
+    ]))
+}
+
+fn decode_checkpoint(m: &Item) -> Option<Checkpoint> {
+    let strings = |name: &str| -> Option<Vec<String>> {
+        m.get(name)?.as_l().ok()?.iter().map(|v| v.as_s().ok().cloned()).collect()
+    };
+    Some(Checkpoint {
+        position: Position { byte: get_n(m, "byte"), line: get_n(m, "line") },
+        size: get_n(m, "size"),
+        header: strings("header")?,
+        counts: Counts {
+            created: get_n(m, "created"),
+            updated: get_n(m, "updated"),
+            deleted: get_n(m, "deleted"),
+            skipped_stale: get_n(m, "skippedStale"),
+            rejected: get_n(m, "rejected"),
+        },
+        rejects_parts: strings("rejectsParts").unwrap_or_default(),
+        invocations: u32::try_from(get_n(m, "invocations")).unwrap_or(u32::MAX),
+        at: get_t(m, "at")?,
     })
 }
 

@@ -14,12 +14,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use self::item::{
     BY_ACCOUNT_INDEX, BY_EMAIL_INDEX, CONTACT_SK, EXPORT_SK, EXPORTS_GSI_PK, Item, SYNC_PK, SYNC_SK, account_pk,
-    contact_item, contact_pk, decode_contact, decode_export, decode_sync_state, email_pk, export_pk, n, s,
-    sync_state_item,
+    checkpoint_value, contact_item, contact_pk, decode_contact, decode_export, decode_sync_state, email_pk, export_pk,
+    n, s, sync_state_item,
 };
 use crate::aws::error::{AwsError, codes};
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode, Timestamp};
-use crate::model::{ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Page, StoredContact, WriteOutcome};
+use crate::model::{
+    Checkpoint, ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact, WriteOutcome,
+};
 use crate::ports::{ContactScan, ContactStore, ExportLog, LookupError};
 use crate::sync::{Coverage, SyncState};
 
@@ -352,11 +354,59 @@ impl ExportLog for DynamoStore {
             }
             None => removes.push("message"),
         }
-        if !removes.is_empty() {
-            expr.push_str(" REMOVE ");
-            expr.push_str(&removes.join(", "));
-        }
+        removes.extend(["leaseOwner", "leaseUntil"]);
+        expr.push_str(" REMOVE ");
+        expr.push_str(&removes.join(", "));
         req.update_expression(expr).send().await.map_err(ddb_error("UpdateItem"))?;
         Ok(())
+    }
+
+    async fn claim_export(
+        &self,
+        request_id: &str,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> Result<Option<ExportRecord>, AwsError> {
+        let result = self
+            .update_export(request_id)
+            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
+            .condition_expression(
+                "#status = :applying AND (attribute_not_exists(leaseOwner) OR leaseOwner = :owner OR leaseUntil < :now)",
+            )
+            .expression_attribute_values(":owner", s(lease.owner.as_str()))
+            .expression_attribute_values(":until", s(lease.until.to_iso()))
+            .expression_attribute_values(":now", s(now.to_iso()))
+            .expression_attribute_values(":applying", s(ExportStatus::Applying.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(ddb_error("UpdateItem"));
+        match result {
+            Ok(out) => Ok(out.attributes.as_ref().and_then(decode_export)),
+            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save_checkpoint(&self, request_id: &str, owner: &str, checkpoint: &Checkpoint) -> Result<bool, AwsError> {
+        // Not update_export: DynamoDB refuses an unused `#status` name.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(export_pk(request_id)))
+            .key("sk", s(EXPORT_SK))
+            .update_expression("SET checkpoint = :cp")
+            .condition_expression("leaseOwner = :owner")
+            .expression_attribute_values(":cp", checkpoint_value(checkpoint))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            .map_err(ddb_error("UpdateItem"));
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -140,6 +140,8 @@ pub fn from_csv(csv: &str) -> MemoryStore {
         counts: Counts { created: 5, updated: 1, deleted: 0, skipped_stale: 0, rejected: 0 },
         rejects_report: None,
         message: None,
+        checkpoint: None,
+        lease: None,
     });
     store
 }

@@ -228,6 +228,44 @@ async fn sync_status_shows_the_watermark_exports_and_freshness() {
 }
 
 #[tokio::test]
+async fn an_export_in_flight_shows_its_progress_and_a_finished_one_does_not() {
+    use psc_bridge::model::{Checkpoint, Counts, ExportRecord, ExportStatus, Position};
+    let store = from_csv(&guide_csv());
+    let at = psc_bridge::domain::Timestamp::parse("2026-11-23T17:30:00.000Z").unwrap();
+    let checkpoint = Checkpoint {
+        position: Position { byte: 12_000_000, line: 40_001 },
+        size: 29_700_000,
+        header: vec!["Product Id".into()],
+        counts: Counts { created: 30_000, updated: 5_000, deleted: 4_000, skipped_stale: 960, rejected: 40 },
+        rejects_parts: vec![],
+        invocations: 3,
+        at,
+    };
+    let mut running = ExportRecord::new("7b0e2c7a-0000-4000-8000-00000000f11e", ExportStatus::Applying);
+    running.received_at = Some(at);
+    running.checkpoint = Some(checkpoint.clone());
+    store.insert_export(running);
+    let mut done = ExportRecord::new("7b0e2c7a-0000-4000-8000-00000000d0e5", ExportStatus::Applied);
+    done.received_at = Some(psc_bridge::domain::Timestamp::parse("2026-11-22T17:30:00.000Z").unwrap());
+    done.checkpoint = Some(checkpoint);
+    store.insert_export(done);
+    let a = call(&Api::new(store).with_clock(now), &event_json("api-get-sync")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let find = |id: &str| a.body["exports"].as_array().unwrap().iter().find(|e| e["requestId"] == id).cloned().unwrap();
+    let running = find("7b0e2c7a-0000-4000-8000-00000000f11e");
+    assert_eq!(running["status"], "APPLYING");
+    assert_eq!(
+        running["progress"],
+        json!({
+            "rows": 40_000, "bytesRead": 12_000_000, "bytes": 29_700_000, "shareRead": 0.404, "invocations": 3,
+            "checkpointAt": "2026-11-23T17:30:00.000Z",
+            "counts": {"created": 30_000, "updated": 5_000, "deleted": 4_000, "skippedStale": 960, "rejected": 40}
+        })
+    );
+    assert!(find("7b0e2c7a-0000-4000-8000-00000000d0e5").get("progress").is_none(), "only exports in flight");
+}
+
+#[tokio::test]
 async fn freshness_before_any_export_is_unknown_and_stale() {
     let fake = FakeLookups::new();
     apply_csv(&fake, &guide_csv());
