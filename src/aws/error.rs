@@ -16,6 +16,12 @@ pub mod codes {
     pub const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
     /// DynamoDB: the request is malformed (for a lookup: a start key outside the query).
     pub const VALIDATION: &str = "ValidationException";
+    /// DynamoDB `TransactWriteItems`: a cancellation reason, the item's
+    /// condition was false.
+    pub const CONDITION_FAILED_REASON: &str = "ConditionalCheckFailed";
+    /// DynamoDB `TransactWriteItems`: a cancellation reason, another
+    /// request was changing the item at the same time.
+    pub const TRANSACTION_CONFLICT: &str = "TransactionConflict";
     /// S3: the object does not exist.
     pub const NO_SUCH_KEY: &str = "NoSuchKey";
 }
@@ -94,7 +100,7 @@ impl AwsError {
             code: Some(code.to_owned()),
             message: Some(message.to_owned()),
             status: Some(status),
-            retryable: status >= 500 || is_throttling(code),
+            retryable: status >= 500 || is_throttling(code) || code == codes::TRANSACTION_CONFLICT,
         }
     }
 
@@ -126,6 +132,12 @@ impl AwsError {
     /// waiting helps, where for a 5xx it may not.
     pub fn is_throttling(&self) -> bool {
         self.failure == Failure::Service && self.code().is_some_and(is_throttling)
+    }
+
+    /// The table is busy: throttled, or another transaction held the item.
+    /// Waiting and sending again succeeds once the load falls.
+    pub fn is_contention(&self) -> bool {
+        self.is_throttling() || self.has_code(codes::TRANSACTION_CONFLICT)
     }
 
     /// What went wrong without the service's message: safe to log anywhere.

@@ -6,11 +6,29 @@
 //! on the in-memory ones.
 //!
 //! The CSV is streamed: a blocking thread reads and validates rows from the
-//! object and sends valid ones through a bounded channel to the writers, which
-//! keep at most `write_concurrency` conditional writes in flight. Memory does
-//! not grow with the file. Rejected rows go to a temporary file that becomes
-//! the rejects report in S3, beside the export.
+//! object and hands valid ones to the writers through bounded channels; memory
+//! does not grow with the file. Rejected rows go to a temporary file that
+//! becomes the rejects report in S3, beside the export.
+//!
+//! How rows are written is [`WriteMode`] (`WRITE_MODE`):
+//!
+//! * `batch` (the default): rows are dealt by Customer Guid to
+//!   `write_concurrency` lanes; the parser hands a lane a whole group of up to
+//!   [`MAX_BATCH`] rows of distinct contacts at a time (one channel message,
+//!   one wake-up per group), and the lane writes it with one
+//!   [`ContactStore::apply_batch`] (one `TransactWriteItems`, each `Put` with
+//!   its own newer-than condition) before it takes the next. A contact always
+//!   goes to the same lane, and a group never holds it twice (a second row of
+//!   it starts the next group), so a contact's rows are written in file order,
+//!   one after the other, as R3 needs.
+//! * `row`: one conditional `PutItem` per row, `write_concurrency` in flight
+//!   (the earlier path, kept as the benchmark's baseline).
+//!
+//! Either way a write the table turns away as older is counted stale, and one
+//! the table is too busy for (throttling, a transaction conflict) waits and
+//! is sent again ([`Throttling`]).
 
+use std::hash::{Hash, Hasher};
 use std::io::{BufWriter, Read, Write};
 use std::time::Duration;
 
@@ -24,7 +42,7 @@ use psc_bridge::export_csv::{ExportReader, HeaderError, ReadError, Reject, Row};
 use psc_bridge::metrics::Metrics;
 use psc_bridge::model::{Counts, ExportOutcome, ExportStatus, WriteOutcome};
 use psc_bridge::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
-use psc_bridge::ports::{ContactStore, ExportLog, ObjectStore};
+use psc_bridge::ports::{ContactStore, ExportLog, MAX_BATCH, ObjectStore};
 use psc_bridge::sync::{self, Coverage};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -32,23 +50,88 @@ use tracing::{error, info, warn};
 
 /// The metadata file is small; anything bigger is not a metadata file.
 const MAX_METADATA_BYTES: usize = 1 << 20;
-/// Valid rows parsed ahead of the writers.
+/// Valid rows parsed ahead of the writers (row mode).
 const CHANNEL_DEPTH: usize = 1024;
+/// Groups parsed ahead of each lane (batch mode): with the group the lane is
+/// writing and the one the parser is filling, at most
+/// `(LANE_DEPTH + 2) * MAX_BATCH` rows per lane are held.
+const LANE_DEPTH: usize = 1;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub initial_from_date: Timestamp,
+    /// Row mode: conditional writes in flight; batch mode: transactions
+    /// (lanes) in flight.
     pub write_concurrency: usize,
     /// How a write the table keeps throttling is retried.
+    pub throttling: Throttling,
+    pub write_mode: WriteMode,
+}
+
+impl Default for Settings {
+    /// The function's defaults (`docs/configuration.md`).
+    fn default() -> Self {
+        Self {
+            initial_from_date: Timestamp::parse(DEFAULT_INITIAL_FROM_DATE).expect("a valid default"),
+            write_concurrency: 32,
+            throttling: Throttling::default(),
+            write_mode: WriteMode::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// How [`apply_export_with`] writes under these settings.
+    pub fn writes(&self) -> Writes {
+        Writes { mode: self.write_mode, concurrency: self.write_concurrency, throttling: self.throttling }
+    }
+}
+
+/// How the rows of an export are written (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Groups of up to [`MAX_BATCH`] rows per `TransactWriteItems`.
+    #[default]
+    Batch,
+    /// One conditional `PutItem` per row.
+    Row,
+}
+
+impl WriteMode {
+    pub fn parse(v: &str) -> Result<Self, &'static str> {
+        match v {
+            "batch" => Ok(Self::Batch),
+            "row" => Ok(Self::Row),
+            _ => Err("must be batch or row"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Batch => "batch",
+            Self::Row => "row",
+        }
+    }
+}
+
+/// The write side of [`apply_export_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writes {
+    pub mode: WriteMode,
+    /// Row mode: writes in flight; batch mode: lanes, each with at most one
+    /// group in flight.
+    pub concurrency: usize,
     pub throttling: Throttling,
 }
 
 /// Sustained throttling slows the ingest down instead of failing it: a write
-/// still throttled after the SDK's own attempts waits (exponential backoff
-/// with jitter, capped) and is sent again, up to `max_rounds` more times
-/// (with the defaults, 41 to 82 s of waiting in all).
-/// While writers wait they send nothing, so the load on the table falls with
-/// the throttling. Other errors (5xx, timeouts) get the SDK's retries only.
+/// still throttled after the SDK's own attempts, or turned away because
+/// another transaction held the item (`TransactionConflict`), waits
+/// (exponential backoff with jitter, capped) and is sent again, up to
+/// `max_rounds` more times (with the defaults, 41 to 82 s of waiting in all).
+/// While a writer (a row, or a lane in batch mode) waits it sends nothing, so
+/// the load on the table falls with the throttling. Other errors (5xx,
+/// timeouts) get the SDK's retries (with backoff) only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttling {
     pub max_rounds: u32,
@@ -93,6 +176,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let initial = env_or("INITIAL_FROM_DATE", DEFAULT_INITIAL_FROM_DATE);
         let concurrency = env_or("WRITE_CONCURRENCY", "32");
+        let mode = env_or("WRITE_MODE", "batch");
         Ok(Self {
             table_name: env_required("TABLE_NAME")?,
             settings: Settings {
@@ -102,6 +186,7 @@ impl Config {
                     _ => Err("must be a whole number from 1 to 512"),
                 })?,
                 throttling: Throttling::default(),
+                write_mode: parse_var("WRITE_MODE", &mode, WriteMode::parse)?,
             },
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
         })
@@ -199,7 +284,8 @@ pub struct ApplyReport {
     pub counts: Counts,
     /// Writes that failed after the SDK's retries.
     pub failed_writes: u64,
-    /// Writes sent again after the table throttled them (see [`Throttling`]).
+    /// Rows sent again after the table throttled them or a concurrent
+    /// transaction held their item (see [`Throttling`]).
     pub throttled_retries: u64,
     /// The rejects report (CSV), when rows were rejected.
     pub rejects: Option<tempfile::NamedTempFile>,
@@ -255,8 +341,8 @@ impl RejectsFile {
     }
 }
 
-/// Reads, validates and applies one export CSV, with the default
-/// [`Throttling`] (see [`apply_export_with`]).
+/// Reads, validates and applies one export CSV in batch mode, with the
+/// default [`Throttling`] (see [`apply_export_with`]).
 pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: R,
@@ -264,11 +350,13 @@ pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
     watermark: Timestamp,
     write_concurrency: usize,
 ) -> Result<ApplyReport, ApplyError> {
-    apply_export_with(store, input, request_id, watermark, write_concurrency, Throttling::default()).await
+    let writes = Writes { mode: WriteMode::Batch, concurrency: write_concurrency, throttling: Throttling::default() };
+    apply_export_with(store, input, request_id, watermark, writes).await
 }
 
-/// One conditional write; a throttled one waits and is sent again (see
-/// [`Throttling`]). Returns the outcome and how many times it was throttled.
+/// One conditional write; one the table is too busy for waits and is sent
+/// again (see [`Throttling`]). Returns the outcome and how many times it
+/// waited.
 async fn apply_one<S: ContactStore>(
     store: &S,
     rec: &ContactRecord,
@@ -279,11 +367,147 @@ async fn apply_one<S: ContactStore>(
     let mut round = 0;
     loop {
         match store.apply(rec, request_id).await {
-            Err(e) if e.is_throttling() && round < throttling.max_rounds => {
+            Err(e) if e.is_contention() && round < throttling.max_rounds => {
                 round += 1;
                 tokio::time::sleep(throttling.backoff(round, seed)).await;
             }
             result => return (result, round),
+        }
+    }
+}
+
+/// What the writers did: the counts of written rows, the writes given up
+/// on, and the rows sent again after waiting.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: Counts,
+    failed: u64,
+    waits: u64,
+}
+
+impl Tally {
+    fn add(&mut self, rec: &ContactRecord, result: Result<WriteOutcome, AwsError>) {
+        match result {
+            Ok(WriteOutcome::Applied) => match rec.operation_type() {
+                OperationType::Create => self.counts.created += 1,
+                OperationType::Update => self.counts.updated += 1,
+                OperationType::Delete => self.counts.deleted += 1,
+            },
+            Ok(WriteOutcome::Stale) => self.counts.skipped_stale += 1,
+            Err(e) => {
+                self.failed += 1;
+                warn!(customer_guid = %rec.key.customer_guid, error = %e.summary(), "write failed after retries");
+            }
+        }
+    }
+
+    fn merge(mut self, other: Tally) -> Tally {
+        self.counts.created += other.counts.created;
+        self.counts.updated += other.counts.updated;
+        self.counts.deleted += other.counts.deleted;
+        self.counts.skipped_stale += other.counts.skipped_stale;
+        self.failed += other.failed;
+        self.waits += other.waits;
+        self
+    }
+}
+
+/// One group of distinct contacts, with [`ContactStore::apply_batch`]; the
+/// rows the table was too busy for wait and go again, together, until they
+/// land or `max_rounds` is spent.
+async fn apply_group<S: ContactStore>(
+    store: &S,
+    mut group: Vec<ContactRecord>,
+    request_id: &str,
+    throttling: Throttling,
+    seed: u64,
+    tally: &mut Tally,
+) {
+    let mut round = 0;
+    loop {
+        let results = store.apply_batch(&group, request_id).await;
+        assert_eq!(results.len(), group.len(), "apply_batch answers once per record");
+        let mut again = Vec::new();
+        for (rec, result) in group.into_iter().zip(results) {
+            match result {
+                Err(e) if e.is_contention() && round < throttling.max_rounds => again.push(rec),
+                result => tally.add(&rec, result),
+            }
+        }
+        if again.is_empty() {
+            return;
+        }
+        round += 1;
+        tally.waits += again.len() as u64;
+        tokio::time::sleep(throttling.backoff(round, seed)).await;
+        group = again;
+    }
+}
+
+/// Reads and validates the CSV, handing every valid row newer than the
+/// watermark to `send` (which returns false when the writers are gone).
+fn parse_rows<R: Read>(
+    input: R,
+    watermark: Timestamp,
+    mut send: impl FnMut(ContactRecord) -> bool,
+) -> Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError> {
+    let mut reader = ExportReader::new(input)?;
+    let mut counts = Counts::default();
+    let mut rejects = RejectsFile { writer: None };
+    while let Some(row) = reader.next_row() {
+        match row? {
+            Row::Valid(rec) if sync::is_stale(rec.operation_time, watermark) => counts.skipped_stale += 1,
+            Row::Valid(rec) => {
+                if !send(rec) {
+                    break; // the writers are gone: the caller reports why
+                }
+            }
+            Row::Rejected(r) => {
+                counts.rejected += 1;
+                rejects.add(&r)?;
+            }
+        }
+    }
+    Ok((counts, rejects.finish()?))
+}
+
+/// The parser's side of batch mode: the group each lane is being dealt.
+struct Lanes {
+    senders: Vec<mpsc::Sender<Vec<ContactRecord>>>,
+    open: Vec<Vec<ContactRecord>>,
+}
+
+impl Lanes {
+    fn lane_of(&self, rec: &ContactRecord) -> usize {
+        let mut h = std::hash::DefaultHasher::new();
+        rec.key.customer_guid.hash(&mut h);
+        (h.finish() % self.senders.len() as u64) as usize
+    }
+
+    /// Adds a row to its lane's group; a full group, or one that already
+    /// holds this contact, goes to the lane first. False when the writers
+    /// are gone.
+    fn push(&mut self, rec: ContactRecord) -> bool {
+        let lane = self.lane_of(&rec);
+        let guid = &rec.key.customer_guid;
+        if self.open[lane].iter().any(|r| &r.key.customer_guid == guid) && !self.send(lane) {
+            return false;
+        }
+        self.open[lane].push(rec);
+        self.open[lane].len() < MAX_BATCH || self.send(lane)
+    }
+
+    fn send(&mut self, lane: usize) -> bool {
+        let group = std::mem::replace(&mut self.open[lane], Vec::with_capacity(MAX_BATCH));
+        self.senders[lane].blocking_send(group).is_ok()
+    }
+
+    /// The last, partly filled groups.
+    fn flush(mut self) {
+        for lane in 0..self.open.len() {
+            if !self.open[lane].is_empty() && !self.send(lane) {
+                return;
+            }
         }
     }
 }
@@ -299,65 +523,69 @@ pub async fn apply_export_with<S: ContactStore, R: Read + Send + 'static>(
     input: R,
     request_id: &str,
     watermark: Timestamp,
-    write_concurrency: usize,
-    throttling: Throttling,
+    writes: Writes,
 ) -> Result<ApplyReport, ApplyError> {
-    let (tx, rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
-    let parser =
-        tokio::task::spawn_blocking(move || -> Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError> {
-            let mut reader = ExportReader::new(input)?;
-            let mut counts = Counts::default();
-            let mut rejects = RejectsFile { writer: None };
-            while let Some(row) = reader.next_row() {
-                match row? {
-                    Row::Valid(rec) if sync::is_stale(rec.operation_time, watermark) => counts.skipped_stale += 1,
-                    Row::Valid(rec) => {
-                        if tx.blocking_send(rec).is_err() {
-                            break; // the writers are gone: the caller reports why
-                        }
+    type Parsed = Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError>;
+    let (concurrency, throttling) = (writes.concurrency.max(1), writes.throttling);
+    let (tally, parser) = match writes.mode {
+        WriteMode::Row => {
+            let (tx, rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
+            let parser = tokio::task::spawn_blocking(move || -> Parsed {
+                parse_rows(input, watermark, |rec| tx.blocking_send(rec).is_ok())
+            });
+            let tally = tokio_stream_from(rx)
+                .enumerate()
+                .map(|(i, rec)| async move {
+                    let (result, waited) = apply_one(store, &rec, request_id, throttling, i as u64).await;
+                    (rec, result, waited)
+                })
+                .buffer_unordered(concurrency)
+                .fold(Tally::default(), |mut t, (rec, result, waited)| async move {
+                    t.waits += u64::from(waited);
+                    t.add(&rec, result);
+                    t
+                })
+                .await;
+            (tally, parser)
+        }
+        WriteMode::Batch => {
+            let (senders, receivers): (Vec<_>, Vec<_>) =
+                (0..concurrency).map(|_| mpsc::channel::<Vec<ContactRecord>>(LANE_DEPTH)).unzip();
+            let parser = tokio::task::spawn_blocking(move || -> Parsed {
+                let open = senders.iter().map(|_| Vec::with_capacity(MAX_BATCH)).collect();
+                let mut lanes = Lanes { senders, open };
+                let parsed = parse_rows(input, watermark, |rec| lanes.push(rec));
+                lanes.flush();
+                parsed
+            });
+            let tally = receivers
+                .into_iter()
+                .enumerate()
+                .map(|(lane, mut rx)| async move {
+                    let mut tally = Tally::default();
+                    let mut n = 0u64;
+                    while let Some(group) = rx.recv().await {
+                        let seed = (lane as u64) << 32 | n;
+                        apply_group(store, group, request_id, throttling, seed, &mut tally).await;
+                        n += 1;
                     }
-                    Row::Rejected(r) => {
-                        counts.rejected += 1;
-                        rejects.add(&r)?;
-                    }
-                }
-            }
-            Ok((counts, rejects.finish()?))
-        });
-
-    let writes = tokio_stream_from(rx)
-        .enumerate()
-        .map(|(i, rec)| async move {
-            let (result, throttled) = apply_one(store, &rec, request_id, throttling, i as u64).await;
-            (rec, result, throttled)
-        })
-        .buffer_unordered(write_concurrency.max(1))
-        .fold((Counts::default(), 0u64, 0u64), |(mut c, mut failed, mut waits), (rec, result, throttled)| async move {
-            waits += u64::from(throttled);
-            match result {
-                Ok(WriteOutcome::Applied) => match rec.operation_type() {
-                    OperationType::Create => c.created += 1,
-                    OperationType::Update => c.updated += 1,
-                    OperationType::Delete => c.deleted += 1,
-                },
-                Ok(WriteOutcome::Stale) => c.skipped_stale += 1,
-                Err(e) => {
-                    failed += 1;
-                    warn!(customer_guid = %rec.key.customer_guid, error = %e, "write failed after retries");
-                }
-            }
-            (c, failed, waits)
-        });
-    let (write_counts, failed_writes, throttled_retries) = writes.await;
+                    tally
+                })
+                .collect::<futures::stream::FuturesUnordered<_>>()
+                .fold(Tally::default(), |all, lane| async move { all.merge(lane) })
+                .await;
+            (tally, parser)
+        }
+    };
     let (parse_counts, rejects) = parser.await.expect("the CSV parser thread panicked")?;
     let counts = Counts {
-        created: write_counts.created,
-        updated: write_counts.updated,
-        deleted: write_counts.deleted,
-        skipped_stale: write_counts.skipped_stale + parse_counts.skipped_stale,
+        created: tally.counts.created,
+        updated: tally.counts.updated,
+        deleted: tally.counts.deleted,
+        skipped_stale: tally.counts.skipped_stale + parse_counts.skipped_stale,
         rejected: parse_counts.rejected,
     };
-    Ok(ApplyReport { counts, failed_writes, throttled_retries, rejects })
+    Ok(ApplyReport { counts, failed_writes: tally.failed, throttled_retries: tally.waits, rejects })
 }
 
 fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
@@ -509,8 +737,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
             }
             Err(source) => return Err(IngestError::S3 { uri: data_set.uri(), source }),
         };
-        let (concurrency, throttling) = (self.settings.write_concurrency, self.settings.throttling);
-        let report = match apply_export_with(&self.store, input, id, watermark, concurrency, throttling).await {
+        let report = match apply_export_with(&self.store, input, id, watermark, self.settings.writes()).await {
             Ok(r) => r,
             Err(ApplyError::Header(e)) => return self.record_failure(id, Some(coverage), &e.to_string()).await,
             Err(ApplyError::Read(e)) => {

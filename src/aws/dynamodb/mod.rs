@@ -9,8 +9,9 @@ pub mod cursor;
 pub mod item;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use self::item::{
     BY_ACCOUNT_INDEX, BY_EMAIL_INDEX, CONTACT_SK, EXPORT_SK, EXPORTS_GSI_PK, Item, SYNC_PK, SYNC_SK, account_pk,
@@ -125,6 +126,21 @@ impl DynamoStore {
     }
 }
 
+/// A contact write lands only on a new contact or over an older record (R3).
+const NEWER_ONLY: &str = "attribute_not_exists(pk) OR operationTime < :t";
+
+/// The conditional put of one record inside a `TransactWriteItems`.
+fn transact_put(table: &str, rec: &ContactRecord, request_id: &str) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(contact_item(rec, request_id)))
+        .condition_expression(NEWER_ONLY)
+        .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
+        .build()
+        .expect("a Put with its table and item set");
+    TransactWriteItem::builder().put(put).build()
+}
+
 impl ContactStore for DynamoStore {
     async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
         let result = self
@@ -132,7 +148,7 @@ impl ContactStore for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(contact_item(rec, request_id)))
-            .condition_expression("attribute_not_exists(pk) OR operationTime < :t")
+            .condition_expression(NEWER_ONLY)
             .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
             .send()
             .await
@@ -142,6 +158,65 @@ impl ContactStore for DynamoStore {
             Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(WriteOutcome::Stale),
             Err(e) => Err(e),
         }
+    }
+
+    /// One `TransactWriteItems` of conditional `Put`s (a single record: one
+    /// `PutItem`, half the write capacity). When the transaction is
+    /// cancelled, its `CancellationReasons` say why, item by item:
+    /// `ConditionalCheckFailed` is stale, `None` (cancelled for another
+    /// item's sake) is sent again at once without the decided ones, any
+    /// other reason (`TransactionConflict`, `ThrottlingError`, ...) becomes
+    /// that item's error for the caller to retry or count.
+    async fn apply_batch(&self, recs: &[ContactRecord], request_id: &str) -> Vec<Result<WriteOutcome, AwsError>> {
+        if let [rec] = recs {
+            return vec![self.apply(rec, request_id).await];
+        }
+        let mut out: Vec<Option<Result<WriteOutcome, AwsError>>> = vec![None; recs.len()];
+        let mut pending: Vec<usize> = (0..recs.len()).collect();
+        while !pending.is_empty() {
+            if let [i] = pending[..] {
+                out[i] = Some(self.apply(&recs[i], request_id).await);
+                break;
+            }
+            let items = pending.iter().map(|&i| transact_put(&self.table, &recs[i], request_id)).collect();
+            let err = match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => {
+                    pending.drain(..).for_each(|i| out[i] = Some(Ok(WriteOutcome::Applied)));
+                    break;
+                }
+                Err(e) => e,
+            };
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().len() == pending.len() =>
+                {
+                    c.cancellation_reasons()
+                }
+                _ => {
+                    let e = AwsError::from_sdk(SERVICE, "TransactWriteItems", &err);
+                    pending.drain(..).for_each(|i| out[i] = Some(Err(e.clone())));
+                    break;
+                }
+            };
+            let mut again = Vec::with_capacity(pending.len());
+            for (&i, reason) in pending.iter().zip(reasons) {
+                match reason.code() {
+                    Some(codes::CONDITION_FAILED_REASON) => out[i] = Some(Ok(WriteOutcome::Stale)),
+                    None | Some("None") => again.push(i),
+                    Some(code) => {
+                        let message = reason.message().unwrap_or("the transaction was cancelled");
+                        out[i] = Some(Err(AwsError::service(SERVICE, "TransactWriteItems", code, message, 400)));
+                    }
+                }
+            }
+            if again.len() == pending.len() {
+                // Cancelled with no item to blame: nothing to learn by sending it again now.
+                let e = AwsError::from_sdk(SERVICE, "TransactWriteItems", &err);
+                again.drain(..).for_each(|i| out[i] = Some(Err(e.clone())));
+            }
+            pending = again;
+        }
+        out.into_iter().map(|o| o.expect("every record decided")).collect()
     }
 
     async fn contacts_by_account(

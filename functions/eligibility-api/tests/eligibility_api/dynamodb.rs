@@ -242,11 +242,7 @@ async fn sync_status_after_an_export_delivered_through_ingest() {
     let ingest = Ingest::new(
         s3.clone(),
         env.store.clone(),
-        Settings {
-            initial_from_date: Timestamp::parse(INITIAL).unwrap(),
-            write_concurrency: 8,
-            throttling: Default::default(),
-        },
+        Settings { initial_from_date: Timestamp::parse(INITIAL).unwrap(), write_concurrency: 8, ..Settings::default() },
         Metrics::new("PscBridgeTest"),
     );
     let id = "c3c84ee0-5aba-11e6-8d9c-235dc080841d";

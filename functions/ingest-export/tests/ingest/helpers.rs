@@ -54,6 +54,11 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        Self::with_settings(|s| s).await
+    }
+
+    /// A fresh table and bucket, with the tests' settings as `change` leaves them.
+    pub async fn with_settings(change: impl FnOnce(Settings) -> Settings) -> Self {
         let logs = capture_logs();
         let emu = devkit::Emulators::get().await;
         let ddb = emu.dynamodb_client();
@@ -63,7 +68,7 @@ impl TestEnv {
         let bucket = devkit::unique_name("exports");
         devkit::create_bucket(&s3, &bucket).await.expect("bucket");
         let store = Store::new(ddb, table);
-        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 8, throttling: Default::default() };
+        let settings = change(Settings { initial_from_date: t(INITIAL), write_concurrency: 8, ..Settings::default() });
         let ingest = Ingest::new(s3.clone(), store.clone(), settings, Metrics::new("PscBridgeTest"));
         Self { store, s3, bucket, ingest, logs }
     }

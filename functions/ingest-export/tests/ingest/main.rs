@@ -3,6 +3,7 @@
 
 mod faults;
 mod helpers;
+mod ordering;
 mod rules;
 
 use helpers::*;

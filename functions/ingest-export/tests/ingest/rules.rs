@@ -33,7 +33,8 @@ impl Mem {
     }
 
     fn with_store(store: MemoryStore) -> Self {
-        let settings = Settings { initial_from_date: t(INITIAL), write_concurrency: 4, throttling: FAST };
+        let settings =
+            Settings { initial_from_date: t(INITIAL), write_concurrency: 4, throttling: FAST, ..Settings::default() };
         Self { ingest: Ingest::new(MemoryObjects::new(), store, settings, Metrics::new("PscBridgeTest")) }
     }
 

@@ -65,7 +65,7 @@ pub fn settings(bucket: &str) -> Settings {
 }
 
 pub fn ingest_settings() -> IngestSettings {
-    IngestSettings { initial_from_date: ts(INITIAL), write_concurrency: 8, throttling: Default::default() }
+    IngestSettings { initial_from_date: ts(INITIAL), write_concurrency: 8, ..IngestSettings::default() }
 }
 
 /// The CAS client as `main` builds it, from a shared configuration for

@@ -2,7 +2,7 @@
 //! the S3 emulator (moto), with throughput and peak memory.
 //!
 //! ```text
-//! ingest-e2e run --file EXPORT.csv [--concurrency 32] [--keep]
+//! ingest-e2e run --file EXPORT.csv [--concurrency 32] [--write-mode batch|row] [--keep]
 //! ingest-e2e prepare --file EXPORT.csv      (for the Python reference)
 //! ingest-e2e cleanup --table T --bucket B
 //! ```
@@ -11,7 +11,9 @@
 //! CSV (streamed from disk) and its metadata as CAS would, resets the peak-RSS
 //! counter, then times `Ingest::handle_message` on the notification, exactly
 //! as the Lambda runs it (same retry settings, `--concurrency` writes in
-//! flight, default 32 like the template's `WriteConcurrency`). It prints a
+//! flight, default 32 like the template's `WriteConcurrency`; `--write-mode`
+//! as the function's `WRITE_MODE`, default `batch`: `TransactWriteItems` of
+//! up to 100 rows, or `row`, one `PutItem` per row). It prints a
 //! summary and one `BENCH {json}` line: rows/s, peak RSS (`VmHWM`) of the
 //! ingest, and the CPU seconds this process, DynamoDB Local's JVM and moto
 //! used meanwhile (the emulators are found by the ports of
@@ -31,7 +33,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use exportgen::{Placement, metadata_json, notification_json};
-use ingest_export::{Ingest, Settings};
+use ingest_export::{Ingest, Settings, WriteMode};
 use psc_bridge::aws::{DynamoStore, retry_config};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::metrics::Metrics;
@@ -42,6 +44,7 @@ struct Args {
     command: String,
     file: Option<PathBuf>,
     concurrency: usize,
+    write_mode: WriteMode,
     keep: bool,
     table: Option<String>,
     bucket: Option<String>,
@@ -50,12 +53,21 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     let command = it.next().ok_or_else(|| anyhow!("missing command: run, prepare or cleanup"))?;
-    let mut a = Args { command, file: None, concurrency: 32, keep: false, table: None, bucket: None };
+    let mut a = Args {
+        command,
+        file: None,
+        concurrency: 32,
+        write_mode: WriteMode::Batch,
+        keep: false,
+        table: None,
+        bucket: None,
+    };
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| anyhow!("{arg} needs a value"));
         match arg.as_str() {
             "--file" => a.file = Some(PathBuf::from(value()?)),
             "--concurrency" => a.concurrency = value()?.parse().context("--concurrency")?,
+            "--write-mode" => a.write_mode = WriteMode::parse(&value()?).map_err(|e| anyhow!("--write-mode {e}"))?,
             "--keep" => a.keep = true,
             "--table" => a.table = Some(value()?),
             "--bucket" => a.bucket = Some(value()?),
@@ -70,7 +82,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "ingest-e2e: {e:#}\nusage: ingest-e2e run|prepare --file CSV [--concurrency N] [--keep]\n       ingest-e2e cleanup --table T --bucket B"
+                "ingest-e2e: {e:#}\nusage: ingest-e2e run|prepare --file CSV [--concurrency N] [--write-mode batch|row] [--keep]\n       ingest-e2e cleanup --table T --bucket B"
             );
             return ExitCode::from(2);
         }
@@ -117,7 +129,7 @@ async fn run(args: Args) -> Result<()> {
         }
         "run" => {
             let file = args.file.ok_or_else(|| anyhow!("run needs --file"))?;
-            bench(emu, &ddb, &s3, &file, args.concurrency, args.keep).await
+            bench(emu, &ddb, &s3, &file, args.concurrency, args.write_mode, args.keep).await
         }
         other => bail!("unknown command {other}: run, prepare or cleanup"),
     }
@@ -190,6 +202,7 @@ async fn bench(
     s3: &aws_sdk_s3::Client,
     file: &Path,
     concurrency: usize,
+    write_mode: WriteMode,
     keep: bool,
 ) -> Result<()> {
     let bytes = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?.len();
@@ -202,6 +215,7 @@ async fn bench(
         initial_from_date: Timestamp::parse(INITIAL_FROM_DATE).expect("valid"),
         write_concurrency: concurrency,
         throttling: Default::default(),
+        write_mode,
     };
     let ingest = Ingest::new(s3.clone(), store, settings, Metrics::new("PscBridgeBench"));
     let at = Placement {
@@ -236,6 +250,7 @@ async fn bench(
         "seconds": round(secs, 3),
         "rowsPerSec": round(rows as f64 / secs, 1),
         "concurrency": concurrency,
+        "writeMode": write_mode.as_str(),
         "status": summary.status.as_str(),
         "counts": serde_json::to_value(&summary).map(|s| s["counts"].clone()).unwrap_or_default(),
         "peakRssKb": peak_kb,
@@ -249,14 +264,16 @@ async fn bench(
         "selfCores": round(self_cpu / secs, 2),
     });
     eprintln!(
-        "ingest-e2e: {rows} rows ({:.1} MB) in {secs:.1}s = {:.0} rows/s, status {}, peak RSS {:.1} MB{}; \
-         CPU: ingest {:.2} cores, DynamoDB Local {}, moto {}",
+        "ingest-e2e ({} writes): {rows} rows ({:.1} MB) in {secs:.1}s = {:.0} rows/s, status {}, peak RSS {:.1} MB{}; \
+         CPU: ingest {:.2} cores ({:.0} µs/row), DynamoDB Local {}, moto {}",
+        write_mode.as_str(),
         bytes as f64 / 1e6,
         rows as f64 / secs,
         summary.status.as_str(),
         peak_kb.unwrap_or(0) as f64 / 1024.0,
         if hwm_reset { " (ingest only)" } else { " (whole process)" },
         self_cpu / secs,
+        self_cpu / rows.max(1) as f64 * 1e6,
         java_cpu.map_or("n/a".into(), |v| format!("{:.2} cores", v / secs)),
         moto_cpu.map_or("n/a".into(), |v| format!("{:.2} cores", v / secs)),
     );
