@@ -5,19 +5,23 @@
 #   scripts/bench-ingest.sh --quick    small files, to check the set-up (~2 min)
 #
 # 1. bootstraps the tools (scripts/bootstrap.sh) and builds release binaries;
-# 2. generates the exports into target/bench-data/ with exportgen (seed 42,
+# 2. generates the exports into target/bench-data/ (target/ is $CARGO_TARGET_DIR
+#    when set) with exportgen (seed 42,
 #    0.1% bad rows; deterministic, regenerated when exportgen or the
 #    parameters change);
 # 3. parse: `cargo bench --bench ingest_parse` (bare csv, psc-bridge parse +
 #    validate + items) and benches/python/reference_parse.py on the same file;
 # 4. end to end, under devkit's with-emulators (one DynamoDB Local, one
-#    moto for everything): target/release/ingest-e2e for each size under
-#    /usr/bin/time -v, and benches/python/reference_boto3.py on the first
-#    size, each into a fresh table;
+#    moto for everything): target/release/ingest-e2e for each size and each
+#    write mode of E2E_MODES (batch: TransactWriteItems of up to 100 rows;
+#    row: one PutItem per row, the earlier path) under /usr/bin/time -v, and
+#    benches/python/reference_boto3.py on the first size, each into a fresh
+#    table;
 # 5. prints a table; the raw results (one JSON object per line) are kept in
 #    target/bench-data/results-<UTC time>.jsonl.
 #
 # Env: PARSE_ROWS (200000), E2E_ROWS ("100000 300000 1000000"),
+#      E2E_MODES ("batch row", the ingest's write modes, each on every size),
 #      PY_E2E_ROWS (first of E2E_ROWS), WARMUP_ROWS (30000), RUNS (5, best of),
 #      PY_RUNS (3),
 #      CONCURRENCY (32, the template's WriteConcurrency default), SEED (42),
@@ -27,8 +31,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="$ROOT/.local/venv/bin/python"
-DATA="$ROOT/target/bench-data"
-BIN="$ROOT/target/release"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+DATA="$TARGET/bench-data"
+BIN="$TARGET/release"
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -41,21 +46,27 @@ if [[ "${1:-}" == "--e2e-inside" ]]; then
   # DynamoDB Local is a JVM: its first ~10k writes run at half speed or less
   # until the JIT has compiled them. Warm it up, untimed, so that every
   # measured run (Rust and Python) sees the same warm server.
-  say "warm-up of DynamoDB Local: $warmup_rows rows (not counted)"
-  "$BIN/ingest-e2e" run --file "$DATA/export-$warmup_rows.csv" --concurrency "$CONCURRENCY" | grep '^BENCH ' \
-    | sed 's/^BENCH //; s/"bench":"e2e-rust"/"bench":"e2e-warmup"/' | tee -a "$out" >&2
+  for mode in $E2E_MODES; do
+    say "warm-up of DynamoDB Local, $mode writes: $warmup_rows rows (not counted)"
+    "$BIN/ingest-e2e" run --file "$DATA/export-$warmup_rows.csv" --concurrency "$CONCURRENCY" --write-mode "$mode" \
+      | grep '^BENCH ' \
+      | sed 's/^BENCH //; s/"bench":"e2e-rust"/"bench":"e2e-warmup"/' | tee -a "$out" >&2
+  done
   for rows in "$@"; do
     file="$DATA/export-$rows.csv"
-    say "end to end, psc-bridge: $rows rows (ingest-e2e run, /usr/bin/time -v)"
-    uptime >&2
-    /usr/bin/time -v -o "$DATA/time-e2e-$rows.txt" \
-      "$BIN/ingest-e2e" run --file "$file" --concurrency "$CONCURRENCY" | grep '^BENCH ' | sed 's/^BENCH //' \
-      | "$PY" -c '
+    for mode in $E2E_MODES; do
+      say "end to end, psc-bridge, $mode writes: $rows rows (ingest-e2e run, /usr/bin/time -v)"
+      uptime >&2
+      /usr/bin/time -v -o "$DATA/time-e2e-$rows-$mode.txt" \
+        "$BIN/ingest-e2e" run --file "$file" --concurrency "$CONCURRENCY" --write-mode "$mode" \
+        | grep '^BENCH ' | sed 's/^BENCH //' \
+        | "$PY" -c '
 import json, re, sys
 r = json.loads(sys.stdin.read())
 t = open(sys.argv[1]).read()
 r["timeMaxRssKb"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
-print(json.dumps(r))' "$DATA/time-e2e-$rows.txt" | tee -a "$out" >&2
+print(json.dumps(r))' "$DATA/time-e2e-$rows-$mode.txt" | tee -a "$out" >&2
+    done
     if [[ "$rows" == "$py_rows" ]]; then
       say "end to end, Python + boto3 reference: $rows rows (same file, same servers, fresh table)"
       uptime >&2
@@ -75,7 +86,7 @@ QUICK=0
 case "${1:-}" in
   "") ;;
   --quick) QUICK=1 ;;
-  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
   *) echo "bench-ingest: unknown argument $1" >&2; exit 2 ;;
 esac
 if [[ $QUICK == 1 ]]; then
@@ -89,6 +100,7 @@ WARMUP_ROWS="${WARMUP_ROWS:-30000}"
 RUNS="${RUNS:-5}"
 PY_RUNS="${PY_RUNS:-3}"
 export CONCURRENCY="${CONCURRENCY:-32}"
+export E2E_MODES="${E2E_MODES:-batch row}"
 SEED="${SEED:-42}"
 BAD_FRACTION="${BAD_FRACTION:-0.001}"
 
@@ -177,25 +189,37 @@ if rust:
 e2e = by("e2e-rust")
 if e2e:
     print("END TO END into DynamoDB Local (write concurrency %d)" % e2e[0]["concurrency"])
-    print("  %-8s %8s %8s %8s %8s %9s %11s %11s %12s" % ("rows", "seconds", "rows/s", "status", "peak MB",
-                                                         "time -v MB", "client CPU", "java CPU", "client us/row"))
+    print("  %-8s %-6s %8s %8s %8s %8s %9s %11s %11s %12s" % ("rows", "writes", "seconds", "rows/s", "status",
+                                                              "peak MB", "time -v MB", "client CPU", "java CPU",
+                                                              "client us/row"))
+    us = lambda r: r["selfCpuSec"] / r["rows"] * 1e6
     for r in e2e:
-        print("  %-8d %8.1f %8.0f %8s %8.1f %9.1f %11s %11s %12.0f" % (
-            r["rows"], r["seconds"], r["rowsPerSec"], r["status"], r["peakRssKb"] / 1024, r["timeMaxRssKb"] / 1024,
-            "%.2f cores" % r["selfCores"], "-" if r["javaCores"] is None else "%.2f cores" % r["javaCores"],
-            r["selfCpuSec"] / r["rows"] * 1e6))
+        print("  %-8d %-6s %8.1f %8.0f %8s %8.1f %9.1f %11s %11s %12.1f" % (
+            r["rows"], r.get("writeMode", "row"), r["seconds"], r["rowsPerSec"], r["status"], r["peakRssKb"] / 1024,
+            r["timeMaxRssKb"] / 1024, "%.2f cores" % r["selfCores"],
+            "-" if r["javaCores"] is None else "%.2f cores" % r["javaCores"], us(r)))
     peak = max(r["peakRssKb"] for r in e2e) / 1024
     print("  peak RSS max %.1f MB over %s rows (target <= 64 MB, flat: %s)" % (
-        peak, "/".join(str(r["rows"]) for r in e2e), ok(peak <= 64)))
-    for p in by("e2e-python"):
-        same = [r for r in e2e if r["rows"] == p["rows"]]
-        print("  %-8d %8.1f %8.0f %8s %8.1f %9s %11s %11s %12.0f  <- Python + boto3" % (
-            p["rows"], p["seconds"], p["rowsPerSec"], p["status"], p["peakRssKb"] / 1024, "-",
+        peak, "/".join(sorted({str(r["rows"]) for r in e2e}, key=int)), ok(peak <= 64)))
+    pys = by("e2e-python")
+    for p in pys:
+        print("  %-8d %-6s %8.1f %8.0f %8s %8.1f %9s %11s %11s %12.1f  <- Python + boto3" % (
+            p["rows"], "row", p["seconds"], p["rowsPerSec"], p["status"], p["peakRssKb"] / 1024, "-",
             "%.2f cores" % p["selfCores"], "-" if p["javaCores"] is None else "%.2f cores" % p["javaCores"],
             p["selfCpuSec"] / p["rows"] * 1e6))
-        if same:
-            x = same[0]["rowsPerSec"] / p["rowsPerSec"]
-            xc = (p["selfCpuSec"] / p["rows"]) / (same[0]["selfCpuSec"] / same[0]["rows"])
-            print("  psc-bridge / Python + boto3 = %.1fx rows/s (target >= 5x: %s); client CPU per row: %.1fx less" % (
-                x, ok(x >= 5), xc))
+    for rows in sorted({r["rows"] for r in e2e}):
+        mode = {r.get("writeMode", "row"): r for r in e2e if r["rows"] == rows}
+        py = [p for p in pys if p["rows"] == rows]
+        if "batch" in mode and "row" in mode:
+            x = us(mode["row"]) / us(mode["batch"])
+            print("  %d rows: batch / row client CPU per row = 1/%.1f (target <= 1/4: %s); rows/s %.1fx" % (
+                rows, x, ok(x >= 4), mode["batch"]["rowsPerSec"] / mode["row"]["rowsPerSec"]))
+        for m in ("batch", "row"):
+            if m in mode and py:
+                p = py[0]
+                xc = (p["selfCpuSec"] / p["rows"]) / (us(mode[m]) / 1e6)
+                x = mode[m]["rowsPerSec"] / p["rowsPerSec"]
+                target = " (target >= 15x: %s)" % ok(xc >= 15) if m == "batch" else ""
+                print("  %d rows: %s / Python + boto3 = %.1fx less client CPU per row%s; %.1fx rows/s" % (
+                    rows, m, xc, target, x))
 PY

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ingest_export::{ExportSummary, Ingest, IngestError, Settings, Throttling};
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings, Throttling, WriteMode, Writes, apply_export_with};
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Guid;
 use psc_bridge::memory::{MemoryObjects, MemoryStore};
@@ -262,4 +262,45 @@ async fn throttling_beyond_the_last_round_fails_the_export_and_server_errors_are
         "13 tries for the throttled row, 1 for the 5xx (the SDK retries those)"
     );
     assert_eq!(m.store().sync_state().await.unwrap().watermark, None);
+}
+
+#[tokio::test]
+async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
+    // Contacts X and Y recur all through the file, some rows newer than the
+    // last, some older, among 400 others: batch mode must give the counts
+    // and the table of one row at a time, in file order (the memory store,
+    // like DynamoDB, refuses a batch that holds a contact twice).
+    let mut rows = Vec::new();
+    for k in 0..400u32 {
+        let other = format!("0f4a0d6e-0000-4000-8000-{:012}", 1000 + k);
+        rows.push(upsert_row(&other, &format!("Other{k}"), "2020-01-02T00:00:00.000Z", "CREATE"));
+        if k % 3 == 0 {
+            let minute = if k % 2 == 0 { k } else { k / 2 };
+            let at = format!("2020-01-03T{:02}:{:02}:00.000Z", minute / 60, minute % 60);
+            rows.push(upsert_row(X, &format!("Xavier{k}"), &at, if k == 0 { "CREATE" } else { "UPDATE" }));
+            rows.push(if k % 9 == 0 {
+                delete_row(Y, &at)
+            } else {
+                upsert_row(Y, &format!("Yolanda{k}"), &at, "UPDATE")
+            });
+        }
+    }
+    let body = csv(&rows);
+    let apply = |writes: Writes| {
+        let body = body.clone();
+        async move {
+            let store = MemoryStore::new();
+            let input = std::io::Cursor::new(body.into_bytes());
+            let report = apply_export_with(&store, input, "req", t(INITIAL), writes).await.unwrap();
+            (report, store)
+        }
+    };
+    let (one_by_one, reference) = apply(Writes { mode: WriteMode::Row, concurrency: 1, throttling: FAST }).await;
+    let (batched, store) = apply(Writes { mode: WriteMode::Batch, concurrency: 3, throttling: FAST }).await;
+    assert_eq!(batched.failed_writes, 0);
+    assert_eq!(batched.counts, one_by_one.counts);
+    assert!(batched.counts.skipped_stale > 20 && batched.counts.deleted > 5, "{:?}", batched.counts);
+    assert_eq!(store.live_contacts(), reference.live_contacts());
+    assert_eq!(store.held(&guid(Y)), reference.held(&guid(Y)));
+    assert_eq!(store.writes(), rows.len(), "each row written once");
 }
