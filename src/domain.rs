@@ -188,6 +188,16 @@ impl Timestamp {
         self.0
     }
 
+    /// The instant `t` (to the millisecond).
+    pub fn from_system_time(t: std::time::SystemTime) -> Self {
+        Self::from_datetime(OffsetDateTime::from(t))
+    }
+
+    /// `secs` seconds later (earlier when negative).
+    pub fn plus_seconds(&self, secs: i64) -> Self {
+        Self(self.0 + time::Duration::seconds(secs))
+    }
+
     pub fn unix_seconds(&self) -> i64 {
         self.0.unix_timestamp()
     }

@@ -136,7 +136,10 @@ impl MemoryStore {
         }
         let mut inner = self.lock();
         let guid = &rec.key.customer_guid;
-        if inner.contacts.get(guid).is_some_and(|h| h.operation_time >= rec.operation_time) {
+        // Newer only, or the same record of the same export again (DynamoDB's
+        // condition, `aws::dynamodb`).
+        let same_again = |h: &Held| h.operation_time == rec.operation_time && h.export_request_id == request_id;
+        if inner.contacts.get(guid).is_some_and(|h| h.operation_time >= rec.operation_time && !same_again(h)) {
             return Ok(WriteOutcome::Stale);
         }
         let contact = match &rec.change {
@@ -338,7 +341,13 @@ impl ExportLog for MemoryStore {
         Ok(Some(rec.clone()))
     }
 
-    async fn save_checkpoint(&self, request_id: &str, owner: &str, checkpoint: &Checkpoint) -> Result<bool, AwsError> {
+    async fn save_checkpoint(
+        &self,
+        request_id: &str,
+        owner: &str,
+        checkpoint: &Checkpoint,
+        release: bool,
+    ) -> Result<bool, AwsError> {
         self.check()?;
         let mut inner = self.lock();
         let Some((_, rec)) = inner.exports.get_mut(request_id) else { return Ok(false) };
@@ -346,6 +355,9 @@ impl ExportLog for MemoryStore {
             return Ok(false);
         }
         rec.checkpoint = Some(checkpoint.clone());
+        if release {
+            rec.lease = None;
+        }
         Ok(true)
     }
 }

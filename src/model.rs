@@ -99,6 +99,17 @@ impl Counts {
     pub fn applied(&self) -> u64 {
         self.created + self.updated + self.deleted
     }
+
+    /// Both counts added up (an export applied in segments).
+    pub fn plus(&self, other: &Counts) -> Counts {
+        Counts {
+            created: self.created + other.created,
+            updated: self.updated + other.updated,
+            deleted: self.deleted + other.deleted,
+            skipped_stale: self.skipped_stale + other.skipped_stale,
+            rejected: self.rejected + other.rejected,
+        }
+    }
 }
 
 /// What the table records about one export.

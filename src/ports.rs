@@ -127,12 +127,15 @@ pub trait ExportLog: Send + Sync {
     ) -> impl Future<Output = Result<Option<ExportRecord>, AwsError>> + Send;
 
     /// ingest-export: records `checkpoint`, if `owner` still holds the
-    /// lease; false when it does not (another invocation took over).
+    /// lease; false when it does not (another invocation took over). With
+    /// `release`, the lease ends too: the next invocation (a continuation)
+    /// may take it at once.
     fn save_checkpoint(
         &self,
         request_id: &str,
         owner: &str,
         checkpoint: &Checkpoint,
+        release: bool,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
@@ -328,8 +331,9 @@ impl<T: ExportLog + ?Sized> ExportLog for &T {
         request_id: &str,
         owner: &str,
         checkpoint: &Checkpoint,
+        release: bool,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send {
-        (**self).save_checkpoint(request_id, owner, checkpoint)
+        (**self).save_checkpoint(request_id, owner, checkpoint, release)
     }
 }
 

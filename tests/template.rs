@@ -1039,6 +1039,40 @@ fn contact_events_reads_the_stream_and_alone_puts_on_its_bus() {
     assert_eq!(describe(&st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]), "Arn:ContactEventsFunctionRole");
 }
 
+#[test]
+fn ingest_export_may_invoke_itself_and_nothing_else_to_go_on_from_a_checkpoint() {
+    let t = template();
+    let invokes: Vec<(String, String)> = section(&t, "Resources")
+        .iter()
+        .filter(|(_, r)| resource_type(r) == "AWS::IAM::Policy")
+        .flat_map(|(_, r)| {
+            let p = props(r);
+            let roles: Vec<String> = one_or_many(&p["Roles"]).into_iter().map(describe).collect();
+            one_or_many(&p["PolicyDocument"]["Statement"])
+                .into_iter()
+                .filter(|st| strings(st.get("Action")).iter().any(|a| a.starts_with("lambda:")))
+                .flat_map(move |st| {
+                    let roles = roles.clone();
+                    one_or_many(&st["Resource"]).into_iter().flat_map(move |res| {
+                        roles.iter().map(move |role| (role.clone(), describe(res))).collect::<Vec<_>>()
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(invokes, [("Ref:IngestExportFunctionRole".to_owned(), "Arn:IngestExportFunction".to_owned())]);
+    let policy = section(&t, "Resources")
+        .values()
+        .find(|r| {
+            resource_type(r) == "AWS::IAM::Policy" && describe(&props(r)["Roles"][0]) == "Ref:IngestExportFunctionRole"
+        })
+        .expect("the continuation policy");
+    assert_eq!(
+        strings(policy["Properties"]["PolicyDocument"]["Statement"][0].get("Action")),
+        ["lambda:InvokeFunction"]
+    );
+}
+
 /// `!GetAtt X.Y` as `X.Y`.
 fn get_att(v: &Value) -> Option<String> {
     match intrinsic(v)? {

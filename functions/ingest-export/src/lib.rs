@@ -38,15 +38,28 @@ use lambda_runtime::Diagnostic;
 use psc_bridge::aws::{AwsError, codes};
 use psc_bridge::config::{ConfigError, DEFAULT_INITIAL_FROM_DATE, env_or, env_required, parse_var};
 use psc_bridge::domain::{ContactRecord, OperationType, Timestamp};
-use psc_bridge::export_csv::{ExportReader, HeaderError, ReadError, Reject, Row};
+use psc_bridge::export_csv::{ExportReader, HeaderError, Position, ReadError, Reject, Row};
 use psc_bridge::metrics::Metrics;
-use psc_bridge::model::{Counts, ExportOutcome, ExportStatus, WriteOutcome};
+use psc_bridge::model::{Checkpoint, Counts, ExportOutcome, ExportStatus, Lease, WriteOutcome};
 use psc_bridge::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
-use psc_bridge::ports::{ContactStore, ExportLog, MAX_BATCH, ObjectStore};
+use psc_bridge::ports::{ContactStore, Continuation, ExportLog, MAX_BATCH, ObjectStore};
 use psc_bridge::sync::{self, Coverage};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
+
+/// Rows between checkpoints by default: a few seconds of writing.
+pub const DEFAULT_CHECKPOINT_ROWS: u64 = 20_000;
+/// At most this long before its deadline an invocation stops.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+/// Rows an invocation reads before it may stop, however close its deadline:
+/// every invocation makes progress.
+const MIN_ROWS: u64 = 1_000;
+/// A lease without a deadline (no Lambda context): 15 minutes, Lambda's
+/// longest invocation.
+const UNBOUNDED_LEASE_SECONDS: i64 = 900;
+/// A part of a rejects report is a segment's rejects: small.
+const MAX_REJECTS_PART_BYTES: usize = 256 << 20;
 
 /// The metadata file is small; anything bigger is not a metadata file.
 const MAX_METADATA_BYTES: usize = 1 << 20;
@@ -66,6 +79,11 @@ pub struct Settings {
     /// How a write the table keeps throttling is retried.
     pub throttling: Throttling,
     pub write_mode: WriteMode,
+    /// Rows between checkpoints of an export (a crash resumes from the last).
+    pub checkpoint_rows: u64,
+    /// How long before its deadline an invocation stops at a checkpoint, at
+    /// most (half the time left when that is shorter).
+    pub deadline_margin: Duration,
 }
 
 impl Default for Settings {
@@ -76,6 +94,8 @@ impl Default for Settings {
             write_concurrency: 32,
             throttling: Throttling::default(),
             write_mode: WriteMode::default(),
+            checkpoint_rows: DEFAULT_CHECKPOINT_ROWS,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
         }
     }
 }
@@ -169,6 +189,9 @@ pub struct Config {
     pub table_name: String,
     pub settings: Settings,
     pub metrics_namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the function a
+    /// continuation invokes, this one.
+    pub function_name: Option<String>,
 }
 
 impl Config {
@@ -187,8 +210,10 @@ impl Config {
                 })?,
                 throttling: Throttling::default(),
                 write_mode: parse_var("WRITE_MODE", &mode, WriteMode::parse)?,
+                ..Settings::default()
             },
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -212,6 +237,10 @@ pub enum IngestError {
     WritesFailed { request_id: String, failed: u64 },
     #[error("export {request_id}: the rejects report could not be written: {detail}")]
     RejectsReport { request_id: String, detail: String },
+    /// The continuation could not be invoked: this invocation fails, and
+    /// Lambda's retry resumes from the checkpoint.
+    #[error("the export could not go on in a new invocation: {}", .0.summary())]
+    Continuation(AwsError),
 }
 
 impl IngestError {
@@ -224,6 +253,7 @@ impl IngestError {
             Self::Read { .. } => "ReadError",
             Self::WritesFailed { .. } => "WritesFailed",
             Self::RejectsReport { .. } => "RejectsReportFailed",
+            Self::Continuation(_) => "ContinuationFailed",
         }
     }
 }
@@ -271,11 +301,50 @@ fn counts_json<Z: serde::Serializer>(c: &Counts, z: Z) -> Result<Z::Ok, Z::Error
 }
 
 /// The handler: built once per Lambda instance.
-pub struct Ingest<S, O> {
+pub struct Ingest<S, O, C = NoContinuation> {
     objects: O,
     store: S,
     settings: Settings,
     metrics: Metrics,
+    continuation: C,
+}
+
+/// One invocation of the function: its request id (the lease's owner;
+/// Lambda retries an invocation with the same one) and its deadline.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub id: String,
+    /// `None`: no deadline (tests, the benchmark).
+    pub deadline: Option<std::time::SystemTime>,
+}
+
+impl Invocation {
+    /// An invocation without a deadline.
+    pub fn unbounded(id: impl Into<String>) -> Self {
+        Self { id: id.into(), deadline: None }
+    }
+}
+
+/// No continuation: an ingest without a deadline never needs one.
+pub struct NoContinuation;
+
+impl Continuation for NoContinuation {
+    async fn continue_later(&self, _payload: &serde_json::Value) -> Result<(), AwsError> {
+        Err(AwsError::local(
+            "Lambda",
+            "Invoke",
+            psc_bridge::aws::Failure::BadRequest,
+            "no continuation is configured (AWS_LAMBDA_FUNCTION_NAME)".to_owned(),
+        ))
+    }
+}
+
+/// What a continuation invocation gets: the notification again (the same
+/// handler applies it, from the export's checkpoint).
+pub fn continuation_payload(message: &str, request_id: &str, from: Position) -> serde_json::Value {
+    serde_json::json!({
+        "continuation": {"message": message, "requestId": request_id, "fromLine": from.line, "fromByte": from.byte}
+    })
 }
 
 /// Result of streaming one CSV into the table.
@@ -444,17 +513,80 @@ async fn apply_group<S: ContactStore>(
     }
 }
 
-/// Reads and validates the CSV, handing every valid row newer than the
-/// watermark to `send` (which returns false when the writers are gone).
+/// Where a segment of an export stops: after `rows` rows, or once `at` has
+/// passed, at a row boundary (the end of the file stops it too).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stop {
+    pub rows: Option<u64>,
+    pub at: Option<std::time::Instant>,
+    /// Rows read before `at` counts.
+    pub min_rows: u64,
+}
+
+impl Stop {
+    /// The whole file.
+    pub const NEVER: Stop = Stop { rows: None, at: None, min_rows: 0 };
+
+    fn reached(&self, rows: u64) -> bool {
+        self.rows.is_some_and(|n| rows >= n)
+            || (rows >= self.min_rows && self.at.is_some_and(|at| std::time::Instant::now() >= at))
+    }
+}
+
+/// Where the rows of a segment come from: the start of the object, a
+/// ranged read from a checkpoint, or the reader of the segment before.
+/// (One per segment, moved into the parser's thread: its size is no cost.)
+#[allow(clippy::large_enum_variant)]
+pub enum Input<R: Read> {
+    Start(R),
+    Resume { input: R, header: Vec<String>, from: Position },
+    Reader(ExportReader<R>),
+}
+
+impl<R: Read> Input<R> {
+    fn open(self) -> Result<ExportReader<R>, HeaderError> {
+        match self {
+            Input::Start(input) => ExportReader::new(input),
+            Input::Resume { input, header, from } => ExportReader::resume(input, &header, from),
+            Input::Reader(r) => Ok(r),
+        }
+    }
+}
+
+/// What the parser of a segment did.
+struct Parsed<R: Read> {
+    counts: Counts,
+    rejects: Option<tempfile::NamedTempFile>,
+    /// The reader, to go on with; `None` at the end of the file.
+    reader: Option<ExportReader<R>>,
+    /// Where the next row starts.
+    position: Position,
+    header: Vec<String>,
+}
+
+/// Reads and validates rows until `stop`, handing every valid row newer
+/// than the watermark to `send` (which returns false when the writers are
+/// gone).
 fn parse_rows<R: Read>(
-    input: R,
+    input: Input<R>,
     watermark: Timestamp,
+    stop: Stop,
     mut send: impl FnMut(ContactRecord) -> bool,
-) -> Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError> {
-    let mut reader = ExportReader::new(input)?;
+) -> Result<Parsed<R>, ApplyError> {
+    let mut reader = input.open()?;
     let mut counts = Counts::default();
     let mut rejects = RejectsFile { writer: None };
-    while let Some(row) = reader.next_row() {
+    let mut rows = 0u64;
+    let mut ended = false;
+    loop {
+        if stop.reached(rows) {
+            break;
+        }
+        let Some(row) = reader.next_row() else {
+            ended = true;
+            break;
+        };
+        rows += 1;
         match row? {
             Row::Valid(rec) if sync::is_stale(rec.operation_time, watermark) => counts.skipped_stale += 1,
             Row::Valid(rec) => {
@@ -468,7 +600,8 @@ fn parse_rows<R: Read>(
             }
         }
     }
-    Ok((counts, rejects.finish()?))
+    let (position, header) = (reader.position(), reader.header().to_vec());
+    Ok(Parsed { counts, rejects: rejects.finish()?, reader: (!ended).then_some(reader), position, header })
 }
 
 /// The parser's side of batch mode: the group each lane is being dealt.
@@ -525,13 +658,39 @@ pub async fn apply_export_with<S: ContactStore, R: Read + Send + 'static>(
     watermark: Timestamp,
     writes: Writes,
 ) -> Result<ApplyReport, ApplyError> {
-    type Parsed = Result<(Counts, Option<tempfile::NamedTempFile>), ApplyError>;
+    let segment = apply_segment(store, Input::Start(input), request_id, watermark, writes, Stop::NEVER).await?;
+    Ok(segment.report)
+}
+
+/// One segment of an export, applied in full before it returns: every row
+/// before `position` is written (or given up on) and counted.
+pub struct Segment<R: Read> {
+    pub report: ApplyReport,
+    /// Where the next row starts.
+    pub position: Position,
+    /// The export's header (what a checkpoint needs to resume).
+    pub header: Vec<String>,
+    /// The reader, to go on with; `None` at the end of the file.
+    pub reader: Option<ExportReader<R>>,
+}
+
+/// Reads, validates and applies the rows of `input` until `stop` (see
+/// [`apply_export_with`] for the rules).
+pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
+    store: &S,
+    input: Input<R>,
+    request_id: &str,
+    watermark: Timestamp,
+    writes: Writes,
+    stop: Stop,
+) -> Result<Segment<R>, ApplyError> {
+    type Parse<R> = Result<Parsed<R>, ApplyError>;
     let (concurrency, throttling) = (writes.concurrency.max(1), writes.throttling);
     let (tally, parser) = match writes.mode {
         WriteMode::Row => {
             let (tx, rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
-            let parser = tokio::task::spawn_blocking(move || -> Parsed {
-                parse_rows(input, watermark, |rec| tx.blocking_send(rec).is_ok())
+            let parser = tokio::task::spawn_blocking(move || -> Parse<R> {
+                parse_rows(input, watermark, stop, |rec| tx.blocking_send(rec).is_ok())
             });
             let tally = tokio_stream_from(rx)
                 .enumerate()
@@ -551,10 +710,10 @@ pub async fn apply_export_with<S: ContactStore, R: Read + Send + 'static>(
         WriteMode::Batch => {
             let (senders, receivers): (Vec<_>, Vec<_>) =
                 (0..concurrency).map(|_| mpsc::channel::<Vec<ContactRecord>>(LANE_DEPTH)).unzip();
-            let parser = tokio::task::spawn_blocking(move || -> Parsed {
+            let parser = tokio::task::spawn_blocking(move || -> Parse<R> {
                 let open = senders.iter().map(|_| Vec::with_capacity(MAX_BATCH)).collect();
                 let mut lanes = Lanes { senders, open };
-                let parsed = parse_rows(input, watermark, |rec| lanes.push(rec));
+                let parsed = parse_rows(input, watermark, stop, |rec| lanes.push(rec));
                 lanes.flush();
                 parsed
             });
@@ -577,15 +736,25 @@ pub async fn apply_export_with<S: ContactStore, R: Read + Send + 'static>(
             (tally, parser)
         }
     };
-    let (parse_counts, rejects) = parser.await.expect("the CSV parser thread panicked")?;
+    let parsed = parser.await.expect("the CSV parser thread panicked")?;
     let counts = Counts {
         created: tally.counts.created,
         updated: tally.counts.updated,
         deleted: tally.counts.deleted,
-        skipped_stale: tally.counts.skipped_stale + parse_counts.skipped_stale,
-        rejected: parse_counts.rejected,
+        skipped_stale: tally.counts.skipped_stale + parsed.counts.skipped_stale,
+        rejected: parsed.counts.rejected,
     };
-    Ok(ApplyReport { counts, failed_writes: tally.failed, throttled_retries: tally.waits, rejects })
+    Ok(Segment {
+        report: ApplyReport {
+            counts,
+            failed_writes: tally.failed,
+            throttled_retries: tally.waits,
+            rejects: parsed.rejects,
+        },
+        position: parsed.position,
+        header: parsed.header,
+        reader: parsed.reader,
+    })
 }
 
 fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
@@ -614,7 +783,40 @@ impl From<AwsError> for IngestError {
 
 impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
     pub fn new(objects: O, store: S, settings: Settings, metrics: Metrics) -> Self {
-        Self { objects, store, settings, metrics }
+        Self { objects, store, settings, metrics, continuation: NoContinuation }
+    }
+}
+
+impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, C> {
+    /// How an export that runs out of time goes on: usually an asynchronous
+    /// invoke of this function ([`psc_bridge::aws::LambdaInvoker`]).
+    pub fn with_continuation<C2: Continuation>(self, continuation: C2) -> Ingest<S, O, C2> {
+        let Self { objects, store, settings, metrics, .. } = self;
+        Ingest { objects, store, settings, metrics, continuation }
+    }
+
+    /// Where continuations go.
+    pub fn continuation(&self) -> &C {
+        &self.continuation
+    }
+
+    /// One invocation's payload: an SNS event, or a continuation
+    /// (`{"continuation": {"message": ...}}`, [`continuation_payload`]).
+    pub async fn handle(
+        &self,
+        payload: serde_json::Value,
+        inv: &Invocation,
+    ) -> Result<Vec<ExportSummary>, IngestError> {
+        if let Some(message) = payload.pointer("/continuation/message").and_then(serde_json::Value::as_str) {
+            return Ok(vec![self.handle_message_in(message, "continuation", inv).await?]);
+        }
+        let event: SnsEvent = serde_json::from_value(payload)
+            .map_err(|e| IngestError::BadNotification(format!("neither an SNS event nor a continuation: {e}")))?;
+        let mut out = Vec::with_capacity(event.records.len());
+        for record in event.records {
+            out.push(self.handle_message_in(&record.sns.message, &record.sns.message_id, inv).await?);
+        }
+        Ok(out)
     }
 
     /// The table it writes to.
@@ -636,8 +838,19 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
         Ok(out)
     }
 
-    /// Handles one CAS notification (the SNS `Message`).
+    /// Handles one CAS notification (the SNS `Message`), without a deadline.
     pub async fn handle_message(&self, message: &str, sns_message_id: &str) -> Result<ExportSummary, IngestError> {
+        self.handle_message_in(message, sns_message_id, &Invocation::unbounded(format!("sns-{sns_message_id}"))).await
+    }
+
+    /// Handles one CAS notification in invocation `inv`: stops before its
+    /// deadline at a checkpoint and goes on in a continuation.
+    pub async fn handle_message_in(
+        &self,
+        message: &str,
+        sns_message_id: &str,
+        inv: &Invocation,
+    ) -> Result<ExportSummary, IngestError> {
         let notification = parse_notification(message).map_err(|e| {
             error!(sns_message_id, error = %e, "invalid CAS notification");
             IngestError::BadNotification(e.to_string())
@@ -648,7 +861,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
                 self.record_failure(&id, None, &message).await
             }
             Notification::Delivered { request_id, data_set, metadata } => {
-                self.apply_delivered(&request_id, &data_set, &metadata).await
+                self.apply_delivered(&request_id, &data_set, &metadata, message, inv).await
             }
         }
     }
@@ -698,6 +911,8 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
         request_id: &RequestId,
         data_set: &S3Location,
         metadata_loc: &S3Location,
+        message: &str,
+        inv: &Invocation,
     ) -> Result<ExportSummary, IngestError> {
         let id = request_id.as_str();
         if let Some(done) = self.store.export(id).await?.filter(|e| e.status.is_done()) {
@@ -718,37 +933,174 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
             Err(Fault::Retry(e)) => return Err(e),
         };
         let coverage = metadata.coverage;
-        self.store.export_received(id, ExportStatus::Applying, Some(coverage), None).await?;
+        let started = std::time::Instant::now();
+        // A first delivery marks the export APPLYING; a continuation or a
+        // redelivery of one in flight leaves its record as it is.
+        let record = self.store.export(id).await?;
+        if record.as_ref().is_none_or(|r| r.status != ExportStatus::Applying) {
+            self.store.export_received(id, ExportStatus::Applying, Some(coverage), None).await?;
+        }
+        let until = inv
+            .deadline
+            .map_or_else(|| Timestamp::now().plus_seconds(UNBOUNDED_LEASE_SECONDS), Timestamp::from_system_time);
+        let lease = Lease { owner: inv.id.clone(), until };
+        let Some(record) = self.store.claim_export(id, &lease, Timestamp::now()).await? else {
+            let now = self.store.export(id).await?;
+            let held = now.as_ref().and_then(|r| r.lease.as_ref()).map(|l| l.until.to_iso()).unwrap_or_default();
+            info!(request_id = id, lease_until = %held, "export in progress in another invocation; this one ends");
+            return Ok(ExportSummary {
+                request_id: id.to_owned(),
+                status: now.as_ref().map_or(ExportStatus::Applying, |r| r.status),
+                counts: now.as_ref().map(|r| r.counts).unwrap_or_default(),
+                watermark: self.store.sync_state().await?.watermark,
+                rejects_report: None,
+                message: Some(format!("in progress in another invocation (its lease runs until {held})")),
+                duplicate: true,
+            });
+        };
         let state = self.store.sync_state().await?;
         let watermark = state.effective_watermark(self.settings.initial_from_date);
+        let resume = record.checkpoint.clone();
+        let invocations = resume.as_ref().map_or(1, |c| c.invocations + 1);
         info!(
             request_id = id,
             coverage_start = %coverage.start,
             coverage_end = %coverage.end,
             watermark = %watermark,
+            from_line = resume.as_ref().map_or(2, |c| c.position.line),
+            invocation = invocations,
             "applying export"
         );
 
-        let input = match self.objects.open(data_set).await {
-            Ok(input) => input,
+        let from = resume.as_ref().map_or(0, |c| c.position.byte);
+        let opened = match self.objects.open_from(data_set, from).await {
+            Ok(o) => o,
             Err(e) if e.has_code(codes::NO_SUCH_KEY) => {
                 let reason = format!("the data set {} does not exist", data_set.uri());
                 return self.record_failure(id, Some(coverage), &reason).await;
             }
             Err(source) => return Err(IngestError::S3 { uri: data_set.uri(), source }),
         };
-        let report = match apply_export_with(&self.store, input, id, watermark, self.settings.writes()).await {
-            Ok(r) => r,
-            Err(ApplyError::Header(e)) => return self.record_failure(id, Some(coverage), &e.to_string()).await,
-            Err(ApplyError::Read(e)) => {
-                let reason = format!("reading the CSV failed: {e}");
-                self.fail_for_retry(id, &reason).await?;
-                return Err(IngestError::Read { request_id: id.to_owned(), source: e });
+        let size = opened.size;
+        let mut input = match &resume {
+            Some(c) => Input::Resume { input: opened.reader, header: c.header.clone(), from: c.position },
+            None => Input::Start(opened.reader),
+        };
+        // Stop in time to drain the writes, record the checkpoint and
+        // invoke the continuation: at most 5 s before the deadline, and
+        // half the time left when that is shorter (a test's short
+        // deadline); every invocation reads at least MIN_ROWS rows.
+        let stop_at = inv.deadline.map(|d| {
+            let left = d.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            started + left.saturating_sub(self.settings.deadline_margin.min(left / 2))
+        });
+        let mut counts = resume.as_ref().map(|c| c.counts).unwrap_or_default();
+        let mut parts = resume.as_ref().map(|c| c.rejects_parts.clone()).unwrap_or_default();
+        let mut segment_start = resume.as_ref().map_or(Position { byte: 0, line: 2 }, |c| c.position);
+        let mut first = true;
+        let mut throttled_retries = 0;
+        let (concurrency, throttling, mode) =
+            (self.settings.write_concurrency, self.settings.throttling, self.settings.write_mode);
+        let writes = Writes { mode, concurrency, throttling };
+        let report = loop {
+            let stop = Stop {
+                rows: Some(self.settings.checkpoint_rows.max(1)),
+                at: stop_at,
+                min_rows: if first { MIN_ROWS } else { 0 },
+            };
+            first = false;
+            let segment = match apply_segment(&self.store, input, id, watermark, writes, stop).await {
+                Ok(seg) => seg,
+                Err(ApplyError::Header(e)) => return self.record_failure(id, Some(coverage), &e.to_string()).await,
+                Err(ApplyError::Read(e)) => {
+                    let reason = format!("reading the CSV failed: {e}");
+                    self.fail_for_retry(id, &reason).await?;
+                    return Err(IngestError::Read { request_id: id.to_owned(), source: e });
+                }
+                Err(ApplyError::Rejects(detail)) => {
+                    self.fail_for_retry(id, &detail).await?;
+                    return Err(IngestError::RejectsReport { request_id: id.to_owned(), detail });
+                }
+            };
+            counts = counts.plus(&segment.report.counts);
+            throttled_retries += segment.report.throttled_retries;
+            if segment.report.failed_writes > 0 || segment.reader.is_none() {
+                // The end (of the file, or of this attempt): the rest below.
+                let mut report = segment.report;
+                report.counts = counts;
+                report.throttled_retries = throttled_retries;
+                break report;
             }
-            Err(ApplyError::Rejects(detail)) => {
-                self.fail_for_retry(id, &detail).await?;
-                return Err(IngestError::RejectsReport { request_id: id.to_owned(), detail });
+            // A checkpoint: this segment's rejects as a part of the report,
+            // then the position of the next row.
+            if let Some(file) = segment.report.rejects {
+                let loc = S3Location {
+                    bucket_name: data_set.bucket_name.clone(),
+                    key: rejects_part_key(&data_set.key, segment_start.line),
+                };
+                self.objects
+                    .put_file(&loc, file.path(), "text/csv")
+                    .await
+                    .map_err(|e| IngestError::RejectsReport { request_id: id.to_owned(), detail: e.to_string() })?;
+                parts.push(loc.key);
             }
+            let checkpoint = Checkpoint {
+                position: segment.position,
+                size,
+                header: segment.header,
+                counts,
+                rejects_parts: parts.clone(),
+                invocations,
+                at: Timestamp::now(),
+            };
+            // Out of time: the lease ends with this checkpoint, for the
+            // continuation to take it.
+            let out_of_time = stop_at.is_some_and(|at| std::time::Instant::now() >= at);
+            if !self.store.save_checkpoint(id, &inv.id, &checkpoint, out_of_time).await? {
+                warn!(request_id = id, "another invocation took the export over; this one ends");
+                return Ok(ExportSummary {
+                    request_id: id.to_owned(),
+                    status: ExportStatus::Applying,
+                    counts,
+                    watermark: state.watermark,
+                    rejects_report: None,
+                    message: Some("taken over by another invocation".to_owned()),
+                    duplicate: true,
+                });
+            }
+            info!(
+                request_id = id,
+                line = checkpoint.position.line,
+                byte = checkpoint.position.byte,
+                size,
+                rows = counts.applied() + counts.skipped_stale + counts.rejected,
+                "checkpoint"
+            );
+            segment_start = segment.position;
+            if out_of_time {
+                let payload = continuation_payload(message, id, segment.position);
+                self.continuation.continue_later(&payload).await.map_err(IngestError::Continuation)?;
+                info!(
+                    request_id = id,
+                    line = segment.position.line,
+                    invocation = invocations + 1,
+                    "out of time: the export continues in a new invocation"
+                );
+                return Ok(ExportSummary {
+                    request_id: id.to_owned(),
+                    status: ExportStatus::Applying,
+                    counts,
+                    watermark: state.watermark,
+                    rejects_report: None,
+                    message: Some(format!(
+                        "continues in invocation {} from line {}",
+                        invocations + 1,
+                        segment.position.line
+                    )),
+                    duplicate: false,
+                });
+            }
+            input = Input::Reader(segment.reader.expect("not at the end"));
         };
         let counts = report.counts;
         if report.failed_writes > 0 {
@@ -765,9 +1117,13 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
             return Err(IngestError::WritesFailed { request_id: id.to_owned(), failed: report.failed_writes });
         }
 
-        let rejects_report = match report.rejects {
-            Some(file) => Some(self.upload_rejects(id, data_set, file).await?),
-            None => None,
+        let rejects_report = match (parts.is_empty(), report.rejects) {
+            (true, None) => None,
+            (true, Some(file)) => Some(self.upload_rejects(id, data_set, file).await?),
+            (false, last) => {
+                let file = self.join_rejects(id, data_set, &parts, last).await?;
+                Some(self.upload_rejects(id, data_set, file).await?)
+            }
         };
         let state = self.store.record_coverage(coverage, self.settings.initial_from_date).await?;
         let status = if counts.rejected > 0 { ExportStatus::Partial } else { ExportStatus::Applied };
@@ -829,6 +1185,40 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
         self.store.export_received(request_id, ExportStatus::Failed, None, Some(reason)).await
     }
 
+    /// The rejects report of an export applied across checkpoints: its
+    /// parts (each with its header), in file order, then the last segment's.
+    async fn join_rejects(
+        &self,
+        request_id: &str,
+        data_set: &S3Location,
+        parts: &[String],
+        last: Option<tempfile::NamedTempFile>,
+    ) -> Result<tempfile::NamedTempFile, IngestError> {
+        let failed = |detail: String| IngestError::RejectsReport { request_id: request_id.to_owned(), detail };
+        let mut out = tempfile::NamedTempFile::new().map_err(|e| failed(e.to_string()))?;
+        let header = REJECTS_HEADER.join(",");
+        writeln!(out, "{header}").map_err(|e| failed(e.to_string()))?;
+        let mut append = |bytes: &[u8]| -> Result<(), IngestError> {
+            // Every part starts with the header line.
+            let body = bytes.splitn(2, |b| *b == b'\n').nth(1).unwrap_or_default();
+            out.write_all(body).map_err(|e| failed(e.to_string()))
+        };
+        for key in parts {
+            let loc = S3Location { bucket_name: data_set.bucket_name.clone(), key: key.clone() };
+            match self.objects.read_small(&loc, MAX_REJECTS_PART_BYTES).await {
+                Ok(Some(bytes)) => append(&bytes)?,
+                Ok(None) => return Err(failed(format!("the rejects part {} is larger than 256 MiB", loc.uri()))),
+                Err(source) => return Err(IngestError::S3 { uri: loc.uri(), source }),
+            }
+        }
+        if let Some(file) = last {
+            let bytes = std::fs::read(file.path()).map_err(|e| failed(e.to_string()))?;
+            append(&bytes)?;
+        }
+        out.flush().map_err(|e| failed(e.to_string()))?;
+        Ok(out)
+    }
+
     async fn upload_rejects(
         &self,
         request_id: &str,
@@ -847,4 +1237,12 @@ impl<S: ContactStore + ExportLog, O: ObjectStore> Ingest<S, O> {
 /// The rejects report sits beside the export: `<export key>.rejects.csv`.
 pub fn rejects_key(data_set_key: &str) -> String {
     format!("{data_set_key}.rejects.csv")
+}
+
+/// A part of the rejects report of an export applied across checkpoints:
+/// the rejects of the segment that starts at `line`. The name is the same
+/// for a segment applied twice (a duplicate continuation), so the part is
+/// written over, never counted twice.
+pub fn rejects_part_key(data_set_key: &str, line: u64) -> String {
+    format!("{data_set_key}.rejects.part-{line:012}.csv")
 }

@@ -1,15 +1,23 @@
 //! ingest-export: the SNS-triggered Lambda that applies a CAS export.
 //!
 //! Reads its configuration once, builds the clients once, and hands every
-//! event to [`ingest_export::Ingest`]. A failed invocation is retried by
-//! Lambda (the apply rules make that safe) and ends in the on-failure
+//! invocation to [`ingest_export::Ingest::handle`]: an SNS event, or a
+//! continuation of an export that did not fit in one invocation, which it
+//! invokes itself (asynchronously, `AWS_LAMBDA_FUNCTION_NAME`). A failed
+//! invocation is retried by Lambda (the apply rules make that safe, and it
+//! resumes from the export's checkpoint) and ends in the on-failure
 //! destination.
 
-use aws_lambda_events::event::sns::SnsEvent;
-use ingest_export::{Config, Ingest};
+use std::time::{Duration, UNIX_EPOCH};
+
+use ingest_export::{Config, Ingest, Invocation};
 use lambda_runtime::{LambdaEvent, service_fn};
-use psc_bridge::aws::{DynamoStore, s3_client, sdk_config};
+use psc_bridge::aws::{DynamoStore, LambdaInvoker, s3_client, sdk_config};
 use psc_bridge::metrics::Metrics;
+use serde_json::Value;
+
+/// cargo lambda watch serves a function by its binary's name.
+const LOCAL_FUNCTION_NAME: &str = "ingest-export";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,10 +26,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
     store.warm_up().await;
-    let ingest = Ingest::new(s3_client(&sdk), store, config.settings, Metrics::new(config.metrics_namespace));
+    let function = config.function_name.unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
+    let ingest = Ingest::new(s3_client(&sdk), store, config.settings, Metrics::new(config.metrics_namespace))
+        .with_continuation(LambdaInvoker::new(&sdk, function));
     let ingest = &ingest;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
-        ingest.handle_event(event.payload).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let inv = Invocation {
+            id: event.context.request_id.clone(),
+            deadline: Some(UNIX_EPOCH + Duration::from_millis(event.context.deadline)),
+        };
+        ingest.handle(event.payload, &inv).await
     }))
     .await
 }

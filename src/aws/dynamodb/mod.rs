@@ -49,6 +49,11 @@ impl DynamoStore {
         Self { client, table: table.into() }
     }
 
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// Opens the connection (TLS handshake) during init so the first
     /// request does not pay for it. Errors are ignored: this is a warm-up.
     pub async fn warm_up(&self) {
@@ -126,8 +131,12 @@ impl DynamoStore {
     }
 }
 
-/// A contact write lands only on a new contact or over an older record (R3).
-const NEWER_ONLY: &str = "attribute_not_exists(pk) OR operationTime < :t";
+/// A contact write lands only on a new contact or over an older record
+/// (R3); or over the same record of the same export, which an ingest
+/// resumed after a crash writes again (the same item, counted once more as
+/// applied, as one pass counts it).
+const NEWER_ONLY: &str =
+    "attribute_not_exists(pk) OR operationTime < :t OR (operationTime = :t AND exportRequestId = :rid)";
 
 /// The conditional put of one record inside a `TransactWriteItems`.
 fn transact_put(table: &str, rec: &ContactRecord, request_id: &str) -> TransactWriteItem {
@@ -136,6 +145,7 @@ fn transact_put(table: &str, rec: &ContactRecord, request_id: &str) -> TransactW
         .set_item(Some(contact_item(rec, request_id)))
         .condition_expression(NEWER_ONLY)
         .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
+        .expression_attribute_values(":rid", s(request_id))
         .build()
         .expect("a Put with its table and item set");
     TransactWriteItem::builder().put(put).build()
@@ -150,6 +160,7 @@ impl ContactStore for DynamoStore {
             .set_item(Some(contact_item(rec, request_id)))
             .condition_expression(NEWER_ONLY)
             .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
+            .expression_attribute_values(":rid", s(request_id))
             .send()
             .await
             .map_err(ddb_error("PutItem"));
@@ -457,13 +468,25 @@ impl ExportLog for DynamoStore {
             .await
             .map_err(ddb_error("UpdateItem"));
         match result {
-            Ok(out) => Ok(out.attributes.as_ref().and_then(decode_export)),
+            // The item as the update left it (with this lease); an answer
+            // without it still means the lease is ours.
+            Ok(out) => Ok(Some(out.attributes.as_ref().and_then(decode_export).unwrap_or_else(|| {
+                let mut r = ExportRecord::new(request_id, ExportStatus::Applying);
+                r.lease = Some(lease.clone());
+                r
+            }))),
             Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn save_checkpoint(&self, request_id: &str, owner: &str, checkpoint: &Checkpoint) -> Result<bool, AwsError> {
+    async fn save_checkpoint(
+        &self,
+        request_id: &str,
+        owner: &str,
+        checkpoint: &Checkpoint,
+        release: bool,
+    ) -> Result<bool, AwsError> {
         // Not update_export: DynamoDB refuses an unused `#status` name.
         let result = self
             .client
@@ -471,7 +494,11 @@ impl ExportLog for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(export_pk(request_id)))
             .key("sk", s(EXPORT_SK))
-            .update_expression("SET checkpoint = :cp")
+            .update_expression(if release {
+                "SET checkpoint = :cp REMOVE leaseOwner, leaseUntil"
+            } else {
+                "SET checkpoint = :cp"
+            })
             .condition_expression("leaseOwner = :owner")
             .expression_attribute_values(":cp", checkpoint_value(checkpoint))
             .expression_attribute_values(":owner", s(owner))

@@ -371,6 +371,9 @@ impl Session {
             // Agreement API's SearchAgreements, for the guide's products.
             ("AWS_ENDPOINT_URL_EC2", self.cas_url()),
             ("AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT", self.cas_url()),
+            // An export too big for one invocation goes on in a new one:
+            // cargo lambda watch serves the Invoke API.
+            ("AWS_ENDPOINT_URL_LAMBDA", format!("http://127.0.0.1:{}", self.api_port)),
             ("SELLER_PRODUCTS", answers::SELLER_PRODUCTS.into()),
             // contact-events: the events go to moto's EventBridge (AWS_ENDPOINT_URL).
             ("EVENT_BUS_NAME", EVENT_BUS.into()),

@@ -4,6 +4,7 @@
 mod faults;
 mod helpers;
 mod ordering;
+mod resume;
 mod rules;
 
 use helpers::*;

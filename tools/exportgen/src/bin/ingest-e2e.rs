@@ -2,7 +2,7 @@
 //! the S3 emulator (moto), with throughput and peak memory.
 //!
 //! ```text
-//! ingest-e2e run --file EXPORT.csv [--concurrency 32] [--write-mode batch|row] [--keep]
+//! ingest-e2e run --file EXPORT.csv [--concurrency 32] [--write-mode batch|row] [--deadline-seconds N] [--keep]
 //! ingest-e2e prepare --file EXPORT.csv      (for the Python reference)
 //! ingest-e2e cleanup --table T --bucket B
 //! ```
@@ -13,7 +13,11 @@
 //! as the Lambda runs it (same retry settings, `--concurrency` writes in
 //! flight, default 32 like the template's `WriteConcurrency`; `--write-mode`
 //! as the function's `WRITE_MODE`, default `batch`: `TransactWriteItems` of
-//! up to 100 rows, or `row`, one `PutItem` per row). It prints a
+//! up to 100 rows, or `row`, one `PutItem` per row). With
+//! `--deadline-seconds N`, every invocation gets a deadline N seconds after
+//! it starts: the ingest stops at a checkpoint before it and asks for a
+//! continuation, which `run` invokes at once, as Lambda would, until the
+//! export is applied; the summary gives the number of invocations. It prints a
 //! summary and one `BENCH {json}` line: rows/s, peak RSS (`VmHWM`) of the
 //! ingest, and the CPU seconds this process, DynamoDB Local's JVM and moto
 //! used meanwhile (the emulators are found by the ports of
@@ -28,15 +32,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use exportgen::{Placement, metadata_json, notification_json};
-use ingest_export::{Ingest, Settings, WriteMode};
+use ingest_export::{Ingest, Invocation, Settings, WriteMode};
 use psc_bridge::aws::{DynamoStore, retry_config};
 use psc_bridge::domain::Timestamp;
+use psc_bridge::memory::MemoryContinuations;
 use psc_bridge::metrics::Metrics;
+use psc_bridge::model::ExportStatus;
 
 const INITIAL_FROM_DATE: &str = "2010-01-01T00:00:00.000Z";
 
@@ -45,6 +51,7 @@ struct Args {
     file: Option<PathBuf>,
     concurrency: usize,
     write_mode: WriteMode,
+    deadline_seconds: Option<u64>,
     keep: bool,
     table: Option<String>,
     bucket: Option<String>,
@@ -58,6 +65,7 @@ fn parse_args() -> Result<Args> {
         file: None,
         concurrency: 32,
         write_mode: WriteMode::Batch,
+        deadline_seconds: None,
         keep: false,
         table: None,
         bucket: None,
@@ -68,6 +76,15 @@ fn parse_args() -> Result<Args> {
             "--file" => a.file = Some(PathBuf::from(value()?)),
             "--concurrency" => a.concurrency = value()?.parse().context("--concurrency")?,
             "--write-mode" => a.write_mode = WriteMode::parse(&value()?).map_err(|e| anyhow!("--write-mode {e}"))?,
+            "--deadline-seconds" => {
+                let v = value()?;
+                a.deadline_seconds = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| anyhow!("--deadline-seconds {v}: not a whole number of seconds"))?,
+                )
+            }
             "--keep" => a.keep = true,
             "--table" => a.table = Some(value()?),
             "--bucket" => a.bucket = Some(value()?),
@@ -128,8 +145,8 @@ async fn run(args: Args) -> Result<()> {
             Ok(())
         }
         "run" => {
-            let file = args.file.ok_or_else(|| anyhow!("run needs --file"))?;
-            bench(emu, &ddb, &s3, &file, args.concurrency, args.write_mode, args.keep).await
+            let file = args.file.clone().ok_or_else(|| anyhow!("run needs --file"))?;
+            bench(emu, &ddb, &s3, &file, &args).await
         }
         other => bail!("unknown command {other}: run, prepare or cleanup"),
     }
@@ -201,10 +218,9 @@ async fn bench(
     ddb: &aws_sdk_dynamodb::Client,
     s3: &aws_sdk_s3::Client,
     file: &Path,
-    concurrency: usize,
-    write_mode: WriteMode,
-    keep: bool,
+    args: &Args,
 ) -> Result<()> {
+    let (concurrency, write_mode, deadline_seconds) = (args.concurrency, args.write_mode, args.deadline_seconds);
     let bytes = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?.len();
     let staged = prepare(ddb, s3, file).await?;
     let staging_hwm_kb = proc_status_kb("VmHWM");
@@ -216,8 +232,10 @@ async fn bench(
         write_concurrency: concurrency,
         throttling: Default::default(),
         write_mode,
+        ..Settings::default()
     };
-    let ingest = Ingest::new(s3.clone(), store, settings, Metrics::new("PscBridgeBench"));
+    let ingest = Ingest::new(s3.clone(), store, settings, Metrics::new("PscBridgeBench"))
+        .with_continuation(MemoryContinuations::new());
     let at = Placement {
         request_id: &staged.request_id,
         bucket: &staged.bucket,
@@ -233,7 +251,21 @@ async fn bench(
     let rss_before_kb = proc_status_kb("VmRSS");
     let (java0, moto0, self0) = (java.and_then(cpu_seconds), moto.and_then(cpu_seconds), self_cpu_seconds());
     let start = Instant::now();
-    let summary = ingest.handle_message(&message, "bench-sns-message").await?;
+    let invocation = |n: u32| Invocation {
+        id: format!("bench-invocation-{n}"),
+        deadline: deadline_seconds.map(|s| SystemTime::now() + Duration::from_secs(s)),
+    };
+    let mut summary = ingest.handle_message_in(&message, "bench-sns-message", &invocation(1)).await?;
+    let mut invocations = 1u32;
+    while summary.status == ExportStatus::Applying {
+        let next = ingest.continuation().take();
+        let [payload] = next.as_slice() else {
+            bail!("export {} is APPLYING with {} continuation(s) queued", summary.request_id, next.len());
+        };
+        invocations += 1;
+        let out = ingest.handle(payload.clone(), &invocation(invocations)).await?;
+        summary = out.into_iter().next().ok_or_else(|| anyhow!("a continuation answered no summary"))?;
+    }
     let secs = start.elapsed().as_secs_f64();
     let (java1, moto1, self1) = (java.and_then(cpu_seconds), moto.and_then(cpu_seconds), self_cpu_seconds());
     let peak_kb = proc_status_kb("VmHWM");
@@ -251,6 +283,8 @@ async fn bench(
         "rowsPerSec": round(rows as f64 / secs, 1),
         "concurrency": concurrency,
         "writeMode": write_mode.as_str(),
+        "deadlineSeconds": deadline_seconds,
+        "invocations": invocations,
         "status": summary.status.as_str(),
         "counts": serde_json::to_value(&summary).map(|s| s["counts"].clone()).unwrap_or_default(),
         "peakRssKb": peak_kb,
@@ -264,7 +298,7 @@ async fn bench(
         "selfCores": round(self_cpu / secs, 2),
     });
     eprintln!(
-        "ingest-e2e ({} writes): {rows} rows ({:.1} MB) in {secs:.1}s = {:.0} rows/s, status {}, peak RSS {:.1} MB{}; \
+        "ingest-e2e ({} writes, {invocations} invocation(s)): {rows} rows ({:.1} MB) in {secs:.1}s = {:.0} rows/s, status {}, peak RSS {:.1} MB{}; \
          CPU: ingest {:.2} cores ({:.0} µs/row), DynamoDB Local {}, moto {}",
         write_mode.as_str(),
         bytes as f64 / 1e6,
@@ -278,7 +312,7 @@ async fn bench(
         moto_cpu.map_or("n/a".into(), |v| format!("{:.2} cores", v / secs)),
     );
     println!("BENCH {result}");
-    if !keep {
+    if !args.keep {
         cleanup(ddb, s3, &staged.table, &staged.bucket).await?;
     }
     Ok(())
