@@ -15,7 +15,7 @@ use aws_config::SdkConfig;
 use serde_json::{Value, json};
 
 use crate::aws::error::{AwsError, Failure};
-use crate::aws::signed::{Request, SignedHttp, Signing};
+use crate::aws::signed::{Request, SignedHttp, Signing, endpoint_and_region};
 use crate::ports::{BusEvent, EventBus};
 
 const SERVICE: &str = "EventBridge";
@@ -31,15 +31,10 @@ pub struct EventBridgeBus {
 
 impl EventBridgeBus {
     pub fn new(sdk: &SdkConfig, bus_name: impl Into<String>) -> Self {
-        let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| sdk.endpoint_url().map(str::to_owned))
-            .unwrap_or_else(|| format!("https://events.{region}.amazonaws.com"));
+        let (endpoint, region) = endpoint_and_region(sdk, "EVENTBRIDGE", "events");
         Self {
             http: SignedHttp::new(sdk, Duration::from_secs(2), Duration::from_secs(10), SERVICE, OPERATION),
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
             region,
             bus_name: bus_name.into(),
         }

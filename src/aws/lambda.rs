@@ -18,7 +18,7 @@ use aws_config::SdkConfig;
 use serde_json::Value;
 
 use crate::aws::error::{AwsError, Failure};
-use crate::aws::signed::{Request, SignedHttp, Signing};
+use crate::aws::signed::{Request, SignedHttp, Signing, endpoint_and_region};
 use crate::ports::Continuation;
 
 const SERVICE: &str = "Lambda";
@@ -37,15 +37,10 @@ impl LambdaInvoker {
     /// Invokes `function` (a name or an ARN): usually this function's own,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub fn new(sdk: &SdkConfig, function: impl Into<String>) -> Self {
-        let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_LAMBDA")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| sdk.endpoint_url().map(str::to_owned))
-            .unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"));
+        let (endpoint, region) = endpoint_and_region(sdk, "LAMBDA", "lambda");
         Self {
             http: SignedHttp::new(sdk, Duration::from_secs(2), Duration::from_secs(10), SERVICE, OPERATION),
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
             region,
             function: function.into(),
         }

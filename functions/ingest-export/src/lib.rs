@@ -1058,15 +1058,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
             let out_of_time = stop_at.is_some_and(|at| std::time::Instant::now() >= at);
             if !self.store.save_checkpoint(id, &inv.id, &checkpoint, out_of_time).await? {
                 warn!(request_id = id, "another invocation took the export over; this one ends");
-                return Ok(ExportSummary {
-                    request_id: id.to_owned(),
-                    status: ExportStatus::Applying,
-                    counts,
-                    watermark: state.watermark,
-                    rejects_report: None,
-                    message: Some("taken over by another invocation".to_owned()),
-                    duplicate: true,
-                });
+                return Ok(in_flight(id, counts, state.watermark, "taken over by another invocation".to_owned(), true));
             }
             info!(
                 request_id = id,
@@ -1086,19 +1078,8 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
                     invocation = invocations + 1,
                     "out of time: the export continues in a new invocation"
                 );
-                return Ok(ExportSummary {
-                    request_id: id.to_owned(),
-                    status: ExportStatus::Applying,
-                    counts,
-                    watermark: state.watermark,
-                    rejects_report: None,
-                    message: Some(format!(
-                        "continues in invocation {} from line {}",
-                        invocations + 1,
-                        segment.position.line
-                    )),
-                    duplicate: false,
-                });
+                let next = format!("continues in invocation {} from line {}", invocations + 1, segment.position.line);
+                return Ok(in_flight(id, counts, state.watermark, next, false));
             }
             input = Input::Reader(segment.reader.expect("not at the end"));
         };
@@ -1231,6 +1212,25 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
             .await
             .map_err(|e| IngestError::RejectsReport { request_id: request_id.to_owned(), detail: e.to_string() })?;
         Ok(loc.uri())
+    }
+}
+
+/// The summary of an invocation that leaves its export APPLYING.
+fn in_flight(
+    id: &str,
+    counts: Counts,
+    watermark: Option<Timestamp>,
+    message: String,
+    duplicate: bool,
+) -> ExportSummary {
+    ExportSummary {
+        request_id: id.to_owned(),
+        status: ExportStatus::Applying,
+        counts,
+        watermark,
+        rejects_report: None,
+        message: Some(message),
+        duplicate,
     }
 }
 
