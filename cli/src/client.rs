@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use psc_bridge::aws::error::{AwsError, Failure};
-use psc_bridge::aws::signed::{Request, SignedHttp, Signing};
+use psc_bridge::aws::signed::{Request, SignedHttp, Signing, encode_component};
 use serde_json::Value;
 
 use crate::exit;
@@ -244,7 +244,7 @@ pub async fn describe_stack(sdk: &SdkConfig, stack: &str, region: &str) -> Resul
         .unwrap_or_else(|| format!("https://cloudformation.{region}.amazonaws.com"));
     let url = format!("{}/", endpoint.trim_end_matches('/'));
     let http = SignedHttp::new(sdk, Duration::from_secs(5), CALL_TIMEOUT, "CloudFormation", "DescribeStacks");
-    let body = format!("Action=DescribeStacks&Version=2010-05-15&StackName={}", form_encode(stack));
+    let body = format!("Action=DescribeStacks&Version=2010-05-15&StackName={}", encode_component(stack));
     let answer = http
         .send(Request {
             method: "POST",
@@ -271,16 +271,6 @@ pub async fn describe_stack(sdk: &SdkConfig, stack: &str, region: &str) -> Resul
         }),
         s => Err(CallError::Server(format!("DescribeStacks failed (HTTP {s})"))),
     }
-}
-
-/// `application/x-www-form-urlencoded` of one value.
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// 200 and 404 are answers; anything else an error that says what to do.

@@ -403,12 +403,7 @@ fn fail(e: &CallError) -> u8 {
 
 /// Percent-encodes a path segment or query value.
 pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    psc_bridge::aws::signed::encode_component(s)
 }
 
 /// Shows a spinner on standard error while `work` runs longer than a moment

@@ -18,7 +18,7 @@ use aws_config::SdkConfig;
 use serde_json::Value;
 
 use crate::aws::error::{AwsError, Failure};
-use crate::aws::signed::{Request, SignedHttp, Signing, endpoint_and_region};
+use crate::aws::signed::{Request, SignedHttp, Signing, UNRESERVED, endpoint_and_region};
 use crate::ports::Continuation;
 
 const SERVICE: &str = "Lambda";
@@ -116,12 +116,8 @@ pub fn check_answer(status: u16, error_type: Option<&str>, body: &[u8]) -> Resul
 /// A function name or ARN as a path segment (`:` of an ARN is kept: Lambda
 /// takes it as is).
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const FUNCTION: &percent_encoding::AsciiSet = &UNRESERVED.remove(b':');
+    percent_encoding::utf8_percent_encode(s, FUNCTION).to_string()
 }
 
 #[cfg(test)]

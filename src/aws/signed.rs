@@ -180,3 +180,13 @@ pub fn endpoint_and_region(sdk: &SdkConfig, service_env: &str, host_prefix: &str
         .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"));
     (endpoint.trim_end_matches('/').to_owned(), region)
 }
+
+/// RFC 3986's unreserved characters: kept as they are by
+/// [`encode_component`], every other byte percent-encoded.
+pub const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// A path segment, or a query or form value, percent-encoded.
+pub fn encode_component(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
+}
