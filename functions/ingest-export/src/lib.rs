@@ -471,10 +471,7 @@ impl Tally {
     }
 
     fn merge(mut self, other: Tally) -> Tally {
-        self.counts.created += other.counts.created;
-        self.counts.updated += other.counts.updated;
-        self.counts.deleted += other.counts.deleted;
-        self.counts.skipped_stale += other.counts.skipped_stale;
+        self.counts = self.counts.plus(&other.counts);
         self.failed += other.failed;
         self.waits += other.waits;
         self
@@ -737,13 +734,9 @@ pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
         }
     };
     let parsed = parser.await.expect("the CSV parser thread panicked")?;
-    let counts = Counts {
-        created: tally.counts.created,
-        updated: tally.counts.updated,
-        deleted: tally.counts.deleted,
-        skipped_stale: tally.counts.skipped_stale + parsed.counts.skipped_stale,
-        rejected: parsed.counts.rejected,
-    };
+    // The writers count the written rows, the parser the stale (by the
+    // watermark) and the rejected ones.
+    let counts = tally.counts.plus(&parsed.counts);
     Ok(Segment {
         report: ApplyReport {
             counts,
@@ -915,15 +908,16 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         inv: &Invocation,
     ) -> Result<ExportSummary, IngestError> {
         let id = request_id.as_str();
-        if let Some(done) = self.store.export(id).await?.filter(|e| e.status.is_done()) {
+        let record = self.store.export(id).await?;
+        if let Some(done) = record.as_ref().filter(|e| e.status.is_done()) {
             info!(request_id = id, status = done.status.as_str(), "export already applied; duplicate delivery ignored");
             return Ok(ExportSummary {
-                request_id: done.request_id,
+                request_id: done.request_id.clone(),
                 status: done.status,
                 counts: done.counts,
                 watermark: self.store.sync_state().await?.watermark,
-                rejects_report: done.rejects_report,
-                message: done.message,
+                rejects_report: done.rejects_report.clone(),
+                message: done.message.clone(),
                 duplicate: true,
             });
         }
@@ -935,8 +929,8 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         let coverage = metadata.coverage;
         let started = std::time::Instant::now();
         // A first delivery marks the export APPLYING; a continuation or a
-        // redelivery of one in flight leaves its record as it is.
-        let record = self.store.export(id).await?;
+        // redelivery of one in flight leaves its record as it is (the lease
+        // below, not this read, keeps two invocations apart).
         if record.as_ref().is_none_or(|r| r.status != ExportStatus::Applying) {
             self.store.export_received(id, ExportStatus::Applying, Some(coverage), None).await?;
         }

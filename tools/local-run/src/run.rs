@@ -996,9 +996,7 @@ async fn timed<T>(name: &str, start: impl std::future::Future<Output = Result<T>
 /// and returns its ARN. moto routes on the credential scope of the
 /// `Authorization` header and does not verify the signature.
 async fn create_topic(http: &Http, endpoint: &str, name: &str) -> Result<String> {
-    let date = "20250101";
-    let auth =
-        format!("AWS4-HMAC-SHA256 Credential=local/{date}/{REGION}/sns/aws4_request, SignedHeaders=host, Signature=0");
+    let auth = events::local_auth("sns");
     let body = format!("Action=CreateTopic&Name={name}&Version=2010-03-31");
     let answer = http
         .send(
