@@ -30,7 +30,7 @@ const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 const ANGELA_GUID: &str = "1b4a2b5f-2c5d-4779-b0c7-2878b0f45cfc";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_against_the_local_stack_in_a_real_browser() -> Result<()> {
+async fn console_against_the_local_stack_in_a_real_browser() -> Result<(), Failed> {
     let tools = match browser::find() {
         Ok(t) => Some(t),
         Err(missing) if browser::required() => panic!("{missing}"),
@@ -42,10 +42,27 @@ async fn console_against_the_local_stack_in_a_real_browser() -> Result<()> {
             None
         }
     };
-    let stack = LocalStack::start().await?;
+    let stack = LocalStack::start().await.map_err(Failed::from)?;
     let outcome = scenarios(&stack, tools.as_ref()).await;
     stack.shutdown().await;
-    outcome
+    outcome.map_err(Failed::from)
+}
+
+/// The test's error with its causes, printed as the last lines of the
+/// output: anyhow's own report would end with its backtrace, which buries the
+/// message in a long log.
+struct Failed(String);
+
+impl From<anyhow::Error> for Failed {
+    fn from(e: anyhow::Error) -> Self {
+        Self(format!("{e:#}"))
+    }
+}
+
+impl std::fmt::Debug for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 async fn scenarios(stack: &LocalStack, tools: Option<&browser::Tools>) -> Result<()> {

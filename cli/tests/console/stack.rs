@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use devkit::GroupChild;
 use local_run::run::Session;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -90,21 +90,29 @@ impl ConsoleProcess {
             .args(["--local", "console", "--port", "0"]);
         let mut child = GroupChild::spawn("psc console", cmd, &log)?;
         let started = Instant::now();
+        // The URL goes to stdout, then the line that says how to stop it to
+        // stderr: two writes, which a busy machine can read between, so
+        // both are awaited.
         loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(url) = text.lines().find(|l| l.starts_with("http://127.0.0.1:")) {
+            let url = text.lines().find(|l| l.starts_with("http://127.0.0.1:"));
+            if let Some(url) = url
+                && text.contains("Ctrl-C")
+            {
                 let url = url.trim().to_owned();
                 let rest = url.strip_prefix("http://127.0.0.1:").unwrap_or_default();
                 let (port, token) = rest.split_once("/?token=").context("the console URL carries ?token=")?;
-                assert_eq!(token.len(), 32, "the token is a simple uuid: {url}");
-                assert!(text.contains("Ctrl-C"), "psc console tells how to stop it on stderr; it printed:\n{text}");
+                ensure!(token.len() == 32, "the token is a simple uuid: {url}");
                 return Ok(Self { port: port.parse()?, token: token.to_owned(), url, _child: child });
             }
             if let Some(status) = child.try_exited() {
-                bail!("psc console exited with {status} before printing its URL:\n{text}");
+                bail!("psc console exited with {status} before printing its URL and how to stop it:\n{text}");
             }
             if started.elapsed() > Duration::from_secs(60) {
-                bail!("psc console printed no URL within 60s:\n{text}");
+                bail!(
+                    "psc console printed {} within 60s:\n{text}",
+                    if url.is_some() { "its URL but not how to stop it (Ctrl-C)" } else { "no URL" }
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
