@@ -14,7 +14,10 @@
 //! * the adapters: AWS ([`aws`]: DynamoDB, S3, EC2, the Agreement API, the
 //!   one AWS error) and in memory ([`memory`], for tests);
 //! * what every function shares: configuration from the environment
-//!   ([`config`]), logging ([`logging`]) and metrics ([`metrics`]).
+//!   ([`config`]), logging ([`logging`]), metrics ([`metrics`]), the retry
+//!   policy ([`retry`]) and the machinery of work longer than one
+//!   invocation ([`resumable`]: segments, checkpoints, the lease, the
+//!   continuation).
 
 pub mod aws;
 pub mod config;
@@ -27,4 +30,6 @@ pub mod metrics;
 pub mod model;
 pub mod notification;
 pub mod ports;
+pub mod resumable;
+pub mod retry;
 pub mod sync;

@@ -206,6 +206,13 @@ pub struct ExportOutcome {
     pub finished_at: Timestamp,
 }
 
+impl ExportOutcome {
+    /// An outcome that finishes now.
+    pub fn now(status: ExportStatus, counts: Counts, rejects_report: Option<String>, message: Option<String>) -> Self {
+        Self { status, counts, rejects_report, message, finished_at: Timestamp::now() }
+    }
+}
+
 /// A page of results and the cursor of the next one.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

@@ -15,10 +15,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use ingest_export::{Ingest, IngestError, Settings, Throttling, WriteMode, Writes, apply_export_with};
+use ingest_export::{Ingest, IngestError, Settings, THROTTLING, WriteMode, Writes, apply_export_with};
 use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::aws::retry_config;
 use psc_bridge::metrics::Metrics;
+use psc_bridge::retry::Backoff;
 
 use crate::helpers::{INITIAL, csv, delete_row, t, upsert_row};
 
@@ -39,11 +40,10 @@ fn rows(n: usize) -> String {
 }
 
 /// Millisecond waits, the function's rounds.
-const FAST: Throttling =
-    Throttling { max_rounds: 12, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(4) };
+const FAST: Backoff = Backoff::new(12, Duration::from_millis(2), Duration::from_millis(4));
 
 fn row_mode(concurrency: usize) -> Writes {
-    Writes { mode: WriteMode::Row, concurrency, throttling: Throttling::default() }
+    Writes { mode: WriteMode::Row, concurrency, throttling: THROTTLING }
 }
 
 fn batch_mode(concurrency: usize) -> Writes {

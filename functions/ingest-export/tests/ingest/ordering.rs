@@ -92,7 +92,7 @@ async fn exports_delivered_at_the_same_time_leave_the_table_of_an_in_order_deliv
 
     // The reference: A, then B, one row at a time, in memory.
     let reference = MemoryStore::new();
-    let in_order = Writes { mode: WriteMode::Row, concurrency: 1, throttling: Default::default() };
+    let in_order = Writes { mode: WriteMode::Row, concurrency: 1, throttling: ingest_export::THROTTLING };
     for (id, body) in [("req-a", &a), ("req-b", &b)] {
         let r = apply_export_with(&reference, Cursor::new(body.clone().into_bytes()), id, t(INITIAL), in_order);
         assert_eq!(r.await.unwrap().failed_writes, 0);

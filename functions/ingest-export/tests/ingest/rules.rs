@@ -6,20 +6,20 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ingest_export::{ExportSummary, Ingest, IngestError, Settings, Throttling, WriteMode, Writes, apply_export_with};
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings, WriteMode, Writes, apply_export_with};
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Guid;
 use psc_bridge::memory::{MemoryObjects, MemoryStore};
 use psc_bridge::metrics::Metrics;
 use psc_bridge::model::ExportStatus;
 use psc_bridge::ports::{ContactStore, ExportLog};
+use psc_bridge::retry::Backoff;
 
 use crate::helpers::{INITIAL, csv, delete_row, metadata, notification, t, upsert_row};
 
 const BUCKET: &str = "exports";
 /// Throttling backoff for tests: the same rounds, millisecond waits.
-const FAST: Throttling =
-    Throttling { max_rounds: 12, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(4) };
+const FAST: Backoff = Backoff::new(12, Duration::from_millis(2), Duration::from_millis(4));
 const X: &str = "0f4a0d6e-0000-4000-8000-00000000000a";
 const Y: &str = "0f4a0d6e-0000-4000-8000-00000000000b";
 

@@ -230,7 +230,6 @@ async fn bench(
     let settings = Settings {
         initial_from_date: Timestamp::parse(INITIAL_FROM_DATE).expect("valid"),
         write_concurrency: concurrency,
-        throttling: Default::default(),
         write_mode,
         ..Settings::default()
     };
