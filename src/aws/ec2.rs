@@ -25,6 +25,7 @@ use crate::aws::signed::{Request, SignedHttp, Signing};
 use crate::domain::{AwsAccountId, ProductCode};
 use crate::entitlement::{InstanceCheck, InstanceId, Region};
 use crate::ports::InstanceConfirmer;
+use crate::retry::{self, Backoff};
 
 const SERVICE: &str = "EC2";
 const OPERATION: &str = "ConfirmProductInstance";
@@ -36,10 +37,8 @@ pub const PERMISSION: &str = "ec2:ConfirmProductInstance";
 /// How the client retries and how long it waits.
 #[derive(Debug, Clone, Copy)]
 pub struct Ec2Settings {
-    /// Attempts per call, the first included.
-    pub attempts: u32,
-    /// Backoff before the second attempt; doubles after each.
-    pub backoff: Duration,
+    /// Retries of a throttled, failed (5xx) or timed-out call.
+    pub retry: Backoff,
     /// Connect timeout.
     pub connect_timeout: Duration,
     /// Time for one attempt's whole answer.
@@ -49,8 +48,7 @@ pub struct Ec2Settings {
 impl Default for Ec2Settings {
     fn default() -> Self {
         Self {
-            attempts: 3,
-            backoff: Duration::from_millis(100),
+            retry: Backoff::new(2, Duration::from_millis(100), Duration::from_secs(1)),
             connect_timeout: Duration::from_secs(2),
             attempt_timeout: Duration::from_secs(3),
         }
@@ -122,22 +120,14 @@ impl InstanceConfirmer for Ec2Client {
             instance.as_str(),
             product.as_str()
         );
-        let mut backoff = self.settings.backoff;
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let result = match self.attempt(region, &body).await {
-                Ok((status, bytes)) => parse_answer(status, &bytes),
-                Err(e) => Err(e),
-            };
-            match result {
-                Err(e) if e.retryable && tries < self.settings.attempts.max(1) => {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-                Err(e) if e.has_code(INSTANCE_NOT_FOUND) => return Ok(InstanceCheck::NotFound),
-                other => return other,
-            }
+        let attempt = || async {
+            let (status, bytes) = self.attempt(region, &body).await?;
+            parse_answer(status, &bytes)
+        };
+        let (result, _) = self.settings.retry.run(retry::seed(), |e: &AwsError| e.retryable, attempt).await;
+        match result {
+            Err(e) if e.has_code(INSTANCE_NOT_FOUND) => Ok(InstanceCheck::NotFound),
+            other => other,
         }
     }
 }

@@ -20,10 +20,12 @@ use serde_json::Value;
 use crate::aws::error::{AwsError, Failure};
 use crate::aws::signed::{Request, SignedHttp, Signing, UNRESERVED, endpoint_and_region};
 use crate::ports::Continuation;
+use crate::retry::{self, Backoff};
 
 const SERVICE: &str = "Lambda";
 const OPERATION: &str = "Invoke";
-const ATTEMPTS: u32 = 3;
+/// Three attempts: the export waits on this call.
+const RETRY: Backoff = Backoff::new(2, Duration::from_millis(200), Duration::from_secs(2));
 
 /// Asynchronous invokes of one function.
 pub struct LambdaInvoker {
@@ -74,18 +76,7 @@ impl LambdaInvoker {
 impl Continuation for LambdaInvoker {
     async fn continue_later(&self, payload: &Value) -> Result<(), AwsError> {
         let body = payload.to_string().into_bytes();
-        let mut backoff = Duration::from_millis(200);
-        let mut attempt = 1;
-        loop {
-            match self.invoke_once(&body).await {
-                Err(e) if e.retryable && attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        RETRY.run(retry::seed(), |e: &AwsError| e.retryable, || self.invoke_once(&body)).await.0
     }
 }
 

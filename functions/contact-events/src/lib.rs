@@ -25,10 +25,12 @@ pub mod mapping;
 
 use std::time::Duration;
 
+use lambda_runtime::Diagnostic;
 use psc_bridge::aws::AwsError;
 use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::ports::{BusEvent, ContactScan, EventBus, LookupError};
+use psc_bridge::retry::{self, Backoff};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
@@ -60,18 +62,33 @@ impl Config {
 pub const MAX_ENTRIES: usize = 10;
 pub const MAX_BYTES: usize = 256 * 1024;
 
-/// Retries of entries `PutEvents` refused (or of the whole call).
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    /// Attempts per call, the first included.
-    pub attempts: u32,
-    /// Before the second attempt; doubles after each.
-    pub backoff: Duration,
+/// Retries of entries `PutEvents` refused (or of the whole call): four
+/// after the first attempt, waits from 50-100 ms doubling to at most 2 s.
+pub const RETRY: Backoff = Backoff::new(4, Duration::from_millis(100), Duration::from_secs(2));
+
+/// Why an invocation failed (what Lambda reports as its `errorType`).
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("bad backfill request ({0}): expected {{\"backfill\": {{\"cursor\"?, \"pages\"?, \"pageSize\"?}}}}")]
+    BadBackfillRequest(serde_json::Error),
+    #[error("the answer could not be written as JSON: {0}")]
+    Answer(serde_json::Error),
 }
 
-impl Default for Retry {
-    fn default() -> Self {
-        Self { attempts: 5, backoff: Duration::from_millis(100) }
+impl EventsError {
+    /// The error type Lambda reports (and logs filter on).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::BadBackfillRequest(_) => "BadBackfillRequest",
+            Self::Answer(_) => "AnswerError",
+        }
+    }
+}
+
+/// The one place contact-events' errors become Lambda's.
+impl From<EventsError> for Diagnostic {
+    fn from(e: EventsError) -> Self {
+        Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }
     }
 }
 
@@ -103,15 +120,15 @@ pub struct Report {
 pub struct ContactEvents<B> {
     bus: B,
     detail: Detail,
-    retry: Retry,
+    retry: Backoff,
 }
 
 impl<B: EventBus> ContactEvents<B> {
     pub fn new(bus: B, detail: Detail) -> Self {
-        Self { bus, detail, retry: Retry::default() }
+        Self { bus, detail, retry: RETRY }
     }
 
-    pub fn with_retry(mut self, retry: Retry) -> Self {
+    pub fn with_retry(mut self, retry: Backoff) -> Self {
         self.retry = retry;
         self
     }
@@ -123,18 +140,15 @@ impl<B: EventBus> ContactEvents<B> {
     /// One invocation: a stream batch (its answer: the batch item
     /// failures), or a manual `{"backfill": {...}}` (its answer: the
     /// [`BackfillReport`]; a malformed request is an error).
-    pub async fn invoke<S: ContactScan>(&self, store: &S, payload: &Value) -> Result<Value, String> {
+    pub async fn invoke<S: ContactScan>(&self, store: &S, payload: &Value) -> Result<Value, EventsError> {
         if let Some(request) = payload.get("backfill") {
-            let request: BackfillRequest = serde_json::from_value(request.clone()).map_err(|e| {
-                format!(
-                    "bad backfill request ({e}): expected {{\"backfill\": {{\"cursor\"?, \"pages\"?, \"pageSize\"?}}}}"
-                )
-            })?;
+            let request: BackfillRequest =
+                serde_json::from_value(request.clone()).map_err(EventsError::BadBackfillRequest)?;
             let report = self.backfill(store, &request).await;
-            return serde_json::to_value(report).map_err(|e| e.to_string());
+            return serde_json::to_value(report).map_err(EventsError::Answer);
         }
         let report = self.handle(payload).await;
-        serde_json::to_value(report.response).map_err(|e| e.to_string())
+        serde_json::to_value(report.response).map_err(EventsError::Answer)
     }
 
     /// One Lambda event (the stream batch, as JSON).
@@ -270,12 +284,11 @@ impl<B: EventBus> ContactEvents<B> {
     async fn put_all(&self, chunk: &[Outgoing<'_>], retried: &mut usize) -> Result<(), (usize, String)> {
         let entries: Vec<BusEvent> = chunk.iter().map(|o| bus_event(&o.event)).collect();
         let mut pending: Vec<usize> = (0..entries.len()).collect();
-        let mut backoff = self.retry.backoff;
         let mut last_error = String::new();
-        for attempt in 1..=self.retry.attempts.max(1) {
+        let seed = retry::seed();
+        for attempt in 1..=self.retry.attempts() {
             if attempt > 1 {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                tokio::time::sleep(self.retry.delay(attempt - 1, seed)).await;
                 *retried += pending.len();
             }
             let batch: Vec<BusEvent> = pending.iter().map(|&i| entries[i].clone()).collect();

@@ -9,12 +9,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use contact_events::mapping::{
     self, CONTACT_CREATED, CONTACT_DELETED, CONTACT_UPDATED, Detail, EXPORT_FINISHED, StreamChange,
 };
-use contact_events::{ContactEvents, MAX_ENTRIES, Retry};
+use contact_events::{ContactEvents, MAX_ENTRIES};
 use psc_bridge::aws::AwsError;
 use psc_bridge::aws::dynamodb::item::{Item, contact_item};
 use psc_bridge::domain::ContactRecord;
 use psc_bridge::export_csv::{ExportReader, Row};
 use psc_bridge::memory::MemoryBus;
+use psc_bridge::retry::Backoff;
 use serde_json::{Value, json};
 
 const HEADER: &str = "Product Id,Product Code,Customer Guid,Subscription Guid,Subscription Start Date,Organization,\
@@ -244,8 +245,8 @@ fn event_of_first(changes: &[StreamChange]) -> Option<&'static str> {
 
 // --------------------------------------------------------------- delivery
 
-fn quick() -> Retry {
-    Retry { attempts: 4, backoff: Duration::from_millis(1) }
+fn quick() -> Backoff {
+    Backoff::new(3, Duration::from_millis(1), Duration::from_millis(1))
 }
 
 /// `n` new contacts, one record each.
@@ -436,7 +437,8 @@ async fn a_backfill_that_cannot_deliver_stops_with_the_cursor_to_resume_from() {
     assert!(bus.accepted().iter().all(|e| !e.detail.contains("x@example.org")), "ids mode: no contact field");
 
     let bad = handler.invoke(&store, &json!({"backfill": {"pageSize": 10, "bogus": 1}})).await.unwrap_err();
-    assert!(bad.contains("bad backfill request"), "{bad}");
+    assert!(bad.to_string().contains("bad backfill request"), "{bad}");
+    assert_eq!(bad.error_type(), "BadBackfillRequest");
     let r = handler.invoke(&store, &json!({"backfill": {"cursor": "nope"}})).await.unwrap();
     assert!(r["error"].as_str().unwrap().contains("cursor"), "{r}");
 }

@@ -20,6 +20,7 @@ use eligibility_api::live::LiveChecks;
 use psc_bridge::aws::ec2::Ec2Settings;
 use psc_bridge::aws::{AgreementClient, Ec2Client};
 use psc_bridge::entitlement::SellerProducts;
+use psc_bridge::retry::Backoff;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -59,9 +60,14 @@ fn products() -> SellerProducts {
 
 fn api(standin: &Running, agreements_timeout: Duration) -> WireApi {
     let sdk = sdk_config(&standin.endpoint_url());
-    let ec2 =
-        Ec2Client::with_settings(&sdk, Ec2Settings { backoff: Duration::from_millis(10), ..Ec2Settings::default() })
-            .with_endpoint(standin.endpoint_url());
+    let ec2 = Ec2Client::with_settings(
+        &sdk,
+        Ec2Settings {
+            retry: Backoff::new(2, Duration::from_millis(10), Duration::from_millis(40)),
+            ..Ec2Settings::default()
+        },
+    )
+    .with_endpoint(standin.endpoint_url());
     let live = LiveChecks::new(products(), ec2, AgreementClient::new(&sdk, agreements_timeout))
         .with_agreements_timeout(agreements_timeout)
         .with_cache_ttl(Duration::ZERO);
