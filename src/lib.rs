@@ -13,12 +13,15 @@
 //!   agreements;
 //! * the adapters: AWS ([`aws`]: DynamoDB, S3, EC2, the Agreement API, the
 //!   one AWS error) and in memory ([`memory`], for tests);
+//! * the eligibility API's contract ([`api`]): its requests and answers,
+//!   shared by the function, `psc` and the local run;
 //! * what every function shares: configuration from the environment
 //!   ([`config`]), logging ([`logging`]), metrics ([`metrics`]), the retry
 //!   policy ([`retry`]) and the machinery of work longer than one
 //!   invocation ([`resumable`]: segments, checkpoints, the lease, the
 //!   continuation).
 
+pub mod api;
 pub mod aws;
 pub mod config;
 pub mod domain;

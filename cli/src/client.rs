@@ -8,8 +8,10 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use psc_bridge::api::{ErrorBody, ErrorDetail};
 use psc_bridge::aws::error::{AwsError, Failure};
 use psc_bridge::aws::signed::{Request, SignedHttp, Signing, encode_component};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::exit;
@@ -27,8 +29,9 @@ pub struct ApiAnswer {
 }
 
 impl ApiAnswer {
-    pub fn json(&self) -> Option<Value> {
-        serde_json::from_slice(&self.body).ok()
+    /// The body as `T`, one of the API's answers ([`psc_bridge::api`]).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        serde_json::from_slice(&self.body).map_err(|e| contract_error(self.status, &e))
     }
 
     pub fn text(&self) -> String {
@@ -36,9 +39,27 @@ impl ApiAnswer {
     }
 
     /// The API's own error, `{"error": {"code", "message", "field"?, "requestId"?}}`.
-    fn error_field(&self, name: &str) -> Option<String> {
-        self.json()?.get("error")?.get(name)?.as_str().map(str::to_owned)
+    fn error(&self) -> Option<ErrorDetail> {
+        serde_json::from_slice::<ErrorBody>(&self.body).ok().map(|b| b.error)
     }
+}
+
+/// An answer that is not what the contract says. serde's message may quote
+/// a value (contact data), so only a missing member is named.
+fn contract_error(status: u16, e: &serde_json::Error) -> CallError {
+    let what = match e.classify() {
+        serde_json::error::Category::Data => {
+            let m = e.to_string();
+            match m.strip_prefix("missing field ") {
+                Some(field) => format!("it lacks {}", field.split(" at line").next().unwrap_or(field)),
+                None => format!("a member has another type or value (line {}, column {})", e.line(), e.column()),
+            }
+        }
+        _ => "it is not JSON".to_owned(),
+    };
+    CallError::Server(format!(
+        "the API's answer (HTTP {status}) is not what this psc expects: {what}. Is psc older or newer than the API?"
+    ))
 }
 
 /// Why a call gave no usable answer; each says what to do.
@@ -278,8 +299,9 @@ pub fn check(target: &Target, a: ApiAnswer) -> Result<ApiAnswer, CallError> {
     match a.status {
         200 | 404 => Ok(a),
         400 => {
-            let field = a.error_field("field");
-            let message = a.error_field("message").unwrap_or_else(|| a.text());
+            let error = a.error();
+            let field = error.as_ref().and_then(|e| e.field.clone());
+            let message = error.map_or_else(|| a.text(), |e| e.message);
             Err(CallError::Usage(match field {
                 Some(f) => format!("the API refused {f}: {message}"),
                 None => format!("the API refused the request: {message}"),
@@ -309,11 +331,11 @@ pub fn check(target: &Target, a: ApiAnswer) -> Result<ApiAnswer, CallError> {
         }),
         503 => Err(CallError::Server(format!(
             "the API is unavailable for now (HTTP 503): {}; retry in {} s",
-            a.error_field("message").unwrap_or_default(),
+            a.error().map(|e| e.message).unwrap_or_default(),
             a.retry_after.as_deref().unwrap_or("a few")
         ))),
         s => {
-            let id = a.error_field("requestId");
+            let id = a.error().and_then(|e| e.request_id);
             Err(CallError::Server(match id {
                 Some(id) => format!("the API failed (HTTP {s}); quote requestId {id} to the operators"),
                 None => format!("the API failed (HTTP {s}): {}", a.text().chars().take(300).collect::<String>()),

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use clap::{Args, Parser, Subcommand};
+use psc_bridge::api::{
+    AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, InstanceView, Lookup, SyncView,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::client::{ApiAnswer, CallError, Client, describe_stack};
@@ -152,41 +156,31 @@ pub async fn run(cli: Cli) -> u8 {
     let client = Client::new(&sdk, target);
     let json = cli.global.json;
     match cli.command {
-        Command::Account { aws_account_id, product } => {
-            let path = match &product {
-                Some(p) => format!("accounts/{}/products/{}", enc(&aws_account_id), enc(p)),
-                None => format!("accounts/{}", enc(&aws_account_id)),
-            };
-            lookup(&client, &path, json, |v| (render::account(v), eligible(v))).await
+        Command::Account { aws_account_id, product: Some(product_code) } => {
+            let ask = Lookup::AccountProduct { aws_account_id, product_code, limit: None, cursor: None };
+            lookup(&client, &ask, json, |v: &AccountProductView| (render::account_product(v), v.eligible)).await
+        }
+        Command::Account { aws_account_id, product: None } => {
+            let ask = Lookup::Account { aws_account_id, limit: None, cursor: None };
+            lookup(&client, &ask, json, |v: &AccountView| (render::account(v), v.eligible)).await
         }
         Command::Contact { customer_guid, email } => match (customer_guid, email) {
             (_, Some(email)) => {
-                let path = format!("contacts?email={}", enc(&email));
-                lookup(&client, &path, json, |v| {
-                    let found = v["contacts"].as_array().is_some_and(|c| !c.is_empty());
-                    (render::contacts(v), found)
-                })
-                .await
+                let ask = Lookup::ContactsByEmail { email };
+                lookup(&client, &ask, json, |v: &ContactsView| (render::contacts(v), !v.contacts.is_empty())).await
             }
-            (Some(guid), None) => {
-                lookup(&client, &format!("contacts/{}", enc(&guid)), json, |v| (render::contact(v), true)).await
+            (Some(customer_guid), None) => {
+                let ask = Lookup::Contact { customer_guid };
+                lookup(&client, &ask, json, |v: &ContactView| (render::contact(v), true)).await
             }
             (None, None) => fail(&CallError::Usage("give a customer guid or --email".into())),
         },
         Command::Instance { aws_account_id, instance_id, product, region } => {
-            let mut path = format!(
-                "accounts/{}/instances/{}?productCode={}",
-                enc(&aws_account_id),
-                enc(&instance_id),
-                enc(&product)
-            );
-            if let Some(r) = region {
-                path.push_str(&format!("&region={}", enc(&r)));
-            }
-            lookup(&client, &path, json, |v| (render::instance(v), eligible(v))).await
+            let ask = Lookup::Instance { aws_account_id, instance_id, product_code: product, region };
+            lookup(&client, &ask, json, |v: &InstanceView| (render::instance(v), v.eligible)).await
         }
         Command::Status { limit } => {
-            lookup(&client, &format!("sync?limit={limit}"), json, |v| (render::status(v), true)).await
+            lookup(&client, &Lookup::Sync { limit: Some(limit) }, json, |v: &SyncView| (render::status(v), true)).await
         }
         Command::Export { full_resync, from, force } => {
             let mut payload = json!({});
@@ -281,50 +275,52 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
     Ok(t)
 }
 
-fn eligible(v: &Value) -> bool {
-    v["eligible"].as_bool().unwrap_or(false)
-}
-
-/// One API lookup: the answer printed (JSON or a table) and its exit code.
-async fn lookup(client: &Client, path: &str, json: bool, show: impl FnOnce(&Value) -> (String, bool)) -> u8 {
-    let answer = with_spinner("asking the API", client.lookup(path)).await;
+/// One API lookup: the answer (`T` when found) printed as JSON or a table,
+/// and its exit code.
+async fn lookup<T: DeserializeOwned>(
+    client: &Client,
+    ask: &Lookup,
+    json: bool,
+    show: impl FnOnce(&T) -> (String, bool),
+) -> u8 {
+    let answer = with_spinner("asking the API", client.lookup(&ask.path_and_query())).await;
     let answer: ApiAnswer = match answer {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    let Some(value) = answer.json() else {
-        return fail(&CallError::Server(format!("the API answered HTTP {} without JSON", answer.status)));
+    let shown = if answer.status == 404 {
+        // API Gateway's own 404 (a wrong base URL) is not the API's error body.
+        let text = answer
+            .parse::<ErrorBody>()
+            .map_or_else(|_| render::not_the_apis(&answer.text()), |v| render::not_found(&v));
+        Ok((text, false))
+    } else {
+        answer.parse::<T>().map(|v| show(&v))
     };
-    if json {
-        println!("{}", answer.text());
-        return if answer.status == 404 {
-            exit::NO
-        } else {
-            let (_, yes) = show(&value);
-            if yes { exit::OK } else { exit::NO }
-        };
-    }
-    if answer.status == 404 {
-        println!("{}", render::not_found(&value));
-        return exit::NO;
-    }
-    let (text, yes) = show(&value);
-    println!("{text}");
+    let (text, yes) = match shown {
+        Ok(shown) => shown,
+        Err(e) => return fail(&e),
+    };
+    println!("{}", if json { answer.text() } else { text });
     if yes { exit::OK } else { exit::NO }
 }
 
 async fn rejects(client: &Client, request_id: &str, json: bool) -> u8 {
-    let sync = match with_spinner("asking the API", client.lookup("sync?limit=50")).await {
-        Ok(a) => a.json().unwrap_or(Value::Null),
+    let ask = Lookup::Sync { limit: Some(50) };
+    let sync = match with_spinner("asking the API", client.lookup(&ask.path_and_query())).await {
+        Ok(a) => a.parse::<SyncView>(),
         Err(e) => return fail(&e),
     };
-    let export = sync["exports"].as_array().and_then(|e| e.iter().find(|e| e["requestId"] == request_id));
-    let Some(export) = export else {
+    let sync = match sync {
+        Ok(sync) => sync,
+        Err(e) => return fail(&e),
+    };
+    let Some(export) = sync.export(request_id) else {
         eprintln!("psc: export {request_id} is not among the 50 most recent exports (see `psc status`)");
         return exit::NO;
     };
-    let Some(location) = export["rejectsReport"].as_str() else {
-        let status = export["status"].as_str().unwrap_or("?");
+    let Some(location) = export.rejects_report.as_deref() else {
+        let status = &export.status;
         eprintln!("psc: export {request_id} ({status}) has no rejects report: no row was rejected");
         return exit::NO;
     };
@@ -401,11 +397,6 @@ fn fail(e: &CallError) -> u8 {
     e.exit_code()
 }
 
-/// Percent-encodes a path segment or query value.
-pub fn enc(s: &str) -> String {
-    psc_bridge::aws::signed::encode_component(s)
-}
-
 /// Shows a spinner on standard error while `work` runs longer than a moment
 /// (only on a terminal).
 pub async fn with_spinner<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
@@ -444,11 +435,5 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(Cli::try_parse_from(["psc", "export", "--full-resync", "--from", "2026-01-01"]).is_err());
         assert!(Cli::try_parse_from(["psc", "--local", "--stack", "s", "status"]).is_err());
-    }
-
-    #[test]
-    fn path_values_are_encoded() {
-        assert_eq!(enc("adoe+x@example.com"), "adoe%2Bx%40example.com");
-        assert_eq!(enc("../sync"), "..%2Fsync");
     }
 }

@@ -412,7 +412,7 @@ fn answer(req: &http::request::Parts, body: &Bytes, log: &Seens, addr: SocketAdd
         region,
     });
     if authorization.as_deref() == Some("Bearer good-token") {
-        return reply(200, "application/json", json!({"awsAccountId": ACCOUNT, "eligible": false}).to_string());
+        return reply(200, "application/json", account_answer(false));
     }
     if !signature_ok {
         return reply(403, "application/json", r#"{"message":"Forbidden"}"#.to_owned());
@@ -427,14 +427,20 @@ fn answer(req: &http::request::Parts, body: &Bytes, log: &Seens, addr: SocketAdd
         );
         return reply(200, "text/xml", xml);
     }
-    let v = json!({
-        "awsAccountId": ACCOUNT, "eligible": true,
+    reply(200, "application/json", account_answer(true))
+}
+
+/// A complete `GET /accounts/{id}` answer (psc reads it as the contract's
+/// `AccountView`: a member missing is an error, not a `-`).
+fn account_answer(eligible: bool) -> String {
+    json!({
+        "awsAccountId": ACCOUNT, "eligible": eligible,
         "sources": {"agreements": {"verdict": "eligible", "asOf": "2026-12-01T10:00:00.000Z", "cached": false},
                     "pscContacts": {"verdict": "notEligible", "asOf": null, "staleBeyondOneBusinessDay": true}},
         "agreements": [], "products": [], "subscriptions": [], "contacts": [], "nextCursor": null,
         "freshness": {"watermark": null, "ageSeconds": null, "businessAgeSeconds": null, "staleBeyondOneBusinessDay": true}
-    });
-    reply(200, "application/json", v.to_string())
+    })
+    .to_string()
 }
 
 #[tokio::test]

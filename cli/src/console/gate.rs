@@ -52,21 +52,16 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Decodes `%XX` escapes (percent-encoding); `None` for a malformed escape
+/// (`%` without two hexadecimal digits) or a result that is not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let b = s.as_bytes();
+    let well_formed = b
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'%')
+        .all(|(i, _)| b.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    well_formed.then(|| percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|d| d.into_owned()))?
 }
 
 #[cfg(test)]

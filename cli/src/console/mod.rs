@@ -28,7 +28,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::json;
+use psc_bridge::api::{ErrorBody, ErrorDetail};
 use tokio::net::TcpListener;
 
 use crate::client::Client;
@@ -168,9 +168,7 @@ async fn handle(state: &State, _peer: SocketAddr, req: Request<Incoming>) -> Res
         let Some(api) = api_path(rest) else {
             return api_json(
                 StatusCode::NOT_FOUND,
-                json!({"error": {"code": "NotFound", "message": "the console only forwards the API's routes: accounts/..., contacts..., sync"}})
-                    .to_string()
-                    .into(),
+                error_body("NotFound", "the console only forwards the API's routes: accounts/..., contacts..., sync"),
                 None,
             );
         };
@@ -183,11 +181,7 @@ async fn handle(state: &State, _peer: SocketAddr, req: Request<Incoming>) -> Res
                 let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
                 api_json(status, a.body.into(), a.retry_after.as_deref())
             }
-            Err(e) => api_json(
-                StatusCode::BAD_GATEWAY,
-                json!({"error": {"code": "ConsoleUpstream", "message": e.to_string()}}).to_string().into(),
-                None,
-            ),
+            Err(e) => api_json(StatusCode::BAD_GATEWAY, error_body("ConsoleUpstream", &e.to_string()), None),
         };
     }
     if path == "/" || path == "/index.html" {
@@ -207,6 +201,16 @@ async fn handle(state: &State, _peer: SocketAddr, req: Request<Incoming>) -> Res
         return r;
     }
     text(StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// The console's own error, in the API's error shape (`ConsoleUpstream`:
+/// the API could not be asked).
+fn error_body(code: &str, message: &str) -> Bytes {
+    let body = ErrorBody {
+        error: ErrorDetail { code: code.to_owned(), field: None, message: message.to_owned(), request_id: None },
+        freshness: None,
+    };
+    serde_json::to_vec(&body).unwrap_or_default().into()
 }
 
 fn api_json(status: StatusCode, body: Bytes, retry_after: Option<&str>) -> Response<Full<Bytes>> {

@@ -42,9 +42,9 @@ use psc_bridge::sync::SyncState;
 
 use live::{AgreementsLookup, LiveChecks, NotConfigured};
 use params::{InvalidParameter, Query};
-use views::{
-    AccountProductView, AccountView, AgreementsSource, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness,
-    InstanceSource, InstanceSources, InstanceView, PscSource, Sources, SyncView, Verdict,
+use psc_bridge::api::{
+    AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness, InstanceSource,
+    InstanceSources, InstanceView, Sources, SyncView, Verdict,
 };
 
 // ------------------------------------------------------------------ routes
@@ -331,7 +331,8 @@ fn is_access_denied(e: &AwsError) -> bool {
 /// Seconds a client should wait after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
-enum Failure {
+/// Why a request gets an error answer instead of a [`Reply`].
+enum ErrorReply {
     Invalid(InvalidParameter),
     /// A 400 that is not about one parameter's shape (the check is off).
     NotConfigured(&'static str),
@@ -347,19 +348,19 @@ enum Failure {
     Internal(Internal),
 }
 
-impl From<InvalidParameter> for Failure {
+impl From<InvalidParameter> for ErrorReply {
     fn from(e: InvalidParameter) -> Self {
-        Failure::Invalid(e)
+        ErrorReply::Invalid(e)
     }
 }
 
-impl From<AwsError> for Failure {
+impl From<AwsError> for ErrorReply {
     fn from(e: AwsError) -> Self {
-        Failure::Internal(e.into())
+        ErrorReply::Internal(e.into())
     }
 }
 
-impl From<LookupError> for Failure {
+impl From<LookupError> for ErrorReply {
     fn from(e: LookupError) -> Self {
         match e {
             LookupError::BadCursor => params::bad_cursor().into(),
@@ -368,8 +369,8 @@ impl From<LookupError> for Failure {
     }
 }
 
-/// A lookup's answer: the body, the number of results and the key (audit).
-struct Answer {
+/// A lookup's answer: the body and the number of results (audit).
+struct Reply {
     body: Vec<u8>,
     results: usize,
 }
@@ -506,21 +507,21 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
         };
         let (key_kind, key) = audit_key(route.endpoint, &params);
         let result = match Query::parse(req.uri().query(), route.query) {
-            Err(e) => Err(Failure::Invalid(e)),
+            Err(e) => Err(ErrorReply::Invalid(e)),
             Ok(query) => self.answer(route.endpoint, &params, &query, request_id).await,
         };
         let (response, results) = match result {
             Ok(a) => (json_response(StatusCode::OK, a.body), a.results),
-            Err(Failure::Invalid(e)) => {
+            Err(ErrorReply::Invalid(e)) => {
                 (error_response(StatusCode::BAD_REQUEST, "InvalidParameter", Some(&e.field), &e.message, None, None), 0)
             }
-            Err(Failure::NotConfigured(message)) => {
+            Err(ErrorReply::NotConfigured(message)) => {
                 (error_response(StatusCode::BAD_REQUEST, "NotConfigured", None, message, None, None), 0)
             }
-            Err(Failure::NotFound { message, freshness }) => {
+            Err(ErrorReply::NotFound { message, freshness }) => {
                 (error_response(StatusCode::NOT_FOUND, "NotFound", None, message, None, Some(freshness)), 0)
             }
-            Err(Failure::Unavailable { message, internal: e }) => {
+            Err(ErrorReply::Unavailable { message, internal: e }) => {
                 warn!(
                     request_id,
                     route = route.path,
@@ -539,7 +540,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
                 (response, 0)
             }
-            Err(Failure::Internal(e)) => {
+            Err(ErrorReply::Internal(e)) => {
                 error!(
                     request_id,
                     route = route.path,
@@ -560,7 +561,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
         Outcome { response, route: route.path, key_kind, key, results }
     }
 
-    async fn answer(&self, endpoint: Endpoint, p: &[String], q: &Query, request_id: &str) -> Result<Answer, Failure> {
+    async fn answer(&self, endpoint: Endpoint, p: &[String], q: &Query, request_id: &str) -> Result<Reply, ErrorReply> {
         match endpoint {
             Endpoint::Account => {
                 let account = params::account_id(param(p, 0))?;
@@ -573,11 +574,11 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 let (page, psc_eligible, freshness) = psc?;
                 let subscriptions = views::subscriptions(&page.items);
                 let view = AccountView {
-                    aws_account_id: &account,
+                    aws_account_id: account.as_str().to_owned(),
                     eligible: psc_eligible || agreements.has_active(),
                     sources: Sources {
-                        agreements: AgreementsSource::of(&agreements, now),
-                        psc_contacts: PscSource::of(psc_eligible, &freshness),
+                        agreements: views::agreements_source(&agreements, now),
+                        psc_contacts: views::psc_source(psc_eligible, &freshness),
                     },
                     agreements: views::agreement_bodies(&agreements, &self.live.products),
                     products: views::products(&subscriptions),
@@ -586,7 +587,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                     next_cursor: page.next_cursor,
                     freshness,
                 };
-                Ok(Answer { body: to_json(&view)?, results: page.items.len() })
+                Ok(Reply { body: to_json(&view)?, results: page.items.len() })
             }
             Endpoint::AccountProduct => {
                 let account = params::account_id(param(p, 0))?;
@@ -599,12 +600,12 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 );
                 let (page, psc_eligible, freshness) = psc?;
                 let view = AccountProductView {
-                    aws_account_id: &account,
-                    product_code: &product,
+                    aws_account_id: account.as_str().to_owned(),
+                    product_code: product.as_str().to_owned(),
                     eligible: psc_eligible || agreements.has_active(),
                     sources: Sources {
-                        agreements: AgreementsSource::of(&agreements, now),
-                        psc_contacts: PscSource::of(psc_eligible, &freshness),
+                        agreements: views::agreements_source(&agreements, now),
+                        psc_contacts: views::psc_source(psc_eligible, &freshness),
                     },
                     agreements: views::agreement_bodies(&agreements, &self.live.products),
                     subscriptions: views::subscriptions(&page.items),
@@ -612,27 +613,27 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                     next_cursor: page.next_cursor,
                     freshness,
                 };
-                Ok(Answer { body: to_json(&view)?, results: page.items.len() })
+                Ok(Reply { body: to_json(&view)?, results: page.items.len() })
             }
             Endpoint::ContactsByEmail => {
                 let email = params::email(q.get("email"))?;
                 let (contacts, state) = self.with_sync_state(self.store.contacts_by_email(email)).await;
                 let (contacts, freshness) = (contacts?, self.freshness(&state?));
                 let view = ContactsView { contacts: views::contact_bodies(&contacts), freshness };
-                Ok(Answer { body: to_json(&view)?, results: contacts.len() })
+                Ok(Reply { body: to_json(&view)?, results: contacts.len() })
             }
             Endpoint::ContactByGuid => {
                 let guid = params::customer_guid(param(p, 0))?;
                 let (contact, state) = self.with_sync_state(self.store.contact_by_guid(&guid)).await;
                 let freshness = self.freshness(&state?);
                 let Some(contact) = contact? else {
-                    return Err(Failure::NotFound {
+                    return Err(ErrorReply::NotFound {
                         message: "no contact on record with this customerGuid (never shared, or deleted)",
                         freshness,
                     });
                 };
-                let view = ContactView { contact: (&contact).into(), freshness };
-                Ok(Answer { body: to_json(&view)?, results: 1 })
+                let view = ContactView { contact: views::contact_body(&contact), freshness };
+                Ok(Reply { body: to_json(&view)?, results: 1 })
             }
             Endpoint::Instance => self.instance(p, q).await,
             Endpoint::SyncStatus => {
@@ -643,23 +644,23 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 self.remember_sync_state(&state);
                 let view = SyncView {
                     watermark: state.watermark,
-                    pending_ranges: state.pending.iter().map(Into::into).collect(),
-                    exports: exports.iter().map(Into::into).collect(),
+                    pending_ranges: state.pending.iter().map(views::coverage_body).collect(),
+                    exports: exports.iter().map(views::export_body).collect(),
                     freshness: self.freshness(&state),
                 };
-                Ok(Answer { body: to_json(&view)?, results: exports.len() })
+                Ok(Reply { body: to_json(&view)?, results: exports.len() })
             }
         }
     }
 
     /// `GET /accounts/{awsAccountId}/instances/{instanceId}?productCode=&region=`
-    async fn instance(&self, p: &[String], q: &Query) -> Result<Answer, Failure> {
+    async fn instance(&self, p: &[String], q: &Query) -> Result<Reply, ErrorReply> {
         let account = params::account_id(param(p, 0))?;
         let instance = params::instance_id(param(p, 1))?;
         let product = params::required_product_code(q.get("productCode"))?;
         let region = params::region(q.get("region"), &self.default_region)?;
         if self.live.products.is_empty() {
-            return Err(Failure::NotConfigured(
+            return Err(ErrorReply::NotConfigured(
                 "no products are configured (stack parameter SellerProducts), so the instance check is off",
             ));
         }
@@ -673,7 +674,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
         let check = match self.live.instances.confirm_product_instance(&region, &instance, &product).await {
             Ok(check) => check,
             Err(e) if e.retryable => {
-                return Err(Failure::Unavailable {
+                return Err(ErrorReply::Unavailable {
                     message: "EC2 is throttling or unavailable; retry in a few seconds (see Retry-After)",
                     internal: e.into(),
                 });
@@ -684,7 +685,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 if denied {
                     internal.missing_permission = Some(psc_bridge::aws::ec2::PERMISSION);
                 }
-                return Err(Failure::Internal(internal));
+                return Err(ErrorReply::Internal(internal));
             }
         };
         let (found, product_running, owner) = match &check {
@@ -700,24 +701,24 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
             (true, true, true) => "the instance runs this product and belongs to this account",
         };
         let view = InstanceView {
-            aws_account_id: &account,
-            instance_id: &instance,
-            product_code: &product,
-            region: region.as_str(),
+            aws_account_id: account.as_str().to_owned(),
+            instance_id: instance.as_str().to_owned(),
+            product_code: product.as_str().to_owned(),
+            region: region.as_str().to_owned(),
             found,
             product_running,
-            owner_id: owner,
+            owner_id: owner.map(|o| o.as_str().to_owned()),
             owner_matches,
             eligible,
             sources: InstanceSources {
                 instance: InstanceSource {
                     verdict: if eligible { Verdict::Eligible } else { Verdict::NotEligible },
                     as_of: (self.clock)(),
-                    message,
+                    message: message.to_owned(),
                 },
             },
         };
-        Ok(Answer { body: to_json(&view)?, results: 1 })
+        Ok(Reply { body: to_json(&view)?, results: 1 })
     }
 
     /// The account's agreements, never an error: a failure is logged (with
@@ -760,7 +761,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
         product: Option<&ProductCode>,
         cursor: Option<&str>,
         limit: i32,
-    ) -> Result<(Page<StoredContact>, bool, Freshness), Failure> {
+    ) -> Result<(Page<StoredContact>, bool, Freshness), ErrorReply> {
         let (page, state) = self.with_sync_state(self.store.contacts_by_account(account, product, cursor, limit)).await;
         let page = page?;
         let freshness = self.freshness(&state?);
@@ -803,7 +804,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
     }
 
     fn freshness(&self, state: &SyncState) -> Freshness {
-        Freshness::of(state, (self.clock)())
+        views::freshness(state, (self.clock)())
     }
 }
 
@@ -823,9 +824,9 @@ fn audit_key(endpoint: Endpoint, p: &[String]) -> (KeyKind, Option<String>) {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, Failure> {
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, ErrorReply> {
     serde_json::to_vec(v).map_err(|_| {
-        Failure::Internal(Internal {
+        ErrorReply::Internal(Internal {
             operation: "serialize",
             code: "serde".into(),
             transient: false,
@@ -852,7 +853,15 @@ fn error_response(
     request_id: Option<&str>,
     freshness: Option<Freshness>,
 ) -> Response<Body> {
-    let body = ErrorBody { error: ErrorDetail { code, field, message, request_id }, freshness };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            field: field.map(str::to_owned),
+            message: message.to_owned(),
+            request_id: request_id.map(str::to_owned),
+        },
+        freshness,
+    };
     match serde_json::to_vec(&body) {
         Ok(b) => json_response(status, b),
         Err(_) => json_response(

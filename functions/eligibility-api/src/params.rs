@@ -121,29 +121,11 @@ pub fn bad_cursor() -> InvalidParameter {
     InvalidParameter::new("cursor", "is not a cursor of this listing: pass nextCursor from the previous page unchanged")
 }
 
-/// Decodes `%XX` escapes. `+` stays `+` (email addresses contain it; a space
-/// is never valid input here). A malformed escape is kept as written.
-/// `None` when the result is not UTF-8.
+/// Decodes `%XX` escapes (percent-encoding). `+` stays `+` (email
+/// addresses contain it; a space is never valid input here). A malformed
+/// escape is kept as written. `None` when the result is not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_owned());
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|d| d.into_owned())
 }
 
 /// The query string of one request: every parameter once, decoded.

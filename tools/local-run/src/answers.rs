@@ -1,7 +1,11 @@
-//! Reading the API's answers: the export's progress in `GET /sync`, the
-//! summary, and the checks of the example queries against the guide's test
-//! data set.
+//! Reading the API's answers (as `psc_bridge::api`'s types): `GET /sync`
+//! for the export's progress and the summary, and the checks of the example
+//! queries against the guide's test data set.
 
+use psc_bridge::api::{
+    AccountProductView, AccountView, ContactBody, ContactsView, InstanceView, Sources, SyncView, Verdict,
+};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The guide's account with two contacts on one product.
@@ -61,90 +65,29 @@ pub fn check_deleted_detail(detail: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// One export as `GET /sync` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExportView {
-    pub request_id: String,
-    pub status: String,
-    pub created: u64,
-    pub updated: u64,
-    pub deleted: u64,
-    pub skipped_stale: u64,
-    pub rejected: u64,
-    pub coverage: Option<(String, String)>,
-    pub rejects_report: Option<String>,
-    pub message: Option<String>,
+/// An answer of the API as its contract type; what fails to read is a check failure.
+fn read<T: DeserializeOwned>(answer: &Value, what: &str) -> Result<T, String> {
+    T::deserialize(answer).map_err(|e| format!("{what}: not the answer the API's contract describes: {e}"))
 }
 
-impl ExportView {
-    /// APPLIED, PARTIAL or FAILED: nothing more will happen to it.
-    pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "APPLIED" | "PARTIAL" | "FAILED")
-    }
-
-    /// Rows written to the table (created + updated + deleted).
-    pub fn applied(&self) -> u64 {
-        self.created + self.updated + self.deleted
-    }
+/// A `GET /sync` answer.
+pub fn sync_view(answer: Value) -> anyhow::Result<SyncView> {
+    read(&answer, "GET /sync").map_err(anyhow::Error::msg)
 }
 
-fn str_of(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn u64_of(v: &Value, key: &str) -> u64 {
-    v.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// The export `request_id` in a `GET /sync` answer.
-pub fn find_export(sync: &Value, request_id: &str) -> Option<ExportView> {
-    let e = sync
-        .get("exports")?
-        .as_array()?
-        .iter()
-        .find(|e| e.get("requestId").and_then(Value::as_str) == Some(request_id))?;
-    let counts = e.get("counts").cloned().unwrap_or(Value::Null);
-    let coverage = e.get("coverage").and_then(|c| Some((str_of(c, "start")?, str_of(c, "end")?)));
-    Some(ExportView {
-        request_id: request_id.to_owned(),
-        status: str_of(e, "status").unwrap_or_default(),
-        created: u64_of(&counts, "created"),
-        updated: u64_of(&counts, "updated"),
-        deleted: u64_of(&counts, "deleted"),
-        skipped_stale: u64_of(&counts, "skippedStale"),
-        rejected: u64_of(&counts, "rejected"),
-        coverage,
-        rejects_report: str_of(e, "rejectsReport"),
-        message: str_of(e, "message"),
-    })
-}
-
-/// The watermark of a `GET /sync` answer (`None` while null).
-pub fn watermark(sync: &Value) -> Option<String> {
-    str_of(sync, "watermark")
-}
-
-/// The sorted given names of the `contacts` of an answer.
-pub fn contact_names(answer: &Value) -> Vec<String> {
-    let mut names: Vec<String> = answer
-        .get("contacts")
-        .and_then(Value::as_array)
-        .map(|cs| cs.iter().filter_map(|c| str_of(c, "givenName")).collect())
-        .unwrap_or_default();
+/// The sorted given names of `contacts`.
+pub fn contact_names(contacts: &[ContactBody]) -> Vec<String> {
+    let mut names: Vec<String> = contacts.iter().map(|c| c.given_name.clone()).collect();
     names.sort();
     names
 }
 
-fn expect_eligible(answer: &Value, what: &str) -> Result<(), String> {
-    match answer.get("eligible").and_then(Value::as_bool) {
-        Some(true) => Ok(()),
-        Some(false) => Err(format!("{what}: eligible is false, expected true")),
-        None => Err(format!("{what}: no boolean 'eligible' in the answer")),
-    }
+fn expect_eligible(eligible: bool, what: &str) -> Result<(), String> {
+    if eligible { Ok(()) } else { Err(format!("{what}: eligible is false, expected true")) }
 }
 
-fn expect_contacts(answer: &Value, what: &str, expected: &[&str]) -> Result<(), String> {
-    let names = contact_names(answer);
+fn expect_contacts(contacts: &[ContactBody], what: &str, expected: &[&str]) -> Result<(), String> {
+    let names = contact_names(contacts);
     if names.iter().map(String::as_str).eq(expected.iter().copied()) {
         Ok(())
     } else {
@@ -156,24 +99,17 @@ fn expect_contacts(answer: &Value, what: &str, expected: &[&str]) -> Result<(), 
 /// 4gzp2symm0v9zidfrn9f854w6.
 pub fn check_account(answer: &Value) -> Result<(), String> {
     let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}");
-    if str_of(answer, "awsAccountId").as_deref() != Some(EXAMPLE_ACCOUNT) {
+    let answer: AccountView = read(answer, &what)?;
+    if answer.aws_account_id != EXAMPLE_ACCOUNT {
         return Err(format!("{what}: awsAccountId is not {EXAMPLE_ACCOUNT}"));
     }
-    expect_eligible(answer, &what)?;
-    expect_contacts(answer, &what, &EXPECTED_CONTACTS)?;
-    let on_product = answer
-        .get("contacts")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().all(|c| str_of(c, "productCode").as_deref() == Some(EXAMPLE_PRODUCT)));
-    if !on_product {
+    expect_eligible(answer.eligible, &what)?;
+    expect_contacts(&answer.contacts, &what, &EXPECTED_CONTACTS)?;
+    if !answer.contacts.iter().all(|c| c.product_code == EXAMPLE_PRODUCT) {
         return Err(format!("{what}: not every contact is on product {EXAMPLE_PRODUCT}"));
     }
-    expect_verdicts(answer, &what, "eligible", "eligible")?;
-    let active = answer.get("agreements").and_then(Value::as_array).is_some_and(|a| {
-        a.iter().any(|a| {
-            a.get("active") == Some(&Value::Bool(true)) && str_of(a, "productCode").as_deref() == Some(EXAMPLE_PRODUCT)
-        })
-    });
+    expect_verdicts(&answer.sources, &what, Verdict::Eligible, Verdict::Eligible)?;
+    let active = answer.agreements.iter().any(|a| a.active && a.product_code.as_deref() == Some(EXAMPLE_PRODUCT));
     if !active {
         return Err(format!("{what}: no ACTIVE agreement for {EXAMPLE_PRODUCT} listed"));
     }
@@ -181,15 +117,20 @@ pub fn check_account(answer: &Value) -> Result<(), String> {
 }
 
 /// The verdicts of the agreements and the PSC contacts.
-fn expect_verdicts(answer: &Value, what: &str, agreements: &str, psc: &str) -> Result<(), String> {
-    let verdict = |source: &str| {
-        answer.get("sources").and_then(|s| s.get(source)).and_then(|s| str_of(s, "verdict")).unwrap_or_default()
-    };
-    let got = (verdict("agreements"), verdict("pscContacts"));
-    if got.0 == agreements && got.1 == psc {
+fn expect_verdicts(sources: &Sources, what: &str, agreements: Verdict, psc: Verdict) -> Result<(), String> {
+    let got = (sources.agreements.verdict, sources.psc_contacts.verdict);
+    if got == (agreements, psc) {
         Ok(())
     } else {
-        Err(format!("{what}: verdicts agreements={}, pscContacts={}; expected {agreements}, {psc}", got.0, got.1))
+        let name =
+            |v: Verdict| serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        Err(format!(
+            "{what}: verdicts agreements={}, pscContacts={}; expected {}, {}",
+            name(got.0),
+            name(got.1),
+            name(agreements),
+            name(psc)
+        ))
     }
 }
 
@@ -197,10 +138,11 @@ fn expect_verdicts(answer: &Value, what: &str, agreements: &str, psc: &str) -> R
 /// only agreement has expired.
 pub fn check_expired(answer: &Value) -> Result<(), String> {
     let what = format!("GET /accounts/{EXPIRED_ACCOUNT}");
-    expect_eligible(answer, &what)?;
-    expect_verdicts(answer, &what, "notEligible", "eligible")?;
-    let status = answer.get("agreements").and_then(|a| a.get(0)).and_then(|a| str_of(a, "status"));
-    if status.as_deref() != Some("EXPIRED") {
+    let answer: AccountView = read(answer, &what)?;
+    expect_eligible(answer.eligible, &what)?;
+    expect_verdicts(&answer.sources, &what, Verdict::NotEligible, Verdict::Eligible)?;
+    let status = answer.agreements.first().map(|a| a.status.as_str());
+    if status != Some("EXPIRED") {
         return Err(format!("{what}: agreement status {status:?}, expected EXPIRED"));
     }
     Ok(())
@@ -210,8 +152,9 @@ pub fn check_expired(answer: &Value) -> Result<(), String> {
 /// runs the product, owned by the account, eligible.
 pub fn check_instance(answer: &Value) -> Result<(), String> {
     let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}/instances/{EXAMPLE_INSTANCE}");
-    expect_eligible(answer, &what)?;
-    if str_of(answer, "ownerId").as_deref() != Some(EXAMPLE_ACCOUNT) {
+    let answer: InstanceView = read(answer, &what)?;
+    expect_eligible(answer.eligible, &what)?;
+    if answer.owner_id.as_deref() != Some(EXAMPLE_ACCOUNT) {
         return Err(format!("{what}: ownerId is not {EXAMPLE_ACCOUNT}"));
     }
     Ok(())
@@ -221,11 +164,15 @@ pub fn check_instance(answer: &Value) -> Result<(), String> {
 /// runs the product, but another account owns it: not eligible.
 pub fn check_other_owner(answer: &Value) -> Result<(), String> {
     let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}/instances/{OTHER_OWNERS_INSTANCE}");
-    let flags = (answer.get("productRunning"), answer.get("ownerMatches"), answer.get("eligible"));
-    if flags == (Some(&Value::Bool(true)), Some(&Value::Bool(false)), Some(&Value::Bool(false))) {
+    let answer: InstanceView = read(answer, &what)?;
+    let flags = (answer.product_running, answer.owner_matches, answer.eligible);
+    if flags == (true, false, false) {
         Ok(())
     } else {
-        Err(format!("{what}: expected productRunning, not ownerMatches, not eligible; got {flags:?}"))
+        Err(format!(
+            "{what}: expected productRunning, not ownerMatches, not eligible; got productRunning={}, ownerMatches={}, eligible={}",
+            flags.0, flags.1, flags.2
+        ))
     }
 }
 
@@ -233,136 +180,133 @@ pub fn check_other_owner(answer: &Value) -> Result<(), String> {
 /// eligible, Eugene and Angela.
 pub fn check_product(answer: &Value) -> Result<(), String> {
     let what = format!("GET /accounts/{EXAMPLE_ACCOUNT}/products/{EXAMPLE_PRODUCT}");
-    if str_of(answer, "productCode").as_deref() != Some(EXAMPLE_PRODUCT) {
+    let answer: AccountProductView = read(answer, &what)?;
+    if answer.product_code != EXAMPLE_PRODUCT {
         return Err(format!("{what}: productCode is not {EXAMPLE_PRODUCT}"));
     }
-    expect_eligible(answer, &what)?;
-    expect_contacts(answer, &what, &EXPECTED_CONTACTS)
+    expect_eligible(answer.eligible, &what)?;
+    expect_contacts(&answer.contacts, &what, &EXPECTED_CONTACTS)
 }
 
 /// `GET /contacts?email=ravis@example.com`: Ravi Smith of account 111122223333.
 pub fn check_email(answer: &Value) -> Result<(), String> {
     let what = format!("GET /contacts?email={EXAMPLE_EMAIL}");
-    expect_contacts(answer, &what, &["Ravi"])?;
-    let account = answer.get("contacts").and_then(|c| c.get(0)).and_then(|c| str_of(c, "awsAccountId"));
-    if account.as_deref() != Some("111122223333") {
+    let answer: ContactsView = read(answer, &what)?;
+    expect_contacts(&answer.contacts, &what, &["Ravi"])?;
+    let account = answer.contacts.first().map(|c| c.aws_account_id.as_str());
+    if account != Some("111122223333") {
         return Err(format!("{what}: awsAccountId {account:?}, expected 111122223333"));
     }
     Ok(())
 }
 
-/// A one-line digest of an answer, for the progress output.
-pub fn digest(answer: &Value) -> String {
-    let mut parts = Vec::new();
-    if let Some(e) = answer.get("eligible").and_then(Value::as_bool) {
-        parts.push(format!("eligible={e}"));
-    }
-    if answer.get("contacts").is_some() {
-        parts.push(format!("contacts={}", contact_names(answer).join(",")));
-    }
-    if let Some(w) = answer.get("freshness").and_then(|f| f.get("watermark")).and_then(Value::as_str) {
-        parts.push(format!("watermark={w}"));
-    }
-    if let Some(code) = answer.get("error").and_then(|e| e.get("code")).and_then(Value::as_str) {
-        parts.push(format!("error={code}"));
-    }
-    parts.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use psc_bridge::api::{AgreementBody, examples};
     use serde_json::json;
 
-    fn contact(name: &str, account: &str, product: &str) -> Value {
-        json!({"givenName": name, "awsAccountId": account, "productCode": product})
+    fn contact(name: &str, account: &str, product: &str) -> ContactBody {
+        ContactBody {
+            given_name: name.into(),
+            aws_account_id: account.into(),
+            product_code: product.into(),
+            ..examples::contact()
+        }
+    }
+
+    fn value<T: serde::Serialize>(answer: &T) -> Value {
+        serde_json::to_value(answer).unwrap()
     }
 
     #[test]
-    fn finds_an_export_and_its_counts() {
-        let sync = json!({
-            "watermark": "2026-11-20T17:00:00.000Z",
-            "exports": [
-                {"requestId": "other", "status": "APPLIED", "counts": {}},
-                {"requestId": "r1", "status": "PARTIAL",
-                 "coverage": {"start": "2010-01-01T00:00:00.000Z", "end": "2026-11-20T17:00:00.000Z"},
-                 "counts": {"created": 4, "updated": 1, "deleted": 0, "skippedStale": 1, "rejected": 2},
-                 "rejectsReport": "s3://b/k"}
-            ]
-        });
-        let e = find_export(&sync, "r1").unwrap();
-        assert_eq!(e.status, "PARTIAL");
+    fn reads_a_sync_answer_and_its_export() {
+        let mut sync = examples::sync();
+        sync.exports[0].status = "PARTIAL".into();
+        let sync = sync_view(value(&sync)).unwrap();
+        let e = sync.export("c3c84ee0-5aba-11e6-8d9c-235dc080841d").unwrap();
         assert!(e.is_final());
-        assert_eq!((e.applied(), e.skipped_stale, e.rejected), (5, 1, 2));
-        assert_eq!(e.rejects_report.as_deref(), Some("s3://b/k"));
-        assert_eq!(e.coverage.unwrap().0, "2010-01-01T00:00:00.000Z");
-        assert_eq!(find_export(&sync, "nope"), None);
-        assert_eq!(watermark(&sync).as_deref(), Some("2026-11-20T17:00:00.000Z"));
-        assert_eq!(watermark(&json!({"watermark": null})), None);
-        let requested = find_export(&json!({"exports": [{"requestId": "r", "status": "REQUESTED"}]}), "r").unwrap();
-        assert!(!requested.is_final());
+        assert_eq!((e.counts.applied(), e.counts.skipped_stale, e.counts.rejected), (6, 1, 2));
+        assert_eq!(e.coverage.unwrap().start.to_string(), "2026-11-01T00:00:00.000Z");
+        assert_eq!(sync.export("nope"), None);
+        assert_eq!(sync.watermark.map(|w| w.to_string()).as_deref(), Some("2026-11-20T17:00:00.000Z"));
+        let bare = json!({"watermark": null, "pendingRanges": [], "freshness": value(&examples::freshness()),
+            "exports": [{"requestId": "r", "status": "REQUESTED", "forced": false,
+                "counts": {"created": 0, "updated": 0, "deleted": 0, "skippedStale": 0, "rejected": 0}}]});
+        let sync = sync_view(bare).unwrap();
+        assert_eq!(sync.watermark, None);
+        assert!(!sync.export("r").unwrap().is_final());
+        let renamed =
+            json!({"watermark": null, "pending": [], "exports": [], "freshness": value(&examples::freshness())});
+        assert!(sync_view(renamed).unwrap_err().to_string().contains("missing field `pendingRanges`"));
+    }
+
+    fn good_account() -> AccountView {
+        let mut a = examples::account();
+        a.contacts = vec![
+            contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT),
+            contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT),
+        ];
+        a
     }
 
     #[test]
     fn account_check_wants_eugene_and_angela_eligible_on_the_product() {
-        let good = json!({
-            "awsAccountId": EXAMPLE_ACCOUNT, "eligible": true,
-            "sources": {"agreements": {"verdict": "eligible"}, "pscContacts": {"verdict": "eligible"}},
-            "agreements": [{"status": "ACTIVE", "active": true, "productCode": EXAMPLE_PRODUCT}],
-            "contacts": [contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT), contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]
-        });
-        assert_eq!(check_account(&good), Ok(()));
-        let mut no_agreement = good.clone();
-        no_agreement["agreements"] = json!([]);
-        assert!(check_account(&no_agreement).unwrap_err().contains("no ACTIVE agreement"));
-        let mut unavailable = good.clone();
-        unavailable["sources"]["agreements"]["verdict"] = json!("unavailable");
-        assert!(check_account(&unavailable).unwrap_err().contains("agreements=unavailable"));
-        let mut not_eligible = good.clone();
-        not_eligible["eligible"] = json!(false);
-        assert!(check_account(&not_eligible).unwrap_err().contains("eligible is false"));
-        let mut one = good.clone();
-        one["contacts"] = json!([contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]);
-        assert!(check_account(&one).unwrap_err().contains("expected [\"Angela\", \"Eugene\"]"));
-        let mut other_product = good.clone();
-        other_product["contacts"][0]["productCode"] = json!("x");
-        assert!(check_account(&other_product).is_err());
-        assert!(check_account(&json!({"error": {"code": "NotFound"}})).is_err());
+        assert_eq!(check_account(&value(&good_account())), Ok(()));
+        let mut no_agreement = good_account();
+        no_agreement.agreements.clear();
+        assert!(check_account(&value(&no_agreement)).unwrap_err().contains("no ACTIVE agreement"));
+        let mut unavailable = good_account();
+        unavailable.sources.agreements.verdict = Verdict::Unavailable;
+        assert!(check_account(&value(&unavailable)).unwrap_err().contains("agreements=unavailable"));
+        let mut not_eligible = good_account();
+        not_eligible.eligible = false;
+        assert!(check_account(&value(&not_eligible)).unwrap_err().contains("eligible is false"));
+        let mut one = good_account();
+        one.contacts.truncate(1);
+        assert!(check_account(&value(&one)).unwrap_err().contains("expected [\"Angela\", \"Eugene\"]"));
+        let mut other_product = good_account();
+        other_product.contacts[0].product_code = "x".into();
+        assert!(check_account(&value(&other_product)).is_err());
+        let not_found = check_account(&json!({"error": {"code": "NotFound"}})).unwrap_err();
+        assert!(not_found.contains("not the answer the API's contract describes"), "{not_found}");
     }
 
     #[test]
     fn product_and_email_checks() {
-        let product = json!({
-            "awsAccountId": EXAMPLE_ACCOUNT, "productCode": EXAMPLE_PRODUCT, "eligible": true,
-            "contacts": [contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT), contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT)]
-        });
-        assert_eq!(check_product(&product), Ok(()));
-        assert!(check_product(&json!({"productCode": EXAMPLE_PRODUCT, "eligible": false})).is_err());
-        let email = json!({"contacts": [contact("Ravi", "111122223333", "c0dcyyqczbk5uc62acmp6450t")]});
-        assert_eq!(check_email(&email), Ok(()));
-        assert!(check_email(&json!({"contacts": []})).is_err());
-        assert_eq!(digest(&product), "eligible=true contacts=Angela,Eugene");
+        let mut product = examples::account_product();
+        product.contacts = vec![
+            contact("Angela", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT),
+            contact("Eugene", EXAMPLE_ACCOUNT, EXAMPLE_PRODUCT),
+        ];
+        assert_eq!(check_product(&value(&product)), Ok(()));
+        product.eligible = false;
+        assert!(check_product(&value(&product)).is_err());
+        let mut email = examples::contacts();
+        email.contacts = vec![contact("Ravi", "111122223333", "c0dcyyqczbk5uc62acmp6450t")];
+        assert_eq!(check_email(&value(&email)), Ok(()));
+        email.contacts.clear();
+        assert!(check_email(&value(&email)).is_err());
     }
 
     #[test]
     fn live_check_answers() {
-        let expired = json!({
-            "eligible": true,
-            "sources": {"agreements": {"verdict": "notEligible"}, "pscContacts": {"verdict": "eligible"}},
-            "agreements": [{"status": "EXPIRED", "active": false}]
-        });
-        assert_eq!(check_expired(&expired), Ok(()));
-        let mut active = expired.clone();
-        active["agreements"][0]["status"] = json!("ACTIVE");
-        assert!(check_expired(&active).unwrap_err().contains("expected EXPIRED"));
+        let mut expired = examples::account();
+        expired.sources.agreements.verdict = Verdict::NotEligible;
+        expired.agreements = vec![AgreementBody { status: "EXPIRED".into(), active: false, ..examples::agreement() }];
+        assert_eq!(check_expired(&value(&expired)), Ok(()));
+        expired.agreements[0].status = "ACTIVE".into();
+        assert!(check_expired(&value(&expired)).unwrap_err().contains("expected EXPIRED"));
 
-        let mine = json!({"eligible": true, "ownerId": EXAMPLE_ACCOUNT, "productRunning": true, "ownerMatches": true});
-        assert_eq!(check_instance(&mine), Ok(()));
-        assert!(check_instance(&json!({"eligible": true, "ownerId": "444455556666"})).is_err());
-        let theirs =
-            json!({"eligible": false, "ownerId": "444455556666", "productRunning": true, "ownerMatches": false});
-        assert_eq!(check_other_owner(&theirs), Ok(()));
-        assert!(check_other_owner(&mine).is_err());
+        let mine = examples::instance();
+        assert_eq!(check_instance(&value(&mine)), Ok(()));
+        let mut claimed = examples::instance();
+        claimed.owner_id = Some("444455556666".into());
+        assert!(check_instance(&value(&claimed)).is_err());
+        let mut theirs = claimed.clone();
+        (theirs.owner_matches, theirs.eligible) = (false, false);
+        assert_eq!(check_other_owner(&value(&theirs)), Ok(()));
+        assert!(check_other_owner(&value(&mine)).is_err());
     }
 
     #[test]

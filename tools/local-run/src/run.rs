@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use devkit::{DynamoDbLocal, GroupChild, MotoServer};
+use psc_bridge::api::{ExportBody, SyncView};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt as _;
 
-use crate::answers::{self, EXAMPLE_ACCOUNT, EXAMPLE_EMAIL, EXAMPLE_PRODUCT, ExportView};
+use crate::answers::{self, EXAMPLE_ACCOUNT, EXAMPLE_EMAIL, EXAMPLE_PRODUCT};
 use crate::args::Args;
 use crate::events::{self, Delivered, EVENT_BUS, EVENTS_QUEUE, Events};
 use crate::http::{Http, preview};
@@ -281,7 +282,7 @@ impl Session {
         let from = self.events.as_ref().map(Events::count).unwrap_or(0);
         let request_id = self.invoke_start_export(&json!({})).await?;
         let (export, _) = self.wait_for_export(&request_id).await?;
-        say(format!("export {request_id}: {} ({} deleted)", export.status, export.deleted));
+        say(format!("export {request_id}: {} ({} deleted)", export.status, export.counts.deleted));
         let got = self.export_events(from, &request_id).await?;
         let mut failures = Vec::new();
         let deleted: Vec<&Delivered> = got.iter().filter(|e| e.detail_type == events::DELETED).collect();
@@ -576,7 +577,7 @@ impl Session {
     /// Follows the export through the stand-in (CSV written, notification
     /// delivered to ingest-export) and the API's `GET /sync` until it is
     /// APPLIED, PARTIAL or FAILED.
-    async fn wait_for_export(&mut self, request_id: &str) -> Result<(ExportView, Value)> {
+    async fn wait_for_export(&mut self, request_id: &str) -> Result<(ExportBody, SyncView)> {
         let started = Instant::now();
         let mut last_standin = String::new();
         let mut last_status = String::new();
@@ -608,10 +609,10 @@ impl Session {
                 }
             }
             // The table's side, through the API.
-            match self.with_progress("GET /sync", self.http.get(&sync_url, QUERY_TIMEOUT)).await.and_then(|a| a.json())
-            {
+            let answer = self.with_progress("GET /sync", self.http.get(&sync_url, QUERY_TIMEOUT)).await;
+            match answer.and_then(|a| answers::sync_view(a.json()?)) {
                 Ok(sync) => {
-                    if let Some(export) = answers::find_export(&sync, request_id) {
+                    if let Some(export) = sync.export(request_id).cloned() {
                         if export.status != last_status {
                             say(format!("GET /sync: export {request_id} is {}", export.status));
                             last_status = export.status.clone();
@@ -651,7 +652,7 @@ impl Session {
         }
     }
 
-    fn print_summary(&self, export: &ExportView, sync: &Value) {
+    fn print_summary(&self, export: &ExportBody, sync: &SyncView) {
         let mut lines = vec![
             String::new(),
             "==================== summary ====================".to_owned(),
@@ -659,20 +660,20 @@ impl Session {
             format!("status         {}", export.status),
             format!(
                 "rows applied   {} (created {}, updated {}, deleted {})",
-                export.applied(),
-                export.created,
-                export.updated,
-                export.deleted
+                export.counts.applied(),
+                export.counts.created,
+                export.counts.updated,
+                export.counts.deleted
             ),
-            format!("rows rejected  {}", export.rejected),
-            format!("rows stale     {} (older than what the table holds, skipped)", export.skipped_stale),
+            format!("rows rejected  {}", export.counts.rejected),
+            format!("rows stale     {} (older than what the table holds, skipped)", export.counts.skipped_stale),
         ];
-        if let Some((start, end)) = &export.coverage {
-            lines.push(format!("coverage       {start} .. {end}"));
+        if let Some(c) = &export.coverage {
+            lines.push(format!("coverage       {} .. {}", c.start, c.end));
         }
         lines.push(format!(
             "watermark      {}",
-            answers::watermark(sync).unwrap_or_else(|| "none (nothing applied yet)".to_owned())
+            sync.watermark.map_or_else(|| "none (nothing applied yet)".to_owned(), |w| w.to_string())
         ));
         if let Some(r) = &export.rejects_report {
             lines.push(format!("rejects report {r}"));
@@ -689,7 +690,7 @@ impl Session {
 
     /// Runs the example queries, shows them as curl commands with their
     /// answers, and checks the answers. Returns whether all checks passed.
-    async fn example_queries(&self, export: &ExportView) -> Result<bool> {
+    async fn example_queries(&self, export: &ExportBody) -> Result<bool> {
         say("[6/7] example queries against the eligibility API on localhost");
         let base = self.api_base();
         type Check = fn(&Value) -> Result<(), String>;

@@ -145,3 +145,174 @@ fn template_wires_exactly_the_routes_served_to_the_function() {
         assert_eq!(defined, served(), "EligibilityHttpApi DefinitionBody paths vs the routes served");
     }
 }
+
+// ------------------------------------------- the schemas against the types
+
+/// The OpenAPI document as JSON, to walk beside the answers.
+fn openapi_json() -> serde_json::Value {
+    serde_json::to_value(yaml("docs/openapi.yaml")).expect("docs/openapi.yaml as JSON")
+}
+
+/// `schema` with its `$ref` (or `allOf: [{$ref}]`) followed.
+fn schema_of<'a>(doc: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    let target = schema.get("$ref").or_else(|| schema.get("allOf").and_then(|all| all.get(0)?.get("$ref")));
+    match target.and_then(serde_json::Value::as_str) {
+        Some(r) => {
+            let path = r.strip_prefix("#/").unwrap_or_else(|| panic!("only local refs: {r}"));
+            let found = path.split('/').fold(doc, |v, k| v.get(k).unwrap_or_else(|| panic!("dangling $ref {r}")));
+            schema_of(doc, found)
+        }
+        None => schema,
+    }
+}
+
+fn names(o: &serde_json::Map<String, serde_json::Value>) -> BTreeSet<String> {
+    o.keys().cloned().collect()
+}
+
+fn required(schema: &serde_json::Value) -> BTreeSet<String> {
+    schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map_or_else(BTreeSet::new, |r| r.iter().map(|n| n.as_str().unwrap().to_owned()).collect())
+}
+
+/// Checks `value` against `schema`: an object has exactly the documented
+/// properties (`all_members`: every optional one present) or exactly the
+/// required ones (`!all_members`); each value has the documented type, a
+/// `null` only where `nullable`, an enum member only from the enum.
+fn conforms(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    all_members: bool,
+    at: &str,
+) {
+    use serde_json::Value as J;
+    let nullable = schema.get("nullable") == Some(&J::Bool(true));
+    let s = schema_of(doc, schema);
+    if value.is_null() {
+        assert!(nullable, "{at}: null, and the schema does not say nullable");
+        return;
+    }
+    let ty = s.get("type").and_then(J::as_str);
+    let ok = match (ty, value) {
+        (Some("string"), J::String(_)) | (Some("boolean"), J::Bool(_)) | (Some("array"), J::Array(_)) => true,
+        (Some("integer"), J::Number(n)) => n.is_i64() || n.is_u64(),
+        (Some("number"), J::Number(_)) => true,
+        (Some("object") | None, J::Object(_)) => s.get("properties").is_some(),
+        _ => false,
+    };
+    assert!(ok, "{at}: {value} is not of the documented type {ty:?}");
+    if let Some(members) = s.get("enum").and_then(J::as_array) {
+        assert!(members.contains(value), "{at}: {value} is not one of the documented {members:?}");
+    }
+    match value {
+        J::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                conforms(doc, &s["items"], item, all_members, &format!("{at}[{i}]"));
+            }
+        }
+        J::Object(o) => {
+            let props = s["properties"].as_object().unwrap_or_else(|| panic!("{at}: properties"));
+            let expected = if all_members { names(props) } else { required(s) };
+            assert_eq!(
+                names(o),
+                expected,
+                "{at}: the type's members vs the schema's {}",
+                if all_members { "properties" } else { "required members" }
+            );
+            for (k, v) in o {
+                conforms(doc, &props[k], v, all_members, &format!("{at}.{k}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `value` with only the members `schema` requires, at every level.
+fn only_required(doc: &serde_json::Value, schema: &serde_json::Value, value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    let s = schema_of(doc, schema);
+    match value {
+        J::Array(items) => J::Array(items.iter().map(|i| only_required(doc, &s["items"], i)).collect()),
+        J::Object(o) => {
+            let keep = required(s);
+            J::Object(
+                o.iter()
+                    .filter(|(k, _)| keep.contains(*k))
+                    .map(|(k, v)| (k.clone(), only_required(doc, &s["properties"][k], v)))
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
+}
+
+/// One answer type against its schema: the complete example has every
+/// documented property and nothing else; the same answer cut down to the
+/// required members still reads as the type, and writes back exactly the
+/// required members (the others are the type's optional ones).
+fn check_answer<T: serde::Serialize + serde::de::DeserializeOwned>(doc: &serde_json::Value, name: &str, complete: T) {
+    let schema = &doc["components"]["schemas"][name];
+    assert!(schema.is_object(), "docs/openapi.yaml has no schema {name}");
+    let full = serde_json::to_value(&complete).unwrap();
+    conforms(doc, schema, &full, true, name);
+    let cut = only_required(doc, schema, &full);
+    let read: T = serde_json::from_value(cut.clone())
+        .unwrap_or_else(|e| panic!("{name}: its required members alone do not read as the type: {e}\n{cut}"));
+    conforms(doc, schema, &serde_json::to_value(&read).unwrap(), false, name);
+}
+
+#[test]
+fn openapi_schemas_are_the_contracts_types() {
+    use psc_bridge::api::{ErrorBody, examples};
+    let doc = openapi_json();
+    check_answer(&doc, "AccountView", examples::account());
+    check_answer(&doc, "AccountProductView", examples::account_product());
+    check_answer(&doc, "InstanceView", examples::instance());
+    check_answer(&doc, "ContactsView", examples::contacts());
+    check_answer(&doc, "ContactView", examples::contact_view());
+    check_answer(&doc, "SyncView", examples::sync());
+    check_answer(&doc, "Error", ErrorBody { freshness: None, ..examples::error() });
+    let mut not_found = examples::error();
+    (not_found.error.field, not_found.error.request_id) = (None, None);
+    check_answer(&doc, "NotFound", not_found);
+    // Each 200 answers the schema its route's answer type is checked against.
+    for (route, schema) in [
+        ("/accounts/{awsAccountId}", "AccountView"),
+        ("/accounts/{awsAccountId}/products/{productCode}", "AccountProductView"),
+        ("/accounts/{awsAccountId}/instances/{instanceId}", "InstanceView"),
+        ("/contacts", "ContactsView"),
+        ("/contacts/{customerGuid}", "ContactView"),
+        ("/sync", "SyncView"),
+    ] {
+        let answer = &doc["paths"][route]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(answer.as_str(), Some(format!("#/components/schemas/{schema}").as_str()), "{route}");
+    }
+}
+
+#[test]
+fn every_route_has_its_lookup_in_the_contract() {
+    use eligibility_api::params::Query;
+    let lookups = psc_bridge::api::examples::lookups();
+    for lookup in &lookups {
+        let path_and_query = lookup.path_and_query();
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query.as_str(), None),
+        };
+        match match_route("GET", &format!("/{path}")) {
+            RouteMatch::Found(route, _) => {
+                assert_eq!(route.path, lookup.route(), "{path_and_query}");
+                if let Err(e) = Query::parse(query, route.query) {
+                    panic!("{path_and_query}: the route refuses {}: {}", e.field, e.message);
+                }
+            }
+            other => panic!("{path_and_query}: {other:?}"),
+        }
+    }
+    let asked: BTreeSet<&str> = lookups.iter().map(|l| l.route()).collect();
+    let served: BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
+    assert_eq!(asked, served, "a Lookup per route");
+}
