@@ -168,3 +168,26 @@ Resources:
     assert_eq!(spec.billing_mode, BillingMode::PayPerRequest);
     assert_eq!(spec.key_schema.len(), 1);
 }
+
+/// The functions of the real template: each one's workspace member is a
+/// crate whose binary is the one the template builds.
+#[test]
+fn the_templates_functions_with_their_members_and_binaries() {
+    let functions = devkit::functions().unwrap();
+    let ids: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
+    assert_eq!(ids, ["StartExportFunction", "IngestExportFunction", "ContactEventsFunction", "EligibilityApiFunction"]);
+    let root = devkit::repo_root().unwrap();
+    for f in &functions {
+        assert_eq!(f.code_uri, format!("functions/{}", f.binary), "{f:?}");
+        assert!(root.join(&f.code_uri).join("Cargo.toml").is_file(), "{f:?}");
+    }
+}
+
+#[test]
+fn a_function_without_its_binary_is_an_error_naming_the_path() {
+    let yaml = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/f\n";
+    let e = format!("{:#}", devkit::functions_from_template_str(yaml).unwrap_err());
+    assert!(e.contains("Resources.F.") && e.contains("Metadata"), "{e}");
+    let yaml = "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n";
+    assert!(devkit::functions_from_template_str(yaml).is_err(), "no function at all");
+}
