@@ -191,3 +191,28 @@ fn a_function_without_its_binary_is_an_error_naming_the_path() {
     let yaml = "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n";
     assert!(devkit::functions_from_template_str(yaml).is_err(), "no function at all");
 }
+
+/// docs/operations.md's alarm table names every alarm of the template, and
+/// no other.
+#[test]
+fn the_operations_doc_lists_every_alarm() {
+    let root = devkit::repo_root().unwrap();
+    let template: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(devkit::template_path().unwrap()).unwrap()).unwrap();
+    let alarms: std::collections::BTreeSet<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(|t| t.as_str()) == Some("AWS::CloudWatch::Alarm"))
+        .map(|(id, _)| id.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!alarms.is_empty());
+    let doc = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
+    let listed: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(id, _)| id.to_owned()))
+        .filter(|id| id.ends_with("Alarm"))
+        .collect();
+    assert_eq!(listed, alarms, "docs/operations.md's alarm table against template.yaml");
+}
