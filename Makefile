@@ -53,21 +53,28 @@ clippy:
 #                      example queries, then serve until Ctrl-C
 #   make local-smoke   the same, non-interactive: exits after the summary and
 #                      fails unless the example queries answer as expected;
-#                      then runs `make local` again and stops it with SIGINT,
+#                      then runs psc-local again and stops it with SIGINT,
 #                      as Ctrl-C would, and fails unless it exits 0 leaving
-#                      no process behind (scripts/local-ctrl-c-check.sh) (CI)
+#                      no process behind (local-ctrl-c-check, tools/local-run) (CI)
 #
 # Options: make local LOCAL_ARGS="--port 9100 --full-resync" (psc-local --help).
-# `--bin psc-local` without `-p`: the workspace's default members are selected,
-# as for the `cargo run --bin <function>` of cargo lambda watch, so psc-local,
-# the functions and the stand-in share their dependencies' build artifacts.
+#
+# One build: `cargo build --bins` builds psc-local, the functions, the
+# stand-in, psc and the checks in one cargo invocation (cargo schedules all
+# of it at once on every core); psc-local's own `cargo build` of what it
+# serves and the `cargo run --bin <function>` of cargo lambda watch then
+# find every unit fresh. No `-p`: the workspace's default members are
+# selected, as for those, so they all share the same build artifacts.
 LOCAL_ARGS ?=
 
-.PHONY: local local-smoke
+.PHONY: local local-smoke local-build
 
-local:
-	cargo run --bin psc-local -- $(LOCAL_ARGS)
+local-build:
+	cargo build --bins
 
-local-smoke:
-	cargo run --bin psc-local -- --exit-after-summary $(LOCAL_ARGS)
-	scripts/local-ctrl-c-check.sh $(LOCAL_ARGS)
+local: local-build
+	cargo run -q --bin psc-local -- $(LOCAL_ARGS)
+
+local-smoke: local-build
+	cargo run -q --bin psc-local -- --exit-after-summary $(LOCAL_ARGS)
+	cargo run -q --bin local-ctrl-c-check -- $(LOCAL_ARGS)

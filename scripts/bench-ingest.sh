@@ -60,12 +60,7 @@ if [[ "${1:-}" == "--e2e-inside" ]]; then
       /usr/bin/time -v -o "$DATA/time-e2e-$rows-$mode.txt" \
         "$BIN/ingest-e2e" run --file "$file" --concurrency "$CONCURRENCY" --write-mode "$mode" \
         | grep '^BENCH ' | sed 's/^BENCH //' \
-        | "$PY" -c '
-import json, re, sys
-r = json.loads(sys.stdin.read())
-t = open(sys.argv[1]).read()
-r["timeMaxRssKb"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
-print(json.dumps(r))' "$DATA/time-e2e-$rows-$mode.txt" | tee -a "$out" >&2
+        | "$PY" scripts/bench/add_max_rss.py "$DATA/time-e2e-$rows-$mode.txt" | tee -a "$out" >&2
     done
     if [[ " $py_rows " == *" $rows "* ]]; then
       say "end to end, Python + boto3 reference: $rows rows (same file, same servers, fresh table)"
@@ -73,8 +68,7 @@ print(json.dumps(r))' "$DATA/time-e2e-$rows-$mode.txt" | tee -a "$out" >&2
       staged="$("$BIN/ingest-e2e" prepare --file "$file")"
       "$PY" benches/python/reference_boto3.py --staged "$staged" | grep '^BENCH ' | sed 's/^BENCH //' \
         | tee -a "$out" >&2
-      table="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["table"])' "$staged")"
-      bucket="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["bucket"])' "$staged")"
+      read -r table bucket < <("$PY" scripts/bench/json_fields.py "$staged" table bucket)
       "$BIN/ingest-e2e" cleanup --table "$table" --bucket "$bucket"
     fi
   done
@@ -127,12 +121,7 @@ done
 OUT="$DATA/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 : >"$OUT"
 machine() {
-  "$PY" -c '
-import json, os, sys, platform
-load = open("/proc/loadavg").read().split()[:3]
-mem = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
-print(json.dumps({"bench": "machine", "when": sys.argv[1], "cores": os.cpu_count(), "load": load,
-                  "memAvailableMb": mem["MemAvailable"] // 1024, "kernel": platform.release()}))' "$1" | tee -a "$OUT" >&2
+  "$PY" scripts/bench/machine.py "$1" | tee -a "$OUT" >&2
 }
 machine before
 
@@ -154,72 +143,4 @@ machine after
 
 # ---- table -------------------------------------------------------------------------------
 say "results ($OUT)"
-"$PY" - "$OUT" <<'PY'
-import json, sys
-rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-by = lambda b: [r for r in rs if r["bench"] == b]
-mach = {r["when"]: r for r in by("machine")}
-for when in ("before", "after"):
-    if when in mach:
-        m = mach[when]
-        print("machine %-6s: %d cores, load average %s, %d MB available" % (when, m["cores"], " ".join(m["load"]), m["memAvailableMb"]))
-print()
-ok = lambda c: "MET" if c else "NOT MET"
-rust = by("parse-rust")
-py = by("parse-python")
-if rust:
-    r = rust[0]
-    print("PARSE  %s: %d rows, %.1f MB, best of %d" % (r["file"].split("/")[-1], r["rows"], r["bytes"] / 1e6, r["runs"]))
-    print("  %-42s %9s %11s %9s" % ("", "MB/s", "rows/s", "vs bare"))
-    line = lambda name, mbps, rps: print("  %-42s %9.1f %11.0f %9.2f" % (name, mbps, rps, rps / r["bareRowsPerSec"]))
-    line("bare csv ByteRecord (ceiling)", r["bareMBps"], r["bareRowsPerSec"])
-    line("psc-bridge parse+validate", r["validateMBps"], r["validateRowsPerSec"])
-    line("psc-bridge parse+validate+items", r["itemsMBps"], r["itemsRowsPerSec"])
-    line("floor: bare csv + SDK items, no checks", r["floorMBps"], r["floorRowsPerSec"])
-    if py:
-        p = py[0]
-        line("Python csv.DictReader + checks + items", p["MBps"], p["rowsPerSec"])
-    print("  psc-bridge / bare   = %.2f  (target >= 0.5: %s; wall time, CPU time gives %.2f)" % (
-        r["ratioToBare"], ok(r["ratioToBare"] >= 0.5), r["cpuRatioToBare"]))
-    if py:
-        x = r["itemsRowsPerSec"] / py[0]["rowsPerSec"]
-        xc = py[0]["cpuSeconds"] / r["itemsCpuSec"]
-        print("  psc-bridge / Python = %.1fx (target >= 20x: %s; CPU time gives %.1fx)" % (x, ok(x >= 20), xc))
-    print()
-e2e = by("e2e-rust")
-if e2e:
-    print("END TO END into DynamoDB Local (write concurrency %d)" % e2e[0]["concurrency"])
-    print("  %-8s %-6s %8s %8s %8s %8s %9s %11s %11s %12s" % ("rows", "writes", "seconds", "rows/s", "status",
-                                                              "peak MB", "time -v MB", "client CPU", "java CPU",
-                                                              "client us/row"))
-    us = lambda r: r["selfCpuSec"] / r["rows"] * 1e6
-    for r in e2e:
-        print("  %-8d %-6s %8.1f %8.0f %8s %8.1f %9.1f %11s %11s %12.1f" % (
-            r["rows"], r.get("writeMode", "row"), r["seconds"], r["rowsPerSec"], r["status"], r["peakRssKb"] / 1024,
-            r["timeMaxRssKb"] / 1024, "%.2f cores" % r["selfCores"],
-            "-" if r["javaCores"] is None else "%.2f cores" % r["javaCores"], us(r)))
-    peak = max(r["peakRssKb"] for r in e2e) / 1024
-    print("  peak RSS max %.1f MB over %s rows (target <= 64 MB, flat: %s)" % (
-        peak, "/".join(sorted({str(r["rows"]) for r in e2e}, key=int)), ok(peak <= 64)))
-    pys = by("e2e-python")
-    for p in pys:
-        print("  %-8d %-6s %8.1f %8.0f %8s %8.1f %9s %11s %11s %12.1f  <- Python + boto3" % (
-            p["rows"], "row", p["seconds"], p["rowsPerSec"], p["status"], p["peakRssKb"] / 1024, "-",
-            "%.2f cores" % p["selfCores"], "-" if p["javaCores"] is None else "%.2f cores" % p["javaCores"],
-            p["selfCpuSec"] / p["rows"] * 1e6))
-    for rows in sorted({r["rows"] for r in e2e}):
-        mode = {r.get("writeMode", "row"): r for r in e2e if r["rows"] == rows}
-        py = [p for p in pys if p["rows"] == rows]
-        if "batch" in mode and "row" in mode:
-            x = us(mode["row"]) / us(mode["batch"])
-            print("  %d rows: batch / row client CPU per row = 1/%.1f (target <= 1/4: %s); rows/s %.1fx" % (
-                rows, x, ok(x >= 4), mode["batch"]["rowsPerSec"] / mode["row"]["rowsPerSec"]))
-        for m in ("batch", "row"):
-            if m in mode and py:
-                p = py[0]
-                xc = (p["selfCpuSec"] / p["rows"]) / (us(mode[m]) / 1e6)
-                x = mode[m]["rowsPerSec"] / p["rowsPerSec"]
-                target = " (target >= 15x: %s)" % ok(xc >= 15) if m == "batch" else ""
-                print("  %d rows: %s / Python + boto3 = %.1fx less client CPU per row%s; %.1fx rows/s" % (
-                    rows, m, xc, target, x))
-PY
+"$PY" scripts/bench/report.py "$OUT"

@@ -76,7 +76,8 @@ mkdir -p "$STAMPS"
 exec 9>"$LOCAL/.bootstrap.lock"
 flock 9
 
-PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+PY_VERSION="$("$PYTHON" --version 2>&1)"   # "Python 3.11.7"
+PY_VERSION="${PY_VERSION#Python }"
 
 # hash_of FILE... : sha256 of the recipe, the Python version and the files
 # (absent files hash as empty).
@@ -167,8 +168,9 @@ install_python() {
   fi
   # zig from the ziglang wheel, so cargo-lambda / cargo-zigbuild find it on
   # PATH (sam build; relinked every run: cheap).
-  local zig
-  zig="$("$LOCAL/venv/bin/python" -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')"
+  local zig zigs
+  zigs=("$LOCAL"/venv/lib/python*/site-packages/ziglang/zig)
+  zig="${zigs[0]}"
   [[ -x "$zig" ]] || die "ziglang installed no zig binary at $zig"
   ln -sfn "$zig" "$LOCAL/venv/bin/zig"
 }
@@ -271,7 +273,7 @@ if [[ "$(cat "$STAMPS"/* 2>/dev/null || true)" != "$stamps_before" || $FORCE == 
   say "versions:"
   {
     echo "  python       $("$V/python" --version 2>&1)"
-    echo "  moto         $("$V/python" -c 'import moto; print(moto.__version__)')"
+    echo "  moto         $("$V/python" -m pip show moto 2>/dev/null | sed -n 's/^Version: //p')"
     echo "  cargo-lambda $("$V/cargo-lambda" lambda --version 2>&1)"
     if [[ $SET == all ]]; then
       echo "  sam          $("$V/sam" --version 2>&1)"

@@ -24,7 +24,6 @@ cd "$ROOT"
 PSC_VENV="${PSC_VENV:-$ROOT/.local/venv}"
 TEMPLATE=template.yaml
 BUILD_DIR="${SAM_BUILD_DIR:-.aws-sam/build}"
-FUNCTIONS=(StartExportFunction IngestExportFunction EligibilityApiFunction ContactEventsFunction)
 
 say() { printf '\n==> %s\n' "$*"; }
 failed=()
@@ -69,36 +68,7 @@ step checkov checkov -f "$TEMPLATE" --framework cloudformation --quiet --compact
 check_suppressions() {
   checkov -f "$TEMPLATE" --framework cloudformation --skip-download -o json >"$tmp/checkov.json" 2>"$tmp/checkov.err" \
     || { cat "$tmp/checkov.err" >&2; return 1; }
-  python3 - "$TEMPLATE" "$tmp/checkov.json" <<'PY'
-import json, sys
-from cfnlint.decode import decode
-
-template, errors = decode(sys.argv[1])
-if errors:
-    sys.exit(f"cannot parse {sys.argv[1]}: {errors}")
-report = json.load(open(sys.argv[2]))
-reports = report if isinstance(report, list) else [report]
-skipped = {
-    (c["resource"].split(".", 1)[1], c["check_id"])
-    for r in reports
-    for c in r.get("results", {}).get("skipped_checks", [])
-}
-problems, count = [], 0
-for rid, res in (template.get("Resources") or {}).items():
-    for s in ((res.get("Metadata") or {}).get("checkov") or {}).get("skip") or []:
-        count += 1
-        sid, comment = s.get("id"), (s.get("comment") or "").strip()
-        if not sid:
-            problems.append(f"{rid}: a checkov skip without id")
-        elif len(comment) < 20:
-            problems.append(f"{rid}: checkov skip {sid} has no written reason")
-        elif (rid, sid) not in skipped:
-            problems.append(f"{rid}: checkov skip {sid} suppresses nothing (fixed? remove it)")
-for p in problems:
-    print(p, file=sys.stderr)
-print(f"{count} checkov suppressions, {len(skipped)} findings skipped, {len(problems)} problems")
-sys.exit(1 if problems else 0)
-PY
+  python3 scripts/checks/checkov_suppressions.py "$TEMPLATE" "$tmp/checkov.json"
 }
 step "checkov suppressions" check_suppressions
 
@@ -109,9 +79,12 @@ is_aarch64_elf() {
   [[ "${header:0:8}" == 7f454c46 && "${header:8:2}" == 02 && "${header:10:2}" == 01 && "${header:36:4}" == b700 ]]
 }
 
+# The functions: every AWS::Serverless::Function of the template, read by
+# devkit's parser (`<logical id> <binary> <CodeUri>` a line).
 check_artifacts() {
-  local fn bin ok=0
-  for fn in "${FUNCTIONS[@]}"; do
+  local fn bin ok=0 functions
+  functions="$(cargo run -q --bin template-functions)" || { echo "cannot list the template's functions" >&2; return 1; }
+  for fn in $(cut -d' ' -f1 <<<"$functions"); do
     bin="$BUILD_DIR/$fn/bootstrap"
     if [[ ! -f "$bin" ]]; then
       echo "missing $bin" >&2; ok=1; continue
@@ -133,7 +106,7 @@ else
     command -v "$tool" >/dev/null || { echo "check-template: $tool not found" >&2; exit 2; }
   done
   # cargo lambda cross-compiles with zig: the venv's ziglang provides it.
-  command -v zig >/dev/null || python3 -c 'import ziglang' 2>/dev/null \
+  command -v zig >/dev/null || python3 -m ziglang version >/dev/null 2>&1 \
     || { echo "check-template: zig not found (pip package ziglang in $PSC_VENV)" >&2; exit 2; }
   if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     step "rustup target" rustup target add aarch64-unknown-linux-gnu

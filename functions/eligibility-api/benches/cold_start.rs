@@ -4,15 +4,16 @@
 //! `AWS_LAMBDA_RUNTIME_API`). That span is the function's init: config, SDK
 //! setup and the DynamoDB warm-up. A measurement, not a test.
 //!
-//!     cargo build --release -p start-export -p ingest-export -p eligibility-api
+//!     functions/eligibility-api/benches/run.sh   (release build of the functions, then this)
 //!     cargo run -q --bin with-emulators -- cargo bench -p eligibility-api --bench cold_start
 //!
-//! Binaries: `target/release/<name>` for the three functions, or the paths
-//! given as arguments after `--`. Env: `BENCH_RUNS` (default 30).
+//! Binaries: `target/release/<binary>` for every function of template.yaml
+//! (devkit's [`devkit::functions`]), or the paths given as arguments after
+//! `--`. Env: `BENCH_RUNS` (default 30).
 //!
 //! Each run gives the child the environment Lambda would (function name,
-//! memory, version, region, credentials) plus every variable the three
-//! functions read, with `AWS_ENDPOINT_URL` pointing at DynamoDB Local, so the
+//! memory, version, region, credentials) plus every variable the functions
+//! read, with `AWS_ENDPOINT_URL` pointing at DynamoDB Local, so the
 //! warm-up `DescribeTable` really goes out and comes back during init.
 //! A second, short pass points `AWS_ENDPOINT_URL` at the fake server itself
 //! to check that a DynamoDB request is made *before* the first `next`
@@ -25,7 +26,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const FUNCTIONS: [&str; 3] = ["start-export", "ingest-export", "eligibility-api"];
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 
 /// What the fake server saw.
@@ -127,6 +127,7 @@ fn spawn(bin: &Path, name: &str, runtime_api: &str, aws_endpoint: &str, table: &
         .env("CAS_ROLE_ARN", "arn:aws:iam::123456789012:role/psc-bridge-cas")
         .env("EXPORT_BUCKET", "psc-bridge-bench-exports")
         .env("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:psc-bridge-bench")
+        .env("EVENT_BUS_NAME", "psc-bridge-bench-events")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -189,7 +190,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let binaries: Vec<(String, PathBuf)> = if args.is_empty() {
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-        FUNCTIONS.iter().map(|f| ((*f).to_owned(), target.join("release").join(f))).collect()
+        let functions = devkit::functions().expect("the functions of template.yaml");
+        functions.into_iter().map(|f| (f.binary.clone(), target.join("release").join(&f.binary))).collect()
     } else {
         args.iter()
             .map(|p| {

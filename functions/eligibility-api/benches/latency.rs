@@ -33,10 +33,9 @@
 //! Targets (issue 11): cold cache at most the added delay + 2 ms over the
 //! PSC-only handler; warm cache at most 2 ms over it.
 
-// The handler tests' fixtures; the benchmark uses a few of them.
-#[allow(dead_code)]
-#[path = "../tests/eligibility_api/common.rs"]
-mod common;
+// The fixtures it shares with the handler tests.
+#[path = "../tests/eligibility_api/fixtures.rs"]
+mod fixtures;
 
 use std::io::Cursor;
 use std::time::{Duration, Instant};
@@ -46,9 +45,9 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cas_standin::{Service, StandIn};
-use common::{BIG_ACCOUNT, event_json, fifty_contacts_csv, with_path, with_query};
 use eligibility_api::Api;
 use eligibility_api::live::LiveChecks;
+use fixtures::{BIG_ACCOUNT, BIG_PRODUCTS, event_json, fifty_contacts_csv, with_path, with_query};
 use ingest_export::apply_export;
 use lambda_http::Body;
 use psc_bridge::aws::DynamoStore as Store;
@@ -124,9 +123,9 @@ async fn main() -> anyhow::Result<()> {
         .build();
     let products = SellerProducts::parse(&format!(
         "{}={},{}={}",
-        common::BIG_PRODUCTS[0].1,
+        BIG_PRODUCTS[0].1,
         cas_standin::seed::PRODUCT_ID_1,
-        common::BIG_PRODUCTS[1].1,
+        BIG_PRODUCTS[1].1,
         cas_standin::seed::PRODUCT_ID_2
     ))?;
     let live = |ttl: Duration| {

@@ -3,9 +3,10 @@
 #
 #   functions/eligibility-api/benches/run.sh
 #
-#   1. sizes: `cargo lambda build --release --arm64` of the three functions,
-#      size of each stripped bootstrap (target: at most 8 MB);
-#   2. cold start: release build of the three functions for this machine,
+#   1. sizes: `cargo lambda build --release --arm64` of the functions (every
+#      AWS::Serverless::Function of template.yaml, listed by devkit's
+#      template-functions), size of each stripped bootstrap (target: at most 8 MB);
+#   2. cold start: release build of the functions for this machine,
 #      process start to the first `next` on a fake Runtime API (target: at
 #      most 50 ms);
 #   3. latency: handler vs bare DynamoDB calls, 50 contacts, DynamoDB Local
@@ -20,15 +21,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/.local/venv/bin:$PATH"
-FUNCTIONS=(start-export ingest-export eligibility-api)
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 say() { printf '\n== %s\n' "$*"; }
 
+# The functions' binaries, from template.yaml (`<logical id> <binary> <CodeUri>` a line).
+mapfile -t FUNCTIONS < <(cargo run -q --bin template-functions | cut -d' ' -f2)
+((${#FUNCTIONS[@]})) || { echo "run.sh: no function in template.yaml" >&2; exit 1; }
+bins=()
+for f in "${FUNCTIONS[@]}"; do bins+=(--bin "$f"); done
+
 if [[ "${SKIP_SIZES:-}" != 1 ]]; then
   say "1. release binary sizes, arm64 (cargo lambda build --release --arm64)"
-  bins=()
-  for f in "${FUNCTIONS[@]}"; do bins+=(--bin "$f"); done
   cargo lambda build --release --arm64 "${bins[@]}"
   printf '\n| function | bootstrap | bytes | MB | stripped | zip (as deployed) |\n|---|---|---:|---:|---|---:|\n'
   for f in "${FUNCTIONS[@]}"; do
@@ -37,18 +41,8 @@ if [[ "${SKIP_SIZES:-}" != 1 ]]; then
       printf '| %s | %s | - | - | - | - |\n' "$f" "${b#"$ROOT"/}"
       continue
     fi
-    bytes=$(stat -c %s "$b")
     stripped=$(if readelf -S "$b" | grep -q '\.symtab'; then echo no; else echo yes; fi)
-    zipped=$(python3 - "$b" <<'EOF'
-import io, sys, zipfile
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-    z.write(sys.argv[1], "bootstrap")
-print(len(buf.getvalue()))
-EOF
-)
-    awk -v f="$f" -v p="${b#"$ROOT"/}" -v b="$bytes" -v s="$stripped" -v z="$zipped" \
-      'BEGIN { printf "| %s | %s | %d | %.2f | %s | %.2f MB |\n", f, p, b, b / 1e6, s, z / 1e6 }'
+    python3 scripts/bench/bootstrap_size.py "$f" "$b" "${b#"$ROOT"/}" "$stripped"
     file -b "$b" | sed 's/^/    /'
   done
 fi
@@ -56,8 +50,8 @@ fi
 if [[ "${SKIP_COLD_START:-}" != 1 || "${SKIP_LATENCY:-}" != 1 ]]; then
   cmd="true"
   if [[ "${SKIP_COLD_START:-}" != 1 ]]; then
-    say "2. cold start: release build of the three functions for this machine"
-    cargo build --release -p start-export -p ingest-export -p eligibility-api
+    say "2. cold start: release build of the functions for this machine"
+    cargo build --release "${bins[@]}"
     cmd+=" && cargo bench -p eligibility-api --bench cold_start"
   fi
   if [[ "${SKIP_LATENCY:-}" != 1 ]]; then

@@ -15,7 +15,8 @@
 //! * [`create_table_from_template`]: creates a table with exactly the keys
 //!   and indexes of `ContactsTable` in `template.yaml`, the single source of
 //!   truth for the table's shape; [`enable_stream_from_template`] turns on
-//!   its stream as the template declares it.
+//!   its stream as the template declares it; [`functions`]: the template's
+//!   functions (logical id, workspace member, binary), the one list of them.
 //! * [`unique_name`], [`create_bucket`]: per-test tables and buckets.
 //! * [`export_metadata_json`]: a CAS export's metadata file, for fixtures.
 //! * [`capture_logs`], [`contact_values`], [`leaked`]: every log line of a
@@ -57,6 +58,7 @@ pub use process::{
 };
 pub use servers::{DynamoDbLocal, MotoServer, START_TIMEOUT_ENV, ServerOptions};
 pub use template::{
-    CONTACTS_TABLE_RESOURCE, TableSpec, create_contacts_table, create_table_from_template,
-    create_table_from_template_file, enable_stream_from_template, wait_for_table_active,
+    CONTACTS_TABLE_RESOURCE, FUNCTION_TYPE, Function, TableSpec, create_contacts_table, create_table_from_template,
+    create_table_from_template_file, enable_stream_from_template, functions, functions_from_template_str,
+    wait_for_table_active,
 };

@@ -1,4 +1,5 @@
-//! Tables created from the `ContactsTable` resource of `template.yaml`.
+//! What code needs of `template.yaml`: tables created from its
+//! `ContactsTable` resource, and the list of its functions ([`functions`]).
 //!
 //! The template is the single source of truth for the table's keys and
 //! indexes: nothing about them is written here. `AttributeDefinitions`,
@@ -281,6 +282,58 @@ pub async fn wait_for_table_active(client: &aws_sdk_dynamodb::Client, table_name
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+// ---- the functions ----
+
+/// Resource type of a function in the template.
+pub const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
+
+/// One `AWS::Serverless::Function` of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    /// Its logical id, e.g. `StartExportFunction`.
+    pub logical_id: String,
+    /// `Properties.CodeUri`: its workspace member, e.g. `functions/start-export`.
+    pub code_uri: String,
+    /// `Metadata.BuildProperties.Binary`: the cargo binary that `sam build`
+    /// builds for it (cargo-lambda), e.g. `start-export`.
+    pub binary: String,
+}
+
+/// Every function of the template text, in template order.
+pub fn functions_from_template_str(yaml: &str) -> Result<Vec<Function>> {
+    let mut doc: Value = serde_norway::from_str(yaml).context("template is not valid YAML")?;
+    doc.apply_merge().context("resolving YAML merge keys")?;
+    let resources = doc.get("Resources").ok_or_else(|| anyhow!("template has no Resources"))?;
+    let Value::Mapping(resources) = resources else { bail!("Resources must be a mapping") };
+    let mut out = Vec::new();
+    for (id, resource) in resources {
+        let Some(id) = id.as_str() else { continue };
+        if resource.get("Type").and_then(Value::as_str) != Some(FUNCTION_TYPE) {
+            continue;
+        }
+        let at = |p: &str| format!("Resources.{id}.{p}");
+        let props = field(resource, "Properties", &at(""))?;
+        let code_uri = string(field(props, "CodeUri", &at("Properties"))?, &at("Properties.CodeUri"))?;
+        let build = field(field(resource, "Metadata", &at(""))?, "BuildProperties", &at("Metadata"))?;
+        let binary =
+            string(field(build, "Binary", &at("Metadata.BuildProperties"))?, &at("Metadata.BuildProperties.Binary"))?;
+        out.push(Function { logical_id: id.to_owned(), code_uri: code_uri.to_owned(), binary: binary.to_owned() });
+    }
+    if out.is_empty() {
+        bail!("template has no {FUNCTION_TYPE}");
+    }
+    Ok(out)
+}
+
+/// Every function of `<repo>/template.yaml`, in template order: the one list
+/// of the functions for code that needs it (the local run, the benchmarks,
+/// `scripts/check-template.sh` through the `template-functions` binary).
+pub fn functions() -> Result<Vec<Function>> {
+    let path = template_path()?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading template {}", path.display()))?;
+    functions_from_template_str(&text).with_context(|| format!("in template {}", path.display()))
 }
 
 // ---- reading plain literals out of the YAML ----

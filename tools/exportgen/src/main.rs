@@ -13,58 +13,55 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use exportgen::{Config, Placement, coverage, generate, metadata_json};
 
-const USAGE: &str = "usage: exportgen --rows N [--seed S] [--bad-fraction F] [--out FILE|-] \
-[--meta FILE [--request-id ID] [--bucket B] [--key K] [--meta-key K]]";
+/// Writes a synthetic PSC export (and optionally its metadata file).
+#[derive(Parser)]
+#[command(name = "exportgen")]
+struct Cli {
+    /// Data rows: 200000, 200k, 1m (more than 0).
+    #[arg(long, value_parser = parse_rows)]
+    rows: u64,
+    /// Same seed, same file.
+    #[arg(long, default_value_t = Config::default().seed)]
+    seed: u64,
+    /// Fraction of rows, 0 to 1, given one defect each.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
+    bad_fraction: f64,
+    /// Where the CSV goes; `-` is stdout.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    out: String,
+    /// Also write the export's metadata JSON there.
+    #[arg(long, value_name = "FILE")]
+    meta: Option<String>,
+    /// The metadata's request id.
+    #[arg(long, value_name = "ID", default_value = "bench-export")]
+    request_id: String,
+    /// The metadata's bucket.
+    #[arg(long, value_name = "B", default_value = "psc-exports")]
+    bucket: String,
+    /// The CSV's key in the metadata (default psc/<request id>.csv).
+    #[arg(long, value_name = "K")]
+    key: Option<String>,
+    /// The metadata's own key (default psc/<request id>.meta.json).
+    #[arg(long, value_name = "K")]
+    meta_key: Option<String>,
+}
 
 fn main() -> ExitCode {
-    match run() {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("exportgen: {e}\n{USAGE}");
+            eprintln!("exportgen: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-fn run() -> Result<(), String> {
-    let mut cfg = Config { rows: 0, ..Config::default() };
-    let mut out = String::from("-");
-    let mut meta: Option<String> = None;
-    let mut request_id = String::from("bench-export");
-    let mut bucket = String::from("psc-exports");
-    let mut key: Option<String> = None;
-    let mut meta_key: Option<String> = None;
-
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--rows" => cfg.rows = parse_rows(&value()?)?,
-            "--seed" => cfg.seed = value()?.parse().map_err(|_| "--seed must be a whole number")?,
-            "--bad-fraction" => {
-                cfg.bad_fraction = value()?.parse().map_err(|_| "--bad-fraction must be a number")?;
-                if !(0.0..=1.0).contains(&cfg.bad_fraction) {
-                    return Err("--bad-fraction must be from 0 to 1".into());
-                }
-            }
-            "--out" => out = value()?,
-            "--meta" => meta = Some(value()?),
-            "--request-id" => request_id = value()?,
-            "--bucket" => bucket = value()?,
-            "--key" => key = Some(value()?),
-            "--meta-key" => meta_key = Some(value()?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if cfg.rows == 0 {
-        return Err("--rows is required (and more than 0)".into());
-    }
+fn run(cli: Cli) -> Result<(), String> {
+    let cfg = Config { rows: cli.rows, seed: cli.seed, bad_fraction: cli.bad_fraction, ..Config::default() };
+    let Cli { out, meta, request_id, bucket, key, meta_key, .. } = cli;
 
     let start = Instant::now();
     let stats = if out == "-" {
@@ -98,7 +95,7 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// `200000`, `200k`, `1m`, `1M`.
+/// `200000`, `200k`, `1m`, `1M`; more than 0.
 fn parse_rows(s: &str) -> Result<u64, String> {
     let s = s.trim().to_ascii_lowercase();
     let (num, mult) = match s.strip_suffix('k') {
@@ -108,5 +105,15 @@ fn parse_rows(s: &str) -> Result<u64, String> {
             None => (s.as_str(), 1),
         },
     };
-    num.parse::<u64>().map(|n| n * mult).map_err(|_| format!("--rows: '{s}' is not a row count like 200000 or 1m"))
+    match num.parse::<u64>() {
+        Ok(0) => Err("must be more than 0".into()),
+        Ok(n) => Ok(n * mult),
+        Err(_) => Err(format!("'{s}' is not a row count like 200000 or 1m")),
+    }
+}
+
+/// A number from 0 to 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.parse().map_err(|_| "must be a number".to_owned())?;
+    if (0.0..=1.0).contains(&f) { Ok(f) } else { Err("must be from 0 to 1".into()) }
 }

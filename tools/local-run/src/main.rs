@@ -8,17 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
     ui::start_clock();
-    let args = match args::parse(std::env::args().skip(1)) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("psc-local: {e}\n\n{}", args::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    let args = args::from_env();
     // One thread: every child is forked by the main thread, which lives as
     // long as the process (PR_SET_PDEATHSIG follows the forking thread).
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

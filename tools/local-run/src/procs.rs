@@ -58,14 +58,35 @@ fn stat_of(pid: i32) -> Option<ProcStat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// Every process of this machine.
+fn all_processes() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter_map(stat_of).collect()
+}
+
 /// The direct children of this process.
 pub fn children() -> Vec<ProcStat> {
     let me = std::process::id() as i32;
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(stat_of)
-        .filter(|s| s.ppid == me)
-        .collect()
+    all_processes().into_iter().filter(|s| s.ppid == me).collect()
+}
+
+/// Every live (not zombie) descendant of `pid`: its children, theirs, and so on.
+pub fn descendants(pid: i32) -> Vec<ProcStat> {
+    let all = all_processes();
+    let mut out: Vec<ProcStat> = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent && p.state != 'Z') {
+            parents.push(p.pid);
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// True once `pid` is gone; a zombie nobody has reaped yet counts as gone.
+pub fn is_gone(pid: i32) -> bool {
+    stat_of(pid).is_none_or(|s| s.state == 'Z')
 }
 
 /// Kills and reaps every remaining child of this process (with this process

@@ -29,8 +29,8 @@ pub const CAS_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/psc-bridge-local-
 pub const DATA_SET_TYPE: &str = "test_customer_support_contacts_data";
 pub const REGION: &str = "us-east-1";
 
-/// The binaries of the workspace the local run serves or starts.
-pub const FUNCTIONS: [&str; 4] = ["start-export", "ingest-export", "eligibility-api", "contact-events"];
+/// The other binaries of the workspace the local run starts (the functions
+/// come from template.yaml, [`devkit::functions`]).
 const STANDIN_BIN: &str = "cas-standin";
 /// `psc`, whose console the run starts against the local API.
 const PSC_BIN: &str = "psc";
@@ -53,6 +53,8 @@ pub struct Report {
 pub struct Session {
     args: Args,
     root: PathBuf,
+    /// The functions' binaries: every function of template.yaml.
+    functions: Vec<String>,
     dir: PathBuf,
     logs: PathBuf,
     http: Http,
@@ -79,9 +81,11 @@ impl Session {
             None => devkit::target_dir()?.join("local-run"),
         };
         let logs = dir.join("logs");
+        let functions = devkit::functions()?.into_iter().map(|f| f.binary).collect();
         Ok(Self {
             args,
             root,
+            functions,
             dir,
             logs,
             http: Http::new(),
@@ -175,12 +179,14 @@ impl Session {
         self.choose_ports()?;
 
         // 2. Binaries and emulators, side by side.
-        say("[2/7] building the functions and cas-standin, starting DynamoDB Local and moto");
+        say(
+            "[2/7] the functions, cas-standin and psc (cargo build; fresh after make local's), starting DynamoDB Local and moto",
+        );
         let root = self.root.clone();
         let ddb_options = emulator_options(self.args.ddb_port, self.logs.join("dynamodb-local.log"));
         let moto_options = emulator_options(self.args.s3_port, self.logs.join("moto.log"));
         let (bins, ddb, moto) = tokio::try_join!(
-            build_binaries(&root),
+            build_binaries(&root, &self.functions),
             timed("DynamoDB Local", DynamoDbLocal::start_with(ddb_options)),
             timed("moto", MotoServer::start_with(moto_options)),
         )?;
@@ -208,7 +214,7 @@ impl Session {
         ));
         self.start_standin(&bins[STANDIN_BIN]).await?;
         self.start_watch().await?;
-        say(format!("serving {} (logs: {})", FUNCTIONS.join(", "), self.rel(&self.logs)));
+        say(format!("serving {} (logs: {})", self.functions.join(", "), self.rel(&self.logs)));
         let invoke_url = self.invoke_url("contact-events");
         let at = events::Endpoints {
             dynamodb: self.ddb_endpoint(),
@@ -931,18 +937,20 @@ fn tool_path(root: &Path) -> std::ffi::OsString {
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
-/// `cargo build` of the functions and the stand-in, exactly as
+/// `cargo build` of the functions, the stand-in and `psc`, exactly as
 /// `cargo lambda watch` runs them (`cargo run --bin <name>` from the
 /// workspace root), so its `cargo run` finds them fresh. Returns the
-/// executables by binary name.
-async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
+/// executables by binary name. After `make local`'s `cargo build --bins`
+/// (the one build) every unit is fresh and this only reads their paths.
+async fn build_binaries(root: &Path, functions: &[String]) -> Result<BTreeMap<String, PathBuf>> {
     let started = Instant::now();
+    let names: Vec<&str> = functions.iter().map(String::as_str).chain([STANDIN_BIN, PSC_BIN]).collect();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // The same environment as the `cargo run` of cargo lambda watch (see
     // cargo_clean_command), so that it finds every unit fresh.
     let mut cmd = tokio::process::Command::from(cargo_clean_command(Path::new(&cargo)));
     cmd.current_dir(root).env("PATH", tool_path(root)).arg("build");
-    for b in FUNCTIONS.iter().chain([&STANDIN_BIN, &PSC_BIN]) {
+    for b in &names {
         cmd.arg("--bin").arg(b);
     }
     cmd.arg("--message-format=json-render-diagnostics")
@@ -954,27 +962,33 @@ async fn build_binaries(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
     let stdout = child.stdout.take().context("cargo build stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let mut bins = BTreeMap::new();
+    let mut compiled = 0;
     while let Some(line) = lines.next_line().await? {
         let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
-        if msg.get("reason").and_then(Value::as_str) == Some("compiler-artifact")
-            && let Some(exe) = msg.get("executable").and_then(Value::as_str)
-            && let Some(name) = msg.pointer("/target/name").and_then(Value::as_str)
-        {
-            bins.insert(name.to_owned(), PathBuf::from(exe));
+        if msg.get("reason").and_then(Value::as_str) == Some("compiler-artifact") {
+            if msg.get("fresh").and_then(Value::as_bool) == Some(false) {
+                compiled += 1;
+            }
+            if let Some(exe) = msg.get("executable").and_then(Value::as_str)
+                && let Some(name) = msg.pointer("/target/name").and_then(Value::as_str)
+            {
+                bins.insert(name.to_owned(), PathBuf::from(exe));
+            }
         }
     }
     let status = child.wait().await?;
     if !status.success() {
         bail!("cargo build failed ({status}): see the compiler output above");
     }
-    for b in FUNCTIONS.iter().chain([&STANDIN_BIN, &PSC_BIN]) {
+    for b in &names {
         if !bins.contains_key(*b) {
             bail!("cargo build reported no executable for {b}");
         }
     }
+    let what = if compiled == 0 { "fresh" } else { "built" };
     say(format!(
-        "built {}, {STANDIN_BIN} and {PSC_BIN} in {:.1}s",
-        FUNCTIONS.join(", "),
+        "{what}: {}, {STANDIN_BIN} and {PSC_BIN} ({compiled} crates compiled, {:.1}s)",
+        functions.join(", "),
         started.elapsed().as_secs_f64()
     ));
     Ok(bins)

@@ -27,26 +27,22 @@ use std::process::{Command, ExitCode, ExitStatus};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use devkit::{DYNAMODB_ENDPOINT_ENV, DynamoDbLocal, MotoServer, PSC_ROOT_ENV, S3_ENDPOINT_ENV, ServerOptions};
 
-const USAGE: &str = "usage: with-emulators CMD [ARGS...]\n\
-    runs CMD with DynamoDB Local and moto started, their endpoints in\n\
-    PSC_TEST_DYNAMODB_ENDPOINT and PSC_TEST_S3_ENDPOINT, and exits with CMD's code";
+/// Runs CMD with DynamoDB Local and moto started, their endpoints in
+/// PSC_TEST_DYNAMODB_ENDPOINT and PSC_TEST_S3_ENDPOINT, and exits with CMD's code.
+#[derive(Parser)]
+#[command(name = "with-emulators")]
+struct Cli {
+    /// The command and its arguments (its flags are its own).
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    cmd: Vec<OsString>,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    match args.first().and_then(|a| a.to_str()) {
-        None => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some(_) => {}
-    }
-    match run(&args) {
+    let cli = Cli::parse();
+    match run(&cli.cmd) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("with-emulators: error: {e:#}");

@@ -168,3 +168,51 @@ Resources:
     assert_eq!(spec.billing_mode, BillingMode::PayPerRequest);
     assert_eq!(spec.key_schema.len(), 1);
 }
+
+/// The functions of the real template: each one's workspace member is a
+/// crate whose binary is the one the template builds.
+#[test]
+fn the_templates_functions_with_their_members_and_binaries() {
+    let functions = devkit::functions().unwrap();
+    let ids: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
+    assert_eq!(ids, ["StartExportFunction", "IngestExportFunction", "ContactEventsFunction", "EligibilityApiFunction"]);
+    let root = devkit::repo_root().unwrap();
+    for f in &functions {
+        assert_eq!(f.code_uri, format!("functions/{}", f.binary), "{f:?}");
+        assert!(root.join(&f.code_uri).join("Cargo.toml").is_file(), "{f:?}");
+    }
+}
+
+#[test]
+fn a_function_without_its_binary_is_an_error_naming_the_path() {
+    let yaml = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/f\n";
+    let e = format!("{:#}", devkit::functions_from_template_str(yaml).unwrap_err());
+    assert!(e.contains("Resources.F.") && e.contains("Metadata"), "{e}");
+    let yaml = "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n";
+    assert!(devkit::functions_from_template_str(yaml).is_err(), "no function at all");
+}
+
+/// docs/operations.md's alarm table names every alarm of the template, and
+/// no other.
+#[test]
+fn the_operations_doc_lists_every_alarm() {
+    let root = devkit::repo_root().unwrap();
+    let template: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(devkit::template_path().unwrap()).unwrap()).unwrap();
+    let alarms: std::collections::BTreeSet<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(|t| t.as_str()) == Some("AWS::CloudWatch::Alarm"))
+        .map(|(id, _)| id.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!alarms.is_empty());
+    let doc = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
+    let listed: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(id, _)| id.to_owned()))
+        .filter(|id| id.ends_with("Alarm"))
+        .collect();
+    assert_eq!(listed, alarms, "docs/operations.md's alarm table against template.yaml");
+}

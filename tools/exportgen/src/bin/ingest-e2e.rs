@@ -36,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
+use clap::{Parser, Subcommand};
 use exportgen::{Placement, metadata_json, notification_json};
 use ingest_export::{Ingest, Invocation, Settings, WriteMode};
 use psc_bridge::aws::{DynamoStore, retry_config};
@@ -46,64 +47,57 @@ use psc_bridge::model::ExportStatus;
 
 const INITIAL_FROM_DATE: &str = "2010-01-01T00:00:00.000Z";
 
-struct Args {
-    command: String,
-    file: Option<PathBuf>,
-    concurrency: usize,
-    write_mode: WriteMode,
-    deadline_seconds: Option<u64>,
-    keep: bool,
-    table: Option<String>,
-    bucket: Option<String>,
+/// psc-bridge's ingest, end to end, against DynamoDB Local and moto.
+#[derive(Parser)]
+#[command(name = "ingest-e2e")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
 }
 
-fn parse_args() -> Result<Args> {
-    let mut it = std::env::args().skip(1);
-    let command = it.next().ok_or_else(|| anyhow!("missing command: run, prepare or cleanup"))?;
-    let mut a = Args {
-        command,
-        file: None,
-        concurrency: 32,
-        write_mode: WriteMode::Batch,
-        deadline_seconds: None,
-        keep: false,
-        table: None,
-        bucket: None,
-    };
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or_else(|| anyhow!("{arg} needs a value"));
-        match arg.as_str() {
-            "--file" => a.file = Some(PathBuf::from(value()?)),
-            "--concurrency" => a.concurrency = value()?.parse().context("--concurrency")?,
-            "--write-mode" => a.write_mode = WriteMode::parse(&value()?).map_err(|e| anyhow!("--write-mode {e}"))?,
-            "--deadline-seconds" => {
-                let v = value()?;
-                a.deadline_seconds = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| anyhow!("--deadline-seconds {v}: not a whole number of seconds"))?,
-                )
-            }
-            "--keep" => a.keep = true,
-            "--table" => a.table = Some(value()?),
-            "--bucket" => a.bucket = Some(value()?),
-            other => bail!("unknown argument {other}"),
-        }
-    }
-    Ok(a)
+#[derive(Subcommand)]
+enum Cmd {
+    /// Stage the export in a fresh table and bucket and time its ingest.
+    Run(RunArgs),
+    /// Stage the export and print where (for the Python reference).
+    Prepare {
+        #[arg(long, value_name = "CSV")]
+        file: PathBuf,
+    },
+    /// Delete a staged table and bucket.
+    Cleanup {
+        #[arg(long, value_name = "T")]
+        table: String,
+        #[arg(long, value_name = "B")]
+        bucket: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The export to ingest.
+    #[arg(long, value_name = "CSV")]
+    file: PathBuf,
+    /// Writes in flight (the template's WriteConcurrency default).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// `batch` (TransactWriteItems of up to 100 rows) or `row` (one PutItem per row).
+    #[arg(long, default_value = "batch", value_parser = write_mode)]
+    write_mode: WriteMode,
+    /// A deadline this many seconds after each invocation starts.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    deadline_seconds: Option<u64>,
+    /// Keep the table and the objects.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn write_mode(v: &str) -> Result<WriteMode, &'static str> {
+    WriteMode::parse(v)
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!(
-                "ingest-e2e: {e:#}\nusage: ingest-e2e run|prepare --file CSV [--concurrency N] [--write-mode batch|row] [--keep]\n       ingest-e2e cleanup --table T --bucket B"
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let args = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match rt.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +108,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<()> {
+async fn run(args: Cli) -> Result<()> {
     let emu = devkit::Emulators::try_get().await?;
     // The Lambda's retry policy, not devkit's defaults.
     let ddb = aws_sdk_dynamodb::Client::from_conf(
@@ -126,14 +120,9 @@ async fn run(args: Args) -> Result<()> {
             .retry_config(retry_config())
             .build(),
     );
-    match args.command.as_str() {
-        "cleanup" => {
-            let table = args.table.ok_or_else(|| anyhow!("cleanup needs --table"))?;
-            let bucket = args.bucket.ok_or_else(|| anyhow!("cleanup needs --bucket"))?;
-            cleanup(&ddb, &s3, &table, &bucket).await
-        }
-        "prepare" => {
-            let file = args.file.ok_or_else(|| anyhow!("prepare needs --file"))?;
+    match args.command {
+        Cmd::Cleanup { table, bucket } => cleanup(&ddb, &s3, &table, &bucket).await,
+        Cmd::Prepare { file } => {
             let staged = prepare(&ddb, &s3, &file).await?;
             println!(
                 "{}",
@@ -144,11 +133,7 @@ async fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        "run" => {
-            let file = args.file.clone().ok_or_else(|| anyhow!("run needs --file"))?;
-            bench(emu, &ddb, &s3, &file, &args).await
-        }
-        other => bail!("unknown command {other}: run, prepare or cleanup"),
+        Cmd::Run(run) => bench(emu, &ddb, &s3, &run).await,
     }
 }
 
@@ -217,9 +202,9 @@ async fn bench(
     emu: &devkit::Emulators,
     ddb: &aws_sdk_dynamodb::Client,
     s3: &aws_sdk_s3::Client,
-    file: &Path,
-    args: &Args,
+    args: &RunArgs,
 ) -> Result<()> {
+    let file = args.file.as_path();
     let (concurrency, write_mode, deadline_seconds) = (args.concurrency, args.write_mode, args.deadline_seconds);
     let bytes = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?.len();
     let staged = prepare(ddb, s3, file).await?;
