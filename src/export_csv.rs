@@ -19,26 +19,6 @@ use crate::domain::{
     Timestamp,
 };
 
-/// The guide's header, in its order (the account id column as the guide spells it).
-pub const GUIDE_HEADER: [&str; 16] = [
-    "Product Id",
-    "Product Code",
-    "Customer Guid",
-    "Subscription Guid",
-    "Subscription Start Date",
-    "Organization",
-    "AWS Customer Id",
-    "Given Name",
-    "Surname",
-    "Telephone Number",
-    "Email",
-    "Title",
-    "Country Code",
-    "ZIP Code",
-    "Operation Time",
-    "Operation Type",
-];
-
 /// The export cannot be read at all: the whole export fails with this.
 #[derive(Debug, thiserror::Error)]
 pub enum HeaderError {

@@ -12,7 +12,8 @@
 //!   log, the object store, the export source, the instance check and the
 //!   agreements;
 //! * the adapters: AWS ([`aws`]: DynamoDB, S3, EC2, the Agreement API, the
-//!   one AWS error) and in memory ([`memory`], for tests);
+//!   one AWS error) and in memory (`memory`, for tests, benchmarks and tools
+//!   only: behind the `test-util` feature, never in a Lambda binary);
 //! * the eligibility API's contract ([`api`]): its requests and answers,
 //!   shared by the function, `psc` and the local run;
 //! * what every function shares: configuration from the environment
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod entitlement;
 pub mod export_csv;
 pub mod logging;
+#[cfg(feature = "test-util")]
 pub mod memory;
 pub mod metrics;
 pub mod model;

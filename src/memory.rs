@@ -366,8 +366,6 @@ impl ExportLog for MemoryStore {
 #[derive(Default)]
 pub struct MemoryObjects {
     objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
-    /// Every `open_from`: the key and the first byte asked for.
-    ranged: Mutex<Vec<(String, u64)>>,
 }
 
 impl MemoryObjects {
@@ -381,11 +379,6 @@ impl MemoryObjects {
 
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned()
-    }
-
-    /// Every [`ObjectStore::open_from`] so far: the key and its first byte.
-    pub fn ranged_reads(&self) -> Vec<(String, u64)> {
-        self.ranged.lock().unwrap().clone()
     }
 
     fn find(&self, loc: &S3Location, operation: &'static str) -> Result<Vec<u8>, AwsError> {
@@ -407,7 +400,6 @@ impl ObjectStore for MemoryObjects {
 
     async fn open_from(&self, loc: &S3Location, from: u64) -> Result<Opened, AwsError> {
         let bytes = self.find(loc, "GetObject")?;
-        self.ranged.lock().unwrap().push((loc.key.clone(), from));
         let size = bytes.len() as u64;
         let rest = bytes.get(from.min(size) as usize..).unwrap_or_default().to_vec();
         Ok(Opened { reader: Box::new(std::io::Cursor::new(rest)), size })

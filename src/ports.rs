@@ -1,6 +1,7 @@
 //! The ports: what the functions need from the outside world, as small
 //! traits. The AWS adapters ([`crate::aws`]) implement them for DynamoDB,
-//! S3, CAS, EC2 and the Agreement API; the in-memory ones ([`crate::memory`]) for tests of the rules
+//! S3, CAS, EC2 and the Agreement API; the in-memory ones
+//! (`psc_bridge::memory`, feature `test-util`) for tests of the rules
 //! without Java or moto.
 //!
 //! Every method returns [`AwsError`] on failure (a listing: [`LookupError`],

@@ -49,10 +49,6 @@ impl AgreementClient {
             .build();
         Self { client: aws_sdk_marketplaceagreement::Client::from_conf(conf) }
     }
-
-    pub fn from_client(client: aws_sdk_marketplaceagreement::Client) -> Self {
-        Self { client }
-    }
 }
 
 fn filter(name: &str, value: &str) -> Filter {
