@@ -46,7 +46,7 @@ pub struct Request<'a> {
 
 /// An answer: status, headers and the whole body.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct SignedResponse {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
@@ -110,7 +110,7 @@ impl SignedHttp {
     }
 
     /// Sends one request (no retry) and reads the whole answer.
-    pub async fn send(&self, req: Request<'_>) -> Result<Answer, AwsError> {
+    pub async fn send(&self, req: Request<'_>) -> Result<SignedResponse, AwsError> {
         let mut builder = http::Request::builder().method(req.method).uri(req.url);
         for (k, v) in &req.headers {
             builder = builder.header(*k, v.as_str());
@@ -160,7 +160,7 @@ impl SignedHttp {
                 .collect()
                 .await
                 .map_err(|e| self.error(Failure::BadResponse, format!("reading the answer: {e}")))?;
-            Ok::<_, AwsError>(Answer { status, headers, body: bytes.into_bytes().to_vec() })
+            Ok::<_, AwsError>(SignedResponse { status, headers, body: bytes.into_bytes().to_vec() })
         })
         .await;
         answer.unwrap_or_else(|_| Err(self.error(Failure::Timeout, "no answer in time".into())))

@@ -136,13 +136,13 @@ pub fn log_dir() -> Result<PathBuf> {
 }
 
 /// A plain HTTP/1.1 answer.
-pub struct Answer {
+pub struct ConsoleResponse {
     pub status: u16,
     pub head: String,
     pub body: String,
 }
 
-impl Answer {
+impl ConsoleResponse {
     /// The value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|l| {
@@ -154,7 +154,7 @@ impl Answer {
 
 /// `method target` to 127.0.0.1:`port` with exactly these headers (a `Host`
 /// among them, or none), over a fresh connection, as any local process could.
-pub async fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Result<Answer> {
+pub async fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Result<ConsoleResponse> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let mut req = format!("{method} {target} HTTP/1.1\r\n");
     for (k, v) in headers {
@@ -167,11 +167,11 @@ pub async fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").context("an HTTP answer")?;
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).context("a status line")?;
-    Ok(Answer { status, head: head.to_owned(), body: body.to_owned() })
+    Ok(ConsoleResponse { status, head: head.to_owned(), body: body.to_owned() })
 }
 
 /// `GET target` with the loopback `Host` and, when given, the console token.
-pub async fn get(port: u16, target: &str, token: Option<&str>) -> Result<Answer> {
+pub async fn get(port: u16, target: &str, token: Option<&str>) -> Result<ConsoleResponse> {
     let host = format!("127.0.0.1:{port}");
     let mut headers = vec![("Host", host.as_str())];
     if let Some(t) = token {

@@ -48,7 +48,7 @@ impl std::fmt::Display for Trigger {
 
 /// A valid request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
+pub struct StartRequest {
     pub trigger: Trigger,
     /// An explicit `fromDate` (manual only); otherwise the watermark is used.
     pub from_date: Option<Timestamp>,
@@ -93,7 +93,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Decides what the payload asks for. `now` bounds an explicit `fromDate`.
-pub fn parse_invocation(payload: &Value, now: Timestamp) -> Result<Invocation, InputError> {
+pub fn parse_invocation(payload: &Value, now: Timestamp) -> Result<StartRequest, InputError> {
     let Value::Object(obj) = payload else {
         return Err(bad(
             "payload",
@@ -111,7 +111,7 @@ pub fn parse_invocation(payload: &Value, now: Timestamp) -> Result<Invocation, I
     }
 }
 
-fn parse_scheduled(payload: &Value, obj: &Map<String, Value>) -> Result<Invocation, InputError> {
+fn parse_scheduled(payload: &Value, obj: &Map<String, Value>) -> Result<StartRequest, InputError> {
     for field in ["detail-type", "source"] {
         match obj.get(field) {
             Some(Value::String(_)) => {}
@@ -139,10 +139,10 @@ fn parse_scheduled(payload: &Value, obj: &Map<String, Value>) -> Result<Invocati
             format!("must be '{SCHEDULED_SOURCE}'; only the EventBridge schedule may send events to this function"),
         ));
     }
-    Ok(Invocation { trigger: Trigger::Schedule, from_date: None, force: false, event_id: event.id })
+    Ok(StartRequest { trigger: Trigger::Schedule, from_date: None, force: false, event_id: event.id })
 }
 
-fn parse_manual(obj: &Map<String, Value>, now: Timestamp) -> Result<Invocation, InputError> {
+fn parse_manual(obj: &Map<String, Value>, now: Timestamp) -> Result<StartRequest, InputError> {
     if let Some(unknown) = obj.keys().find(|k| !MANUAL_KEYS.contains(&k.as_str())) {
         return Err(bad(
             printable(unknown),
@@ -181,7 +181,7 @@ fn parse_manual(obj: &Map<String, Value>, now: Timestamp) -> Result<Invocation, 
         ));
     }
     let trigger = if full_resync { Trigger::FullResync } else { Trigger::Manual };
-    Ok(Invocation { trigger, from_date, force, event_id: None })
+    Ok(StartRequest { trigger, from_date, force, event_id: None })
 }
 
 /// An explicit `fromDate`: ISO 8601 / RFC 3339 with any offset (converted to
@@ -218,7 +218,7 @@ mod tests {
         Timestamp::parse("2026-11-20T12:00:00.000Z").unwrap()
     }
 
-    fn ok(v: Value) -> Invocation {
+    fn ok(v: Value) -> StartRequest {
         parse_invocation(&v, now()).unwrap_or_else(|e| panic!("{v}: {e}"))
     }
 
@@ -239,7 +239,7 @@ mod tests {
     fn manual_shapes() {
         assert_eq!(
             ok(json!({})),
-            Invocation { trigger: Trigger::Manual, from_date: None, force: false, event_id: None }
+            StartRequest { trigger: Trigger::Manual, from_date: None, force: false, event_id: None }
         );
         assert!(ok(json!({"force": true})).force);
         assert!(!ok(json!({"force": false})).force);

@@ -23,7 +23,7 @@ pub mod input;
 
 pub use cas::CasSource;
 pub use config::{CAS_REGION, Config, Settings, cas_client};
-pub use input::{InputError, Invocation, Trigger, parse_invocation};
+pub use input::{InputError, StartRequest, Trigger, parse_invocation};
 use lambda_runtime::Diagnostic;
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Timestamp;
@@ -182,7 +182,7 @@ impl<X: ExportSource, L: ExportLog> StartExport<X, L> {
 
     async fn start(
         &self,
-        inv: &Invocation,
+        inv: &StartRequest,
         now: Timestamp,
         metrics: &mut Vec<(&'static str, f64)>,
     ) -> Result<Outcome, StartExportError> {

@@ -13,12 +13,12 @@ use hyper_util::rt::TokioExecutor;
 
 /// What came back.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct Fetched {
     pub status: u16,
     pub body: String,
 }
 
-impl Answer {
+impl Fetched {
     /// The body as JSON.
     pub fn json(&self) -> Result<serde_json::Value> {
         serde_json::from_str(&self.body)
@@ -53,11 +53,11 @@ impl Http {
         Self { client: Client::builder(TokioExecutor::new()).build(connector) }
     }
 
-    pub async fn get(&self, url: &str, timeout: Duration) -> Result<Answer> {
+    pub async fn get(&self, url: &str, timeout: Duration) -> Result<Fetched> {
         self.send("GET", url, &[], Bytes::new(), timeout).await
     }
 
-    pub async fn post_json(&self, url: &str, body: &serde_json::Value, timeout: Duration) -> Result<Answer> {
+    pub async fn post_json(&self, url: &str, body: &serde_json::Value, timeout: Duration) -> Result<Fetched> {
         self.send("POST", url, &[("content-type", "application/json")], Bytes::from(serde_json::to_vec(body)?), timeout)
             .await
     }
@@ -69,7 +69,7 @@ impl Http {
         headers: &[(&str, &str)],
         body: Bytes,
         timeout: Duration,
-    ) -> Result<Answer> {
+    ) -> Result<Fetched> {
         let mut req = http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -79,7 +79,7 @@ impl Http {
             let resp = self.client.request(req).await?;
             let status = resp.status().as_u16();
             let bytes = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, anyhow::Error>(Answer { status, body: String::from_utf8_lossy(&bytes).into_owned() })
+            Ok::<_, anyhow::Error>(Fetched { status, body: String::from_utf8_lossy(&bytes).into_owned() })
         };
         match tokio::time::timeout(timeout, call).await {
             Ok(r) => r.with_context(|| format!("{method} {url}")),

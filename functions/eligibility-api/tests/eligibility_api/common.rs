@@ -26,14 +26,14 @@ pub fn with_request_id(mut event: Value, id: &str) -> Value {
     event
 }
 
-pub struct Answer {
+pub struct ApiResponse {
     pub status: u16,
     pub headers: lambda_http::http::HeaderMap,
     pub body: Value,
     pub text: String,
 }
 
-pub fn answer(r: Response<Body>) -> Answer {
+pub fn answer(r: Response<Body>) -> ApiResponse {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = match r.body() {
@@ -43,7 +43,7 @@ pub fn answer(r: Response<Body>) -> Answer {
         _ => panic!("unexpected body type"),
     };
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
-    Answer { status, headers, body, text }
+    ApiResponse { status, headers, body, text }
 }
 
 pub const ACCOUNT: &str = "000011112222";

@@ -50,7 +50,7 @@ impl Env {
     }
 }
 
-async fn get(api: &Api<Store>, event: &Value) -> Answer {
+async fn get(api: &Api<Store>, event: &Value) -> ApiResponse {
     answer(api.handle(request(event)).await)
 }
 

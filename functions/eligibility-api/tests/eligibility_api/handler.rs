@@ -11,11 +11,11 @@ fn api() -> Api<FakeLookups> {
     Api::new(from_csv(&guide_csv())).with_clock(now)
 }
 
-async fn call<S: ContactStore + ExportLog>(api: &Api<S>, event: &Value) -> Answer {
+async fn call<S: ContactStore + ExportLog>(api: &Api<S>, event: &Value) -> ApiResponse {
     answer(api.handle(request(event)).await)
 }
 
-async fn fixture(name: &str) -> Answer {
+async fn fixture(name: &str) -> ApiResponse {
     call(&api(), &event_json(name)).await
 }
 
@@ -32,7 +32,7 @@ fn assert_freshness(body: &Value) {
     );
 }
 
-fn assert_invalid(a: &Answer, field: &str) {
+fn assert_invalid(a: &ApiResponse, field: &str) {
     assert_eq!(a.status, 400, "{}", a.text);
     assert_eq!(a.body["error"]["code"], "InvalidParameter", "{}", a.text);
     assert_eq!(a.body["error"]["field"], field, "{}", a.text);

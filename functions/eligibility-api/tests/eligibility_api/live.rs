@@ -91,12 +91,12 @@ impl World {
     }
 }
 
-async fn get(api: &LiveApi<'_>, path: &str, query: &str) -> Answer {
+async fn get(api: &LiveApi<'_>, path: &str, query: &str) -> ApiResponse {
     get_as(api, path, query, "live-test").await
 }
 
 /// With a request id of its own, to find its log lines.
-async fn get_as(api: &LiveApi<'_>, path: &str, query: &str, request_id: &str) -> Answer {
+async fn get_as(api: &LiveApi<'_>, path: &str, query: &str, request_id: &str) -> ApiResponse {
     let event = with_request_id(with_query(with_path(event_json("api-get-account"), "GET", path), query), request_id);
     answer(api.handle(request(&event)).await)
 }

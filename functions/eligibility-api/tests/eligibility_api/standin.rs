@@ -74,7 +74,7 @@ fn api(standin: &Running, agreements_timeout: Duration) -> WireApi {
     Api::with_live_checks(from_csv(&guide_csv()), live).with_clock(now)
 }
 
-async fn get(api: &WireApi, path: &str, query: &str) -> Answer {
+async fn get(api: &WireApi, path: &str, query: &str) -> ApiResponse {
     let event = with_query(with_path(event_json("api-get-account"), "GET", path), query);
     answer(api.handle(request(&event)).await)
 }
