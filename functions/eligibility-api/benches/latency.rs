@@ -45,7 +45,7 @@ use aws_config::{BehaviorVersion, Region as SdkRegion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::types::AttributeValue;
-use cas_standin::{Service, StandIn};
+use aws_standin::{Service, StandIn};
 use common::{BIG_ACCOUNT, event_json, fifty_contacts_csv, with_path, with_query};
 use eligibility_api::Api;
 use eligibility_api::live::LiveChecks;
@@ -108,10 +108,10 @@ async fn main() -> anyhow::Result<()> {
     let delay = Duration::from_millis(env_usize("BENCH_AGREEMENT_DELAY_MS", 30) as u64);
     let standin = StandIn::builder()
         .seed_guide_data(true)
-        .s3_client(cas_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
+        .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
         .start("127.0.0.1:0")
         .await?;
-    let mut agreement = standin.agreement(cas_standin::seed::AGREEMENT_ACTIVE).expect("seeded agreement");
+    let mut agreement = standin.agreement(aws_standin::seed::AGREEMENT_ACTIVE).expect("seeded agreement");
     agreement.acceptor_account_id = BIG_ACCOUNT.to_owned();
     agreement.agreement_id = "agmt-bench".to_owned();
     standin.put_agreement(agreement);
@@ -125,9 +125,9 @@ async fn main() -> anyhow::Result<()> {
     let products = SellerProducts::parse(&format!(
         "{}={},{}={}",
         common::BIG_PRODUCTS[0].1,
-        cas_standin::seed::PRODUCT_ID_1,
+        aws_standin::seed::PRODUCT_ID_1,
         common::BIG_PRODUCTS[1].1,
-        cas_standin::seed::PRODUCT_ID_2
+        aws_standin::seed::PRODUCT_ID_2
     ))?;
     let live = |ttl: Duration| {
         let checks = LiveChecks::new(

@@ -12,7 +12,7 @@ Installs its tools into .local/ if missing (scripts/bootstrap.sh local), starts 
 and moto (S3, SNS, EventBridge, SQS), creates the table from template.yaml with its stream, the
 export bucket and the SNS topic, serves the real Lambda binaries (start-export, ingest-export,
 eligibility-api, contact-events) with `cargo lambda watch`, starts the stand-in of
-StartSupportDataExport (cas-standin), runs start-export, waits until ingest-export has applied
+StartSupportDataExport (aws-standin), runs start-export, waits until ingest-export has applied
 the guide's test data set and contact-events has put its events on the bus (a rule sends them
 to an SQS queue, which the run reads), prints a summary and example queries against the API on
 localhost, erases one contact as a buyer's opt-out would and shows its PSC Contact Deleted, then
@@ -26,7 +26,7 @@ OPTIONS:
                            (cargo lambda watch; default 9000 when free, else any free port)
     --ddb-port N           DynamoDB Local port (default: any free port)
     --s3-port N            moto (S3, SNS, EventBridge, SQS) port (default: any free port)
-    --cas-port N           cas-standin port (default: any free port)
+    --cas-port N           aws-standin port (default: any free port)
     --timeout SECONDS      how long to wait for the export to be applied (default 600)
     --no-bootstrap         do not run scripts/bootstrap.sh local (the tools must be in .local/)
     -h, --help             this text

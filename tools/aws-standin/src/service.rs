@@ -10,7 +10,7 @@ pub enum Service {
     Cas,
     /// Amazon EC2 (`ConfirmProductInstance`), EC2 Query.
     Ec2,
-    /// AWS Marketplace Agreement Service (`SearchAgreements`), Smithy RPC v2 CBOR or AWS JSON 1.0.
+    /// AWS Marketplace Agreement Service (`SearchAgreements`), Smithy RPC v2 CBOR.
     Agreements,
 }
 
@@ -43,9 +43,6 @@ pub enum Protocol {
     /// AWS JSON 1.1 (`application/x-amz-json-1.1`, `X-Amz-Target`).
     #[serde(rename = "json1.1")]
     Json11,
-    /// AWS JSON 1.0 (`application/x-amz-json-1.0`, `X-Amz-Target`).
-    #[serde(rename = "json1.0")]
-    Json10,
     /// Smithy RPC v2 CBOR (`POST /service/{service}/operation/{operation}`, `application/cbor`).
     #[serde(rename = "cbor")]
     Cbor,
@@ -58,7 +55,6 @@ impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Json11 => "json1.1",
-            Protocol::Json10 => "json1.0",
             Protocol::Cbor => "cbor",
             Protocol::Query => "query",
         }
@@ -77,7 +73,7 @@ mod tests {
         }
         assert_eq!(Service::parse("EC2"), Some(Service::Ec2));
         assert_eq!(Service::parse("s3"), None);
-        assert_eq!(serde_json::to_value(Protocol::Json10).unwrap(), serde_json::json!("json1.0"));
+        assert_eq!(serde_json::to_value(Protocol::Json11).unwrap(), serde_json::json!("json1.1"));
         assert_eq!(serde_json::to_value(Protocol::Cbor).unwrap(), serde_json::json!(Protocol::Cbor.as_str()));
     }
 }

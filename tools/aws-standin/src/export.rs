@@ -276,9 +276,9 @@ pub fn sns_event_json(
                 "Message": message,
                 "Timestamp": format_timestamp(timestamp),
                 "SignatureVersion": "1",
-                // base64("cas-standin: not signed")
-                "Signature": "Y2FzLXN0YW5kaW46IG5vdCBzaWduZWQ=",
-                "SigningCertUrl": format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-cas-standin.pem"),
+                // base64("aws-standin: not signed")
+                "Signature": "YXdzLXN0YW5kaW46IG5vdCBzaWduZWQ=",
+                "SigningCertUrl": format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-aws-standin.pem"),
                 "UnsubscribeUrl": format!("https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"),
                 "MessageAttributes": {}
             }
