@@ -10,8 +10,6 @@ use time::OffsetDateTime;
 
 use crate::record::timestamp_serde;
 
-/// Path prefix of RPC v2 CBOR requests to the service (`{prefix}{operation}`).
-pub const CBOR_PATH_PREFIX: &str = "/service/AWSMPCommerceService_v20200301/operation/";
 /// The service shape name, the service part of the CBOR path.
 pub const SERVICE_SHAPE: &str = "AWSMPCommerceService_v20200301";
 /// The one emulated operation.

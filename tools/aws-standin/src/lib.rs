@@ -67,8 +67,7 @@ pub use agreements::{Agreement, AgreementInput, AgreementsError, Resource};
 pub use delivery::{Callback, Delivery, DeliveryStatus, Notification};
 pub use ec2::{Ec2Error, Instance, InstanceState};
 pub use export::{
-    AccountIdHeader, DataSetType, ExportPlan, ExportRequest, NotificationMessage, S3Location, object_keys,
-    sns_event_json, write_csv, write_csv_with_header,
+    DataSetType, ExportPlan, ExportRequest, NotificationMessage, S3Location, object_keys, sns_event_json, write_csv,
 };
 pub use record::{
     CSV_HEADER, Contact, GUIDE_SAMPLE_CSV, OperationType, Record, format_timestamp, guide_sample_records,

@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use crate::agreements::{self, Agreement, AgreementInput, AgreementsError};
 use crate::delivery::{Delivery, DeliveryStatus, Notification};
 use crate::ec2::{self, Ec2Error, Instance};
-use crate::export::{AccountIdHeader, ExportPlan, sns_event_json, write_csv_with_header};
+use crate::export::{ExportPlan, sns_event_json, write_csv};
 use crate::record::{Contact, OperationType, Record, format_timestamp, timestamp_serde, truncate_to_millis};
 use crate::seed;
 use crate::service::{Protocol, Service};
@@ -214,7 +214,6 @@ struct Shared {
     s3: aws_sdk_s3::Client,
     seed: bool,
     required_region: Option<String>,
-    account_id_header: AccountIdHeader,
     fail_next: Mutex<Option<String>>,
     error_next: Mutex<HashMap<Service, InjectedError>>,
     latency: Mutex<HashMap<Service, Duration>>,
@@ -318,7 +317,6 @@ pub struct StandInBuilder {
     seed: bool,
     store: Option<Store>,
     required_region: Option<String>,
-    account_id_header: AccountIdHeader,
     seller_account_id: String,
     latency: HashMap<Service, Duration>,
 }
@@ -332,7 +330,6 @@ impl Default for StandInBuilder {
             seed: true,
             store: None,
             required_region: None,
-            account_id_header: AccountIdHeader::AwsCustomerId,
             seller_account_id: seed::SELLER_ACCOUNT_ID.to_string(),
             latency: HashMap::new(),
         }
@@ -378,12 +375,6 @@ impl StandInBuilder {
         self
     }
 
-    /// Spelling of the CSV's account id column (default `AWS Customer Id`, as in the guide).
-    pub fn account_id_header(mut self, header: AccountIdHeader) -> Self {
-        self.account_id_header = header;
-        self
-    }
-
     /// The stand-in's own AWS account: the seller whose agreements `SearchAgreements` searches
     /// (`PartyType=Proposer`: the agreements it proposed; `Acceptor`: those it accepted), and the
     /// proposer of the seeded agreements. Default [`seed::SELLER_ACCOUNT_ID`] (`999988887777`).
@@ -421,7 +412,6 @@ impl StandInBuilder {
             s3,
             seed: self.seed,
             required_region: self.required_region,
-            account_id_header: self.account_id_header,
             fail_next: Mutex::new(None),
             error_next: Mutex::new(HashMap::new()),
             latency: Mutex::new(self.latency),
@@ -456,10 +446,6 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// `http://ADDR`: the value for `AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -949,7 +935,7 @@ async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>)
         None => {
             let rows = shared.store.export_rows(plan.coverage_start, plan.coverage_end);
             let count = rows.len();
-            let csv = write_csv_with_header(&rows, shared.account_id_header);
+            let csv = write_csv(&rows);
             let result = async {
                 put_object(&shared.s3, &plan.data_set.bucket_name, &plan.data_set.key, "text/csv", csv).await?;
                 let meta = plan.metadata_json(truncate_to_millis(OffsetDateTime::now_utc()));
