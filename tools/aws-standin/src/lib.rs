@@ -21,17 +21,12 @@
 //!   ([`StandInBuilder::seller_account_id`]). Other filters, `PartyType=Acceptor` and `sort` are
 //!   not emulated (a `ValidationException`). See [`agreements`].
 //!
-//! Every call needs a SigV4 `Authorization` header of the right shape, scoped to the service's
-//! signing name (`marketplacecommerceanalytics`, `ec2`, `aws-marketplace`); the signature itself
-//! is not verified. Errors can be injected per service and latency added
-//! ([`Running::inject_service_error`], [`Running::set_latency`]). The seed data is in [`seed`];
-//! the admin endpoints (`/_admin/...`: records, instances, agreements, the request log, injected
-//! errors) are listed in the README.
-//!
-//! It emulates AWS on its own and does not use the `psc-bridge` library (the system under test).
-//! The unmodified SDK clients reach it when their endpoint variable is set to
-//! [`Running::endpoint_url`]: [`ENDPOINT_ENV_VAR`], [`AGREEMENT_ENDPOINT_ENV_VAR`],
-//! [`EC2_ENDPOINT_ENV_VAR`] (or `AWS_ENDPOINT_URL` for all).
+//! Every call needs a SigV4 `Authorization` header of the right shape and scope (the signature
+//! is not verified). Errors can be injected and latency added per service; the seed data is in
+//! [`seed`], the admin endpoints (`/_admin/...`) in the README. It does not use the `psc-bridge`
+//! library (the system under test). The unmodified SDK clients reach it with their endpoint
+//! variable ([`ENDPOINT_ENV_VAR`], [`AGREEMENT_ENDPOINT_ENV_VAR`], [`EC2_ENDPOINT_ENV_VAR`], or
+//! `AWS_ENDPOINT_URL`) set to [`Running::endpoint_url`].
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

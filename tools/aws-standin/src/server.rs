@@ -34,32 +34,22 @@ use crate::wire::{self, ApiError, CONTENT_TYPE, SERVICE_EXCEPTION, START_SUPPORT
 pub const DEFAULT_LAG: Duration = Duration::from_secs(15 * 60);
 
 /// An error the API answers with instead of processing a request (`POST /_admin/error-next`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InjectedError {
-    /// Error type (`__type` / `x-amzn-ErrorType`); default `MarketplaceCommerceAnalyticsException`.
-    #[serde(rename = "type", default = "default_error_type")]
+    /// Error type (`__type` / `x-amzn-ErrorType`, EC2's `Code`).
+    #[serde(rename = "type")]
     pub error_type: String,
-    #[serde(default = "default_error_message")]
     pub message: String,
-    /// HTTP status; default 500 for `MarketplaceCommerceAnalyticsException`, `InternalFailure` and
-    /// `ServiceUnavailable`, 400 otherwise.
-    #[serde(default)]
+    /// HTTP status; default: the service's for the type ([`InjectedError::status_for`]).
     pub status: Option<u16>,
-    /// How many requests in a row get it (default 1). The SDK retries 5xx and throttling errors
-    /// (3 attempts by default): inject 3 to make one SDK call fail with default retry settings.
-    #[serde(default = "default_count")]
+    /// How many requests in a row get it. The SDKs retry 5xx and throttling errors (3 attempts
+    /// by default): inject 3 to make one SDK call fail with default retry settings.
     pub count: u32,
 }
 
-fn default_error_type() -> String {
-    SERVICE_EXCEPTION.to_string()
-}
 fn default_error_message() -> String {
     "Injected fault (aws-standin)".to_string()
-}
-fn default_count() -> u32 {
-    1
 }
 
 impl InjectedError {
@@ -1237,11 +1227,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn injected_error_defaults() {
-        let e: InjectedError = serde_json::from_str("{}").unwrap();
-        assert_eq!((e.error_type.as_str(), e.count), (SERVICE_EXCEPTION, 1));
-        assert_eq!(e.api_error().status, 500);
-        let e: InjectedError = serde_json::from_str(r#"{"type":"ThrottlingException"}"#).unwrap();
-        assert_eq!(e.api_error().status, 400);
+    fn injected_error_statuses() {
+        let e = InjectedError::of_type(SERVICE_EXCEPTION, 1);
+        assert_eq!(e.status_for(Service::Cas), 500);
+        assert_eq!(InjectedError::of_type("ThrottlingException", 1).status_for(Service::Cas), 400);
+        assert_eq!(InjectedError::of_type("ThrottlingException", 1).status_for(Service::Agreements), 429);
+        assert_eq!(InjectedError::of_type("RequestLimitExceeded", 1).status_for(Service::Ec2), 503);
     }
 }
