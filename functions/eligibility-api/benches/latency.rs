@@ -44,7 +44,7 @@ use aws_config::{BehaviorVersion, Region as SdkRegion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::types::AttributeValue;
-use cas_standin::{Service, StandIn};
+use aws_standin::{Service, StandIn};
 use eligibility_api::Api;
 use eligibility_api::live::LiveChecks;
 use fixtures::{BIG_ACCOUNT, BIG_PRODUCTS, event_json, fifty_contacts_csv, with_path, with_query};
@@ -107,10 +107,10 @@ async fn main() -> anyhow::Result<()> {
     let delay = Duration::from_millis(env_usize("BENCH_AGREEMENT_DELAY_MS", 30) as u64);
     let standin = StandIn::builder()
         .seed_guide_data(true)
-        .s3_client(cas_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
+        .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
         .start("127.0.0.1:0")
         .await?;
-    let mut agreement = standin.agreement(cas_standin::seed::AGREEMENT_ACTIVE).expect("seeded agreement");
+    let mut agreement = standin.agreement(aws_standin::seed::AGREEMENT_ACTIVE).expect("seeded agreement");
     agreement.acceptor_account_id = BIG_ACCOUNT.to_owned();
     agreement.agreement_id = "agmt-bench".to_owned();
     standin.put_agreement(agreement);
@@ -124,9 +124,9 @@ async fn main() -> anyhow::Result<()> {
     let products = SellerProducts::parse(&format!(
         "{}={},{}={}",
         BIG_PRODUCTS[0].1,
-        cas_standin::seed::PRODUCT_ID_1,
+        aws_standin::seed::PRODUCT_ID_1,
         BIG_PRODUCTS[1].1,
-        cas_standin::seed::PRODUCT_ID_2
+        aws_standin::seed::PRODUCT_ID_2
     ))?;
     let live = |ttl: Duration| {
         let checks = LiveChecks::new(

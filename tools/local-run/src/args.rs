@@ -15,7 +15,7 @@ Installs its tools into .local/ if missing (scripts/bootstrap.sh local), starts 
 and moto (S3, SNS, EventBridge, SQS), creates the table from template.yaml with its stream, the
 export bucket and the SNS topic, serves the real Lambda binaries (every AWS::Serverless::Function
 of template.yaml: start-export, ingest-export, contact-events, eligibility-api) with `cargo lambda
-watch`, starts the stand-in of StartSupportDataExport (cas-standin), runs start-export, waits
+watch`, starts the stand-in of StartSupportDataExport (aws-standin), runs start-export, waits
 until ingest-export has applied the guide's test data set and contact-events has put its events
 on the bus (a rule sends them to an SQS queue, which the run reads), prints a summary and example
 queries against the API on localhost, erases one contact as a buyer's opt-out would and shows
@@ -50,7 +50,7 @@ struct Cli {
     /// moto (S3, SNS, EventBridge, SQS) port (default: any free port)
     #[arg(long, value_name = "N", value_parser = port)]
     s3_port: Option<u16>,
-    /// cas-standin port (default: any free port)
+    /// aws-standin port (default: any free port)
     #[arg(long, value_name = "N", value_parser = port)]
     cas_port: Option<u16>,
     /// How long to wait for the export to be applied

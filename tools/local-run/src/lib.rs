@@ -3,11 +3,11 @@
 //!
 //! 1. installs its tools into `.local/` when missing (`scripts/bootstrap.sh local`:
 //!    moto, cargo-lambda, DynamoDB Local; not SAM CLI, cfn-lint, zig or checkov);
-//! 2. builds the functions and `cas-standin` while DynamoDB Local and moto
+//! 2. builds the functions and `aws-standin` while DynamoDB Local and moto
 //!    start (devkit), on free or configured ports;
 //! 3. creates the table from `template.yaml` (devkit), with its stream, the
 //!    export bucket and an SNS topic in moto;
-//! 4. starts `cas-standin` (the local `StartSupportDataExport`, delivering
+//! 4. starts `aws-standin` (the local `StartSupportDataExport`, delivering
 //!    notifications to ingest-export's invoke URL) and `cargo lambda watch`,
 //!    which serves the real function binaries with their environment; and
 //!    the change events ([`events`]): a poller on the table's stream that

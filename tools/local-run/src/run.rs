@@ -31,7 +31,7 @@ pub const REGION: &str = "us-east-1";
 
 /// The other binaries of the workspace the local run starts (the functions
 /// come from template.yaml, [`devkit::functions`]).
-const STANDIN_BIN: &str = "cas-standin";
+const STANDIN_BIN: &str = "aws-standin";
 /// `psc`, whose console the run starts against the local API.
 const PSC_BIN: &str = "psc";
 
@@ -180,7 +180,7 @@ impl Session {
 
         // 2. Binaries and emulators, side by side.
         say(
-            "[2/7] the functions, cas-standin and psc (cargo build; fresh after make local's), starting DynamoDB Local and moto",
+            "[2/7] the functions, aws-standin and psc (cargo build; fresh after make local's), starting DynamoDB Local and moto",
         );
         let root = self.root.clone();
         let ddb_options = emulator_options(self.args.ddb_port, self.logs.join("dynamodb-local.log"));
@@ -208,7 +208,7 @@ impl Session {
 
         // 4. The stand-in and the functions.
         say(format!(
-            "[4/7] starting cas-standin on {} and cargo lambda watch on 127.0.0.1:{}",
+            "[4/7] starting aws-standin on {} and cargo lambda watch on 127.0.0.1:{}",
             self.cas_url(),
             self.api_port
         ));
@@ -283,7 +283,7 @@ impl Session {
         ));
         let answer = self.http.send("DELETE", &url, &[], Bytes::new(), QUERY_TIMEOUT).await?;
         if answer.status != 200 {
-            bail!("cas-standin's DELETE {url} answered HTTP {}: {}", answer.status, preview(&answer.body));
+            bail!("aws-standin's DELETE {url} answered HTTP {}: {}", answer.status, preview(&answer.body));
         }
         let from = self.events.as_ref().map(Events::count).unwrap_or(0);
         let request_id = self.invoke_start_export(&json!({})).await?;
@@ -454,12 +454,12 @@ impl Session {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "info");
-        let mut proc = GroupChild::spawn("cas-standin", cmd, &self.logs.join("cas-standin.log"))?;
+        let mut proc = GroupChild::spawn("aws-standin", cmd, &self.logs.join("aws-standin.log"))?;
         let health = format!("{}/_admin/health", self.cas_url());
         let started = Instant::now();
         loop {
             if let Some(status) = proc.try_exited() {
-                bail!("cas-standin exited with {status}; log {}:\n{}", proc.log().display(), proc.log_tail(30));
+                bail!("aws-standin exited with {status}; log {}:\n{}", proc.log().display(), proc.log_tail(30));
             }
             if let Ok(a) = self.http.get(&health, Duration::from_secs(2)).await
                 && a.status == 200
@@ -468,7 +468,7 @@ impl Session {
             }
             if started.elapsed() > Duration::from_secs(60) {
                 bail!(
-                    "cas-standin did not answer {health} within 60s; log {}:\n{}",
+                    "aws-standin did not answer {health} within 60s; log {}:\n{}",
                     proc.log().display(),
                     proc.log_tail(30)
                 );
@@ -603,7 +603,7 @@ impl Session {
             {
                 let line = standin_progress(&entry);
                 if !line.is_empty() && line != last_standin {
-                    say(format!("cas-standin: {line}"));
+                    say(format!("aws-standin: {line}"));
                     last_standin = line;
                     last_note = Instant::now();
                 }
@@ -638,7 +638,7 @@ impl Session {
             }
             if let Some(err) = delivery_failed {
                 bail!(
-                    "cas-standin could not deliver the notification to ingest-export: {err}\n{}",
+                    "aws-standin could not deliver the notification to ingest-export: {err}\n{}",
                     self.watch_log_tail()
                 );
             }
@@ -816,7 +816,7 @@ impl Session {
              \n  psc               cargo run -q --bin psc -- --local account 000011112222   (or: cargo install --path cli)\
              \n  run an export     curl -s -XPOST '{invoke}' -d '{{}}'   (or -d '{{\"fullResync\": true}}', or psc --local export)\
              \n  change test data  curl -s '{cas}/_admin/records'   (PSC contacts; also /_admin/agreements, /_admin/instances:\n\
-             \x20                    cas-standin admin API, tools/cas-standin/README.md)\
+             \x20                    aws-standin admin API, tools/aws-standin/README.md)\
              \n  change events     each event that reaches queue {EVENTS_QUEUE} (bus {EVENT_BUS}) is printed here; try an opt-out:\n\
              \x20                    curl -s -XDELETE '{cas}/_admin/records/<customerGuid>', then run an export\
              \n  backfill          curl -s -XPOST '{backfill}' -d '{{\"backfill\": {{}}}}'   (or psc --local backfill)\
@@ -886,7 +886,7 @@ impl Session {
         }
         if let Some(mut s) = self.standin.take() {
             s.stop(libc::SIGTERM, Duration::from_secs(5)).await;
-            stopped.push("cas-standin");
+            stopped.push("aws-standin");
         }
         if let Some(moto) = self.moto.take() {
             moto.stop();

@@ -1,7 +1,7 @@
 //! The live checks over the wire: the API with the real adapters
 //! (`psc_bridge::aws::Ec2Client`, our SigV4 signer; `AgreementClient`, the
 //! unmodified `aws-sdk-marketplaceagreement`) against the local stand-in
-//! (`tools/cas-standin`), which speaks EC2's Query protocol and the Agreement
+//! (`tools/aws-standin`), which speaks EC2's Query protocol and the Agreement
 //! API's RPC v2 CBOR and records what it received. The PSC side is in memory.
 
 use std::time::Duration;
@@ -9,12 +9,12 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region as SdkRegion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use cas_standin::seed::{
+use aws_standin::seed::{
     ACCOUNT_ACTIVE, ACCOUNT_EXPIRED, ACCOUNT_OTHER, AGREEMENT_ACTIVE, AGREEMENT_EXPIRED, INSTANCE_EU,
     INSTANCE_OTHER_OWNER, INSTANCE_RUNNING, INSTANCE_STOPPED, PRODUCT_CODE_1, PRODUCT_CODE_2, PRODUCT_CODE_3,
     PRODUCT_ID_1, PRODUCT_ID_2, PRODUCT_ID_3,
 };
-use cas_standin::{InjectedError, RequestEntry, Running, Service, StandIn};
+use aws_standin::{InjectedError, RequestEntry, Running, Service, StandIn};
 use eligibility_api::Api;
 use eligibility_api::live::LiveChecks;
 use psc_bridge::aws::ec2::Ec2Settings;
@@ -30,7 +30,7 @@ type WireApi = Api<FakeLookups, Ec2Client, AgreementClient>;
 async fn standin() -> Running {
     StandIn::builder()
         .seed_guide_data(true)
-        .s3_client(cas_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
+        .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
         .start("127.0.0.1:0")
         .await
         .expect("the stand-in starts")

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_marketplacecommerceanalytics::config::Region;
-use cas_standin::{Delivery, Notification, RequestEntry, Running, StandIn};
+use aws_standin::{Delivery, Notification, RequestEntry, Running, StandIn};
 use ingest_export::{ExportSummary, Ingest, Settings as IngestSettings};
 use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::domain::Timestamp;
@@ -211,8 +211,8 @@ pub fn guid_ops(rows: &[BTreeMap<String, String>]) -> Vec<(String, String)> {
 }
 
 /// A new contact for the stand-in (not in the guide's data).
-pub fn new_contact(guid: &str) -> cas_standin::Contact {
-    cas_standin::Contact {
+pub fn new_contact(guid: &str) -> aws_standin::Contact {
+    aws_standin::Contact {
         product_id: "4b898955-84fa-4cfb-8f43-98287ad69c06".into(),
         product_code: "4gzp2symm0v9zidfrn9f854w6".into(),
         customer_guid: guid.into(),

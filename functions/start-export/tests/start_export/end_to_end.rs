@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use cas_standin::{Delivery, DeliveryStatus, Notification, OperationType};
+use aws_standin::{Delivery, DeliveryStatus, Notification, OperationType};
 use ingest_export::Ingest;
 use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::domain::Guid;
@@ -235,7 +235,7 @@ async fn full_then_incremental_export_ends_with_the_expected_table() {
     assert_eq!(latest.len(), 6);
     for r in &latest {
         let item = &contacts[&format!("CONTACT#{}|CONTACT", r.customer_guid)];
-        assert_eq!(item["operationTime"], cas_standin::format_timestamp(r.operation_time));
+        assert_eq!(item["operationTime"], aws_standin::format_timestamp(r.operation_time));
         match r.operation_type {
             OperationType::Delete => {
                 assert_eq!(item["kind"], "DELETED");

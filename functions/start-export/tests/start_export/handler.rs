@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use cas_standin::InjectedError;
+use aws_standin::InjectedError;
 use psc_bridge::model::{ExportRequest, ExportStatus};
 use psc_bridge::notification::RequestId;
 use psc_bridge::ports::ExportLog;

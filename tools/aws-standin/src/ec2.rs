@@ -5,8 +5,6 @@ use serde::{Deserialize, Serialize};
 
 /// SigV4 signing name of EC2 (the service part of the credential scope).
 pub const EC2_SIGNING_NAME: &str = "ec2";
-/// The API version the SDKs send (`Version=`), also the XML namespace's date.
-pub const EC2_API_VERSION: &str = "2016-11-15";
 /// The XML namespace of EC2's answers.
 pub const EC2_NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 /// Content type of a Query request body.
@@ -148,32 +146,14 @@ pub fn is_form_content_type(content_type: Option<&str>) -> bool {
     content_type.and_then(|c| c.split(';').next()).is_some_and(|c| c.trim().eq_ignore_ascii_case(FORM_CONTENT_TYPE))
 }
 
-/// The request's parameters: those of the query string, then those of the form-encoded body.
-pub fn parse_params(query: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
-    let mut params: Vec<(String, String)> = Vec::new();
-    if let Some(q) = query {
-        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
-    }
-    params.extend(form_urlencoded::parse(body).into_owned());
-    params
+/// The parameters of a form-encoded request body.
+pub fn parse_params(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 /// The first value of a parameter (empty values count as missing, as in EC2).
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.trim().is_empty())
-}
-
-/// SigV4 in the query string (a presigned URL): the `Authorization` header it stands for and its
-/// `X-Amz-Date`, when `X-Amz-Algorithm` is there.
-pub fn presigned_authorization(params: &[(String, String)]) -> Option<(String, Option<String>)> {
-    let algorithm = param(params, "X-Amz-Algorithm")?;
-    let auth = format!(
-        "{algorithm} Credential={}, SignedHeaders={}, Signature={}",
-        param(params, "X-Amz-Credential").unwrap_or(""),
-        param(params, "X-Amz-SignedHeaders").unwrap_or(""),
-        param(params, "X-Amz-Signature").unwrap_or("")
-    );
-    Some((auth, param(params, "X-Amz-Date").map(str::to_string)))
 }
 
 /// `i-` followed by 8 or 17 lowercase hexadecimal digits.
@@ -257,7 +237,7 @@ mod tests {
     use super::*;
 
     fn params(s: &str) -> Vec<(String, String)> {
-        parse_params(None, s.as_bytes())
+        parse_params(s.as_bytes())
     }
 
     #[test]
@@ -270,11 +250,8 @@ mod tests {
     }
 
     #[test]
-    fn params_from_query_and_body() {
-        let p = parse_params(
-            Some("Action=ConfirmProductInstance&Version=2016-11-15"),
-            b"InstanceId=i-1234abcd&ProductCode=a%2Bb+c",
-        );
+    fn params_from_the_body() {
+        let p = params("Action=ConfirmProductInstance&Version=2016-11-15&InstanceId=i-1234abcd&ProductCode=a%2Bb+c");
         assert_eq!(param(&p, "Action"), Some("ConfirmProductInstance"));
         assert_eq!(param(&p, "ProductCode"), Some("a+b c"));
         assert_eq!(param(&p, "Missing"), None);
@@ -329,19 +306,5 @@ mod tests {
         assert!(e.contains("<Response><Errors><Error><Code>InvalidInstanceID.Malformed</Code><Message>Invalid id: &quot;i-&lt;x&gt;&quot;</Message></Error></Errors><RequestID>r-2</RequestID></Response>"), "{e}");
         assert_eq!(Ec2Error::default_status("RequestLimitExceeded"), 503);
         assert_eq!(Ec2Error::default_status("UnauthorizedOperation"), 403);
-    }
-
-    #[test]
-    fn presigned_query() {
-        let p = params(
-            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fec2%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=ab&X-Amz-Date=20240101T000000Z",
-        );
-        let (auth, date) = presigned_authorization(&p).unwrap();
-        assert_eq!(
-            auth,
-            "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=ab"
-        );
-        assert_eq!(date.as_deref(), Some("20240101T000000Z"));
-        assert!(presigned_authorization(&params("Action=X")).is_none());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -47,11 +47,6 @@ impl ApiError {
     /// 400 `SerializationException` (a body that is not the operation's JSON).
     pub fn serialization(message: impl Into<String>) -> Self {
         Self::new(400, "SerializationException", message)
-    }
-
-    /// 500 `MarketplaceCommerceAnalyticsException` (the modelled server fault).
-    pub fn service_fault(message: impl Into<String>) -> Self {
-        Self::new(500, SERVICE_EXCEPTION, message)
     }
 
     /// The JSON body.
@@ -222,136 +217,85 @@ pub fn parse_from_date(v: &Value) -> Option<OffsetDateTime> {
     }
 }
 
-fn len(s: &str) -> usize {
-    s.chars().count()
+/// The operation's input as sent; unknown fields are ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Input {
+    data_set_type: Option<String>,
+    #[serde(default, deserialize_with = "from_date")]
+    from_date: Option<OffsetDateTime>,
+    role_name_arn: Option<String>,
+    destination_s3_bucket_name: Option<String>,
+    destination_s3_prefix: Option<String>,
+    sns_topic_arn: Option<String>,
+    customer_defined_values: Option<BTreeMap<String, String>>,
+}
+
+fn from_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        v => parse_from_date(&v)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("'fromDate' must be a timestamp (epoch seconds or ISO 8601)")),
+    }
 }
 
 /// Parses and validates a `StartSupportDataExport` request body the way the service would:
 /// a body that is not the operation's JSON is a `SerializationException`; missing fields, a data
 /// set type outside the enum and out-of-range lengths are reported together in one
-/// `ValidationException`. Unknown fields are ignored.
+/// `ValidationException`.
 pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::serialization(format!("Request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(ApiError::serialization("Request body must be a JSON object."));
-    };
-    let string_field = |name: &str| -> Result<Option<String>, ApiError> {
-        match obj.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::serialization(format!("'{name}' must be a string."))),
-        }
-    };
-    let data_set_type = string_field("dataSetType")?;
-    let role_name_arn = string_field("roleNameArn")?;
-    let bucket = string_field("destinationS3BucketName")?;
-    let prefix = string_field("destinationS3Prefix")?;
-    let topic = string_field("snsTopicArn")?;
-    let from_date =
-        match obj.get("fromDate") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(parse_from_date(v).ok_or_else(|| {
-                ApiError::serialization("'fromDate' must be a timestamp (epoch seconds or ISO 8601).")
-            })?),
-        };
-    let customer_defined_values = match obj.get("customerDefinedValues") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in m {
-                match v {
-                    Value::String(s) => {
-                        out.insert(k.clone(), s.clone());
-                    }
-                    _ => {
-                        return Err(ApiError::serialization("'customerDefinedValues' values must be strings."));
-                    }
-                }
-            }
-            Some(out)
-        }
-        Some(_) => {
-            return Err(ApiError::serialization("'customerDefinedValues' must be a JSON object."));
-        }
-    };
-
+    let input: Input = serde_json::from_slice(body)
+        .map_err(|e| ApiError::serialization(format!("Request body is not the operation's JSON: {e}")))?;
     let mut errors: Vec<String> = Vec::new();
-    let not_null = |errors: &mut Vec<String>, name: &str| {
-        errors.push(format!("Value null at '{name}' failed to satisfy constraint: Member must not be null"))
+    let constraint = |name: &str, rule: &str| format!("Value at '{name}' failed to satisfy constraint: {rule}");
+    let null = |name: &str| format!("Value null at '{name}' failed to satisfy constraint: Member must not be null");
+    let data_set_type = match &input.data_set_type {
+        None => Err(null("dataSetType")),
+        Some(t) => DataSetType::parse(t).ok_or_else(|| {
+            let shown: String = t.chars().take(64).collect();
+            format!(
+                "Value '{shown}' at 'dataSetType' failed to satisfy constraint: Member must satisfy enum value set: [customer_support_contacts_data, test_customer_support_contacts_data]"
+            )
+        }),
     };
-    let length = |errors: &mut Vec<String>, name: &str, v: &str, min: usize, max: usize| {
-        let n = len(v);
-        if n < min {
-            errors.push(format!(
-                "Value at '{name}' failed to satisfy constraint: Member must have length greater than or equal to {min}"
-            ));
-        } else if n > max {
-            errors.push(format!(
-                "Value at '{name}' failed to satisfy constraint: Member must have length less than or equal to {max}"
-            ));
-        }
-    };
-
-    let parsed_type = match &data_set_type {
-        None => {
-            not_null(&mut errors, "dataSetType");
-            None
-        }
-        Some(t) => match DataSetType::parse(t) {
-            Some(t) => Some(t),
-            None => {
-                let shown: String = t.chars().take(64).collect();
-                errors.push(format!(
-                    "Value '{shown}' at 'dataSetType' failed to satisfy constraint: Member must satisfy enum value set: [customer_support_contacts_data, test_customer_support_contacts_data]"
-                ));
-                None
+    errors.extend(data_set_type.as_ref().err().cloned());
+    if input.from_date.is_none() {
+        errors.push(null("fromDate"));
+    }
+    for (name, value, max) in [
+        ("roleNameArn", &input.role_name_arn, 2048),
+        ("destinationS3BucketName", &input.destination_s3_bucket_name, 63),
+        ("snsTopicArn", &input.sns_topic_arn, 256),
+    ] {
+        match value.as_deref().map(|v| v.chars().count()) {
+            None => errors.push(null(name)),
+            Some(0) => errors.push(constraint(name, "Member must have length greater than or equal to 1")),
+            Some(n) if n > max => {
+                errors.push(constraint(name, &format!("Member must have length less than or equal to {max}")))
             }
-        },
-    };
-    if from_date.is_none() {
-        not_null(&mut errors, "fromDate");
+            Some(_) => {}
+        }
     }
-    match &role_name_arn {
-        None => not_null(&mut errors, "roleNameArn"),
-        Some(v) => length(&mut errors, "roleNameArn", v, 1, 2048),
-    }
-    match &bucket {
-        None => not_null(&mut errors, "destinationS3BucketName"),
-        Some(v) => length(&mut errors, "destinationS3BucketName", v, 1, 63),
-    }
-    match &topic {
-        None => not_null(&mut errors, "snsTopicArn"),
-        Some(v) => length(&mut errors, "snsTopicArn", v, 1, 256),
-    }
-    if let Some(m) = &customer_defined_values {
+    if let Some(m) = &input.customer_defined_values {
+        let name = "customerDefinedValues";
         if m.is_empty() {
-            errors.push(
-                "Value at 'customerDefinedValues' failed to satisfy constraint: Member must have length greater than or equal to 1"
-                    .into(),
-            );
+            errors.push(constraint(name, "Member must have length greater than or equal to 1"));
         }
         if m.len() > 5 {
-            errors.push(
-                "Value at 'customerDefinedValues' failed to satisfy constraint: Member must have length less than or equal to 5"
-                    .into(),
-            );
+            errors.push(constraint(name, "Member must have length less than or equal to 5"));
         }
-        for (k, v) in m {
-            if len(k) < 1 || len(k) > 255 {
-                errors.push(
-                    "Value at 'customerDefinedValues' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length between 1 and 255]"
-                        .into(),
-                );
-                break;
-            }
-            if len(v) < 1 || len(v) > 255 {
-                errors.push(
-                    "Value at 'customerDefinedValues' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length between 1 and 255]"
-                        .into(),
-                );
-                break;
-            }
+        let bad = |s: &String| !(1..=255).contains(&s.chars().count());
+        if m.keys().any(bad) {
+            errors.push(constraint(
+                name,
+                "Map keys must satisfy constraint: [Member must have length between 1 and 255]",
+            ));
+        } else if m.values().any(bad) {
+            errors.push(constraint(
+                name,
+                "Map value must satisfy constraint: [Member must have length between 1 and 255]",
+            ));
         }
     }
     if !errors.is_empty() {
@@ -360,13 +304,13 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
         return Err(ApiError::validation(format!("{n} validation error{plural} detected: {}", errors.join("; "))));
     }
     Ok(ExportRequest {
-        data_set_type: parsed_type.expect("validated"),
-        from_date: from_date.expect("validated"),
-        role_name_arn: role_name_arn.expect("validated"),
-        destination_s3_bucket_name: bucket.expect("validated"),
-        destination_s3_prefix: prefix,
-        sns_topic_arn: topic.expect("validated"),
-        customer_defined_values,
+        data_set_type: data_set_type.expect("validated"),
+        from_date: input.from_date.expect("validated"),
+        role_name_arn: input.role_name_arn.expect("validated"),
+        destination_s3_bucket_name: input.destination_s3_bucket_name.expect("validated"),
+        destination_s3_prefix: input.destination_s3_prefix,
+        sns_topic_arn: input.sns_topic_arn.expect("validated"),
+        customer_defined_values: input.customer_defined_values,
     })
 }
 
@@ -506,7 +450,7 @@ mod tests {
 
     #[test]
     fn error_body_shape() {
-        let e = ApiError::service_fault("boom");
+        let e = ApiError::new(500, SERVICE_EXCEPTION, "boom");
         assert_eq!(e.status, 500);
         let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
         assert_eq!(v, json!({"__type": "MarketplaceCommerceAnalyticsException", "message": "boom"}));

@@ -1,10 +1,10 @@
-//! cas-standin's integration tests, in one binary (as zero-to-production's
+//! aws-standin's integration tests, in one binary (as zero-to-production's
 //! `tests/api/main.rs`): the helpers are shared by modules, not by binaries,
 //! so none is dead in any of them.
 //!
 //! * `sdk`: the stand-in through the real `aws-sdk-marketplacecommerceanalytics`
 //!   client and over HTTP, and an S3 round trip through moto;
-//! * `binary`: the `cas-standin` binary, reached by SDK clients configured
+//! * `binary`: the `aws-standin` binary, reached by SDK clients configured
 //!   only by the environment;
 //! * `ec2`: `ConfirmProductInstance`, signed with aws-sigv4 and sent with hyper;
 //! * `agreements`: `SearchAgreements` through the real `aws-sdk-marketplaceagreement`

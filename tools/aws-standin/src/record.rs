@@ -284,9 +284,6 @@ pub const CSV_HEADER: [&str; 16] = [
     "Operation Type",
 ];
 
-/// The other spelling of the account id column, used by AWS's other document.
-pub const AWS_ACCOUNT_ID_HEADER: &str = "AWS Account Id";
-
 /// The guide's example output file (its six sample rows), verbatim apart from line ends.
 pub const GUIDE_SAMPLE_CSV: &str = "\
 Product Id,Product Code,Customer Guid,Subscription Guid,Subscription Start Date,Organization,AWS Customer Id,Given Name,Surname,Telephone Number,Email,Title,Country Code,ZIP Code,Operation Time,Operation Type\r

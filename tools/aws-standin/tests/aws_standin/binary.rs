@@ -1,4 +1,4 @@
-//! The `cas-standin` binary, reached by an SDK client configured only through the standard
+//! The `aws-standin` binary, reached by an SDK client configured only through the standard
 //! environment variables (`AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS`). That client
 //! runs in a child process (this test binary again, [`sdk_client_from_env_helper`]) with
 //! those variables set on its command: setting them in this process would race with the
@@ -42,7 +42,7 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     });
 
     let s3_endpoint = devkit::Emulators::get().await.s3_endpoint();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cas-standin"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aws-standin"))
         .args(["--listen", "127.0.0.1:0", "--lag-seconds", "0", "--no-seed", "--deliver-to", &invoke_url])
         .env("AWS_ENDPOINT_URL_S3", s3_endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -53,19 +53,19 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run cas-standin");
+        .expect("run aws-standin");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     let endpoint = line
         .trim()
-        .strip_prefix("cas-standin listening on ")
+        .strip_prefix("aws-standin listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
 
     // Contact data with distinctive values that must never show up in the logs.
-    let bucket = devkit::unique_name("cas-standin-bin");
+    let bucket = devkit::unique_name("aws-standin-bin");
     let record = serde_json::json!({
         "productId": "4b898955-84fa-4cfb-8f43-98287ad69c06",
         "productCode": "4gzp2symm0v9zidfrn9f854w6",
@@ -87,14 +87,14 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
         http("DELETE", &format!("{endpoint}/_admin/records/bbbbbbbb-0000-4000-8000-000000000001"), None).await;
     assert_eq!(status, 200);
 
-    cas_standin::s3_client_for_endpoint(s3_endpoint).create_bucket().bucket(&bucket).send().await.unwrap();
+    aws_standin::s3_client_for_endpoint(s3_endpoint).create_bucket().bucket(&bucket).send().await.unwrap();
     // The SDK client, configured only by the environment, in a child process.
     let mut helper = Command::new(std::env::current_exe().unwrap());
     devkit::remove_aws_env(&mut helper);
     let helper = helper
         .args(["--exact", "binary::sdk_client_from_env_helper", "--ignored", "--nocapture", "--test-threads", "1"])
         .env(HELPER_BUCKET_ENV, &bucket)
-        .env(cas_standin::ENDPOINT_ENV_VAR, &endpoint)
+        .env(aws_standin::ENDPOINT_ENV_VAR, &endpoint)
         .env("AWS_ACCESS_KEY_ID", "AKIDSTANDINTEST")
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .env("AWS_REGION", "us-east-1")
@@ -138,7 +138,7 @@ async fn binary_serves_sdk_client_configured_by_env_and_logs_no_contact_fields()
     child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
     assert!(logs.contains("bbbbbbbb-0000-4000-8000-000000000001"), "{logs}");
     assert!(logs.contains(&id), "{logs}");
-    assert!(logs.contains("cas-standin stopped"), "{logs}");
+    assert!(logs.contains("aws-standin stopped"), "{logs}");
     for secret in
         ["Zebulonius", "Xanthopoulos", "555-7777-9999", "zebulonius@example.net", "Quuxcorp", "Chief Quux", "02201"]
     {
@@ -167,7 +167,7 @@ const HELPER_SELLER_ENV: &str = "CAS_STANDIN_TEST_HELPER_SELLER";
 
 #[tokio::test]
 async fn binary_serves_the_agreement_sdk_configured_by_env_as_the_given_seller() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cas-standin"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aws-standin"))
         .args(["--listen", "127.0.0.1:0", "--seller-account-id", "123456789012"])
         .env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -177,10 +177,10 @@ async fn binary_serves_the_agreement_sdk_configured_by_env_as_the_given_seller()
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("run cas-standin");
+        .expect("run aws-standin");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let endpoint = line.trim().strip_prefix("cas-standin listening on ").unwrap().to_string();
+    let endpoint = line.trim().strip_prefix("aws-standin listening on ").unwrap().to_string();
 
     let mut helper = Command::new(std::env::current_exe().unwrap());
     devkit::remove_aws_env(&mut helper);
@@ -194,7 +194,7 @@ async fn binary_serves_the_agreement_sdk_configured_by_env_as_the_given_seller()
             "1",
         ])
         .env(HELPER_SELLER_ENV, "123456789012")
-        .env(cas_standin::AGREEMENT_ENDPOINT_ENV_VAR, &endpoint)
+        .env(aws_standin::AGREEMENT_ENDPOINT_ENV_VAR, &endpoint)
         .env("AWS_ACCESS_KEY_ID", "AKIDSTANDINTEST")
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .env("AWS_REGION", "us-east-1")

@@ -10,24 +10,17 @@ pub enum Service {
     Cas,
     /// Amazon EC2 (`ConfirmProductInstance`), EC2 Query.
     Ec2,
-    /// AWS Marketplace Agreement Service (`SearchAgreements`), Smithy RPC v2 CBOR or AWS JSON 1.0.
+    /// AWS Marketplace Agreement Service (`SearchAgreements`), Smithy RPC v2 CBOR.
     Agreements,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Cas, Service::Ec2, Service::Agreements];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Cas => "cas",
             Service::Ec2 => "ec2",
             Service::Agreements => "agreements",
         }
-    }
-
-    /// `cas`, `ec2` or `agreements` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -43,13 +36,10 @@ pub enum Protocol {
     /// AWS JSON 1.1 (`application/x-amz-json-1.1`, `X-Amz-Target`).
     #[serde(rename = "json1.1")]
     Json11,
-    /// AWS JSON 1.0 (`application/x-amz-json-1.0`, `X-Amz-Target`).
-    #[serde(rename = "json1.0")]
-    Json10,
     /// Smithy RPC v2 CBOR (`POST /service/{service}/operation/{operation}`, `application/cbor`).
     #[serde(rename = "cbor")]
     Cbor,
-    /// EC2 Query (`Action=...&Version=...`, form-encoded body or query string).
+    /// EC2 Query (`Action=...&Version=...`, a form-encoded body).
     #[serde(rename = "query")]
     Query,
 }
@@ -58,7 +48,6 @@ impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Json11 => "json1.1",
-            Protocol::Json10 => "json1.0",
             Protocol::Cbor => "cbor",
             Protocol::Query => "query",
         }
@@ -71,13 +60,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in Service::ALL {
-            assert_eq!(Service::parse(s.as_str()), Some(s));
+        for s in [Service::Cas, Service::Ec2, Service::Agreements] {
             assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
         }
-        assert_eq!(Service::parse("EC2"), Some(Service::Ec2));
-        assert_eq!(Service::parse("s3"), None);
-        assert_eq!(serde_json::to_value(Protocol::Json10).unwrap(), serde_json::json!("json1.0"));
+        assert_eq!(serde_json::to_value(Protocol::Json11).unwrap(), serde_json::json!("json1.1"));
         assert_eq!(serde_json::to_value(Protocol::Cbor).unwrap(), serde_json::json!(Protocol::Cbor.as_str()));
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use aws_sdk_marketplacecommerceanalytics as mca;
+use aws_standin::{Delivery, DeliveryStatus, InjectedError, Running, StandIn};
 use bytes::Bytes;
-use cas_standin::{Delivery, DeliveryStatus, InjectedError, Running, StandIn};
 use http_body_util::{BodyExt, Full};
 use mca::error::ProvideErrorMetadata;
 use mca::operation::start_support_data_export::StartSupportDataExportError;
@@ -113,7 +113,7 @@ async fn sdk_request_validation() {
     let id = out.data_set_request_id().expect("dataSetRequestId").to_string();
     let entry = running.request(&id).expect("recorded");
     assert_eq!(entry.status, 200);
-    assert_eq!(cas_standin::format_timestamp(entry.export.unwrap().coverage_start), "2016-05-04T00:00:00.123Z");
+    assert_eq!(aws_standin::format_timestamp(entry.export.unwrap().coverage_start), "2016-05-04T00:00:00.123Z");
     running.shutdown().await;
 }
 
@@ -403,7 +403,7 @@ async fn admin_endpoints() {
     let (_, stored) = http("POST", &format!("{base}/records"), Some(explicit)).await;
     assert_eq!(stored["operationType"], "UPDATE");
 
-    // fail-next, error-next, requests, config, reset.
+    // fail-next, error-next, requests, reset.
     let client = sdk_client(&running.endpoint_url(), false);
     let (status, _) = http("POST", &format!("{base}/error-next"), Some(serde_json::json!({"message": "down"}))).await;
     assert_eq!(status, 200);
@@ -427,10 +427,6 @@ async fn admin_endpoints() {
     assert_eq!(message["success"], false);
     assert_eq!(message["message"], "planned");
 
-    let (_, config) = http("PUT", &format!("{base}/config"), Some(serde_json::json!({"lagSeconds": 900}))).await;
-    assert_eq!(config["lagSeconds"], 900);
-    assert_eq!(running.lag(), Duration::from_secs(900));
-
     let (_, reset) = http("POST", &format!("{base}/reset"), Some(serde_json::json!({"seed": false}))).await;
     assert_eq!(reset["records"], 0);
     let (_, reset) = http("POST", &format!("{base}/reset"), None).await;
@@ -445,8 +441,8 @@ async fn admin_endpoints() {
 #[tokio::test]
 async fn s3_round_trip() {
     let emulators = devkit::Emulators::get().await;
-    let s3 = cas_standin::s3_client_for_endpoint(emulators.s3_endpoint());
-    let bucket = devkit::unique_name("cas-standin");
+    let s3 = aws_standin::s3_client_for_endpoint(emulators.s3_endpoint());
+    let bucket = devkit::unique_name("aws-standin");
     s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
 
     let (delivery, mut rx) = Delivery::channel();
@@ -490,7 +486,7 @@ async fn s3_round_trip() {
     let csv = get(loc.key.clone()).await;
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert_eq!(lines.len(), 7, "{csv}"); // header + 5 rows + trailing empty
-    assert_eq!(lines[0], cas_standin::CSV_HEADER.join(","));
+    assert_eq!(lines[0], aws_standin::CSV_HEADER.join(","));
     assert!(!csv.contains(",DELETE"), "the superseded DELETE of 1b4a2b5f is not exported");
     let meta: serde_json::Value = serde_json::from_str(&get(meta_loc.key.clone()).await).unwrap();
     assert_eq!(meta["dataSetRequestId"], id.as_str());
@@ -499,7 +495,7 @@ async fn s3_round_trip() {
     assert_eq!(meta["dataSetMetaDataS3Location"]["key"], meta_loc.key.as_str());
     assert_eq!(meta["dataSetRequestParameters"]["destinationS3Prefix"], "psc/exports");
     assert_eq!(meta["customerDefinedValues"]["env"], "test");
-    let end = cas_standin::parse_timestamp(meta["dataSetCoverageRange"]["endDateTime"].as_str().unwrap()).unwrap();
+    let end = aws_standin::parse_timestamp(meta["dataSetCoverageRange"]["endDateTime"].as_str().unwrap()).unwrap();
 
     // incremental: one update and one delete after the first coverage end.
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -524,10 +520,10 @@ async fn s3_round_trip() {
     assert_eq!(&deleted[6], "000011112222");
 
     // a bucket that does not exist: success:false with a message.
-    let out = export_request(&client, "no-such-bucket-cas-standin", 0).send().await.unwrap();
+    let out = export_request(&client, "no-such-bucket-aws-standin", 0).send().await.unwrap();
     let n = tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap();
     assert_eq!(n.message.data_set_request_id, out.data_set_request_id().unwrap());
     assert!(!n.message.success);
-    assert!(n.message.message.unwrap().contains("no-such-bucket-cas-standin"));
+    assert!(n.message.message.unwrap().contains("no-such-bucket-aws-standin"));
     running.shutdown().await;
 }

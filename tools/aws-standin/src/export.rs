@@ -7,9 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::record::{
-    AWS_ACCOUNT_ID_HEADER, CSV_HEADER, Record, format_key_timestamp, format_timestamp, truncate_to_millis,
-};
+use crate::record::{CSV_HEADER, Record, format_key_timestamp, format_timestamp, truncate_to_millis};
 
 /// The two data set types `StartSupportDataExport` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,16 +53,6 @@ pub struct ExportRequest {
 pub struct S3Location {
     pub bucket_name: String,
     pub key: String,
-}
-
-/// Which spelling of the account id column the CSV header uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AccountIdHeader {
-    /// `AWS Customer Id`, as in the PSC guide (default).
-    #[default]
-    AwsCustomerId,
-    /// `AWS Account Id`, as in AWS's other document.
-    AwsAccountId,
 }
 
 /// Everything decided about one export when its request is received.
@@ -177,20 +165,11 @@ pub fn object_keys(
 /// The CSV of an export: RFC 4180 (CRLF line ends, fields quoted where needed), the guide's
 /// header, one row per record (DELETE rows with empty contact fields).
 pub fn write_csv(rows: &[Record]) -> Vec<u8> {
-    write_csv_with_header(rows, AccountIdHeader::AwsCustomerId)
-}
-
-/// [`write_csv`] with a choice of the account id column's spelling.
-pub fn write_csv_with_header(rows: &[Record], account_id_header: AccountIdHeader) -> Vec<u8> {
-    let mut header = CSV_HEADER;
-    if account_id_header == AccountIdHeader::AwsAccountId {
-        header[6] = AWS_ACCOUNT_ID_HEADER;
-    }
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(Vec::new());
-    w.write_record(header).expect("writing to memory");
+    w.write_record(CSV_HEADER).expect("writing to memory");
     for r in rows {
         w.write_record(r.csv_fields()).expect("writing to memory");
     }
@@ -276,9 +255,9 @@ pub fn sns_event_json(
                 "Message": message,
                 "Timestamp": format_timestamp(timestamp),
                 "SignatureVersion": "1",
-                // base64("cas-standin: not signed")
-                "Signature": "Y2FzLXN0YW5kaW46IG5vdCBzaWduZWQ=",
-                "SigningCertUrl": format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-cas-standin.pem"),
+                // base64("aws-standin: not signed")
+                "Signature": "YXdzLXN0YW5kaW46IG5vdCBzaWduZWQ=",
+                "SigningCertUrl": format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-aws-standin.pem"),
                 "UnsubscribeUrl": format!("https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"),
                 "MessageAttributes": {}
             }
@@ -310,8 +289,6 @@ mod tests {
     #[test]
     fn empty_export_is_the_header_alone() {
         assert_eq!(String::from_utf8(write_csv(&[])).unwrap(), HEADER);
-        let alt = String::from_utf8(write_csv_with_header(&[], AccountIdHeader::AwsAccountId)).unwrap();
-        assert!(alt.contains(",AWS Account Id,"));
     }
 
     #[test]

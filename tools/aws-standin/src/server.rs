@@ -1,0 +1,1237 @@
+//! The HTTP server (axum): `StartSupportDataExport` and its background export, EC2's
+//! `ConfirmProductInstance`, the Agreement API's `SearchAgreements`, and the admin endpoints.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, Response};
+use axum::response::IntoResponse;
+use axum::routing::{any, delete, get, post, put};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::agreements::{self, Agreement, AgreementInput, AgreementsError};
+use crate::delivery::{Delivery, DeliveryStatus, Notification};
+use crate::ec2::{self, Ec2Error, Instance};
+use crate::export::{ExportPlan, sns_event_json, write_csv};
+use crate::record::{Contact, OperationType, Record, format_timestamp, timestamp_serde, truncate_to_millis};
+use crate::seed;
+use crate::service::{Protocol, Service};
+use crate::store::Store;
+use crate::wire::{self, ApiError, CONTENT_TYPE, SERVICE_EXCEPTION, START_SUPPORT_DATA_EXPORT_TARGET, TARGET_PREFIX};
+
+/// The real service's lag: exports cover changes up to 15 minutes before the request.
+pub const DEFAULT_LAG: Duration = Duration::from_secs(15 * 60);
+
+/// An error the API answers with instead of processing a request (`POST /_admin/error-next`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InjectedError {
+    /// Error type (`__type` / `x-amzn-ErrorType`, EC2's `Code`).
+    #[serde(rename = "type")]
+    pub error_type: String,
+    pub message: String,
+    /// HTTP status; default: the service's for the type ([`InjectedError::status_for`]).
+    pub status: Option<u16>,
+    /// How many requests in a row get it. The SDKs retry 5xx and throttling errors (3 attempts
+    /// by default): inject 3 to make one SDK call fail with default retry settings.
+    pub count: u32,
+}
+
+fn default_error_message() -> String {
+    "Injected fault (aws-standin)".to_string()
+}
+
+impl InjectedError {
+    /// `count` requests answered with a 500 `MarketplaceCommerceAnalyticsException`.
+    pub fn service_fault(message: impl Into<String>, count: u32) -> Self {
+        InjectedError { error_type: SERVICE_EXCEPTION.into(), message: message.into(), status: Some(500), count }
+    }
+
+    /// `count` requests answered with `error_type` at the status the service gives it (for
+    /// [`Running::inject_service_error`]: e.g. EC2's `RequestLimitExceeded` (503),
+    /// `UnauthorizedOperation` (403), `InternalError` (500); the Agreement API's
+    /// `ThrottlingException` (429), `InternalServerException` (500), `AccessDeniedException`
+    /// (403)).
+    pub fn of_type(error_type: impl Into<String>, count: u32) -> Self {
+        InjectedError { error_type: error_type.into(), message: default_error_message(), status: None, count }
+    }
+
+    /// The same with a message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// The error type a service's injected errors default to: `MarketplaceCommerceAnalyticsException`
+    /// (cas), `InternalError` (ec2), `InternalServerException` (agreements).
+    pub fn default_type(service: Service) -> &'static str {
+        match service {
+            Service::Cas => SERVICE_EXCEPTION,
+            Service::Ec2 => "InternalError",
+            Service::Agreements => "InternalServerException",
+        }
+    }
+
+    /// The HTTP status this error is answered with by `service`.
+    pub fn status_for(&self, service: Service) -> u16 {
+        self.status.unwrap_or_else(|| match service {
+            Service::Cas => self.api_error().status,
+            Service::Ec2 => Ec2Error::default_status(&self.error_type),
+            Service::Agreements => AgreementsError::default_status(&self.error_type),
+        })
+    }
+
+    fn api_error(&self) -> ApiError {
+        let status = self.status.unwrap_or(match self.error_type.as_str() {
+            SERVICE_EXCEPTION | "InternalFailure" | "ServiceUnavailable" => 500,
+            _ => 400,
+        });
+        ApiError::new(status, self.error_type.clone(), self.message.clone())
+    }
+}
+
+/// Where an accepted export writes and what it covers.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportSummary {
+    #[serde(with = "timestamp_serde")]
+    pub coverage_start: OffsetDateTime,
+    #[serde(with = "timestamp_serde")]
+    pub coverage_end: OffsetDateTime,
+    pub bucket_name: String,
+    pub data_set_key: String,
+    pub meta_data_key: String,
+    /// Set when the export was told to fail (`fail-next`).
+    pub injected_failure: Option<String>,
+    /// Rows in the CSV, once written.
+    pub rows: Option<usize>,
+    /// Whether both objects were written.
+    pub written: bool,
+}
+
+/// One request received on the API endpoints (any service), and what became of it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestEntry {
+    /// `x-amzn-RequestId` of the answer (also the `dataSetRequestId` when accepted; EC2's
+    /// `requestId`).
+    pub request_id: String,
+    #[serde(with = "timestamp_serde")]
+    pub received_at: OffsetDateTime,
+    /// Which emulated service the request was for.
+    pub service: Service,
+    /// The operation asked for (`StartSupportDataExport`, `ConfirmProductInstance`,
+    /// `SearchAgreements`, or whatever else was asked), when the request named one.
+    pub operation: Option<String>,
+    pub protocol: Protocol,
+    /// Region and service of the `Authorization` header's credential scope, read also when
+    /// the header was otherwise rejected.
+    pub signing_region: Option<String>,
+    pub signing_service: Option<String>,
+    /// `X-Amz-Target` (JSON protocols).
+    pub target: Option<String>,
+    /// Credential scope of the `Authorization` header, when it had the right shape.
+    pub credential: Option<wire::Credential>,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The error answered (`__type` = the error code, also for EC2).
+    pub error: Option<ApiError>,
+    /// The request as received: the JSON body, the CBOR body as JSON, or EC2's parameters.
+    pub parameters: Option<serde_json::Value>,
+    /// EC2: the `InstanceId` and `ProductCode` parameters.
+    pub instance_id: Option<String>,
+    pub product_code: Option<String>,
+    /// Agreements: the request's `filters`, when the body could be read.
+    pub filters: Option<Vec<agreements::Filter>>,
+    /// What a successful EC2 / agreements request answered: `{"return", "ownerId"}` or
+    /// `{"agreementIds": [...], "nextToken"}`.
+    pub result: Option<serde_json::Value>,
+    pub data_set_request_id: Option<String>,
+    pub export: Option<ExportSummary>,
+    pub notification: Option<Notification>,
+    pub delivery: Option<DeliveryStatus>,
+}
+
+impl RequestEntry {
+    fn new(service: Service, protocol: Protocol, request_id: &str, received_at: OffsetDateTime) -> Self {
+        RequestEntry {
+            request_id: request_id.to_string(),
+            received_at,
+            service,
+            operation: None,
+            protocol,
+            signing_region: None,
+            signing_service: None,
+            target: None,
+            credential: None,
+            status: 0,
+            error: None,
+            parameters: None,
+            instance_id: None,
+            product_code: None,
+            filters: None,
+            result: None,
+            data_set_request_id: None,
+            export: None,
+            notification: None,
+            delivery: None,
+        }
+    }
+
+    fn signed_by(&mut self, authorization: Option<&str>) {
+        if let Some((region, service)) = wire::credential_scope(authorization) {
+            self.signing_region = Some(region);
+            self.signing_service = Some(service);
+        }
+    }
+}
+
+struct Shared {
+    store: Store,
+    lag: Duration,
+    delivery: Delivery,
+    s3: aws_sdk_s3::Client,
+    seed: bool,
+    required_region: Option<String>,
+    fail_next: Mutex<Option<String>>,
+    error_next: Mutex<HashMap<Service, InjectedError>>,
+    latency: Mutex<HashMap<Service, Duration>>,
+    seller_account_id: String,
+    instances: Mutex<BTreeMap<String, Instance>>,
+    agreements: Mutex<BTreeMap<String, Agreement>>,
+    log: Mutex<Vec<RequestEntry>>,
+    version: watch::Sender<u64>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    stop: watch::Receiver<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn bump(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    fn push(&self, entry: RequestEntry) {
+        lock(&self.log).push(entry);
+        self.bump();
+    }
+
+    fn update(&self, request_id: &str, f: impl FnOnce(&mut RequestEntry)) {
+        if let Some(e) = lock(&self.log).iter_mut().rev().find(|e| e.request_id == request_id) {
+            f(e);
+        }
+        self.bump();
+    }
+
+    fn find(&self, request_id: &str) -> Option<RequestEntry> {
+        lock(&self.log).iter().rev().find(|e| e.request_id == request_id).cloned()
+    }
+
+    /// Consumes one of the errors injected for `service`.
+    fn take_injected(&self, service: Service) -> Option<InjectedError> {
+        let mut slots = lock(&self.error_next);
+        let injected = slots.get_mut(&service)?;
+        let taken = injected.clone();
+        injected.count = injected.count.saturating_sub(1);
+        if injected.count == 0 {
+            slots.remove(&service);
+        }
+        Some(taken)
+    }
+
+    fn take_injected_error(&self) -> Option<ApiError> {
+        self.take_injected(Service::Cas).map(|e| e.api_error())
+    }
+
+    fn set_injected(&self, service: Service, error: InjectedError) {
+        let mut slots = lock(&self.error_next);
+        if error.count == 0 {
+            slots.remove(&service);
+        } else {
+            slots.insert(service, error);
+        }
+    }
+
+    /// Waits the service's configured latency (cut short when the server stops).
+    async fn delay(&self, service: Service) {
+        let latency = lock(&self.latency).get(&service).copied().unwrap_or_default();
+        if !latency.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(latency) => {}
+                _ = wait_stop(self.stop.clone()) => {}
+            }
+        }
+    }
+
+    fn reseed_market(&self, seed: bool) {
+        let mut instances = lock(&self.instances);
+        let mut agreements = lock(&self.agreements);
+        instances.clear();
+        agreements.clear();
+        if seed {
+            instances.extend(seed::instances().into_iter().map(|i| (i.instance_id.clone(), i)));
+            agreements
+                .extend(seed::agreements(&self.seller_account_id).into_iter().map(|a| (a.agreement_id.clone(), a)));
+        }
+    }
+}
+
+/// Entry point: `StandIn::builder()`.
+pub struct StandIn;
+
+impl StandIn {
+    pub fn builder() -> StandInBuilder {
+        StandInBuilder::default()
+    }
+}
+
+/// Configures and starts a stand-in server.
+pub struct StandInBuilder {
+    lag: Duration,
+    delivery: Delivery,
+    s3: Option<aws_sdk_s3::Client>,
+    seed: bool,
+    store: Option<Store>,
+    required_region: Option<String>,
+    seller_account_id: String,
+    latency: HashMap<Service, Duration>,
+}
+
+impl Default for StandInBuilder {
+    fn default() -> Self {
+        StandInBuilder {
+            lag: DEFAULT_LAG,
+            delivery: Delivery::None,
+            s3: None,
+            seed: true,
+            store: None,
+            required_region: None,
+            seller_account_id: seed::SELLER_ACCOUNT_ID.to_string(),
+            latency: HashMap::new(),
+        }
+    }
+}
+
+impl StandInBuilder {
+    /// Exports cover changes up to `request time - lag` (default 15 minutes; tests use 0).
+    pub fn lag(mut self, lag: Duration) -> Self {
+        self.lag = lag;
+        self
+    }
+
+    /// Where notifications go (default [`Delivery::None`]: recorded only).
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// The S3 client exports are written with (default: [`crate::s3_client_from_env`]).
+    pub fn s3_client(mut self, client: aws_sdk_s3::Client) -> Self {
+        self.s3 = Some(client);
+        self
+    }
+
+    /// Seed the store with the guide's static test data set (default true; ignored when a store is
+    /// given with [`StandInBuilder::store`]). Also what `POST /_admin/reset` does by default.
+    pub fn seed_guide_data(mut self, seed: bool) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Use this store (shared with the caller) instead of a new one.
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Reject requests whose credential scope names another region (the real service exists in
+    /// us-east-1 only). Default: any region.
+    pub fn require_region(mut self, region: impl Into<String>) -> Self {
+        self.required_region = Some(region.into());
+        self
+    }
+
+    /// The stand-in's own AWS account: the seller whose agreements `SearchAgreements` searches
+    /// (`PartyType=Proposer`: the agreements it proposed; `Acceptor`: those it accepted), and the
+    /// proposer of the seeded agreements. Default [`seed::SELLER_ACCOUNT_ID`] (`999988887777`).
+    pub fn seller_account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.seller_account_id = account_id.into();
+        self
+    }
+
+    /// A fixed latency added to every API request of `service` (default none), for latency
+    /// benchmarks and client timeout tests. Also [`Running::set_latency`], `PUT /_admin/latency`.
+    pub fn latency(mut self, service: Service, latency: Duration) -> Self {
+        self.latency.insert(service, latency);
+        self
+    }
+
+    /// Binds `addr` (use port 0 for any free port) and starts serving.
+    pub async fn start(self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let s3 = match self.s3 {
+            Some(c) => c,
+            None => crate::s3_client_from_env().await,
+        };
+        let store = match self.store {
+            Some(s) => s,
+            None if self.seed => Store::with_guide_data(),
+            None => Store::new(),
+        };
+        let (version, _) = watch::channel(0u64);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            store,
+            lag: self.lag,
+            delivery: self.delivery,
+            s3,
+            seed: self.seed,
+            required_region: self.required_region,
+            fail_next: Mutex::new(None),
+            error_next: Mutex::new(HashMap::new()),
+            latency: Mutex::new(self.latency),
+            seller_account_id: self.seller_account_id,
+            instances: Mutex::new(BTreeMap::new()),
+            agreements: Mutex::new(BTreeMap::new()),
+            log: Mutex::new(Vec::new()),
+            version,
+            tasks: Mutex::new(Vec::new()),
+            stop: stop_rx.clone(),
+        });
+        shared.reseed_market(self.seed);
+        info!(addr = %local_addr, lag_secs = self.lag.as_secs(), delivery = ?shared.delivery, records = shared.store.len(), "aws-standin started");
+        let running = shared.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, router(shared)).with_graceful_shutdown(wait_stop(stop_rx));
+            if let Err(e) = serve.await {
+                warn!(error = %e, "the server stopped");
+            }
+        });
+        Ok(Running { addr: local_addr, shared: running, stop: stop_tx, server })
+    }
+}
+
+/// A running stand-in. Dropping it stops the server (in-flight exports keep running);
+/// [`Running::shutdown`] also waits for them.
+pub struct Running {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+impl Running {
+    /// `http://ADDR`: the value for `AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The store the exports read (a shared handle).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The next accepted request delivers `success:false` with `message` and writes no files.
+    pub fn fail_next(&self, message: impl Into<String>) {
+        *lock(&self.shared.fail_next) = Some(message.into());
+    }
+
+    /// The next `count` `StartSupportDataExport` requests are answered with this error.
+    pub fn inject_error(&self, error: InjectedError) {
+        self.shared.set_injected(Service::Cas, error);
+    }
+
+    /// The next `count` requests of `service` are answered with this error, in the service's
+    /// protocol (EC2 XML, the Agreement API's CBOR). A count
+    /// of 0 cancels. See [`InjectedError::of_type`].
+    pub fn inject_service_error(&self, service: Service, error: InjectedError) {
+        self.shared.set_injected(service, error);
+    }
+
+    /// Cancels the errors injected for `service`.
+    pub fn clear_injected_error(&self, service: Service) {
+        lock(&self.shared.error_next).remove(&service);
+    }
+
+    /// The latency added to `service`'s requests.
+    pub fn latency(&self, service: Service) -> Duration {
+        lock(&self.shared.latency).get(&service).copied().unwrap_or_default()
+    }
+
+    /// Adds a fixed latency to every following request of `service` (`Duration::ZERO`: none).
+    pub fn set_latency(&self, service: Service, latency: Duration) {
+        lock(&self.shared.latency).insert(service, latency);
+    }
+
+    /// The configured seller account (see [`StandInBuilder::seller_account_id`]).
+    pub fn seller_account_id(&self) -> &str {
+        &self.shared.seller_account_id
+    }
+
+    /// Every EC2 instance, by instance id.
+    pub fn instances(&self) -> Vec<Instance> {
+        lock(&self.shared.instances).values().cloned().collect()
+    }
+
+    pub fn instance(&self, instance_id: &str) -> Option<Instance> {
+        lock(&self.shared.instances).get(instance_id).cloned()
+    }
+
+    /// Adds or replaces an instance (by id); returns the one replaced.
+    pub fn put_instance(&self, instance: Instance) -> Option<Instance> {
+        lock(&self.shared.instances).insert(instance.instance_id.clone(), instance)
+    }
+
+    /// Deletes an instance; returns it.
+    pub fn remove_instance(&self, instance_id: &str) -> Option<Instance> {
+        lock(&self.shared.instances).remove(instance_id)
+    }
+
+    /// Every agreement, by agreement id.
+    pub fn agreements(&self) -> Vec<Agreement> {
+        lock(&self.shared.agreements).values().cloned().collect()
+    }
+
+    pub fn agreement(&self, agreement_id: &str) -> Option<Agreement> {
+        lock(&self.shared.agreements).get(agreement_id).cloned()
+    }
+
+    /// Adds or replaces an agreement (by id); returns the one replaced.
+    pub fn put_agreement(&self, agreement: Agreement) -> Option<Agreement> {
+        lock(&self.shared.agreements).insert(agreement.agreement_id.clone(), agreement)
+    }
+
+    /// Deletes an agreement; returns it.
+    pub fn remove_agreement(&self, agreement_id: &str) -> Option<Agreement> {
+        lock(&self.shared.agreements).remove(agreement_id)
+    }
+
+    /// What `POST /_admin/reset` does: empties the records, instances and agreements and, when
+    /// `seed`, loads the guide's records and [`seed`]'s instances and agreements again.
+    pub fn reset(&self, seed: bool) {
+        reset(&self.shared, seed);
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestEntry> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// One request by its request id.
+    pub fn request(&self, request_id: &str) -> Option<RequestEntry> {
+        self.shared.find(request_id)
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Waits until the request's notification has been delivered (or recorded, or failed to be
+    /// delivered) and returns its entry; a rejected request's entry is returned at once. `None`
+    /// on timeout.
+    pub async fn wait_for_delivery(&self, request_id: &str, timeout: Duration) -> Option<RequestEntry> {
+        let mut rx = self.shared.version.subscribe();
+        tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(e) = self.shared.find(request_id) {
+                    match &e.delivery {
+                        None => return Some(e),
+                        Some(d) if d.is_done() => return Some(e),
+                        _ => {}
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Stops accepting, closes connections, and waits for in-flight exports.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        wait_tasks(&self.shared).await;
+        info!("aws-standin stopped");
+    }
+}
+
+async fn wait_tasks(shared: &Shared) {
+    loop {
+        let tasks: Vec<_> = std::mem::take(&mut *lock(&shared.tasks));
+        if tasks.is_empty() {
+            return;
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn wait_stop(mut stop: watch::Receiver<bool>) {
+    // An Err (sender dropped: the `Running` is gone) also means stop.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let admin = Router::new()
+        .route("/health", get(|| async { json(200, serde_json::json!({ "status": "ok" })) }))
+        .route("/records", get(records).post(add_records))
+        .route("/records/{guid}", get(record_history).delete(delete_record))
+        .route("/reset", post(reset_admin))
+        .route("/fail-next", post(fail_next))
+        .route("/error-next", post(error_next))
+        .route("/latency", put(set_latency))
+        .route("/instances", get(instances).post(add_instances))
+        .route("/instances/{id}", delete(delete_instance))
+        .route("/agreements", get(agreements).post(add_agreements))
+        .route("/agreements/{id}", delete(delete_agreement))
+        .route("/requests", get(requests).delete(clear_requests))
+        .route("/requests/{id}", get(request));
+    Router::new()
+        .route("/", any(root))
+        .route("/service/{service}/operation/{operation}", any(agreements_api))
+        .nest("/_admin", admin)
+        .with_state(shared)
+}
+
+type Resp = Response<Body>;
+
+/// A response with a status, headers and a body.
+fn answer(status: u16, headers: &[(&str, &str)], body: impl Into<Body>) -> Resp {
+    let mut b = Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.into()).expect("valid response")
+}
+
+fn json(status: u16, value: impl Serialize) -> Resp {
+    let body = serde_json::to_vec_pretty(&value).expect("serializes");
+    answer(status, &[("content-type", "application/json")], body)
+}
+
+/// An admin call's error: its status and `{"error": message}`.
+struct AdminError(u16, String);
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Resp {
+        json(self.0, serde_json::json!({ "error": self.1 }))
+    }
+}
+
+fn admin_error(status: u16, message: impl Into<String>) -> AdminError {
+    AdminError(status, message.into())
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// `X-Amz-Date`, or `Date`.
+fn amz_date(headers: &HeaderMap) -> Option<String> {
+    header(headers, "x-amz-date").or_else(|| header(headers, "date"))
+}
+
+fn new_request() -> (String, OffsetDateTime) {
+    (uuid::Uuid::new_v4().to_string(), truncate_to_millis(OffsetDateTime::now_utc()))
+}
+
+/// `/`: EC2 Query when the body is form-encoded, else Commerce Analytics (AWS JSON 1.1).
+async fn root(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap, body: Bytes) -> Resp {
+    if ec2::is_form_content_type(header(&headers, "content-type").as_deref()) {
+        ec2_api(shared, headers, body).await
+    } else {
+        cas_api(shared, method, headers, body).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commerce Analytics: StartSupportDataExport (AWS JSON 1.1).
+
+async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: Bytes) -> Resp {
+    let (request_id, received_at) = new_request();
+    let target = header(&headers, "x-amz-target");
+    let authorization = header(&headers, "authorization");
+    shared.delay(Service::Cas).await;
+
+    let mut entry = RequestEntry::new(Service::Cas, Protocol::Json11, &request_id, received_at);
+    entry.target = target.clone();
+    entry.operation = target.as_deref().map(|t| t.strip_prefix(TARGET_PREFIX).unwrap_or(t).to_string());
+    entry.signed_by(authorization.as_deref());
+    entry.parameters = serde_json::from_slice(&body).ok();
+
+    let outcome = (|| {
+        if method != Method::POST {
+            return Err(ApiError::new(
+                405,
+                "UnknownOperationException",
+                format!("{method} is not supported; use POST"),
+            ));
+        }
+        let credential = wire::check_authorization(
+            authorization.as_deref(),
+            amz_date(&headers).as_deref(),
+            shared.required_region.as_deref(),
+        )?;
+        entry.credential = Some(credential);
+        match target.as_deref() {
+            Some(START_SUPPORT_DATA_EXPORT_TARGET) => {}
+            Some(t) if t.starts_with(TARGET_PREFIX) => {
+                let message = format!("{t} is not emulated by aws-standin (only StartSupportDataExport is)");
+                return Err(ApiError::new(400, "UnknownOperationException", message));
+            }
+            _ => return Err(ApiError::new(400, "UnknownOperationException", "Unknown or missing X-Amz-Target")),
+        }
+        wire::check_content_type(header(&headers, "content-type").as_deref())?;
+        if let Some(injected) = shared.take_injected_error() {
+            return Err(injected);
+        }
+        wire::parse_request(&body)
+    })();
+
+    let request = match outcome {
+        Ok(request) => request,
+        Err(e) => {
+            warn!(request_id, error_type = %e.error_type, status = e.status, message = %e.message, "request rejected");
+            entry.status = e.status;
+            entry.error = Some(e.clone());
+            shared.push(entry);
+            let headers = [
+                ("content-type", CONTENT_TYPE),
+                ("x-amzn-RequestId", &request_id),
+                ("x-amzn-ErrorType", &e.error_type),
+            ];
+            return answer(e.status, &headers, e.body());
+        }
+    };
+    let fail = lock(&shared.fail_next).take();
+    let plan = ExportPlan::new(request_id.clone(), request, received_at, shared.lag);
+    info!(
+        request_id,
+        data_set_type = plan.request.data_set_type.as_str(),
+        coverage_start = %format_timestamp(plan.coverage_start),
+        coverage_end = %format_timestamp(plan.coverage_end),
+        injected_failure = fail.is_some(),
+        "export requested"
+    );
+    entry.status = 200;
+    entry.data_set_request_id = Some(request_id.clone());
+    entry.export = Some(ExportSummary {
+        coverage_start: plan.coverage_start,
+        coverage_end: plan.coverage_end,
+        bucket_name: plan.data_set.bucket_name.clone(),
+        data_set_key: plan.data_set.key.clone(),
+        meta_data_key: plan.metadata.key.clone(),
+        injected_failure: fail.clone(),
+        rows: None,
+        written: false,
+    });
+    entry.delivery = Some(DeliveryStatus::Pending);
+    shared.push(entry);
+    let task = tokio::spawn(run_export(shared.clone(), plan, fail));
+    {
+        let mut tasks = lock(&shared.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id })).expect("serializes");
+    answer(200, &[("content-type", CONTENT_TYPE), ("x-amzn-RequestId", &request_id)], body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2: ConfirmProductInstance (EC2 Query, a form-encoded POST).
+
+async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
+    let (request_id, received_at) = new_request();
+    let authorization = header(&headers, "authorization");
+    let params = ec2::parse_params(&body);
+    shared.delay(Service::Ec2).await;
+
+    let mut entry = RequestEntry::new(Service::Ec2, Protocol::Query, &request_id, received_at);
+    entry.signed_by(authorization.as_deref());
+    entry.operation = ec2::param(&params, "Action").map(str::to_string);
+    entry.instance_id = ec2::param(&params, "InstanceId").map(str::to_string);
+    entry.product_code = ec2::param(&params, "ProductCode").map(str::to_string);
+    entry.parameters = Some(params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
+
+    let outcome = (|| {
+        let credential =
+            wire::check_sigv4(authorization.as_deref(), amz_date(&headers).as_deref(), ec2::EC2_SIGNING_NAME, None)
+                .map_err(|e| match authorization {
+                    None => Ec2Error::auth_failure("AWS was not able to validate the provided access credentials"),
+                    Some(_) => Ec2Error::auth_failure(e.message),
+                })?;
+        let region = credential.region.clone();
+        entry.credential = Some(credential);
+        if let Some(injected) = shared.take_injected(Service::Ec2) {
+            return Err(Ec2Error::new(injected.status_for(Service::Ec2), injected.error_type, injected.message));
+        }
+        let request = ec2::parse_confirm_product_instance(&params)?;
+        ec2::confirm(lock(&shared.instances).values(), &region, &request)
+    })();
+
+    let (status, xml) = match outcome {
+        Ok(confirmation) => {
+            info!(request_id, instance_id = ?entry.instance_id, result = confirmation.result, "ConfirmProductInstance");
+            entry.result = serde_json::to_value(&confirmation).ok();
+            (200, ec2::confirm_xml(&request_id, &confirmation))
+        }
+        Err(e) => {
+            warn!(request_id, code = %e.code, status = e.status, message = %e.message, "EC2 request rejected");
+            entry.error = Some(ApiError::new(e.status, e.code.clone(), e.message.clone()));
+            (e.status, e.xml(&request_id))
+        }
+    };
+    entry.status = status;
+    shared.push(entry);
+    answer(status, &[("content-type", ec2::XML_CONTENT_TYPE), ("x-amzn-RequestId", &request_id)], xml)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agreement API: SearchAgreements (RPC v2 CBOR).
+
+async fn agreements_api(
+    State(shared): State<Arc<Shared>>,
+    Path((service, operation)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Resp {
+    let (request_id, received_at) = new_request();
+    let authorization = header(&headers, "authorization");
+    shared.delay(Service::Agreements).await;
+
+    let mut entry = RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at);
+    entry.signed_by(authorization.as_deref());
+    entry.operation = (service == agreements::SERVICE_SHAPE).then(|| operation.clone());
+    let document = if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(serde_json::json!({}))
+    } else {
+        agreements::cbor_to_json(&body)
+    };
+    entry.parameters = document.as_ref().ok().cloned();
+    entry.filters =
+        entry.parameters.as_ref().and_then(|p| agreements::parse_search_request(p).ok()).and_then(|r| r.filters);
+
+    let outcome = (|| {
+        if method != Method::POST {
+            let message = format!("{method} is not supported; use POST");
+            return Err(AgreementsError::new(405, "UnknownOperationException", message));
+        }
+        if header(&headers, "smithy-protocol").as_deref() != Some(agreements::SMITHY_PROTOCOL) {
+            let message =
+                format!("RPC v2 CBOR requests need the header smithy-protocol: {}", agreements::SMITHY_PROTOCOL);
+            return Err(AgreementsError::serialization(message));
+        }
+        let credential =
+            wire::check_sigv4(authorization.as_deref(), amz_date(&headers).as_deref(), agreements::SIGNING_NAME, None)
+                .map_err(|e| AgreementsError::new(e.status, e.error_type, e.message))?;
+        entry.credential = Some(credential);
+        if entry.operation.as_deref() != Some(agreements::SEARCH_AGREEMENTS) {
+            let message = format!("{service}.{operation} is not emulated by aws-standin (only SearchAgreements is)");
+            return Err(AgreementsError::new(404, "UnknownOperationException", message));
+        }
+        let content_type = header(&headers, "content-type");
+        if content_type.as_deref().and_then(|c| c.split(';').next()).map(str::trim)
+            != Some(agreements::CBOR_CONTENT_TYPE)
+        {
+            let message = format!("Content-Type must be {}, not {content_type:?}", agreements::CBOR_CONTENT_TYPE);
+            return Err(AgreementsError::serialization(message));
+        }
+        if let Some(injected) = shared.take_injected(Service::Agreements) {
+            let status = injected.status_for(Service::Agreements);
+            return Err(AgreementsError::new(status, injected.error_type, injected.message));
+        }
+        let value = document
+            .as_ref()
+            .map_err(|e| AgreementsError::serialization(format!("The request body cannot be read: {e}")))?;
+        let request = agreements::parse_search_request(value)?;
+        let all: Vec<Agreement> = lock(&shared.agreements).values().cloned().collect();
+        agreements::search(&all, &shared.seller_account_id, &request)
+    })();
+
+    let (status, cbor) = match outcome {
+        Ok(page) => {
+            info!(request_id, agreements = page.agreements.len(), more = page.next_token.is_some(), "SearchAgreements");
+            entry.result = Some(serde_json::json!({
+                "agreementIds": page.agreements.iter().map(|a| a.agreement_id.as_str()).collect::<Vec<_>>(),
+                "nextToken": page.next_token,
+            }));
+            (200, page.to_cbor())
+        }
+        Err(e) => {
+            warn!(request_id, error_type = %e.error_type, status = e.status, message = %e.message, "agreements request rejected");
+            entry.error = Some(ApiError::new(e.status, e.error_type.clone(), e.message.clone()));
+            (e.status, e.to_cbor(&request_id))
+        }
+    };
+    entry.status = status;
+    shared.push(entry);
+    let headers = [
+        ("content-type", agreements::CBOR_CONTENT_TYPE),
+        ("smithy-protocol", agreements::SMITHY_PROTOCOL),
+        ("x-amzn-RequestId", &request_id),
+    ];
+    answer(status, &headers, cbor)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The export, in the background.
+
+async fn put_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("Failed to write s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+}
+
+async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>) {
+    let id = plan.data_set_request_id.clone();
+    let message = match fail {
+        Some(reason) => {
+            info!(request_id = %id, "export failed on purpose (fail-next)");
+            plan.failure_message(reason)
+        }
+        None => {
+            let rows = shared.store.export_rows(plan.coverage_start, plan.coverage_end);
+            let count = rows.len();
+            let csv = write_csv(&rows);
+            let result = async {
+                put_object(&shared.s3, &plan.data_set.bucket_name, &plan.data_set.key, "text/csv", csv).await?;
+                let meta = plan.metadata_json(truncate_to_millis(OffsetDateTime::now_utc()));
+                put_object(&shared.s3, &plan.metadata.bucket_name, &plan.metadata.key, "application/json", meta).await
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    info!(request_id = %id, rows = count, bucket = %plan.data_set.bucket_name, key = %plan.data_set.key, "export written");
+                    shared.update(&id, |e| {
+                        if let Some(x) = e.export.as_mut() {
+                            x.rows = Some(count);
+                            x.written = true;
+                        }
+                    });
+                    plan.success_message()
+                }
+                Err(reason) => {
+                    error!(request_id = %id, error = %reason, "export failed");
+                    plan.failure_message(reason)
+                }
+            }
+        }
+    };
+    let message_json = message.to_json();
+    let sns_event = sns_event_json(
+        &plan.request.sns_topic_arn,
+        &message_json,
+        &uuid::Uuid::new_v4().to_string(),
+        &uuid::Uuid::new_v4().to_string(),
+        OffsetDateTime::now_utc(),
+    );
+    let notification = Notification { data_set_request_id: id.clone(), message, sns_event };
+    shared.update(&id, |e| e.notification = Some(notification.clone()));
+    let status = shared.delivery.deliver(notification).await;
+    match &status {
+        DeliveryStatus::Failed { error } => {
+            warn!(request_id = %id, error = %error, "notification delivery failed")
+        }
+        other => info!(request_id = %id, status = ?other, "notification delivered"),
+    }
+    shared.update(&id, |e| e.delivery = Some(status));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin endpoints.
+
+type AdminResult = Result<Resp, AdminError>;
+
+/// The JSON body (an empty one reads as `{}`); 400 when it is not a `T`.
+fn body_as<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|e| admin_error(400, format!("bad JSON body: {e}")))
+}
+
+/// A body that is one `what` or an array of them, and whether it was an array.
+fn one_or_many<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<(Vec<T>, bool), AdminError> {
+    let (items, many) = match body_as::<serde_json::Value>(body)? {
+        serde_json::Value::Array(items) => (items, true),
+        item => (vec![item], false),
+    };
+    let items = items.into_iter().map(serde_json::from_value).collect::<Result<Vec<T>, _>>();
+    Ok((items.map_err(|e| admin_error(400, format!("bad {what}: {e}")))?, many))
+}
+
+fn created<U: Serialize>((items, many): (Vec<U>, bool)) -> Resp {
+    if many { json(201, items) } else { json(201, items.into_iter().next()) }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordInput {
+    #[serde(flatten)]
+    contact: Contact,
+    #[serde(default, with = "timestamp_serde::option")]
+    operation_time: Option<OffsetDateTime>,
+    #[serde(default)]
+    operation_type: Option<OperationType>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OperationTime {
+    #[serde(default, with = "timestamp_serde::option")]
+    operation_time: Option<OffsetDateTime>,
+}
+
+/// `POST /_admin/error-next`: an [`InjectedError`] plus the service it is for.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ErrorNextInput {
+    service: Option<Service>,
+    #[serde(rename = "type")]
+    error_type: Option<String>,
+    message: Option<String>,
+    status: Option<u16>,
+    count: Option<u32>,
+}
+
+/// `PUT /_admin/latency`: milliseconds per service.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyInput {
+    cas: Option<u64>,
+    ec2: Option<u64>,
+    agreements: Option<u64>,
+}
+
+type Admin = State<Arc<Shared>>;
+
+async fn records(State(shared): Admin) -> Resp {
+    json(200, shared.store.latest_all())
+}
+
+async fn add_records(State(shared): Admin, body: Bytes) -> AdminResult {
+    let (inputs, many) = one_or_many::<RecordInput>(&body, "record")?;
+    let stored = inputs.into_iter().map(|input| {
+        let record = match input.operation_type {
+            Some(op) => {
+                let at = input.operation_time.unwrap_or_else(OffsetDateTime::now_utc);
+                shared.store.insert(Record::from_contact(input.contact, at, op))
+            }
+            None => shared.store.upsert(input.contact, input.operation_time),
+        };
+        info!(customer_guid = %record.customer_guid, operation_type = %record.operation_type, "record stored");
+        record
+    });
+    Ok(created((stored.collect(), many)))
+}
+
+async fn record_history(State(shared): Admin, Path(guid): Path<String>) -> Resp {
+    match shared.store.history(&guid) {
+        history if history.is_empty() => {
+            admin_error(404, format!("no record with customer guid {guid}")).into_response()
+        }
+        history => json(200, history),
+    }
+}
+
+/// `DELETE /_admin/records/{guid}`, at `?operationTime=` or the body's `operationTime` (default now).
+async fn delete_record(
+    State(shared): Admin,
+    Path(guid): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> AdminResult {
+    let at = match query.get("operationTime") {
+        Some(t) => Some(
+            crate::record::parse_timestamp(t)
+                .ok_or_else(|| admin_error(400, "operationTime must be an ISO 8601 timestamp"))?,
+        ),
+        None => body_as::<OperationTime>(&body)?.operation_time,
+    };
+    let record = shared.store.delete(&guid, at).map_err(|e| admin_error(404, e.to_string()))?;
+    info!(customer_guid = %record.customer_guid, operation_time = %format_timestamp(record.operation_time), "record deleted");
+    Ok(json(200, record))
+}
+
+async fn reset_admin(State(shared): Admin, body: Bytes) -> AdminResult {
+    #[derive(Deserialize)]
+    struct ResetInput {
+        seed: Option<bool>,
+    }
+    reset(&shared, body_as::<ResetInput>(&body)?.seed.unwrap_or(shared.seed));
+    Ok(json(
+        200,
+        serde_json::json!({
+            "records": shared.store.len(),
+            "instances": lock(&shared.instances).len(),
+            "agreements": lock(&shared.agreements).len(),
+        }),
+    ))
+}
+
+fn reset(shared: &Shared, seed: bool) {
+    shared.store.clear();
+    if seed {
+        shared.store.seed_guide_data();
+    }
+    shared.reseed_market(seed);
+    info!(seeded = seed, records = shared.store.len(), "store reset");
+}
+
+async fn fail_next(State(shared): Admin, body: Bytes) -> AdminResult {
+    #[derive(Deserialize)]
+    struct FailNextInput {
+        message: Option<String>,
+    }
+    let message = body_as::<FailNextInput>(&body)?.message.unwrap_or_else(|| "Injected failure (aws-standin)".into());
+    *lock(&shared.fail_next) = Some(message.clone());
+    info!("next export will fail");
+    Ok(json(200, serde_json::json!({ "failNext": message })))
+}
+
+async fn error_next(State(shared): Admin, body: Bytes) -> AdminResult {
+    let input = body_as::<ErrorNextInput>(&body)?;
+    let service = input.service.unwrap_or(Service::Cas);
+    let err = InjectedError {
+        error_type: input.error_type.unwrap_or_else(|| InjectedError::default_type(service).to_string()),
+        message: input.message.unwrap_or_else(default_error_message),
+        status: input.status,
+        count: input.count.unwrap_or(1),
+    };
+    info!(service = %service, error_type = %err.error_type, count = err.count, "next API requests will fail");
+    shared.set_injected(service, err.clone());
+    let mut out = serde_json::to_value(&err).expect("serializes");
+    out["service"] = serde_json::json!(service);
+    out["status"] = serde_json::json!(err.status_for(service));
+    Ok(json(200, out))
+}
+
+async fn set_latency(State(shared): Admin, body: Bytes) -> AdminResult {
+    let input = body_as::<LatencyInput>(&body)?;
+    let mut latency = lock(&shared.latency);
+    for (service, ms) in [(Service::Cas, input.cas), (Service::Ec2, input.ec2), (Service::Agreements, input.agreements)]
+    {
+        if let Some(ms) = ms {
+            latency.insert(service, Duration::from_millis(ms));
+            info!(service = %service, latency_ms = ms, "latency changed");
+        }
+    }
+    let ms = |s: Service| latency.get(&s).copied().unwrap_or_default().as_millis() as u64;
+    Ok(json(
+        200,
+        serde_json::json!({ "cas": ms(Service::Cas), "ec2": ms(Service::Ec2), "agreements": ms(Service::Agreements) }),
+    ))
+}
+
+async fn instances(State(shared): Admin) -> Resp {
+    json(200, lock(&shared.instances).values().collect::<Vec<_>>())
+}
+
+async fn add_instances(State(shared): Admin, body: Bytes) -> AdminResult {
+    let new = one_or_many::<Instance>(&body, "instance")?;
+    if let Some(bad) = new.0.iter().find(|i| !ec2::is_valid_instance_id(&i.instance_id)) {
+        return Err(admin_error(400, format!("bad instance: '{}' is not i- + 8 or 17 hex digits", bad.instance_id)));
+    }
+    if new.0.iter().any(|i| i.owner_id.is_empty() || i.region.is_empty()) {
+        return Err(admin_error(400, "bad instance: ownerId and region are required"));
+    }
+    let mut instances = lock(&shared.instances);
+    if let Some(dup) = new.0.iter().find(|i| instances.contains_key(&i.instance_id)) {
+        return Err(admin_error(409, format!("instance {} exists", dup.instance_id)));
+    }
+    instances.extend(new.0.iter().map(|i| (i.instance_id.clone(), i.clone())));
+    info!(count = new.0.len(), "instances added");
+    Ok(created(new))
+}
+
+async fn delete_instance(State(shared): Admin, Path(id): Path<String>) -> Resp {
+    match lock(&shared.instances).remove(&id) {
+        Some(i) => json(200, i),
+        None => admin_error(404, format!("no instance {id}")).into_response(),
+    }
+}
+
+async fn agreements(State(shared): Admin) -> Resp {
+    json(200, lock(&shared.agreements).values().collect::<Vec<_>>())
+}
+
+async fn add_agreements(State(shared): Admin, body: Bytes) -> AdminResult {
+    let (inputs, many) = one_or_many::<AgreementInput>(&body, "agreement")?;
+    let new = inputs.into_iter().map(|input| input.into_agreement(&shared.seller_account_id));
+    let new = (new.collect::<Result<Vec<_>, _>>().map_err(|e| admin_error(400, format!("bad agreement: {e}")))?, many);
+    let mut agreements = lock(&shared.agreements);
+    if let Some(dup) = new.0.iter().find(|a| agreements.contains_key(&a.agreement_id)) {
+        return Err(admin_error(409, format!("agreement {} exists", dup.agreement_id)));
+    }
+    agreements.extend(new.0.iter().map(|a| (a.agreement_id.clone(), a.clone())));
+    info!(count = new.0.len(), "agreements added");
+    Ok(created(new))
+}
+
+async fn delete_agreement(State(shared): Admin, Path(id): Path<String>) -> Resp {
+    match lock(&shared.agreements).remove(&id) {
+        Some(a) => json(200, a),
+        None => admin_error(404, format!("no agreement {id}")).into_response(),
+    }
+}
+
+async fn requests(State(shared): Admin) -> Resp {
+    json(200, &*lock(&shared.log))
+}
+
+async fn request(State(shared): Admin, Path(id): Path<String>) -> Resp {
+    match shared.find(&id) {
+        Some(e) => json(200, e),
+        None => admin_error(404, format!("no request {id}")).into_response(),
+    }
+}
+
+async fn clear_requests(State(shared): Admin) -> Resp {
+    lock(&shared.log).clear();
+    json(200, serde_json::json!({ "requests": 0 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injected_error_statuses() {
+        let e = InjectedError::of_type(SERVICE_EXCEPTION, 1);
+        assert_eq!(e.status_for(Service::Cas), 500);
+        assert_eq!(InjectedError::of_type("ThrottlingException", 1).status_for(Service::Cas), 400);
+        assert_eq!(InjectedError::of_type("ThrottlingException", 1).status_for(Service::Agreements), 429);
+        assert_eq!(InjectedError::of_type("RequestLimitExceeded", 1).status_for(Service::Ec2), 503);
+    }
+}
