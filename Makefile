@@ -48,7 +48,7 @@ clippy:
 #
 #   make local         install its tools if needed (scripts/bootstrap.sh local:
 #                      moto, cargo-lambda, DynamoDB Local), start DynamoDB Local, moto and the
-#                      CAS stand-in, serve the real functions with cargo lambda
+#                      AWS stand-in, serve the real functions with cargo lambda
 #                      watch, run one export end to end, print the summary and
 #                      example queries, then serve until Ctrl-C
 #   make local-smoke   the same, non-interactive: exits after the summary and

@@ -1,4 +1,4 @@
-//! The local stack (tools/local-run: DynamoDB Local, moto, the CAS stand-in
+//! The local stack (tools/local-run: DynamoDB Local, moto, the AWS stand-in
 //! and the real function binaries under `cargo lambda watch`, with the
 //! guide's data set exported and applied), and `psc console` pointed at it.
 

@@ -55,7 +55,7 @@ pub fn die_with_parent(cmd: &mut Command) {
 /// with the parent-death signal set. Dropping it kills the whole group.
 ///
 /// devkit's emulators run as one; so do the processes `psc-local` starts
-/// (the CAS stand-in, `cargo lambda watch`).
+/// (the AWS stand-in, `cargo lambda watch`).
 #[derive(Debug)]
 pub struct GroupChild {
     name: String,

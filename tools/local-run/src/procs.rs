@@ -1,6 +1,6 @@
 //! Child processes that never outlive the local run.
 //!
-//! Every child psc-local starts (DynamoDB Local, moto, the CAS stand-in,
+//! Every child psc-local starts (DynamoDB Local, moto, the AWS stand-in,
 //! `cargo lambda watch`) is a [`devkit::GroupChild`], devkit's one
 //! implementation:
 //!

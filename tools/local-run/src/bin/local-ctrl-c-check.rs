@@ -5,7 +5,7 @@
 //! sends SIGINT as a terminal's Ctrl-C would (psc-local's children lead their
 //! own process groups, so the terminal's Ctrl-C reaches psc-local alone, as
 //! here). Fails unless psc-local exits 0 within 60 s, reports that it left no
-//! process behind, and no process it started (emulators, the CAS stand-in,
+//! process behind, and no process it started (emulators, the AWS stand-in,
 //! cargo lambda watch, the functions) is still alive.
 //!
 //! ```text
