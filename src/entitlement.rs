@@ -105,10 +105,6 @@ impl Region {
     pub fn as_str(&self) -> &'static str {
         self.0
     }
-    /// EC2's endpoint host suffix for this region's partition.
-    pub fn dns_suffix(&self) -> &'static str {
-        if self.0.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" }
-    }
 }
 
 impl fmt::Debug for Region {
@@ -244,7 +240,6 @@ mod tests {
     #[test]
     fn regions_must_be_known() {
         assert_eq!(Region::parse("EU-WEST-1").unwrap().as_str(), "eu-west-1");
-        assert_eq!(Region::parse("cn-north-1").unwrap().dns_suffix(), "amazonaws.com.cn");
         assert!(Region::parse("mars-north-1").is_err());
         assert!(Region::parse("").is_err());
     }

@@ -258,12 +258,7 @@ impl Client {
 /// user's credentials), from `AWS_ENDPOINT_URL_CLOUDFORMATION` /
 /// `AWS_ENDPOINT_URL` when set.
 pub async fn describe_stack(sdk: &SdkConfig, stack: &str, region: &str) -> Result<StackOutputs, CallError> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_CLOUDFORMATION")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| sdk.endpoint_url().map(str::to_owned))
-        .unwrap_or_else(|| format!("https://cloudformation.{region}.amazonaws.com"));
-    let url = format!("{}/", endpoint.trim_end_matches('/'));
+    let url = format!("{}/", psc_bridge::aws::endpoint::endpoint(sdk, "CLOUDFORMATION", "cloudformation", region));
     let http = SignedHttp::new(sdk, Duration::from_secs(5), CALL_TIMEOUT, "CloudFormation", "DescribeStacks");
     let body = format!("Action=DescribeStacks&Version=2010-05-15&StackName={}", encode_component(stack));
     let answer = http

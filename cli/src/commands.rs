@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use psc_bridge::api::{
     AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, InstanceView, Lookup, SyncView,
 };
+use psc_bridge::aws::endpoint::DEFAULT_REGION;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -233,17 +234,9 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
     }
     let function_env =
         |f: Function| std::env::var(f.env_var()).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let lambda_endpoint = |region: &str| {
-        std::env::var("AWS_ENDPOINT_URL_LAMBDA")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| sdk.endpoint_url().map(str::to_owned))
-            .unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"))
-            .trim_end_matches('/')
-            .to_owned()
-    };
+    let lambda_endpoint = |region: &str| psc_bridge::aws::endpoint::endpoint(sdk, "LAMBDA", "lambda", region);
     if let Some(stack) = &g.stack {
-        let region = region.clone().unwrap_or_else(|| "us-east-1".to_owned());
+        let region = region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned());
         let outputs = with_spinner("reading the stack's outputs", describe_stack(sdk, stack, &region)).await?;
         let api_url = g.api_url.clone().or(outputs.api_url.clone()).ok_or_else(|| {
             CallError::Usage(format!("stack {stack} has no ApiUrl output: is it a psc-bridge stack?"))
@@ -265,7 +258,7 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
     let mut t = target::for_api_url(api_url, g.token.as_deref(), region.as_deref(), "--api-url");
     let region = match &t.auth {
         target::Auth::SigV4 { region } => region.clone(),
-        _ => region.unwrap_or_else(|| "us-east-1".to_owned()),
+        _ => region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
     };
     for f in [Function::StartExport, Function::ContactEvents] {
         if let Some(function) = function_env(f) {

@@ -164,7 +164,7 @@ pub fn for_api_url(api_url: &str, token: Option<&str>, default_region: Option<&s
         None => Auth::SigV4 {
             region: region_of_api_url(&api_url)
                 .or_else(|| default_region.map(str::to_owned))
-                .unwrap_or_else(|| "us-east-1".to_owned()),
+                .unwrap_or_else(|| psc_bridge::aws::endpoint::DEFAULT_REGION.to_owned()),
         },
     };
     Target {

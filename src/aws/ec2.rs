@@ -20,6 +20,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
 
+use crate::aws::endpoint::{aws_endpoint, endpoint_override};
 use crate::aws::error::{AwsError, Failure};
 use crate::aws::signed::{Request, SignedHttp, Signing};
 use crate::domain::{AwsAccountId, ProductCode};
@@ -69,10 +70,7 @@ impl Ec2Client {
     }
 
     pub fn with_settings(sdk: &SdkConfig, settings: Ec2Settings) -> Self {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| sdk.endpoint_url().map(str::to_owned));
+        let endpoint = endpoint_override(Some(sdk), "EC2");
         let http = SignedHttp::new(sdk, settings.connect_timeout, settings.attempt_timeout, SERVICE, OPERATION);
         Self { http, endpoint, settings }
     }
@@ -87,7 +85,7 @@ impl Ec2Client {
     pub fn endpoint_for(&self, region: &Region) -> String {
         match &self.endpoint {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("https://ec2.{region}.{}", region.dns_suffix()),
+            None => aws_endpoint("ec2", region.as_str()),
         }
     }
 

@@ -14,8 +14,9 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
 
+use crate::aws::endpoint::endpoint_and_region;
 use crate::aws::error::{AwsError, Failure};
-use crate::aws::signed::{Request, SignedHttp, Signing, endpoint_and_region};
+use crate::aws::signed::{Request, SignedHttp, Signing};
 use crate::ports::{BusEvent, EventBus};
 
 const SERVICE: &str = "EventBridge";

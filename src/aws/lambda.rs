@@ -17,8 +17,9 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use serde_json::Value;
 
+use crate::aws::endpoint::endpoint_and_region;
 use crate::aws::error::{AwsError, Failure};
-use crate::aws::signed::{Request, SignedHttp, Signing, UNRESERVED, endpoint_and_region};
+use crate::aws::signed::{Request, SignedHttp, Signing, UNRESERVED};
 use crate::ports::Continuation;
 use crate::retry::{self, Backoff};
 

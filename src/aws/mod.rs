@@ -11,7 +11,11 @@
 //! * [`lambda`]: `Invoke` (asynchronous), ingest-export's continuation of
 //!   itself, signed by hand too.
 //! * [`signed`]: SigV4-signed HTTP requests through the SDK's connector, for
-//!   the calls made without an SDK client (EC2, and the `psc` command line's).
+//!   the calls made without an SDK client: EC2, Lambda `Invoke`, EventBridge
+//!   `PutEvents`, and the `psc` command line's (CloudFormation
+//!   `DescribeStacks`, Lambda `Invoke`, the API with IAM auth).
+//! * [`endpoint`]: where each of those calls goes, resolved as the SDK
+//!   clients resolve theirs (and the S3 client's addressing style).
 //!
 //! Nothing outside this module names an SDK type, except the functions'
 //! `main`s (which build the clients) and the CAS adapter of start-export.
@@ -19,6 +23,7 @@
 pub mod agreements;
 pub mod dynamodb;
 pub mod ec2;
+pub mod endpoint;
 pub mod error;
 pub mod eventbridge;
 pub mod lambda;
@@ -34,6 +39,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub use agreements::AgreementClient;
 pub use dynamodb::DynamoStore;
 pub use ec2::Ec2Client;
+pub use endpoint::endpoint_overridden;
 pub use error::{AwsError, Failure, codes};
 pub use eventbridge::EventBridgeBus;
 pub use lambda::LambdaInvoker;
@@ -62,14 +68,6 @@ pub fn retry_config() -> RetryConfig {
         .with_max_attempts(8)
         .with_initial_backoff(Duration::from_millis(50))
         .with_max_backoff(Duration::from_secs(5))
-}
-
-/// True when an endpoint override for `service` (its env var suffix, like
-/// `S3`) or for all services is set: a local server, not AWS.
-pub fn endpoint_overridden(service_suffix: &str) -> bool {
-    ["AWS_ENDPOINT_URL".to_owned(), format!("AWS_ENDPOINT_URL_{service_suffix}")]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()))
 }
 
 /// S3 client; path-style addressing when the endpoint is overridden, since

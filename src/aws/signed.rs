@@ -167,20 +167,6 @@ impl SignedHttp {
     }
 }
 
-/// The endpoint of a service called without an SDK client, as the SDK
-/// clients resolve theirs: `AWS_ENDPOINT_URL_<SERVICE>` (`service_env`,
-/// e.g. `LAMBDA`), else `AWS_ENDPOINT_URL` (or a profile's `endpoint_url`),
-/// else `https://<host_prefix>.<region>.amazonaws.com`; and the region.
-pub fn endpoint_and_region(sdk: &SdkConfig, service_env: &str, host_prefix: &str) -> (String, String) {
-    let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-    let endpoint = std::env::var(format!("AWS_ENDPOINT_URL_{service_env}"))
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| sdk.endpoint_url().map(str::to_owned))
-        .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"));
-    (endpoint.trim_end_matches('/').to_owned(), region)
-}
-
 /// RFC 3986's unreserved characters: kept as they are by
 /// [`encode_component`], every other byte percent-encoded.
 pub const UNRESERVED: &percent_encoding::AsciiSet =
