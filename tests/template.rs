@@ -22,13 +22,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Crate directory under `functions/` -> logical id of its function.
-const FUNCTIONS: [(&str, &str); 4] = [
-    ("start-export", "StartExportFunction"),
-    ("ingest-export", "IngestExportFunction"),
-    ("eligibility-api", "EligibilityApiFunction"),
-    ("contact-events", "ContactEventsFunction"),
-];
+/// Every crate directory under `functions/`, with the logical id of the
+/// template's function built from it (`devkit::functions`, the one list of
+/// the functions); a function crate the template does not build fails here.
+fn functions() -> Vec<(String, String)> {
+    let template = devkit::functions().expect("the functions of template.yaml");
+    let mut dirs: Vec<String> = fs::read_dir(repo_root().join("functions"))
+        .expect("functions/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no crate under functions/");
+    dirs.into_iter()
+        .map(|dir| {
+            let f = template
+                .iter()
+                .find(|f| f.code_uri.trim_end_matches('/') == format!("functions/{dir}"))
+                .unwrap_or_else(|| panic!("functions/{dir} is not the CodeUri of any function in template.yaml"));
+            (dir, f.logical_id.clone())
+        })
+        .collect()
+}
 
 /// The AWS Marketplace account that assumes the CAS role (docs/configuration.md, "The role CAS assumes").
 const MARKETPLACE_ACCOUNT_ROOT: &str = "arn:aws:iam::452565589796:root";
@@ -410,21 +426,19 @@ fn table_rows(doc: &str) -> Vec<Vec<String>> {
 fn documented_variables() -> BTreeMap<String, BTreeSet<String>> {
     let doc = read(&repo_root().join("docs/configuration.md"));
     let mut out = BTreeMap::new();
+    let all = functions();
     for row in table_rows(&doc) {
         let [name, functions, ..] = row.as_slice() else { continue };
         if !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') || name.is_empty() {
             continue;
         }
         let crates: BTreeSet<String> = if functions == "all" {
-            FUNCTIONS.iter().map(|(c, _)| (*c).to_owned()).collect()
+            all.iter().map(|(c, _)| c.clone()).collect()
         } else {
             functions.split(',').map(|f| f.trim().to_owned()).collect()
         };
         for c in &crates {
-            assert!(
-                FUNCTIONS.iter().any(|(d, _)| d == c),
-                "docs/configuration.md: `{name}` names unknown function {c:?}"
-            );
+            assert!(all.iter().any(|(d, _)| d == c), "docs/configuration.md: `{name}` names unknown function {c:?}");
         }
         out.insert(name.clone(), crates);
     }
@@ -438,7 +452,7 @@ fn documented_variables() -> BTreeMap<String, BTreeSet<String>> {
 fn every_variable_a_function_reads_is_set_for_it() {
     let t = template();
     let mut problems = Vec::new();
-    for (crate_dir, logical_id) in FUNCTIONS {
+    for (crate_dir, logical_id) in &functions() {
         let read = variables_read_by(crate_dir);
         if read.is_empty() {
             problems.push(format!(
@@ -459,7 +473,7 @@ fn every_variable_a_function_reads_is_set_for_it() {
 fn function_environments_are_exactly_the_documented_variables() {
     let t = template();
     let documented = documented_variables();
-    for (crate_dir, logical_id) in FUNCTIONS {
+    for (crate_dir, logical_id) in &functions() {
         let expected: BTreeSet<String> =
             documented.iter().filter(|(_, fns)| fns.contains(crate_dir)).map(|(n, _)| n.clone()).collect();
         assert_eq!(
@@ -477,11 +491,11 @@ fn functions_build_their_own_binary() {
     assert_eq!(str_at(globals, &["Runtime"]), Some("provided.al2023"));
     assert_eq!(str_at(globals, &["Handler"]), Some("bootstrap"));
     assert_eq!(strings(globals.get("Architectures")), ["arm64"]);
-    for (crate_dir, logical_id) in FUNCTIONS {
+    for (crate_dir, logical_id) in &functions() {
         let f = resource(&t, logical_id);
         assert_eq!(resource_type(f), "AWS::Serverless::Function", "{logical_id}");
         assert_eq!(str_at(f, &["Metadata", "BuildMethod"]), Some("rust-cargolambda"), "{logical_id}");
-        assert_eq!(str_at(f, &["Metadata", "BuildProperties", "Binary"]), Some(crate_dir), "{logical_id}");
+        assert_eq!(str_at(f, &["Metadata", "BuildProperties", "Binary"]), Some(crate_dir.as_str()), "{logical_id}");
         let code_uri = str_at(props(f), &["CodeUri"]).unwrap_or_default();
         assert_eq!(code_uri.trim_end_matches('/'), format!("functions/{crate_dir}"), "{logical_id}");
         let manifest = read(&repo_root().join(code_uri).join("Cargo.toml"));
@@ -585,7 +599,7 @@ fn no_identity_policy_allows_every_resource_without_need() {
         }
     }
     // Managed policies (names or ARNs) would escape these checks.
-    for (crate_dir, logical_id) in FUNCTIONS {
+    for (crate_dir, logical_id) in &functions() {
         let policies = props(resource(&t, logical_id)).get("Policies").map(one_or_many).unwrap_or_default();
         assert!(!policies.is_empty(), "{logical_id} ({crate_dir}) has no Policies");
         for p in policies {

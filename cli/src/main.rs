@@ -1,5 +1,5 @@
 //! `psc`: the support desk's command line for psc-bridge. See `psc --help`
-//! and the README's section for support staff.
+//! and docs/support-desk.md.
 
 use std::process::ExitCode;
 
