@@ -136,6 +136,9 @@ pub trait FeedRecord: Sized {
     const REQUIRED: &'static [&'static str];
     /// Columns read when present. Lower case.
     const OPTIONAL: &'static [&'static str] = &[];
+    /// Other spellings of a column, `(alias, column)`: read when the column
+    /// itself is absent. Lower case.
+    const ALIASES: &'static [(&'static str, &'static str)] = &[];
     /// The record of a row, or `None` after noting what is wrong.
     fn parse(f: &Fields<'_>, p: &mut Problems) -> Option<Self>;
 }
@@ -228,6 +231,9 @@ impl FeedRecord for AgreementRow {
     const REQUIRED: &'static [&'static str] =
         &["agreement_id", "status", "offer_id", "acceptor_account_id", "start_time", "end_time", "acceptance_time"];
     const OPTIONAL: &'static [&'static str] = &["proposer_account_id"];
+    /// The doc's example header spells `acceptancet_time` (fact sheet §5.2,
+    /// most likely a typo of the doc only).
+    const ALIASES: &'static [(&'static str, &'static str)] = &[("acceptancet_time", "acceptance_time")];
     fn parse(f: &Fields<'_>, p: &mut Problems) -> Option<Self> {
         let id = p.note("agreement_id", f.required("agreement_id").map(str::to_owned));
         let status = p.note("status", f.text("status").and_then(AgreementStatus::parse));
@@ -337,11 +343,18 @@ impl<R: Read, T: FeedRecord> FeedReader<R, T> {
         let optional_from = HISTORY.len() + T::REQUIRED.len();
         let mut at = Vec::with_capacity(names.len());
         let mut missing = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            let mut hits = found.iter().enumerate().filter(|(_, f)| f == name).map(|(j, _)| j);
+        let find = |name: &'static str| -> Result<Option<usize>, HeaderError> {
+            let mut hits = found.iter().enumerate().filter(|(_, f)| *f == name).map(|(j, _)| j);
             let first = hits.next();
             if hits.next().is_some() {
                 return Err(HeaderError::DuplicateColumn(name));
+            }
+            Ok(first)
+        };
+        for (i, name) in names.iter().enumerate() {
+            let mut first = find(name)?;
+            for (alias, _) in T::ALIASES.iter().filter(|(_, column)| column == name) {
+                first = first.or(find(alias)?);
             }
             if first.is_none() && i < optional_from {
                 missing.push(*name);

@@ -250,6 +250,9 @@ fn a_file_missing_a_column_is_a_header_error_naming_it() {
     // An optional column may be absent.
     assert_eq!(valid::<AgreementRow>(&without(AGREEMENTS, "proposer_account_id")).len(), 3);
     assert_eq!(valid::<ProductRow>(&without(PRODUCT, "title"))[0].record.title, None);
+    // The doc example's misspelt acceptance column is read too.
+    let typo = AGREEMENTS.replacen("acceptance_time", "acceptancet_time", 1);
+    assert_eq!(valid::<AgreementRow>(&typo), valid::<AgreementRow>(AGREEMENTS));
     // The preview-era agreements schema is not the GA one.
     let preview = "agreement_id,origin_offer_id,acceptor_account_id,start_date,end_date,acceptance_date,valid_from,update_date,delete_date\n";
     assert_eq!(
