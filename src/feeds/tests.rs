@@ -347,6 +347,55 @@ fn reading_resumes_from_a_position_with_the_same_lines() {
     assert_eq!(rejects(&rest)[0].line, 4);
 }
 
+/// A Daily usage month generated on demand, never whole in memory.
+struct GeneratedUsage {
+    rows: u32,
+    next: u32,
+    pending: Vec<u8>,
+}
+
+impl std::io::Read for GeneratedUsage {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pending.is_empty() {
+            if self.next > self.rows {
+                return Ok(0);
+            }
+            self.pending = if self.next == 0 {
+                b"valid_from,update_date,delete_date,usage_feed_id,usage_date,product_id,end_user_account_id\n".to_vec()
+            } else {
+                let n = self.next;
+                format!(
+                    "2025-06-02 00:00:00.0,2025-06-02 03:10:00.0,,h4sh{n:060},2025-06-01,prod-{},acct-{}\n",
+                    n % 5,
+                    n % 997
+                )
+                .into_bytes()
+            };
+            self.next += 1;
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_month_is_read_as_a_stream() {
+    let input = GeneratedUsage { rows: 20_000, next: 0, pending: Vec::new() };
+    let mut reader = FeedReader::<_, DailyUsageRow>::new(input).unwrap();
+    let mut last = None;
+    let mut count = 0;
+    while let Some(row) = reader.next_row() {
+        let Row::Valid(v) = row.unwrap() else { panic!("a generated row was rejected") };
+        count += 1;
+        last = Some(v.record.usage_feed_id);
+    }
+    assert_eq!(count, 20_000);
+    assert_eq!(last.unwrap(), format!("h4sh{:060}", 20_000));
+    assert_eq!(reader.position().line, 20_002);
+}
+
 // ---- history --------------------------------------------------------------
 
 fn history<T: FeedRecord + Keyed>(csv: &str) -> History<T> {
