@@ -8,6 +8,9 @@
 //!   the sync rules ([`sync`]), the read and application models
 //!   ([`model`]) and live entitlement ([`entitlement`]: the seller's
 //!   products, instances, agreements); no SDK and no Lambda type;
+//! * the data feeds' domain ([`feeds`]): AWS Marketplace's Seller Delivery
+//!   Data Feeds, their folders, a streaming reader of the columns the
+//!   lookups need, and the history rules; no SDK type either;
 //! * the ports ([`ports`]): small traits for the contact store, the export
 //!   log, the object store, the export source, the instance check and the
 //!   agreements;
@@ -28,6 +31,7 @@ pub mod config;
 pub mod domain;
 pub mod entitlement;
 pub mod export_csv;
+pub mod feeds;
 pub mod logging;
 #[cfg(feature = "test-util")]
 pub mod memory;
