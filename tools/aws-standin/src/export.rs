@@ -19,18 +19,11 @@ pub enum DataSetType {
 }
 
 impl DataSetType {
-    pub const ALL: [DataSetType; 2] =
-        [DataSetType::CustomerSupportContactsData, DataSetType::TestCustomerSupportContactsData];
-
     pub fn as_str(self) -> &'static str {
         match self {
             DataSetType::CustomerSupportContactsData => "customer_support_contacts_data",
             DataSetType::TestCustomerSupportContactsData => "test_customer_support_contacts_data",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -125,10 +118,9 @@ impl ExportPlan {
         NotificationMessage {
             data_set_s3_location: Some(self.data_set.clone()),
             data_set_meta_data_s3_location: Some(self.metadata.clone()),
-            data_set_request_id: self.data_set_request_id.clone(),
             success: true,
             message: None,
-            customer_defined_values: self.request.customer_defined_values.clone(),
+            ..self.failure_message("")
         }
     }
 

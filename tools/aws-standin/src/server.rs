@@ -48,9 +48,7 @@ pub struct InjectedError {
     pub count: u32,
 }
 
-fn default_error_message() -> String {
-    "Injected fault (aws-standin)".to_string()
-}
+const DEFAULT_ERROR_MESSAGE: &str = "Injected fault (aws-standin)";
 
 impl InjectedError {
     /// `count` requests answered with a 500 `MarketplaceCommerceAnalyticsException`.
@@ -58,13 +56,10 @@ impl InjectedError {
         InjectedError { error_type: SERVICE_EXCEPTION.into(), message: message.into(), status: Some(500), count }
     }
 
-    /// `count` requests answered with `error_type` at the status the service gives it (for
-    /// [`Running::inject_service_error`]: e.g. EC2's `RequestLimitExceeded` (503),
-    /// `UnauthorizedOperation` (403), `InternalError` (500); the Agreement API's
-    /// `ThrottlingException` (429), `InternalServerException` (500), `AccessDeniedException`
-    /// (403)).
+    /// `count` requests answered with `error_type` at the status the service gives it
+    /// ([`InjectedError::status_for`]).
     pub fn of_type(error_type: impl Into<String>, count: u32) -> Self {
-        InjectedError { error_type: error_type.into(), message: default_error_message(), status: None, count }
+        InjectedError { error_type: error_type.into(), message: DEFAULT_ERROR_MESSAGE.into(), status: None, count }
     }
 
     /// The same with a message.
@@ -253,10 +248,6 @@ impl Shared {
         Some(taken)
     }
 
-    fn take_injected_error(&self) -> Option<ApiError> {
-        self.take_injected(Service::Cas).map(|e| e.api_error())
-    }
-
     fn set_injected(&self, service: Service, error: InjectedError) {
         let mut slots = lock(&self.error_next);
         if error.count == 0 {
@@ -345,8 +336,8 @@ impl StandInBuilder {
         self
     }
 
-    /// Seed the store with the guide's static test data set (default true; ignored when a store is
-    /// given with [`StandInBuilder::store`]). Also what `POST /_admin/reset` does by default.
+    /// Seed the guide's records, instances and agreements (default true; records: not when a
+    /// store is given). Also what `POST /_admin/reset` does by default.
     pub fn seed_guide_data(mut self, seed: bool) -> Self {
         self.seed = seed;
         self
@@ -365,16 +356,14 @@ impl StandInBuilder {
         self
     }
 
-    /// The stand-in's own AWS account: the seller whose agreements `SearchAgreements` searches
-    /// (`PartyType=Proposer`: the agreements it proposed; `Acceptor`: those it accepted), and the
-    /// proposer of the seeded agreements. Default [`seed::SELLER_ACCOUNT_ID`] (`999988887777`).
+    /// The seller account `SearchAgreements` searches as, proposer of the seeded agreements
+    /// (default [`seed::SELLER_ACCOUNT_ID`]).
     pub fn seller_account_id(mut self, account_id: impl Into<String>) -> Self {
         self.seller_account_id = account_id.into();
         self
     }
 
-    /// A fixed latency added to every API request of `service` (default none), for latency
-    /// benchmarks and client timeout tests. Also [`Running::set_latency`], `PUT /_admin/latency`.
+    /// A fixed latency added to every API request of `service` (default none).
     pub fn latency(mut self, service: Service, latency: Duration) -> Self {
         self.latency.insert(service, latency);
         self
@@ -456,9 +445,8 @@ impl Running {
         self.shared.set_injected(Service::Cas, error);
     }
 
-    /// The next `count` requests of `service` are answered with this error, in the service's
-    /// protocol (EC2 XML, the Agreement API's CBOR). A count
-    /// of 0 cancels. See [`InjectedError::of_type`].
+    /// The next `count` (0 cancels) requests of `service` are answered with this error, in the
+    /// service's protocol.
     pub fn inject_service_error(&self, service: Service, error: InjectedError) {
         self.shared.set_injected(service, error);
     }
@@ -702,8 +690,8 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
             _ => return Err(ApiError::new(400, "UnknownOperationException", "Unknown or missing X-Amz-Target")),
         }
         wire::check_content_type(header(&headers, "content-type").as_deref())?;
-        if let Some(injected) = shared.take_injected_error() {
-            return Err(injected);
+        if let Some(injected) = shared.take_injected(Service::Cas) {
+            return Err(injected.api_error());
         }
         wire::parse_request(&body)
     })();
@@ -1125,7 +1113,7 @@ async fn error_next(State(shared): Admin, body: Bytes) -> AdminResult {
     let service = input.service.unwrap_or(Service::Cas);
     let err = InjectedError {
         error_type: input.error_type.unwrap_or_else(|| InjectedError::default_type(service).to_string()),
-        message: input.message.unwrap_or_else(default_error_message),
+        message: input.message.unwrap_or_else(|| DEFAULT_ERROR_MESSAGE.into()),
         status: input.status,
         count: input.count.unwrap_or(1),
     };

@@ -25,7 +25,8 @@ pub const SERVICE_EXCEPTION: &str = "MarketplaceCommerceAnalyticsException";
 pub const VALIDATION_EXCEPTION: &str = "ValidationException";
 
 /// An error answer: HTTP status, `x-amzn-ErrorType` header and body `{"__type", "message"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{error_type} ({status}): {message}")]
 pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
@@ -54,14 +55,6 @@ impl ApiError {
         serde_json::to_vec(self).expect("error serializes")
     }
 }
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.error_type, self.status, self.message)
-    }
-}
-
-impl std::error::Error for ApiError {}
 
 /// The parts of a SigV4 credential scope
 /// (`Credential=<access key id>/<yyyymmdd>/<region>/<service>/aws4_request`).
@@ -252,7 +245,7 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
     let null = |name: &str| format!("Value null at '{name}' failed to satisfy constraint: Member must not be null");
     let data_set_type = match &input.data_set_type {
         None => Err(null("dataSetType")),
-        Some(t) => DataSetType::parse(t).ok_or_else(|| {
+        Some(t) => serde_json::from_value::<DataSetType>(Value::String(t.clone())).map_err(|_| {
             let shown: String = t.chars().take(64).collect();
             format!(
                 "Value '{shown}' at 'dataSetType' failed to satisfy constraint: Member must satisfy enum value set: [customer_support_contacts_data, test_customer_support_contacts_data]"
