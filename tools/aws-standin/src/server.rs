@@ -159,15 +159,17 @@ pub struct RequestEntry {
 }
 
 impl RequestEntry {
-    fn new(service: Service, protocol: Protocol, request_id: &str, received_at: OffsetDateTime) -> Self {
+    /// A request's entry, with the signing scope of its `authorization` header.
+    fn new(service: Service, protocol: Protocol, id: &str, at: OffsetDateTime, authorization: Option<&str>) -> Self {
+        let (signing_region, signing_service) = wire::credential_scope(authorization).unzip();
         RequestEntry {
-            request_id: request_id.to_string(),
-            received_at,
+            request_id: id.to_string(),
+            received_at: at,
             service,
             operation: None,
             protocol,
-            signing_region: None,
-            signing_service: None,
+            signing_region,
+            signing_service,
             target: None,
             credential: None,
             status: 0,
@@ -181,13 +183,6 @@ impl RequestEntry {
             export: None,
             notification: None,
             delivery: None,
-        }
-    }
-
-    fn signed_by(&mut self, authorization: Option<&str>) {
-        if let Some((region, service)) = wire::credential_scope(authorization) {
-            self.signing_region = Some(region);
-            self.signing_service = Some(service);
         }
     }
 }
@@ -661,10 +656,10 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
     let authorization = header(&headers, "authorization");
     shared.delay(Service::Cas).await;
 
-    let mut entry = RequestEntry::new(Service::Cas, Protocol::Json11, &request_id, received_at);
+    let mut entry =
+        RequestEntry::new(Service::Cas, Protocol::Json11, &request_id, received_at, authorization.as_deref());
     entry.target = target.clone();
     entry.operation = target.as_deref().map(|t| t.strip_prefix(TARGET_PREFIX).unwrap_or(t).to_string());
-    entry.signed_by(authorization.as_deref());
     entry.parameters = serde_json::from_slice(&body).ok();
 
     let outcome = (|| {
@@ -754,8 +749,8 @@ async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
     let params = ec2::parse_params(&body);
     shared.delay(Service::Ec2).await;
 
-    let mut entry = RequestEntry::new(Service::Ec2, Protocol::Query, &request_id, received_at);
-    entry.signed_by(authorization.as_deref());
+    let mut entry =
+        RequestEntry::new(Service::Ec2, Protocol::Query, &request_id, received_at, authorization.as_deref());
     entry.operation = ec2::param(&params, "Action").map(str::to_string);
     entry.instance_id = ec2::param(&params, "InstanceId").map(str::to_string);
     entry.product_code = ec2::param(&params, "ProductCode").map(str::to_string);
@@ -808,8 +803,8 @@ async fn agreements_api(
     let authorization = header(&headers, "authorization");
     shared.delay(Service::Agreements).await;
 
-    let mut entry = RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at);
-    entry.signed_by(authorization.as_deref());
+    let mut entry =
+        RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at, authorization.as_deref());
     entry.operation = (service == agreements::SERVICE_SHAPE).then(|| operation.clone());
     let document = if body.iter().all(u8::is_ascii_whitespace) {
         Ok(serde_json::json!({}))
@@ -1045,12 +1040,8 @@ async fn add_records(State(shared): Admin, body: Bytes) -> AdminResult {
 }
 
 async fn record_history(State(shared): Admin, Path(guid): Path<String>) -> Resp {
-    match shared.store.history(&guid) {
-        history if history.is_empty() => {
-            admin_error(404, format!("no record with customer guid {guid}")).into_response()
-        }
-        history => json(200, history),
-    }
+    let history = Some(shared.store.history(&guid)).filter(|h| !h.is_empty());
+    found(history, || format!("record with customer guid {guid}"))
 }
 
 /// `DELETE /_admin/records/{guid}`, at `?operationTime=` or the body's `operationTime` (default now).
@@ -1163,11 +1154,13 @@ async fn add_instances(State(shared): Admin, body: Bytes) -> AdminResult {
     Ok(created(new))
 }
 
+/// 200 with what was found (or removed), else 404 `no <what>`.
+fn found<T: Serialize>(item: Option<T>, what: impl FnOnce() -> String) -> Resp {
+    item.map_or_else(|| admin_error(404, format!("no {}", what())).into_response(), |i| json(200, i))
+}
+
 async fn delete_instance(State(shared): Admin, Path(id): Path<String>) -> Resp {
-    match lock(&shared.instances).remove(&id) {
-        Some(i) => json(200, i),
-        None => admin_error(404, format!("no instance {id}")).into_response(),
-    }
+    found(lock(&shared.instances).remove(&id), || format!("instance {id}"))
 }
 
 async fn agreements(State(shared): Admin) -> Resp {
@@ -1188,10 +1181,7 @@ async fn add_agreements(State(shared): Admin, body: Bytes) -> AdminResult {
 }
 
 async fn delete_agreement(State(shared): Admin, Path(id): Path<String>) -> Resp {
-    match lock(&shared.agreements).remove(&id) {
-        Some(a) => json(200, a),
-        None => admin_error(404, format!("no agreement {id}")).into_response(),
-    }
+    found(lock(&shared.agreements).remove(&id), || format!("agreement {id}"))
 }
 
 async fn requests(State(shared): Admin) -> Resp {
@@ -1199,10 +1189,7 @@ async fn requests(State(shared): Admin) -> Resp {
 }
 
 async fn request(State(shared): Admin, Path(id): Path<String>) -> Resp {
-    match shared.find(&id) {
-        Some(e) => json(200, e),
-        None => admin_error(404, format!("no request {id}")).into_response(),
-    }
+    found(shared.find(&id), || format!("request {id}"))
 }
 
 async fn clear_requests(State(shared): Admin) -> Resp {
