@@ -2,7 +2,7 @@
 //!
 //! ## Library
 //!
-//! [`StandIn::builder`] starts one; [`Running`] changes its data and reads its request log. The
+//! [`StandIn::start`] starts one; [`Running`] changes its data and reads its request log. The
 //! protocols are in [`wire`] (Commerce Analytics, and SigV4 header checks: the signature is not
 //! verified), [`ec2`] and [`agreements`]; the seed data in [`seed`]. It does not use the
 //! `psc-bridge` library (the system under test).
@@ -12,12 +12,8 @@
 //! use std::time::Duration;
 //! use aws_standin::{Delivery, StandIn};
 //! let (delivery, mut notifications) = Delivery::channel();
-//! let running = StandIn::builder()
-//!     .lag(Duration::ZERO)
-//!     .delivery(delivery)
-//!     .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:5000"))
-//!     .start("127.0.0.1:0")
-//!     .await?;
+//! let s3 = Some(aws_standin::s3_client_for_endpoint("http://127.0.0.1:5000"));
+//! let running = StandIn { lag: Duration::ZERO, delivery, s3, ..Default::default() }.start("127.0.0.1:0").await?;
 //! running.store().delete("ba1d75cc-d984-4f07-bb14-ae04b952afbc", None).unwrap();
 //! // ... call StartSupportDataExport with the SDK pointed at running.endpoint_url(), then:
 //! let event: aws_lambda_events::sns::SnsEvent = notifications.recv().await.unwrap().sns_event();
@@ -47,7 +43,7 @@ pub use record::{
     CSV_HEADER, Contact, GUIDE_SAMPLE_CSV, OperationType, Record, format_timestamp, guide_sample_records,
     parse_timestamp,
 };
-pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn, StandInBuilder};
+pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn};
 pub use service::{Protocol, Service};
 pub use store::{Store, StoreError};
 pub use wire::ApiError;

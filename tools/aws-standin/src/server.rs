@@ -276,35 +276,35 @@ impl Shared {
     }
 }
 
-/// Entry point: `StandIn::builder()`.
-pub struct StandIn;
-
-impl StandIn {
-    pub fn builder() -> StandInBuilder {
-        StandInBuilder::default()
-    }
+/// A stand-in's configuration (`StandIn { lag: Duration::ZERO, ..Default::default() }`);
+/// [`StandIn::start`] starts one.
+pub struct StandIn {
+    /// Exports cover changes up to `request time - lag` (default 15 minutes; tests use 0).
+    pub lag: Duration,
+    /// Where notifications go (default [`Delivery::None`]: recorded only).
+    pub delivery: Delivery,
+    /// The S3 client exports are written with (default: [`crate::s3_client_from_env`]).
+    pub s3: Option<aws_sdk_s3::Client>,
+    /// Seed the guide's records, instances and agreements (default true). Also what
+    /// `POST /_admin/reset` does by default.
+    pub seed: bool,
+    /// Reject requests whose credential scope names another region (the real service exists in
+    /// us-east-1 only). Default: any region.
+    pub required_region: Option<String>,
+    /// The seller account `SearchAgreements` searches as, proposer of the seeded agreements
+    /// (default [`seed::SELLER_ACCOUNT_ID`]).
+    pub seller_account_id: String,
+    /// A fixed latency added to every API request of a service (default none).
+    pub latency: HashMap<Service, Duration>,
 }
 
-/// Configures and starts a stand-in server.
-pub struct StandInBuilder {
-    lag: Duration,
-    delivery: Delivery,
-    s3: Option<aws_sdk_s3::Client>,
-    seed: bool,
-    store: Option<Store>,
-    required_region: Option<String>,
-    seller_account_id: String,
-    latency: HashMap<Service, Duration>,
-}
-
-impl Default for StandInBuilder {
+impl Default for StandIn {
     fn default() -> Self {
-        StandInBuilder {
+        StandIn {
             lag: DEFAULT_LAG,
             delivery: Delivery::None,
             s3: None,
             seed: true,
-            store: None,
             required_region: None,
             seller_account_id: seed::SELLER_ACCOUNT_ID.to_string(),
             latency: HashMap::new(),
@@ -312,58 +312,7 @@ impl Default for StandInBuilder {
     }
 }
 
-impl StandInBuilder {
-    /// Exports cover changes up to `request time - lag` (default 15 minutes; tests use 0).
-    pub fn lag(mut self, lag: Duration) -> Self {
-        self.lag = lag;
-        self
-    }
-
-    /// Where notifications go (default [`Delivery::None`]: recorded only).
-    pub fn delivery(mut self, delivery: Delivery) -> Self {
-        self.delivery = delivery;
-        self
-    }
-
-    /// The S3 client exports are written with (default: [`crate::s3_client_from_env`]).
-    pub fn s3_client(mut self, client: aws_sdk_s3::Client) -> Self {
-        self.s3 = Some(client);
-        self
-    }
-
-    /// Seed the guide's records, instances and agreements (default true; records: not when a
-    /// store is given). Also what `POST /_admin/reset` does by default.
-    pub fn seed_guide_data(mut self, seed: bool) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Use this store (shared with the caller) instead of a new one.
-    pub fn store(mut self, store: Store) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Reject requests whose credential scope names another region (the real service exists in
-    /// us-east-1 only). Default: any region.
-    pub fn require_region(mut self, region: impl Into<String>) -> Self {
-        self.required_region = Some(region.into());
-        self
-    }
-
-    /// The seller account `SearchAgreements` searches as, proposer of the seeded agreements
-    /// (default [`seed::SELLER_ACCOUNT_ID`]).
-    pub fn seller_account_id(mut self, account_id: impl Into<String>) -> Self {
-        self.seller_account_id = account_id.into();
-        self
-    }
-
-    /// A fixed latency added to every API request of `service` (default none).
-    pub fn latency(mut self, service: Service, latency: Duration) -> Self {
-        self.latency.insert(service, latency);
-        self
-    }
-
+impl StandIn {
     /// Binds `addr` (use port 0 for any free port) and starts serving.
     pub async fn start(self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
         let listener = TcpListener::bind(addr).await?;
@@ -372,11 +321,7 @@ impl StandInBuilder {
             Some(c) => c,
             None => crate::s3_client_from_env().await,
         };
-        let store = match self.store {
-            Some(s) => s,
-            None if self.seed => Store::with_guide_data(),
-            None => Store::new(),
-        };
+        let store = if self.seed { Store::with_guide_data() } else { Store::new() };
         let (version, _) = watch::channel(0u64);
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -461,7 +406,7 @@ impl Running {
         lock(&self.shared.latency).insert(service, latency);
     }
 
-    /// The configured seller account (see [`StandInBuilder::seller_account_id`]).
+    /// The configured seller account (see [`StandIn::seller_account_id`]).
     pub fn seller_account_id(&self) -> &str {
         &self.shared.seller_account_id
     }

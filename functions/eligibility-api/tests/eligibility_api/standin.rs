@@ -28,12 +28,8 @@ use crate::common::*;
 type WireApi = Api<FakeLookups, Ec2Client, AgreementClient>;
 
 async fn standin() -> Running {
-    StandIn::builder()
-        .seed_guide_data(true)
-        .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
-        .start("127.0.0.1:0")
-        .await
-        .expect("the stand-in starts")
+    let s3 = Some(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"));
+    StandIn { seed: true, s3, ..Default::default() }.start("127.0.0.1:0").await.expect("the stand-in starts")
 }
 
 fn sdk_config(endpoint: &str) -> SdkConfig {

@@ -11,7 +11,7 @@ use mpa::primitives::DateTime;
 use mpa::types::{AgreementStatus, Filter};
 
 async fn standin() -> Running {
-    StandIn::builder().s3_client(unreachable_s3()).start("127.0.0.1:0").await.unwrap()
+    StandIn { s3: Some(unreachable_s3()), ..Default::default() }.start("127.0.0.1:0").await.unwrap()
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -240,9 +240,8 @@ async fn signature_scope_is_checked() {
 
 #[tokio::test]
 async fn agreements_admin_routes_and_seller_account() {
-    let running = StandIn::builder()
-        .s3_client(unreachable_s3())
-        .seller_account_id("123456789012")
+    let seller_account_id = "123456789012".to_string();
+    let running = StandIn { s3: Some(unreachable_s3()), seller_account_id, ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use aws_standin::seed::*;
 use aws_standin::{InjectedError, Instance, InstanceState, Protocol, Running, Service, StandIn};
 
 async fn standin() -> Running {
-    StandIn::builder().s3_client(unreachable_s3()).start("127.0.0.1:0").await.unwrap()
+    StandIn { s3: Some(unreachable_s3()), ..Default::default() }.start("127.0.0.1:0").await.unwrap()
 }
 
 fn confirm<'a>(instance_id: &'a str, product_code: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -242,12 +242,9 @@ async fn instances_admin_routes_and_library_methods() {
 
 #[tokio::test]
 async fn latency_per_service() {
-    let running = StandIn::builder()
-        .s3_client(unreachable_s3())
-        .latency(Service::Ec2, Duration::from_millis(300))
-        .start("127.0.0.1:0")
-        .await
-        .unwrap();
+    let latency = [(Service::Ec2, Duration::from_millis(300))].into();
+    let running =
+        StandIn { s3: Some(unreachable_s3()), latency, ..Default::default() }.start("127.0.0.1:0").await.unwrap();
     assert_eq!(running.latency(Service::Ec2), Duration::from_millis(300));
     let started = Instant::now();
     assert!(confirmed(&running, "us-east-1", INSTANCE_RUNNING, PRODUCT_CODE_1).await.0);

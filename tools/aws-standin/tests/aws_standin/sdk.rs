@@ -16,10 +16,7 @@ use mca::operation::start_support_data_export::StartSupportDataExportError;
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn standin(delivery: Delivery) -> Running {
-    StandIn::builder()
-        .lag(Duration::ZERO)
-        .delivery(delivery)
-        .s3_client(unreachable_s3())
+    StandIn { lag: Duration::ZERO, delivery, s3: Some(unreachable_s3()), ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap()
@@ -319,13 +316,12 @@ async fn wire_protocol_checks_outside_the_sdk() {
     running.shutdown().await;
 
     // region pinning.
-    let running = StandIn::builder()
-        .lag(Duration::ZERO)
-        .s3_client(unreachable_s3())
-        .require_region("us-east-1")
-        .start("127.0.0.1:0")
-        .await
-        .unwrap();
+    let region = Some("us-east-1".to_string());
+    let running =
+        StandIn { lag: Duration::ZERO, s3: Some(unreachable_s3()), required_region: region, ..Default::default() }
+            .start("127.0.0.1:0")
+            .await
+            .unwrap();
     let conf = mca::Config::builder()
         .behavior_version(mca::config::BehaviorVersion::latest())
         .region(mca::config::Region::new("eu-west-1"))
@@ -339,10 +335,7 @@ async fn wire_protocol_checks_outside_the_sdk() {
 
 #[tokio::test]
 async fn admin_endpoints() {
-    let running = StandIn::builder()
-        .lag(Duration::ZERO)
-        .s3_client(unreachable_s3())
-        .seed_guide_data(true)
+    let running = StandIn { lag: Duration::ZERO, s3: Some(unreachable_s3()), seed: true, ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap();
@@ -446,11 +439,7 @@ async fn s3_round_trip() {
     s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
 
     let (delivery, mut rx) = Delivery::channel();
-    let running = StandIn::builder()
-        .lag(Duration::ZERO)
-        .delivery(delivery)
-        .s3_client(s3.clone())
-        .seed_guide_data(true)
+    let running = StandIn { lag: Duration::ZERO, delivery, s3: Some(s3.clone()), seed: true, ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap();
