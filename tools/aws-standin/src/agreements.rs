@@ -153,7 +153,8 @@ pub struct ValidationField {
 
 /// An error answer of the service: HTTP status, `__type`, `message`, and for
 /// `ValidationException` its `reason` and `fields`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type} ({status}): {message}")]
 pub struct AgreementsError {
     pub status: u16,
     pub error_type: String,
@@ -233,14 +234,6 @@ impl AgreementsError {
         })
     }
 }
-
-impl std::fmt::Display for AgreementsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.error_type, self.status, self.message)
-    }
-}
-
-impl std::error::Error for AgreementsError {}
 
 // ---------------------------------------------------------------------------------------------
 // Request.

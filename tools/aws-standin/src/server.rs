@@ -411,42 +411,14 @@ impl Running {
         &self.shared.seller_account_id
     }
 
-    /// Every EC2 instance, by instance id.
-    pub fn instances(&self) -> Vec<Instance> {
-        lock(&self.shared.instances).values().cloned().collect()
+    /// The EC2 instances by instance id, to read or change (locked until the guard is dropped).
+    pub fn instances(&self) -> MutexGuard<'_, BTreeMap<String, Instance>> {
+        lock(&self.shared.instances)
     }
 
-    pub fn instance(&self, instance_id: &str) -> Option<Instance> {
-        lock(&self.shared.instances).get(instance_id).cloned()
-    }
-
-    /// Adds or replaces an instance (by id); returns the one replaced.
-    pub fn put_instance(&self, instance: Instance) -> Option<Instance> {
-        lock(&self.shared.instances).insert(instance.instance_id.clone(), instance)
-    }
-
-    /// Deletes an instance; returns it.
-    pub fn remove_instance(&self, instance_id: &str) -> Option<Instance> {
-        lock(&self.shared.instances).remove(instance_id)
-    }
-
-    /// Every agreement, by agreement id.
-    pub fn agreements(&self) -> Vec<Agreement> {
-        lock(&self.shared.agreements).values().cloned().collect()
-    }
-
-    pub fn agreement(&self, agreement_id: &str) -> Option<Agreement> {
-        lock(&self.shared.agreements).get(agreement_id).cloned()
-    }
-
-    /// Adds or replaces an agreement (by id); returns the one replaced.
-    pub fn put_agreement(&self, agreement: Agreement) -> Option<Agreement> {
-        lock(&self.shared.agreements).insert(agreement.agreement_id.clone(), agreement)
-    }
-
-    /// Deletes an agreement; returns it.
-    pub fn remove_agreement(&self, agreement_id: &str) -> Option<Agreement> {
-        lock(&self.shared.agreements).remove(agreement_id)
+    /// The agreements by agreement id, to read or change (locked until the guard is dropped).
+    pub fn agreements(&self) -> MutexGuard<'_, BTreeMap<String, Agreement>> {
+        lock(&self.shared.agreements)
     }
 
     /// What `POST /_admin/reset` does: empties the records, instances and agreements and, when

@@ -103,21 +103,12 @@ pub fn check_sigv4(
     let Some(params) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
         return Err(incomplete("Authorization header must use the AWS4-HMAC-SHA256 algorithm (SigV4)."));
     };
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in params.split(',') {
-        let part = part.trim();
-        if let Some((k, v)) = part.split_once('=') {
-            match k.trim() {
-                "Credential" => credential = Some(v.trim()),
-                "SignedHeaders" => signed_headers = Some(v.trim()),
-                "Signature" => signature = Some(v.trim()),
-                _ => {}
-            }
-        }
-    }
-    let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
+    let param = |name: &str| {
+        params.split(',').filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim() == name).map(|(_, v)| v.trim())
+    };
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (param("Credential"), param("SignedHeaders"), param("Signature"))
+    else {
         return Err(incomplete(
             "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
         ));

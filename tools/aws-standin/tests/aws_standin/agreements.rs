@@ -290,8 +290,8 @@ async fn agreements_admin_routes_and_seller_account() {
     // delete.
     assert_eq!(http("DELETE", &format!("{admin}/agreements/agmt-newbuyer0000000000000001"), None).await.0, 200);
     assert_eq!(http("DELETE", &format!("{admin}/agreements/agmt-newbuyer0000000000000001"), None).await.0, 404);
-    assert!(running.agreement("agmt-newbuyer0000000000000001").is_none());
-    assert!(running.remove_agreement(AGREEMENT_ACTIVE).is_some());
+    assert!(running.agreements().get("agmt-newbuyer0000000000000001").is_none());
+    assert!(running.agreements().remove(AGREEMENT_ACTIVE).is_some());
     let out = search(&client, &PROPOSER_PURCHASES).send().await.unwrap();
     assert_eq!(proposed(&out).len(), 2);
     // reset reseeds.
