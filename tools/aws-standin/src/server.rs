@@ -119,19 +119,16 @@ pub struct ExportSummary {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestEntry {
-    /// `x-amzn-RequestId` of the answer (also the `dataSetRequestId` when accepted; EC2's
-    /// `requestId`).
+    /// `x-amzn-RequestId` of the answer (also the `dataSetRequestId` or EC2's `requestId`).
     pub request_id: String,
     #[serde(with = "timestamp_serde")]
     pub received_at: OffsetDateTime,
     /// Which emulated service the request was for.
     pub service: Service,
-    /// The operation asked for (`StartSupportDataExport`, `ConfirmProductInstance`,
-    /// `SearchAgreements`, or whatever else was asked), when the request named one.
+    /// The operation asked for, when the request named one.
     pub operation: Option<String>,
     pub protocol: Protocol,
-    /// Region and service of the `Authorization` header's credential scope, read also when
-    /// the header was otherwise rejected.
+    /// The `Authorization` header's credential scope, read also when the header was rejected.
     pub signing_region: Option<String>,
     pub signing_service: Option<String>,
     /// `X-Amz-Target` (JSON protocols).
@@ -149,8 +146,7 @@ pub struct RequestEntry {
     pub product_code: Option<String>,
     /// Agreements: the request's `filters`, when the body could be read.
     pub filters: Option<Vec<agreements::Filter>>,
-    /// What a successful EC2 / agreements request answered: `{"return", "ownerId"}` or
-    /// `{"agreementIds": [...], "nextToken"}`.
+    /// What a successful EC2 / agreements call answered (`return`, `ownerId` / `agreementIds`).
     pub result: Option<serde_json::Value>,
     pub data_set_request_id: Option<String>,
     pub export: Option<ExportSummary>,
@@ -925,15 +921,6 @@ struct ErrorNextInput {
     count: Option<u32>,
 }
 
-/// `PUT /_admin/latency`: milliseconds per service.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LatencyInput {
-    cas: Option<u64>,
-    ec2: Option<u64>,
-    agreements: Option<u64>,
-}
-
 type Admin = State<Arc<Shared>>;
 
 async fn records(State(shared): Admin) -> Resp {
@@ -1034,20 +1021,16 @@ async fn error_next(State(shared): Admin, body: Bytes) -> AdminResult {
 }
 
 async fn set_latency(State(shared): Admin, body: Bytes) -> AdminResult {
-    let input = body_as::<LatencyInput>(&body)?;
+    // Milliseconds per service; an unknown service is a 400.
+    let input = body_as::<HashMap<Service, Option<u64>>>(&body)?;
     let mut latency = lock(&shared.latency);
-    for (service, ms) in [(Service::Cas, input.cas), (Service::Ec2, input.ec2), (Service::Agreements, input.agreements)]
-    {
-        if let Some(ms) = ms {
-            latency.insert(service, Duration::from_millis(ms));
-            info!(service = %service, latency_ms = ms, "latency changed");
-        }
+    for (service, ms) in input.into_iter().filter_map(|(s, ms)| Some((s, ms?))) {
+        latency.insert(service, Duration::from_millis(ms));
+        info!(service = %service, latency_ms = ms, "latency changed");
     }
-    let ms = |s: Service| latency.get(&s).copied().unwrap_or_default().as_millis() as u64;
-    Ok(json(
-        200,
-        serde_json::json!({ "cas": ms(Service::Cas), "ec2": ms(Service::Ec2), "agreements": ms(Service::Agreements) }),
-    ))
+    let all = [Service::Cas, Service::Ec2, Service::Agreements];
+    let ms = all.map(|s| (s, latency.get(&s).copied().unwrap_or_default().as_millis() as u64));
+    Ok(json(200, HashMap::from(ms)))
 }
 
 async fn instances(State(shared): Admin) -> Resp {
