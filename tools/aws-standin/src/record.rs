@@ -51,29 +51,22 @@ pub mod timestamp_serde {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_timestamp(&s)
-            .ok_or_else(|| serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z"))
+        parse_timestamp(&String::deserialize(d)?).ok_or_else(|| serde::de::Error::custom(EXPECTED))
     }
+
+    const EXPECTED: &str = "expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z";
 
     /// The same for `Option<OffsetDateTime>`.
     pub mod option {
         use super::*;
 
         pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => s.serialize_str(&format_timestamp(*t)),
-                None => s.serialize_none(),
-            }
+            t.map(format_timestamp).serialize(s)
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
-            match Option::<String>::deserialize(d)? {
-                None => Ok(None),
-                Some(s) => parse_timestamp(&s).map(Some).ok_or_else(|| {
-                    serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z")
-                }),
-            }
+            let parse = |s: String| parse_timestamp(&s).ok_or_else(|| serde::de::Error::custom(EXPECTED));
+            Option::<String>::deserialize(d)?.map(parse).transpose()
         }
     }
 }
@@ -93,16 +86,6 @@ impl OperationType {
             OperationType::Create => "CREATE",
             OperationType::Update => "UPDATE",
             OperationType::Delete => "DELETE",
-        }
-    }
-
-    /// Parses `CREATE` / `UPDATE` / `DELETE` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "CREATE" => Some(OperationType::Create),
-            "UPDATE" => Some(OperationType::Update),
-            "DELETE" => Some(OperationType::Delete),
-            _ => None,
         }
     }
 }
@@ -262,27 +245,28 @@ cade58ff-ff82-4770-b84b-0bd399bf1c6d,c0dcyyqczbk5uc62acmp6450t,6c83ff14-5167-43c
 /// The six sample rows of the guide's example file, as records, in the file's order.
 pub fn guide_sample_records() -> Vec<Record> {
     let mut reader = csv::Reader::from_reader(GUIDE_SAMPLE_CSV.as_bytes());
-    let rows = reader.deserialize::<[String; 16]>().map(|row| row.expect("the embedded sample is valid CSV"));
-    rows.map(|[f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15]| {
-        let o = |s: String| Some(s).filter(|s| !s.is_empty());
+    type Opt = Option<String>;
+    type Row =
+        (String, String, String, String, String, Opt, String, Opt, Opt, Opt, Opt, Opt, Opt, Opt, String, OperationType);
+    let rows = reader.deserialize::<Row>().map(|row| row.expect("the embedded sample is valid CSV"));
+    rows.map(|(f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, operation_type)| {
         let contact = Contact {
             product_id: f0,
             product_code: f1,
             customer_guid: f2,
             subscription_guid: f3,
             subscription_start_date: f4,
-            organization: o(f5),
+            organization: f5,
             aws_customer_id: f6,
-            given_name: o(f7),
-            surname: o(f8),
-            telephone_number: o(f9),
-            email: o(f10),
-            title: o(f11),
-            country_code: o(f12),
-            zip_code: o(f13),
+            given_name: f7,
+            surname: f8,
+            telephone_number: f9,
+            email: f10,
+            title: f11,
+            country_code: f12,
+            zip_code: f13,
         };
-        let at = parse_timestamp(&f14).expect("sample timestamps parse");
-        Record::from_contact(contact, at, OperationType::parse(&f15).expect("sample operation types parse"))
+        Record::from_contact(contact, parse_timestamp(&f14).expect("sample timestamps parse"), operation_type)
     })
     .collect()
 }
