@@ -184,16 +184,13 @@ impl RequestEntry {
 }
 
 struct Shared {
+    /// As started (its `s3` and `latency` moved out to the fields below).
+    config: StandIn,
     store: Store,
-    lag: Duration,
-    delivery: Delivery,
     s3: aws_sdk_s3::Client,
-    seed: bool,
-    required_region: Option<String>,
     fail_next: Mutex<Option<String>>,
     error_next: Mutex<HashMap<Service, InjectedError>>,
     latency: Mutex<HashMap<Service, Duration>>,
-    seller_account_id: String,
     instances: Mutex<BTreeMap<String, Instance>>,
     agreements: Mutex<BTreeMap<String, Agreement>>,
     log: Mutex<Vec<RequestEntry>>,
@@ -266,8 +263,9 @@ impl Shared {
         agreements.clear();
         if seed {
             instances.extend(seed::instances().into_iter().map(|i| (i.instance_id.clone(), i)));
-            agreements
-                .extend(seed::agreements(&self.seller_account_id).into_iter().map(|a| (a.agreement_id.clone(), a)));
+            agreements.extend(
+                seed::agreements(&self.config.seller_account_id).into_iter().map(|a| (a.agreement_id.clone(), a)),
+            );
         }
     }
 }
@@ -310,10 +308,10 @@ impl Default for StandIn {
 
 impl StandIn {
     /// Binds `addr` (use port 0 for any free port) and starts serving.
-    pub async fn start(self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
+    pub async fn start(mut self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let s3 = match self.s3 {
+        let s3 = match self.s3.take() {
             Some(c) => c,
             None => crate::s3_client_from_env().await,
         };
@@ -322,24 +320,20 @@ impl StandIn {
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             store,
-            lag: self.lag,
-            delivery: self.delivery,
             s3,
-            seed: self.seed,
-            required_region: self.required_region,
-            fail_next: Mutex::new(None),
-            error_next: Mutex::new(HashMap::new()),
-            latency: Mutex::new(self.latency),
-            seller_account_id: self.seller_account_id,
-            instances: Mutex::new(BTreeMap::new()),
-            agreements: Mutex::new(BTreeMap::new()),
-            log: Mutex::new(Vec::new()),
+            fail_next: Mutex::default(),
+            error_next: Mutex::default(),
+            latency: Mutex::new(std::mem::take(&mut self.latency)),
+            instances: Mutex::default(),
+            agreements: Mutex::default(),
+            log: Mutex::default(),
             version,
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::default(),
             stop: stop_rx.clone(),
+            config: self,
         });
-        shared.reseed_market(self.seed);
-        info!(addr = %local_addr, lag_secs = self.lag.as_secs(), delivery = ?shared.delivery, records = shared.store.len(), "aws-standin started");
+        shared.reseed_market(shared.config.seed);
+        info!(addr = %local_addr, lag_secs = shared.config.lag.as_secs(), delivery = ?shared.config.delivery, records = shared.store.len(), "aws-standin started");
         let running = shared.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, router(shared)).with_graceful_shutdown(wait_stop(stop_rx));
@@ -376,11 +370,6 @@ impl Running {
         *lock(&self.shared.fail_next) = Some(message.into());
     }
 
-    /// The next `count` `StartSupportDataExport` requests are answered with this error.
-    pub fn inject_error(&self, error: InjectedError) {
-        self.shared.set_injected(Service::Cas, error);
-    }
-
     /// The next `count` (0 cancels) requests of `service` are answered with this error, in the
     /// service's protocol.
     pub fn inject_service_error(&self, service: Service, error: InjectedError) {
@@ -404,7 +393,7 @@ impl Running {
 
     /// The configured seller account (see [`StandIn::seller_account_id`]).
     pub fn seller_account_id(&self) -> &str {
-        &self.shared.seller_account_id
+        &self.shared.config.seller_account_id
     }
 
     /// The EC2 instances by instance id, to read or change (locked until the guard is dropped).
@@ -586,7 +575,7 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         let credential = wire::check_authorization(
             authorization.as_deref(),
             amz_date(&headers).as_deref(),
-            shared.required_region.as_deref(),
+            shared.config.required_region.as_deref(),
         )?;
         entry.credential = Some(credential);
         match target.as_deref() {
@@ -620,7 +609,7 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         }
     };
     let fail = lock(&shared.fail_next).take();
-    let plan = ExportPlan::new(request_id.clone(), request, received_at, shared.lag);
+    let plan = ExportPlan::new(request_id.clone(), request, received_at, shared.config.lag);
     info!(
         request_id,
         data_set_type = plan.request.data_set_type.as_str(),
@@ -762,7 +751,7 @@ async fn agreements_api(
             .map_err(|e| AgreementsError::serialization(format!("The request body cannot be read: {e}")))?;
         let request = agreements::parse_search_request(value)?;
         let all: Vec<Agreement> = lock(&shared.agreements).values().cloned().collect();
-        agreements::search(&all, &shared.seller_account_id, &request)
+        agreements::search(&all, &shared.config.seller_account_id, &request)
     })();
 
     let (status, cbor) = match outcome {
@@ -856,7 +845,7 @@ async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>)
     );
     let notification = Notification { data_set_request_id: id.clone(), message, sns_event };
     shared.update(&id, |e| e.notification = Some(notification.clone()));
-    let status = shared.delivery.deliver(notification).await;
+    let status = shared.config.delivery.deliver(notification).await;
     match &status {
         DeliveryStatus::Failed { error } => {
             warn!(request_id = %id, error = %error, "notification delivery failed")
@@ -972,7 +961,7 @@ async fn reset_admin(State(shared): Admin, body: Bytes) -> AdminResult {
     struct ResetInput {
         seed: Option<bool>,
     }
-    reset(&shared, body_as::<ResetInput>(&body)?.seed.unwrap_or(shared.seed));
+    reset(&shared, body_as::<ResetInput>(&body)?.seed.unwrap_or(shared.config.seed));
     Ok(json(
         200,
         serde_json::json!({
@@ -1069,7 +1058,7 @@ async fn agreements(State(shared): Admin) -> Resp {
 
 async fn add_agreements(State(shared): Admin, body: Bytes) -> AdminResult {
     let (inputs, many) = one_or_many::<AgreementInput>(&body, "agreement")?;
-    let new = inputs.into_iter().map(|input| input.into_agreement(&shared.seller_account_id));
+    let new = inputs.into_iter().map(|input| input.into_agreement(&shared.config.seller_account_id));
     let new = (new.collect::<Result<Vec<_>, _>>().map_err(|e| admin_error(400, format!("bad agreement: {e}")))?, many);
     let mut agreements = lock(&shared.agreements);
     if let Some(dup) = new.0.iter().find(|a| agreements.contains_key(&a.agreement_id)) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use aws_sdk_marketplacecommerceanalytics as mca;
-use aws_standin::{Delivery, DeliveryStatus, InjectedError, Running, StandIn};
+use aws_standin::{Delivery, DeliveryStatus, InjectedError, Running, Service, StandIn};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use mca::error::ProvideErrorMetadata;
@@ -118,7 +118,7 @@ async fn sdk_request_validation() {
 async fn modelled_exception_reaches_the_sdk_as_its_variant() {
     let running = standin(Delivery::None).await;
     let client = sdk_client(&running.endpoint_url(), false);
-    running.inject_error(InjectedError::service_fault("CAS is down", 1));
+    running.inject_service_error(Service::Cas, InjectedError::service_fault("CAS is down", 1));
     let err = export_request(&client, "bucket", 0).send().await.unwrap_err();
     match err.into_service_error() {
         StartSupportDataExportError::MarketplaceCommerceAnalyticsException(e) => {
@@ -129,12 +129,15 @@ async fn modelled_exception_reaches_the_sdk_as_its_variant() {
     assert_eq!(running.requests().last().unwrap().status, 500);
 
     // other error types come out as unmodelled errors with their code.
-    running.inject_error(InjectedError {
-        error_type: "AccessDeniedException".into(),
-        message: "not allowed".into(),
-        status: Some(400),
-        count: 1,
-    });
+    running.inject_service_error(
+        Service::Cas,
+        InjectedError {
+            error_type: "AccessDeniedException".into(),
+            message: "not allowed".into(),
+            status: Some(400),
+            count: 1,
+        },
+    );
     let err = export_request(&client, "bucket", 0).send().await.unwrap_err().into_service_error();
     assert!(!err.is_marketplace_commerce_analytics_exception(), "{err:?}");
     assert_eq!(err.code(), Some("AccessDeniedException"));
@@ -142,9 +145,9 @@ async fn modelled_exception_reaches_the_sdk_as_its_variant() {
 
     // with the SDK's default retries a single 500 is retried away; three are not.
     let retrying = sdk_client(&running.endpoint_url(), true);
-    running.inject_error(InjectedError::service_fault("blip", 1));
+    running.inject_service_error(Service::Cas, InjectedError::service_fault("blip", 1));
     assert!(export_request(&retrying, "bucket", 0).send().await.is_ok());
-    running.inject_error(InjectedError::service_fault("down", 3));
+    running.inject_service_error(Service::Cas, InjectedError::service_fault("down", 3));
     let err = export_request(&retrying, "bucket", 0).send().await.unwrap_err().into_service_error();
     assert!(err.is_marketplace_commerce_analytics_exception(), "{err:?}");
     running.shutdown().await;
