@@ -565,26 +565,19 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
     entry.parameters = serde_json::from_slice(&body).ok();
 
     let outcome = (|| {
+        let unknown = |status, message: String| Err(ApiError::new(status, "UnknownOperationException", message));
         if method != Method::POST {
-            return Err(ApiError::new(
-                405,
-                "UnknownOperationException",
-                format!("{method} is not supported; use POST"),
-            ));
+            return unknown(405, format!("{method} is not supported; use POST"));
         }
-        let credential = wire::check_authorization(
-            authorization.as_deref(),
-            amz_date(&headers).as_deref(),
-            shared.config.required_region.as_deref(),
-        )?;
-        entry.credential = Some(credential);
+        let region = shared.config.required_region.as_deref();
+        entry.credential =
+            Some(wire::check_authorization(authorization.as_deref(), amz_date(&headers).as_deref(), region)?);
         match target.as_deref() {
             Some(START_SUPPORT_DATA_EXPORT_TARGET) => {}
             Some(t) if t.starts_with(TARGET_PREFIX) => {
-                let message = format!("{t} is not emulated by aws-standin (only StartSupportDataExport is)");
-                return Err(ApiError::new(400, "UnknownOperationException", message));
+                return unknown(400, format!("{t} is not emulated by aws-standin (only StartSupportDataExport is)"));
             }
-            _ => return Err(ApiError::new(400, "UnknownOperationException", "Unknown or missing X-Amz-Target")),
+            _ => return unknown(400, "Unknown or missing X-Amz-Target".into()),
         }
         wire::check_content_type(header(&headers, "content-type").as_deref())?;
         if let Some(injected) = shared.take_injected(Service::Cas) {
@@ -632,12 +625,10 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
     });
     entry.delivery = Some(DeliveryStatus::Pending);
     shared.push(entry);
-    let task = tokio::spawn(run_export(shared.clone(), plan, fail));
-    {
-        let mut tasks = lock(&shared.tasks);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
-    }
+    let mut tasks = lock(&shared.tasks);
+    tasks.retain(|t| !t.is_finished());
+    tasks.push(tokio::spawn(run_export(shared.clone(), plan, fail)));
+    drop(tasks);
     let body = serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id })).expect("serializes");
     answer(200, &[("content-type", CONTENT_TYPE), ("x-amzn-RequestId", &request_id)], body)
 }

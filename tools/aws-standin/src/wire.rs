@@ -97,6 +97,7 @@ pub fn check_sigv4(
     required_region: Option<&str>,
 ) -> Result<Credential, ApiError> {
     let incomplete = |m: &str| ApiError::new(403, "IncompleteSignatureException", m);
+    let invalid = |m: String| Err(ApiError::new(403, "InvalidSignatureException", m));
     let Some(auth) = authorization.map(str::trim).filter(|a| !a.is_empty()) else {
         return Err(ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"));
     };
@@ -126,11 +127,7 @@ pub fn check_sigv4(
         ));
     }
     if scope[3] != signing_name {
-        return Err(ApiError::new(
-            403,
-            "InvalidSignatureException",
-            format!("Credential should be scoped to correct service: '{signing_name}'."),
-        ));
+        return invalid(format!("Credential should be scoped to correct service: '{signing_name}'."));
     }
     let headers: Vec<&str> = signed_headers.split(';').collect();
     if signed_headers.is_empty() || !headers.contains(&"host") {
@@ -143,24 +140,15 @@ pub fn check_sigv4(
         return Err(incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."));
     };
     if amz_date.len() >= 8 && !amz_date.starts_with(scope[1]) && amz_date.bytes().take(8).all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::new(
-            403,
-            "InvalidSignatureException",
-            format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'.",
-                scope[1],
-                &amz_date[..8]
-            ),
+        let (scoped, sent) = (scope[1], &amz_date[..8]);
+        return invalid(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scoped}' != '{sent}'."
         ));
     }
     if let Some(required) = required_region
         && scope[2] != required
     {
-        return Err(ApiError::new(
-            403,
-            "InvalidSignatureException",
-            format!("Credential should be scoped to a valid region, not '{}'.", scope[2]),
-        ));
+        return invalid(format!("Credential should be scoped to a valid region, not '{}'.", scope[2]));
     }
     Ok(Credential {
         access_key_id: scope[0].to_string(),
