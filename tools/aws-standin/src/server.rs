@@ -699,11 +699,8 @@ async fn agreements_api(
     let mut entry =
         RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at, authorization.as_deref());
     entry.operation = (service == agreements::SERVICE_SHAPE).then(|| operation.clone());
-    let document = if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(serde_json::json!({}))
-    } else {
-        agreements::cbor_to_json(&body)
-    };
+    let document =
+        if body.trim_ascii().is_empty() { Ok(serde_json::json!({})) } else { agreements::cbor_to_json(&body) };
     entry.parameters = document.as_ref().ok().cloned();
     entry.filters =
         entry.parameters.as_ref().and_then(|p| agreements::parse_search_request(p).ok()).and_then(|r| r.filters);
