@@ -105,15 +105,13 @@ async fn main() -> anyhow::Result<()> {
     // The live checks: the stand-in's Agreement API with a fixed delay, and
     // an ACTIVE agreement of the benchmark's account on one of its products.
     let delay = Duration::from_millis(env_usize("BENCH_AGREEMENT_DELAY_MS", 30) as u64);
-    let standin = StandIn::builder()
-        .seed_guide_data(true)
-        .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
-        .start("127.0.0.1:0")
-        .await?;
-    let mut agreement = standin.agreement(aws_standin::seed::AGREEMENT_ACTIVE).expect("seeded agreement");
+    let s3 = Some(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"));
+    let standin = StandIn { seed: true, s3, ..Default::default() }.start("127.0.0.1:0").await?;
+    let mut agreement =
+        standin.agreements().get(aws_standin::seed::AGREEMENT_ACTIVE).cloned().expect("seeded agreement");
     agreement.acceptor_account_id = BIG_ACCOUNT.to_owned();
     agreement.agreement_id = "agmt-bench".to_owned();
-    standin.put_agreement(agreement);
+    standin.agreements().insert(agreement.agreement_id.clone(), agreement);
     standin.set_latency(Service::Agreements, delay);
     let sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())

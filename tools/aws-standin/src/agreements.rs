@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use ciborium::tag::Required;
-use serde::{Deserialize, Serialize, Serializer};
+use ciborium::Value;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::record::timestamp_serde;
@@ -153,7 +153,8 @@ pub struct ValidationField {
 
 /// An error answer of the service: HTTP status, `__type`, `message`, and for
 /// `ValidationException` its `reason` and `fields`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type} ({status}): {message}")]
 pub struct AgreementsError {
     pub status: u16,
     pub error_type: String,
@@ -233,14 +234,6 @@ impl AgreementsError {
         })
     }
 }
-
-impl std::fmt::Display for AgreementsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.error_type, self.status, self.message)
-    }
-}
-
-impl std::error::Error for AgreementsError {}
 
 // ---------------------------------------------------------------------------------------------
 // Request.
@@ -404,83 +397,52 @@ fn to_cbor(value: &impl Serialize) -> Vec<u8> {
 
 /// A timestamp as RPC v2 CBOR writes it: tag 1 over epoch seconds, an integer, or a float when
 /// there are milliseconds.
-struct Epoch(OffsetDateTime);
-
-impl Serialize for Epoch {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match (self.0.unix_timestamp(), self.0.millisecond()) {
-            (secs, 0) => Required::<i64, 1>(secs).serialize(s),
-            (secs, ms) => Required::<f64, 1>(secs as f64 + f64::from(ms) / 1000.0).serialize(s),
-        }
-    }
+fn epoch(t: OffsetDateTime) -> Value {
+    let secs = match t.millisecond() {
+        0 => Value::from(t.unix_timestamp()),
+        ms => Value::from(t.unix_timestamp() as f64 + f64::from(ms) / 1000.0),
+    };
+    Value::Tag(1, Box::new(secs))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Party<'a> {
-    account_id: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProposalSummary<'a> {
-    resources: &'a [Resource],
-    offer_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offer_set_id: Option<&'a str>,
+/// A CBOR map of the fields that are there.
+fn map(fields: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Value {
+    Value::Map(fields.into_iter().filter_map(|(k, v)| Some((k.into(), v?))).collect())
 }
 
 /// One `AgreementViewSummary`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Summary<'a> {
-    agreement_id: &'a str,
-    acceptance_time: Epoch,
-    start_time: Epoch,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    end_time: Option<Epoch>,
-    last_update_time: Epoch,
-    agreement_type: &'a str,
-    acceptor: Party<'a>,
-    proposer: Party<'a>,
-    proposal_summary: ProposalSummary<'a>,
-    status: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Output<'a> {
-    agreement_view_summaries: Vec<Summary<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<&'a str>,
-}
-
-fn summary(a: &Agreement) -> Summary<'_> {
-    Summary {
-        agreement_id: &a.agreement_id,
-        acceptance_time: Epoch(a.acceptance_time),
-        start_time: Epoch(a.start_time),
-        end_time: a.end_time.map(Epoch),
-        last_update_time: Epoch(a.last_update_time),
-        agreement_type: &a.agreement_type,
-        acceptor: Party { account_id: &a.acceptor_account_id },
-        proposer: Party { account_id: &a.proposer_account_id },
-        proposal_summary: ProposalSummary {
-            resources: &a.resources,
-            offer_id: &a.offer_id,
-            offer_set_id: a.offer_set_id.as_deref(),
-        },
-        status: &a.status,
-    }
+fn summary(a: &Agreement) -> Value {
+    let text = |s: &str| Some(Value::from(s));
+    let party = |id: &str| Some(map([("accountId", text(id))]));
+    let resources = a.resources.iter().map(|r| map([("id", text(&r.id)), ("type", text(&r.resource_type))]));
+    map([
+        ("agreementId", text(&a.agreement_id)),
+        ("acceptanceTime", Some(epoch(a.acceptance_time))),
+        ("startTime", Some(epoch(a.start_time))),
+        ("endTime", a.end_time.map(epoch)),
+        ("lastUpdateTime", Some(epoch(a.last_update_time))),
+        ("agreementType", text(&a.agreement_type)),
+        ("acceptor", party(&a.acceptor_account_id)),
+        ("proposer", party(&a.proposer_account_id)),
+        (
+            "proposalSummary",
+            Some(map([
+                ("resources", Some(Value::Array(resources.collect()))),
+                ("offerId", text(&a.offer_id)),
+                ("offerSetId", a.offer_set_id.as_deref().and_then(text)),
+            ])),
+        ),
+        ("status", text(&a.status)),
+    ])
 }
 
 impl SearchPage {
     /// The `SearchAgreements` output document in CBOR.
     pub fn to_cbor(&self) -> Vec<u8> {
-        to_cbor(&Output {
-            agreement_view_summaries: self.agreements.iter().map(summary).collect(),
-            next_token: self.next_token.as_deref(),
-        })
+        to_cbor(&map([
+            ("agreementViewSummaries", Some(Value::Array(self.agreements.iter().map(summary).collect()))),
+            ("nextToken", self.next_token.as_deref().map(Value::from)),
+        ]))
     }
 }
 

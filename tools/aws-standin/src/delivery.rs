@@ -117,12 +117,7 @@ impl Delivery {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(max).collect();
-        format!("{t}...")
-    }
+    s.char_indices().nth(max).map_or_else(|| s.to_string(), |(i, _)| format!("{}...", &s[..i]))
 }
 
 async fn post_json(url: &str, body: &serde_json::Value) -> Result<(u16, Option<String>, String), String> {

@@ -61,8 +61,9 @@ impl Instance {
 }
 
 /// An EC2 error: HTTP status and `<Code>`/`<Message>` of EC2's XML error document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
+#[error("{code} ({status}): {message}")]
 pub struct Ec2Error {
     pub status: u16,
     pub code: String,
@@ -116,28 +117,10 @@ impl Ec2Error {
     }
 }
 
-impl std::fmt::Display for Ec2Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status, self.message)
-    }
-}
-
-impl std::error::Error for Ec2Error {}
-
 /// Escapes text for XML element content.
 pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    let escapes = [('&', "&amp;"), ('<', "&lt;"), ('>', "&gt;"), ('"', "&quot;"), ('\'', "&apos;")];
+    escapes.iter().fold(s.to_string(), |s, (c, e)| s.replace(*c, e))
 }
 
 /// Whether a Content-Type is the Query protocol's (`application/x-www-form-urlencoded`, any

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::record::{CSV_HEADER, Record, format_key_timestamp, format_timestamp, truncate_to_millis};
+use crate::record::{CSV_HEADER, Record, format_key_timestamp, format_timestamp, timestamp_serde, truncate_to_millis};
 
 /// The two data set types `StartSupportDataExport` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,31 +19,29 @@ pub enum DataSetType {
 }
 
 impl DataSetType {
-    pub const ALL: [DataSetType; 2] =
-        [DataSetType::CustomerSupportContactsData, DataSetType::TestCustomerSupportContactsData];
-
     pub fn as_str(self) -> &'static str {
         match self {
             DataSetType::CustomerSupportContactsData => "customer_support_contacts_data",
             DataSetType::TestCustomerSupportContactsData => "test_customer_support_contacts_data",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
 }
 
-/// A validated `StartSupportDataExport` request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A validated `StartSupportDataExport` request; serialized as the metadata file's
+/// `dataSetRequestParameters` (the guide's field order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ExportRequest {
-    pub data_set_type: DataSetType,
+    #[serde(with = "timestamp_serde")]
     pub from_date: OffsetDateTime,
+    pub data_set_type: DataSetType,
     pub role_name_arn: String,
     pub destination_s3_bucket_name: String,
     /// `None` (or empty) writes to the bucket root.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_s3_prefix: Option<String>,
     pub sns_topic_arn: String,
+    #[serde(skip)]
     pub customer_defined_values: Option<BTreeMap<String, String>>,
 }
 
@@ -103,14 +101,7 @@ impl ExportPlan {
                 start_date_time: format_timestamp(self.coverage_start),
                 end_date_time: format_timestamp(self.coverage_end),
             },
-            data_set_request_parameters: RequestParameters {
-                from_date: format_timestamp(self.request.from_date),
-                data_set_type: self.request.data_set_type.as_str(),
-                role_name_arn: &self.request.role_name_arn,
-                destination_s3_bucket_name: &self.request.destination_s3_bucket_name,
-                destination_s3_prefix: self.request.destination_s3_prefix.as_deref(),
-                sns_topic_arn: &self.request.sns_topic_arn,
-            },
+            data_set_request_parameters: &self.request,
             data_set_s3_location: &self.data_set,
             data_set_meta_data_s3_location: &self.metadata,
             request_received_date_time: format_timestamp(self.received_at),
@@ -125,10 +116,9 @@ impl ExportPlan {
         NotificationMessage {
             data_set_s3_location: Some(self.data_set.clone()),
             data_set_meta_data_s3_location: Some(self.metadata.clone()),
-            data_set_request_id: self.data_set_request_id.clone(),
             success: true,
             message: None,
-            customer_defined_values: self.request.customer_defined_values.clone(),
+            ..self.failure_message("")
         }
     }
 
@@ -181,7 +171,7 @@ pub fn write_csv(rows: &[Record]) -> Vec<u8> {
 struct Metadata<'a> {
     data_set_request_id: &'a str,
     data_set_coverage_range: CoverageRange,
-    data_set_request_parameters: RequestParameters<'a>,
+    data_set_request_parameters: &'a ExportRequest,
     data_set_s3_location: &'a S3Location,
     data_set_meta_data_s3_location: &'a S3Location,
     request_received_date_time: String,
@@ -195,18 +185,6 @@ struct Metadata<'a> {
 struct CoverageRange {
     start_date_time: String,
     end_date_time: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestParameters<'a> {
-    from_date: String,
-    data_set_type: &'a str,
-    role_name_arn: &'a str,
-    destination_s3_bucket_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    destination_s3_prefix: Option<&'a str>,
-    sns_topic_arn: &'a str,
 }
 
 /// The JSON message CAS publishes to the SNS topic.

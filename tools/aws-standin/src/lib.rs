@@ -1,44 +1,19 @@
-//! # aws-standin
+#![doc = include_str!("../README.md")]
 //!
-//! A local stand-in of the AWS calls psc-bridge makes, for local runs and tests only, on one port.
-//! It emulates only what the product's clients send, in their wire protocols:
-//! - `POST /` with `X-Amz-Target: MarketplaceCommerceAnalytics20150701.StartSupportDataExport`
-//!   (AWS JSON 1.1): the retired Commerce Analytics export of Product Support Connection
-//!   contacts, validated as in [`wire::parse_request`]; errors are `{"__type", "message"}` with
-//!   `x-amzn-ErrorType`. After the answer, in the background, it writes the export's CSV and
-//!   `.meta.json` to S3 (the latest state of every record changed in `[fromDate, request time -
-//!   lag]`) and delivers the notification, wrapped in an SNS Lambda event, through the
-//!   configured [`Delivery`].
-//! - `POST /` with a form-encoded body (EC2 Query): `Action=ConfirmProductInstance&InstanceId=...
-//!   &ProductCode=...`; `return` is true only when the product code is attached to the instance
-//!   and it is running, in the region of the credential scope; errors are EC2's XML
-//!   (`AuthFailure` 401, `MissingAction`, `InvalidAction`, `MissingParameter`,
-//!   `InvalidInstanceID.Malformed`, `InvalidInstanceID.NotFound`, 400). See [`ec2`].
-//! - `POST /service/AWSMPCommerceService_v20200301/operation/SearchAgreements` (Smithy RPC v2
-//!   CBOR, what `aws-sdk-marketplaceagreement` sends), with the filters psc-bridge sends:
-//!   `PartyType=Proposer`, `AgreementType` and optionally `AcceptorAccountId`; `maxResults`
-//!   and an opaque `nextToken`. The caller is the configured seller
-//!   ([`StandInBuilder::seller_account_id`]). Other filters, `PartyType=Acceptor` and `sort` are
-//!   not emulated (a `ValidationException`). See [`agreements`].
+//! ## Library
 //!
-//! Every call needs a SigV4 `Authorization` header of the right shape and scope (the signature
-//! is not verified). Errors can be injected and latency added per service; the seed data is in
-//! [`seed`], the admin endpoints (`/_admin/...`) in the README. It does not use the `psc-bridge`
-//! library (the system under test). The unmodified SDK clients reach it with their endpoint
-//! variable ([`ENDPOINT_ENV_VAR`], [`AGREEMENT_ENDPOINT_ENV_VAR`], [`EC2_ENDPOINT_ENV_VAR`], or
-//! `AWS_ENDPOINT_URL`) set to [`Running::endpoint_url`].
+//! [`StandIn::start`] starts one; [`Running`] changes its data and reads its request log. The
+//! protocols are in [`wire`] (Commerce Analytics, and SigV4 header checks: the signature is not
+//! verified), [`ec2`] and [`agreements`]; the seed data in [`seed`]. It does not use the
+//! `psc-bridge` library (the system under test).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use std::time::Duration;
 //! use aws_standin::{Delivery, StandIn};
 //! let (delivery, mut notifications) = Delivery::channel();
-//! let running = StandIn::builder()
-//!     .lag(Duration::ZERO)
-//!     .delivery(delivery)
-//!     .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:5000"))
-//!     .start("127.0.0.1:0")
-//!     .await?;
+//! let s3 = Some(aws_standin::s3_client_for_endpoint("http://127.0.0.1:5000"));
+//! let running = StandIn { lag: Duration::ZERO, delivery, s3, ..Default::default() }.start("127.0.0.1:0").await?;
 //! running.store().delete("ba1d75cc-d984-4f07-bb14-ae04b952afbc", None).unwrap();
 //! // ... call StartSupportDataExport with the SDK pointed at running.endpoint_url(), then:
 //! let event: aws_lambda_events::sns::SnsEvent = notifications.recv().await.unwrap().sns_event();
@@ -68,7 +43,7 @@ pub use record::{
     CSV_HEADER, Contact, GUIDE_SAMPLE_CSV, OperationType, Record, format_timestamp, guide_sample_records,
     parse_timestamp,
 };
-pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn, StandInBuilder};
+pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn};
 pub use service::{Protocol, Service};
 pub use store::{Store, StoreError};
 pub use wire::ApiError;

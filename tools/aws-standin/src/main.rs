@@ -38,10 +38,9 @@ struct Args {
     /// Reject StartSupportDataExport requests signed for another region.
     #[arg(long, value_name = "REGION")]
     require_region: Option<String>,
-    /// The stand-in's seller account: the proposer SearchAgreements searches as
-    /// (default 999988887777).
-    #[arg(long, value_name = "ID", value_parser = account_id)]
-    seller_account_id: Option<String>,
+    /// The stand-in's seller account: the proposer SearchAgreements searches as.
+    #[arg(long, value_name = "ID", value_parser = account_id, default_value = aws_standin::seed::SELLER_ACCOUNT_ID)]
+    seller_account_id: String,
 }
 
 fn account_id(id: &str) -> Result<String, String> {
@@ -70,18 +69,16 @@ async fn main() {
         Some(url) => Delivery::Http { url, timeout: Duration::from_secs(args.delivery_timeout_seconds) },
         None => Delivery::None,
     };
-    let mut builder = StandIn::builder()
-        .lag(Duration::from_secs(args.lag_seconds))
-        .delivery(delivery)
-        .seed_guide_data(!args.no_seed)
-        .s3_client(aws_standin::s3_client_from_env().await);
-    if let Some(r) = args.require_region {
-        builder = builder.require_region(r);
-    }
-    if let Some(id) = args.seller_account_id {
-        builder = builder.seller_account_id(id);
-    }
-    let running = match builder.start(args.listen.as_str()).await {
+    let standin = StandIn {
+        lag: Duration::from_secs(args.lag_seconds),
+        delivery,
+        seed: !args.no_seed,
+        s3: Some(aws_standin::s3_client_from_env().await),
+        required_region: args.require_region,
+        seller_account_id: args.seller_account_id,
+        ..Default::default()
+    };
+    let running = match standin.start(args.listen.as_str()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("aws-standin: cannot listen on {}: {e}", args.listen);

@@ -51,29 +51,22 @@ pub mod timestamp_serde {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_timestamp(&s)
-            .ok_or_else(|| serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z"))
+        parse_timestamp(&String::deserialize(d)?).ok_or_else(|| serde::de::Error::custom(EXPECTED))
     }
+
+    const EXPECTED: &str = "expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z";
 
     /// The same for `Option<OffsetDateTime>`.
     pub mod option {
         use super::*;
 
         pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => s.serialize_str(&format_timestamp(*t)),
-                None => s.serialize_none(),
-            }
+            t.map(format_timestamp).serialize(s)
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
-            match Option::<String>::deserialize(d)? {
-                None => Ok(None),
-                Some(s) => parse_timestamp(&s).map(Some).ok_or_else(|| {
-                    serde::de::Error::custom("expected an ISO 8601 timestamp like 2016-04-07T14:05:15.275Z")
-                }),
-            }
+            let parse = |s: String| parse_timestamp(&s).ok_or_else(|| serde::de::Error::custom(EXPECTED));
+            Option::<String>::deserialize(d)?.map(parse).transpose()
         }
     }
 }
@@ -93,16 +86,6 @@ impl OperationType {
             OperationType::Create => "CREATE",
             OperationType::Update => "UPDATE",
             OperationType::Delete => "DELETE",
-        }
-    }
-
-    /// Parses `CREATE` / `UPDATE` / `DELETE` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "CREATE" => Some(OperationType::Create),
-            "UPDATE" => Some(OperationType::Update),
-            "DELETE" => Some(OperationType::Delete),
-            _ => None,
         }
     }
 }
@@ -146,120 +129,84 @@ pub struct Contact {
     pub zip_code: Option<String>,
 }
 
-/// One state of a contact record: the guide's 16 columns.
+/// One state of a contact record: the guide's 16 columns, a [`Contact`] (which it derefs to)
+/// with its `Operation Time` and `Operation Type`.
 ///
-/// JSON form (admin endpoints): camelCase keys, `operationTime` as an ISO 8601 string,
-/// `operationType` as `CREATE` / `UPDATE` / `DELETE`.
+/// JSON form (admin endpoints): the contact's camelCase keys, `operationTime` as an ISO 8601
+/// string, `operationType` as `CREATE` / `UPDATE` / `DELETE`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
-    pub product_id: String,
-    pub product_code: String,
-    pub customer_guid: String,
-    pub subscription_guid: String,
-    pub subscription_start_date: String,
-    #[serde(default)]
-    pub organization: Option<String>,
-    pub aws_customer_id: String,
-    #[serde(default)]
-    pub given_name: Option<String>,
-    #[serde(default)]
-    pub surname: Option<String>,
-    #[serde(default)]
-    pub telephone_number: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub country_code: Option<String>,
-    #[serde(default)]
-    pub zip_code: Option<String>,
+    #[serde(flatten)]
+    pub contact: Contact,
     #[serde(with = "timestamp_serde")]
     pub operation_time: OffsetDateTime,
     pub operation_type: OperationType,
 }
 
+impl std::ops::Deref for Record {
+    type Target = Contact;
+    fn deref(&self) -> &Contact {
+        &self.contact
+    }
+}
+
+impl std::ops::DerefMut for Record {
+    fn deref_mut(&mut self) -> &mut Contact {
+        &mut self.contact
+    }
+}
+
 impl Record {
     /// A record from a contact, an operation time and an operation type.
-    pub fn from_contact(c: Contact, operation_time: OffsetDateTime, operation_type: OperationType) -> Self {
-        Record {
+    pub fn from_contact(contact: Contact, operation_time: OffsetDateTime, operation_type: OperationType) -> Self {
+        Record { contact, operation_time, operation_type }
+    }
+
+    /// The contact part of this record.
+    pub fn contact(&self) -> Contact {
+        self.contact.clone()
+    }
+
+    /// This record with the contact fields removed (what a DELETE row carries: identifiers only).
+    pub fn identifiers_only(self) -> Self {
+        let c = self.contact;
+        let contact = Contact {
             product_id: c.product_id,
             product_code: c.product_code,
             customer_guid: c.customer_guid,
             subscription_guid: c.subscription_guid,
             subscription_start_date: c.subscription_start_date,
-            organization: c.organization,
             aws_customer_id: c.aws_customer_id,
-            given_name: c.given_name,
-            surname: c.surname,
-            telephone_number: c.telephone_number,
-            email: c.email,
-            title: c.title,
-            country_code: c.country_code,
-            zip_code: c.zip_code,
-            operation_time,
-            operation_type,
-        }
-    }
-
-    /// The contact part of this record.
-    pub fn contact(&self) -> Contact {
-        Contact {
-            product_id: self.product_id.clone(),
-            product_code: self.product_code.clone(),
-            customer_guid: self.customer_guid.clone(),
-            subscription_guid: self.subscription_guid.clone(),
-            subscription_start_date: self.subscription_start_date.clone(),
-            organization: self.organization.clone(),
-            aws_customer_id: self.aws_customer_id.clone(),
-            given_name: self.given_name.clone(),
-            surname: self.surname.clone(),
-            telephone_number: self.telephone_number.clone(),
-            email: self.email.clone(),
-            title: self.title.clone(),
-            country_code: self.country_code.clone(),
-            zip_code: self.zip_code.clone(),
-        }
-    }
-
-    /// This record with the contact fields removed (what a DELETE row carries: identifiers only).
-    pub fn identifiers_only(mut self) -> Self {
-        self.organization = None;
-        self.given_name = None;
-        self.surname = None;
-        self.telephone_number = None;
-        self.email = None;
-        self.title = None;
-        self.country_code = None;
-        self.zip_code = None;
-        self
+            ..Contact::default()
+        };
+        Record { contact, ..self }
     }
 
     /// The 16 CSV fields in the guide's column order. DELETE rows get empty contact fields
     /// whatever the record holds.
     pub fn csv_fields(&self) -> [String; 16] {
-        let delete = self.operation_type == OperationType::Delete;
-        let contact = |v: &Option<String>| {
-            if delete { String::new() } else { v.clone().unwrap_or_default() }
-        };
+        let c =
+            if self.operation_type == OperationType::Delete { self.clone().identifiers_only() } else { self.clone() };
+        let o = |v: Option<String>| v.unwrap_or_default();
+        let c = c.contact;
         [
-            self.product_id.clone(),
-            self.product_code.clone(),
-            self.customer_guid.clone(),
-            self.subscription_guid.clone(),
-            self.subscription_start_date.clone(),
-            contact(&self.organization),
-            self.aws_customer_id.clone(),
-            contact(&self.given_name),
-            contact(&self.surname),
-            contact(&self.telephone_number),
-            contact(&self.email),
-            contact(&self.title),
-            contact(&self.country_code),
-            contact(&self.zip_code),
+            c.product_id,
+            c.product_code,
+            c.customer_guid,
+            c.subscription_guid,
+            c.subscription_start_date,
+            o(c.organization),
+            c.aws_customer_id,
+            o(c.given_name),
+            o(c.surname),
+            o(c.telephone_number),
+            o(c.email),
+            o(c.title),
+            o(c.country_code),
+            o(c.zip_code),
             format_timestamp(self.operation_time),
-            self.operation_type.as_str().to_string(),
+            self.operation_type.to_string(),
         ]
     }
 }
@@ -297,35 +244,31 @@ cade58ff-ff82-4770-b84b-0bd399bf1c6d,c0dcyyqczbk5uc62acmp6450t,6c83ff14-5167-43c
 
 /// The six sample rows of the guide's example file, as records, in the file's order.
 pub fn guide_sample_records() -> Vec<Record> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(GUIDE_SAMPLE_CSV.as_bytes());
-    let opt = |s: &str| {
-        if s.is_empty() { None } else { Some(s.to_string()) }
-    };
-    reader
-        .records()
-        .map(|row| {
-            let row = row.expect("the embedded sample is valid CSV");
-            let f = |i: usize| row.get(i).expect("16 columns").to_string();
-            Record {
-                product_id: f(0),
-                product_code: f(1),
-                customer_guid: f(2),
-                subscription_guid: f(3),
-                subscription_start_date: f(4),
-                organization: opt(&f(5)),
-                aws_customer_id: f(6),
-                given_name: opt(&f(7)),
-                surname: opt(&f(8)),
-                telephone_number: opt(&f(9)),
-                email: opt(&f(10)),
-                title: opt(&f(11)),
-                country_code: opt(&f(12)),
-                zip_code: opt(&f(13)),
-                operation_time: parse_timestamp(&f(14)).expect("sample timestamps parse"),
-                operation_type: OperationType::parse(&f(15)).expect("sample operation types parse"),
-            }
-        })
-        .collect()
+    let mut reader = csv::Reader::from_reader(GUIDE_SAMPLE_CSV.as_bytes());
+    type Opt = Option<String>;
+    type Row =
+        (String, String, String, String, String, Opt, String, Opt, Opt, Opt, Opt, Opt, Opt, Opt, String, OperationType);
+    let rows = reader.deserialize::<Row>().map(|row| row.expect("the embedded sample is valid CSV"));
+    rows.map(|(f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, operation_type)| {
+        let contact = Contact {
+            product_id: f0,
+            product_code: f1,
+            customer_guid: f2,
+            subscription_guid: f3,
+            subscription_start_date: f4,
+            organization: f5,
+            aws_customer_id: f6,
+            given_name: f7,
+            surname: f8,
+            telephone_number: f9,
+            email: f10,
+            title: f11,
+            country_code: f12,
+            zip_code: f13,
+        };
+        Record::from_contact(contact, parse_timestamp(&f14).expect("sample timestamps parse"), operation_type)
+    })
+    .collect()
 }
 
 #[cfg(test)]

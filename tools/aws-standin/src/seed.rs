@@ -1,5 +1,5 @@
 //! The seed data of the EC2 and Agreement API stand-ins, around the guide's three products (what
-//! `seed_guide_data(true)` and `POST /_admin/reset` load besides the contact records).
+//! `StandIn::seed` and `POST /_admin/reset` load besides the contact records).
 //!
 //! | account | agreements (proposer [`SELLER_ACCOUNT_ID`] unless said) | instances |
 //! | --- | --- | --- |

@@ -48,9 +48,7 @@ pub struct InjectedError {
     pub count: u32,
 }
 
-fn default_error_message() -> String {
-    "Injected fault (aws-standin)".to_string()
-}
+const DEFAULT_ERROR_MESSAGE: &str = "Injected fault (aws-standin)";
 
 impl InjectedError {
     /// `count` requests answered with a 500 `MarketplaceCommerceAnalyticsException`.
@@ -58,13 +56,10 @@ impl InjectedError {
         InjectedError { error_type: SERVICE_EXCEPTION.into(), message: message.into(), status: Some(500), count }
     }
 
-    /// `count` requests answered with `error_type` at the status the service gives it (for
-    /// [`Running::inject_service_error`]: e.g. EC2's `RequestLimitExceeded` (503),
-    /// `UnauthorizedOperation` (403), `InternalError` (500); the Agreement API's
-    /// `ThrottlingException` (429), `InternalServerException` (500), `AccessDeniedException`
-    /// (403)).
+    /// `count` requests answered with `error_type` at the status the service gives it
+    /// ([`InjectedError::status_for`]).
     pub fn of_type(error_type: impl Into<String>, count: u32) -> Self {
-        InjectedError { error_type: error_type.into(), message: default_error_message(), status: None, count }
+        InjectedError { error_type: error_type.into(), message: DEFAULT_ERROR_MESSAGE.into(), status: None, count }
     }
 
     /// The same with a message.
@@ -124,19 +119,16 @@ pub struct ExportSummary {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestEntry {
-    /// `x-amzn-RequestId` of the answer (also the `dataSetRequestId` when accepted; EC2's
-    /// `requestId`).
+    /// `x-amzn-RequestId` of the answer (also the `dataSetRequestId` or EC2's `requestId`).
     pub request_id: String,
     #[serde(with = "timestamp_serde")]
     pub received_at: OffsetDateTime,
     /// Which emulated service the request was for.
     pub service: Service,
-    /// The operation asked for (`StartSupportDataExport`, `ConfirmProductInstance`,
-    /// `SearchAgreements`, or whatever else was asked), when the request named one.
+    /// The operation asked for, when the request named one.
     pub operation: Option<String>,
     pub protocol: Protocol,
-    /// Region and service of the `Authorization` header's credential scope, read also when
-    /// the header was otherwise rejected.
+    /// The `Authorization` header's credential scope, read also when the header was rejected.
     pub signing_region: Option<String>,
     pub signing_service: Option<String>,
     /// `X-Amz-Target` (JSON protocols).
@@ -154,8 +146,7 @@ pub struct RequestEntry {
     pub product_code: Option<String>,
     /// Agreements: the request's `filters`, when the body could be read.
     pub filters: Option<Vec<agreements::Filter>>,
-    /// What a successful EC2 / agreements request answered: `{"return", "ownerId"}` or
-    /// `{"agreementIds": [...], "nextToken"}`.
+    /// What a successful EC2 / agreements call answered (`return`, `ownerId` / `agreementIds`).
     pub result: Option<serde_json::Value>,
     pub data_set_request_id: Option<String>,
     pub export: Option<ExportSummary>,
@@ -164,15 +155,17 @@ pub struct RequestEntry {
 }
 
 impl RequestEntry {
-    fn new(service: Service, protocol: Protocol, request_id: &str, received_at: OffsetDateTime) -> Self {
+    /// A request's entry, with the signing scope of its `authorization` header.
+    fn new(service: Service, protocol: Protocol, id: &str, at: OffsetDateTime, authorization: Option<&str>) -> Self {
+        let (signing_region, signing_service) = wire::credential_scope(authorization).unzip();
         RequestEntry {
-            request_id: request_id.to_string(),
-            received_at,
+            request_id: id.to_string(),
+            received_at: at,
             service,
             operation: None,
             protocol,
-            signing_region: None,
-            signing_service: None,
+            signing_region,
+            signing_service,
             target: None,
             credential: None,
             status: 0,
@@ -188,26 +181,16 @@ impl RequestEntry {
             delivery: None,
         }
     }
-
-    fn signed_by(&mut self, authorization: Option<&str>) {
-        if let Some((region, service)) = wire::credential_scope(authorization) {
-            self.signing_region = Some(region);
-            self.signing_service = Some(service);
-        }
-    }
 }
 
 struct Shared {
+    /// As started (its `s3` and `latency` moved out to the fields below).
+    config: StandIn,
     store: Store,
-    lag: Duration,
-    delivery: Delivery,
     s3: aws_sdk_s3::Client,
-    seed: bool,
-    required_region: Option<String>,
     fail_next: Mutex<Option<String>>,
     error_next: Mutex<HashMap<Service, InjectedError>>,
     latency: Mutex<HashMap<Service, Duration>>,
-    seller_account_id: String,
     instances: Mutex<BTreeMap<String, Instance>>,
     agreements: Mutex<BTreeMap<String, Agreement>>,
     log: Mutex<Vec<RequestEntry>>,
@@ -253,10 +236,6 @@ impl Shared {
         Some(taken)
     }
 
-    fn take_injected_error(&self) -> Option<ApiError> {
-        self.take_injected(Service::Cas).map(|e| e.api_error())
-    }
-
     fn set_injected(&self, service: Service, error: InjectedError) {
         let mut slots = lock(&self.error_next);
         if error.count == 0 {
@@ -284,41 +263,42 @@ impl Shared {
         agreements.clear();
         if seed {
             instances.extend(seed::instances().into_iter().map(|i| (i.instance_id.clone(), i)));
-            agreements
-                .extend(seed::agreements(&self.seller_account_id).into_iter().map(|a| (a.agreement_id.clone(), a)));
+            agreements.extend(
+                seed::agreements(&self.config.seller_account_id).into_iter().map(|a| (a.agreement_id.clone(), a)),
+            );
         }
     }
 }
 
-/// Entry point: `StandIn::builder()`.
-pub struct StandIn;
-
-impl StandIn {
-    pub fn builder() -> StandInBuilder {
-        StandInBuilder::default()
-    }
+/// A stand-in's configuration (`StandIn { lag: Duration::ZERO, ..Default::default() }`);
+/// [`StandIn::start`] starts one.
+pub struct StandIn {
+    /// Exports cover changes up to `request time - lag` (default 15 minutes; tests use 0).
+    pub lag: Duration,
+    /// Where notifications go (default [`Delivery::None`]: recorded only).
+    pub delivery: Delivery,
+    /// The S3 client exports are written with (default: [`crate::s3_client_from_env`]).
+    pub s3: Option<aws_sdk_s3::Client>,
+    /// Seed the guide's records, instances and agreements (default true). Also what
+    /// `POST /_admin/reset` does by default.
+    pub seed: bool,
+    /// Reject requests whose credential scope names another region (the real service exists in
+    /// us-east-1 only). Default: any region.
+    pub required_region: Option<String>,
+    /// The seller account `SearchAgreements` searches as, proposer of the seeded agreements
+    /// (default [`seed::SELLER_ACCOUNT_ID`]).
+    pub seller_account_id: String,
+    /// A fixed latency added to every API request of a service (default none).
+    pub latency: HashMap<Service, Duration>,
 }
 
-/// Configures and starts a stand-in server.
-pub struct StandInBuilder {
-    lag: Duration,
-    delivery: Delivery,
-    s3: Option<aws_sdk_s3::Client>,
-    seed: bool,
-    store: Option<Store>,
-    required_region: Option<String>,
-    seller_account_id: String,
-    latency: HashMap<Service, Duration>,
-}
-
-impl Default for StandInBuilder {
+impl Default for StandIn {
     fn default() -> Self {
-        StandInBuilder {
+        StandIn {
             lag: DEFAULT_LAG,
             delivery: Delivery::None,
             s3: None,
             seed: true,
-            store: None,
             required_region: None,
             seller_account_id: seed::SELLER_ACCOUNT_ID.to_string(),
             latency: HashMap::new(),
@@ -326,95 +306,34 @@ impl Default for StandInBuilder {
     }
 }
 
-impl StandInBuilder {
-    /// Exports cover changes up to `request time - lag` (default 15 minutes; tests use 0).
-    pub fn lag(mut self, lag: Duration) -> Self {
-        self.lag = lag;
-        self
-    }
-
-    /// Where notifications go (default [`Delivery::None`]: recorded only).
-    pub fn delivery(mut self, delivery: Delivery) -> Self {
-        self.delivery = delivery;
-        self
-    }
-
-    /// The S3 client exports are written with (default: [`crate::s3_client_from_env`]).
-    pub fn s3_client(mut self, client: aws_sdk_s3::Client) -> Self {
-        self.s3 = Some(client);
-        self
-    }
-
-    /// Seed the store with the guide's static test data set (default true; ignored when a store is
-    /// given with [`StandInBuilder::store`]). Also what `POST /_admin/reset` does by default.
-    pub fn seed_guide_data(mut self, seed: bool) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Use this store (shared with the caller) instead of a new one.
-    pub fn store(mut self, store: Store) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Reject requests whose credential scope names another region (the real service exists in
-    /// us-east-1 only). Default: any region.
-    pub fn require_region(mut self, region: impl Into<String>) -> Self {
-        self.required_region = Some(region.into());
-        self
-    }
-
-    /// The stand-in's own AWS account: the seller whose agreements `SearchAgreements` searches
-    /// (`PartyType=Proposer`: the agreements it proposed; `Acceptor`: those it accepted), and the
-    /// proposer of the seeded agreements. Default [`seed::SELLER_ACCOUNT_ID`] (`999988887777`).
-    pub fn seller_account_id(mut self, account_id: impl Into<String>) -> Self {
-        self.seller_account_id = account_id.into();
-        self
-    }
-
-    /// A fixed latency added to every API request of `service` (default none), for latency
-    /// benchmarks and client timeout tests. Also [`Running::set_latency`], `PUT /_admin/latency`.
-    pub fn latency(mut self, service: Service, latency: Duration) -> Self {
-        self.latency.insert(service, latency);
-        self
-    }
-
+impl StandIn {
     /// Binds `addr` (use port 0 for any free port) and starts serving.
-    pub async fn start(self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
+    pub async fn start(mut self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let s3 = match self.s3 {
+        let s3 = match self.s3.take() {
             Some(c) => c,
             None => crate::s3_client_from_env().await,
         };
-        let store = match self.store {
-            Some(s) => s,
-            None if self.seed => Store::with_guide_data(),
-            None => Store::new(),
-        };
+        let store = if self.seed { Store::with_guide_data() } else { Store::new() };
         let (version, _) = watch::channel(0u64);
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             store,
-            lag: self.lag,
-            delivery: self.delivery,
             s3,
-            seed: self.seed,
-            required_region: self.required_region,
-            fail_next: Mutex::new(None),
-            error_next: Mutex::new(HashMap::new()),
-            latency: Mutex::new(self.latency),
-            seller_account_id: self.seller_account_id,
-            instances: Mutex::new(BTreeMap::new()),
-            agreements: Mutex::new(BTreeMap::new()),
-            log: Mutex::new(Vec::new()),
+            fail_next: Mutex::default(),
+            error_next: Mutex::default(),
+            latency: Mutex::new(std::mem::take(&mut self.latency)),
+            instances: Mutex::default(),
+            agreements: Mutex::default(),
+            log: Mutex::default(),
             version,
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::default(),
             stop: stop_rx.clone(),
+            config: self,
         });
-        shared.reseed_market(self.seed);
-        info!(addr = %local_addr, lag_secs = self.lag.as_secs(), delivery = ?shared.delivery, records = shared.store.len(), "aws-standin started");
+        shared.reseed_market(shared.config.seed);
+        info!(addr = %local_addr, lag_secs = shared.config.lag.as_secs(), delivery = ?shared.config.delivery, records = shared.store.len(), "aws-standin started");
         let running = shared.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, router(shared)).with_graceful_shutdown(wait_stop(stop_rx));
@@ -451,14 +370,8 @@ impl Running {
         *lock(&self.shared.fail_next) = Some(message.into());
     }
 
-    /// The next `count` `StartSupportDataExport` requests are answered with this error.
-    pub fn inject_error(&self, error: InjectedError) {
-        self.shared.set_injected(Service::Cas, error);
-    }
-
-    /// The next `count` requests of `service` are answered with this error, in the service's
-    /// protocol (EC2 XML, the Agreement API's CBOR). A count
-    /// of 0 cancels. See [`InjectedError::of_type`].
+    /// The next `count` (0 cancels) requests of `service` are answered with this error, in the
+    /// service's protocol.
     pub fn inject_service_error(&self, service: Service, error: InjectedError) {
         self.shared.set_injected(service, error);
     }
@@ -478,47 +391,19 @@ impl Running {
         lock(&self.shared.latency).insert(service, latency);
     }
 
-    /// The configured seller account (see [`StandInBuilder::seller_account_id`]).
+    /// The configured seller account (see [`StandIn::seller_account_id`]).
     pub fn seller_account_id(&self) -> &str {
-        &self.shared.seller_account_id
+        &self.shared.config.seller_account_id
     }
 
-    /// Every EC2 instance, by instance id.
-    pub fn instances(&self) -> Vec<Instance> {
-        lock(&self.shared.instances).values().cloned().collect()
+    /// The EC2 instances by instance id, to read or change (locked until the guard is dropped).
+    pub fn instances(&self) -> MutexGuard<'_, BTreeMap<String, Instance>> {
+        lock(&self.shared.instances)
     }
 
-    pub fn instance(&self, instance_id: &str) -> Option<Instance> {
-        lock(&self.shared.instances).get(instance_id).cloned()
-    }
-
-    /// Adds or replaces an instance (by id); returns the one replaced.
-    pub fn put_instance(&self, instance: Instance) -> Option<Instance> {
-        lock(&self.shared.instances).insert(instance.instance_id.clone(), instance)
-    }
-
-    /// Deletes an instance; returns it.
-    pub fn remove_instance(&self, instance_id: &str) -> Option<Instance> {
-        lock(&self.shared.instances).remove(instance_id)
-    }
-
-    /// Every agreement, by agreement id.
-    pub fn agreements(&self) -> Vec<Agreement> {
-        lock(&self.shared.agreements).values().cloned().collect()
-    }
-
-    pub fn agreement(&self, agreement_id: &str) -> Option<Agreement> {
-        lock(&self.shared.agreements).get(agreement_id).cloned()
-    }
-
-    /// Adds or replaces an agreement (by id); returns the one replaced.
-    pub fn put_agreement(&self, agreement: Agreement) -> Option<Agreement> {
-        lock(&self.shared.agreements).insert(agreement.agreement_id.clone(), agreement)
-    }
-
-    /// Deletes an agreement; returns it.
-    pub fn remove_agreement(&self, agreement_id: &str) -> Option<Agreement> {
-        lock(&self.shared.agreements).remove(agreement_id)
+    /// The agreements by agreement id, to read or change (locked until the guard is dropped).
+    pub fn agreements(&self) -> MutexGuard<'_, BTreeMap<String, Agreement>> {
+        lock(&self.shared.agreements)
     }
 
     /// What `POST /_admin/reset` does: empties the records, instances and agreements and, when
@@ -673,37 +558,30 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
     let authorization = header(&headers, "authorization");
     shared.delay(Service::Cas).await;
 
-    let mut entry = RequestEntry::new(Service::Cas, Protocol::Json11, &request_id, received_at);
+    let mut entry =
+        RequestEntry::new(Service::Cas, Protocol::Json11, &request_id, received_at, authorization.as_deref());
     entry.target = target.clone();
     entry.operation = target.as_deref().map(|t| t.strip_prefix(TARGET_PREFIX).unwrap_or(t).to_string());
-    entry.signed_by(authorization.as_deref());
     entry.parameters = serde_json::from_slice(&body).ok();
 
     let outcome = (|| {
+        let unknown = |status, message: String| Err(ApiError::new(status, "UnknownOperationException", message));
         if method != Method::POST {
-            return Err(ApiError::new(
-                405,
-                "UnknownOperationException",
-                format!("{method} is not supported; use POST"),
-            ));
+            return unknown(405, format!("{method} is not supported; use POST"));
         }
-        let credential = wire::check_authorization(
-            authorization.as_deref(),
-            amz_date(&headers).as_deref(),
-            shared.required_region.as_deref(),
-        )?;
-        entry.credential = Some(credential);
+        let region = shared.config.required_region.as_deref();
+        entry.credential =
+            Some(wire::check_authorization(authorization.as_deref(), amz_date(&headers).as_deref(), region)?);
         match target.as_deref() {
             Some(START_SUPPORT_DATA_EXPORT_TARGET) => {}
             Some(t) if t.starts_with(TARGET_PREFIX) => {
-                let message = format!("{t} is not emulated by aws-standin (only StartSupportDataExport is)");
-                return Err(ApiError::new(400, "UnknownOperationException", message));
+                return unknown(400, format!("{t} is not emulated by aws-standin (only StartSupportDataExport is)"));
             }
-            _ => return Err(ApiError::new(400, "UnknownOperationException", "Unknown or missing X-Amz-Target")),
+            _ => return unknown(400, "Unknown or missing X-Amz-Target".into()),
         }
         wire::check_content_type(header(&headers, "content-type").as_deref())?;
-        if let Some(injected) = shared.take_injected_error() {
-            return Err(injected);
+        if let Some(injected) = shared.take_injected(Service::Cas) {
+            return Err(injected.api_error());
         }
         wire::parse_request(&body)
     })();
@@ -724,7 +602,7 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         }
     };
     let fail = lock(&shared.fail_next).take();
-    let plan = ExportPlan::new(request_id.clone(), request, received_at, shared.lag);
+    let plan = ExportPlan::new(request_id.clone(), request, received_at, shared.config.lag);
     info!(
         request_id,
         data_set_type = plan.request.data_set_type.as_str(),
@@ -747,12 +625,10 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
     });
     entry.delivery = Some(DeliveryStatus::Pending);
     shared.push(entry);
-    let task = tokio::spawn(run_export(shared.clone(), plan, fail));
-    {
-        let mut tasks = lock(&shared.tasks);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
-    }
+    let mut tasks = lock(&shared.tasks);
+    tasks.retain(|t| !t.is_finished());
+    tasks.push(tokio::spawn(run_export(shared.clone(), plan, fail)));
+    drop(tasks);
     let body = serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id })).expect("serializes");
     answer(200, &[("content-type", CONTENT_TYPE), ("x-amzn-RequestId", &request_id)], body)
 }
@@ -766,8 +642,8 @@ async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
     let params = ec2::parse_params(&body);
     shared.delay(Service::Ec2).await;
 
-    let mut entry = RequestEntry::new(Service::Ec2, Protocol::Query, &request_id, received_at);
-    entry.signed_by(authorization.as_deref());
+    let mut entry =
+        RequestEntry::new(Service::Ec2, Protocol::Query, &request_id, received_at, authorization.as_deref());
     entry.operation = ec2::param(&params, "Action").map(str::to_string);
     entry.instance_id = ec2::param(&params, "InstanceId").map(str::to_string);
     entry.product_code = ec2::param(&params, "ProductCode").map(str::to_string);
@@ -820,14 +696,11 @@ async fn agreements_api(
     let authorization = header(&headers, "authorization");
     shared.delay(Service::Agreements).await;
 
-    let mut entry = RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at);
-    entry.signed_by(authorization.as_deref());
+    let mut entry =
+        RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at, authorization.as_deref());
     entry.operation = (service == agreements::SERVICE_SHAPE).then(|| operation.clone());
-    let document = if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(serde_json::json!({}))
-    } else {
-        agreements::cbor_to_json(&body)
-    };
+    let document =
+        if body.trim_ascii().is_empty() { Ok(serde_json::json!({})) } else { agreements::cbor_to_json(&body) };
     entry.parameters = document.as_ref().ok().cloned();
     entry.filters =
         entry.parameters.as_ref().and_then(|p| agreements::parse_search_request(p).ok()).and_then(|r| r.filters);
@@ -866,7 +739,7 @@ async fn agreements_api(
             .map_err(|e| AgreementsError::serialization(format!("The request body cannot be read: {e}")))?;
         let request = agreements::parse_search_request(value)?;
         let all: Vec<Agreement> = lock(&shared.agreements).values().cloned().collect();
-        agreements::search(&all, &shared.seller_account_id, &request)
+        agreements::search(&all, &shared.config.seller_account_id, &request)
     })();
 
     let (status, cbor) = match outcome {
@@ -960,7 +833,7 @@ async fn run_export(shared: Arc<Shared>, plan: ExportPlan, fail: Option<String>)
     );
     let notification = Notification { data_set_request_id: id.clone(), message, sns_event };
     shared.update(&id, |e| e.notification = Some(notification.clone()));
-    let status = shared.delivery.deliver(notification).await;
+    let status = shared.config.delivery.deliver(notification).await;
     match &status {
         DeliveryStatus::Failed { error } => {
             warn!(request_id = %id, error = %error, "notification delivery failed")
@@ -1025,15 +898,6 @@ struct ErrorNextInput {
     count: Option<u32>,
 }
 
-/// `PUT /_admin/latency`: milliseconds per service.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LatencyInput {
-    cas: Option<u64>,
-    ec2: Option<u64>,
-    agreements: Option<u64>,
-}
-
 type Admin = State<Arc<Shared>>;
 
 async fn records(State(shared): Admin) -> Resp {
@@ -1057,12 +921,8 @@ async fn add_records(State(shared): Admin, body: Bytes) -> AdminResult {
 }
 
 async fn record_history(State(shared): Admin, Path(guid): Path<String>) -> Resp {
-    match shared.store.history(&guid) {
-        history if history.is_empty() => {
-            admin_error(404, format!("no record with customer guid {guid}")).into_response()
-        }
-        history => json(200, history),
-    }
+    let history = Some(shared.store.history(&guid)).filter(|h| !h.is_empty());
+    found(history, || format!("record with customer guid {guid}"))
 }
 
 /// `DELETE /_admin/records/{guid}`, at `?operationTime=` or the body's `operationTime` (default now).
@@ -1089,7 +949,7 @@ async fn reset_admin(State(shared): Admin, body: Bytes) -> AdminResult {
     struct ResetInput {
         seed: Option<bool>,
     }
-    reset(&shared, body_as::<ResetInput>(&body)?.seed.unwrap_or(shared.seed));
+    reset(&shared, body_as::<ResetInput>(&body)?.seed.unwrap_or(shared.config.seed));
     Ok(json(
         200,
         serde_json::json!({
@@ -1125,7 +985,7 @@ async fn error_next(State(shared): Admin, body: Bytes) -> AdminResult {
     let service = input.service.unwrap_or(Service::Cas);
     let err = InjectedError {
         error_type: input.error_type.unwrap_or_else(|| InjectedError::default_type(service).to_string()),
-        message: input.message.unwrap_or_else(default_error_message),
+        message: input.message.unwrap_or_else(|| DEFAULT_ERROR_MESSAGE.into()),
         status: input.status,
         count: input.count.unwrap_or(1),
     };
@@ -1138,20 +998,16 @@ async fn error_next(State(shared): Admin, body: Bytes) -> AdminResult {
 }
 
 async fn set_latency(State(shared): Admin, body: Bytes) -> AdminResult {
-    let input = body_as::<LatencyInput>(&body)?;
+    // Milliseconds per service; an unknown service is a 400.
+    let input = body_as::<HashMap<Service, Option<u64>>>(&body)?;
     let mut latency = lock(&shared.latency);
-    for (service, ms) in [(Service::Cas, input.cas), (Service::Ec2, input.ec2), (Service::Agreements, input.agreements)]
-    {
-        if let Some(ms) = ms {
-            latency.insert(service, Duration::from_millis(ms));
-            info!(service = %service, latency_ms = ms, "latency changed");
-        }
+    for (service, ms) in input.into_iter().filter_map(|(s, ms)| Some((s, ms?))) {
+        latency.insert(service, Duration::from_millis(ms));
+        info!(service = %service, latency_ms = ms, "latency changed");
     }
-    let ms = |s: Service| latency.get(&s).copied().unwrap_or_default().as_millis() as u64;
-    Ok(json(
-        200,
-        serde_json::json!({ "cas": ms(Service::Cas), "ec2": ms(Service::Ec2), "agreements": ms(Service::Agreements) }),
-    ))
+    let all = [Service::Cas, Service::Ec2, Service::Agreements];
+    let ms = all.map(|s| (s, latency.get(&s).copied().unwrap_or_default().as_millis() as u64));
+    Ok(json(200, HashMap::from(ms)))
 }
 
 async fn instances(State(shared): Admin) -> Resp {
@@ -1175,11 +1031,13 @@ async fn add_instances(State(shared): Admin, body: Bytes) -> AdminResult {
     Ok(created(new))
 }
 
+/// 200 with what was found (or removed), else 404 `no <what>`.
+fn found<T: Serialize>(item: Option<T>, what: impl FnOnce() -> String) -> Resp {
+    item.map_or_else(|| admin_error(404, format!("no {}", what())).into_response(), |i| json(200, i))
+}
+
 async fn delete_instance(State(shared): Admin, Path(id): Path<String>) -> Resp {
-    match lock(&shared.instances).remove(&id) {
-        Some(i) => json(200, i),
-        None => admin_error(404, format!("no instance {id}")).into_response(),
-    }
+    found(lock(&shared.instances).remove(&id), || format!("instance {id}"))
 }
 
 async fn agreements(State(shared): Admin) -> Resp {
@@ -1188,7 +1046,7 @@ async fn agreements(State(shared): Admin) -> Resp {
 
 async fn add_agreements(State(shared): Admin, body: Bytes) -> AdminResult {
     let (inputs, many) = one_or_many::<AgreementInput>(&body, "agreement")?;
-    let new = inputs.into_iter().map(|input| input.into_agreement(&shared.seller_account_id));
+    let new = inputs.into_iter().map(|input| input.into_agreement(&shared.config.seller_account_id));
     let new = (new.collect::<Result<Vec<_>, _>>().map_err(|e| admin_error(400, format!("bad agreement: {e}")))?, many);
     let mut agreements = lock(&shared.agreements);
     if let Some(dup) = new.0.iter().find(|a| agreements.contains_key(&a.agreement_id)) {
@@ -1200,10 +1058,7 @@ async fn add_agreements(State(shared): Admin, body: Bytes) -> AdminResult {
 }
 
 async fn delete_agreement(State(shared): Admin, Path(id): Path<String>) -> Resp {
-    match lock(&shared.agreements).remove(&id) {
-        Some(a) => json(200, a),
-        None => admin_error(404, format!("no agreement {id}")).into_response(),
-    }
+    found(lock(&shared.agreements).remove(&id), || format!("agreement {id}"))
 }
 
 async fn requests(State(shared): Admin) -> Resp {
@@ -1211,10 +1066,7 @@ async fn requests(State(shared): Admin) -> Resp {
 }
 
 async fn request(State(shared): Admin, Path(id): Path<String>) -> Resp {
-    match shared.find(&id) {
-        Some(e) => json(200, e),
-        None => admin_error(404, format!("no request {id}")).into_response(),
-    }
+    found(shared.find(&id), || format!("request {id}"))
 }
 
 async fn clear_requests(State(shared): Admin) -> Resp {

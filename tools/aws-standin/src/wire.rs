@@ -25,7 +25,8 @@ pub const SERVICE_EXCEPTION: &str = "MarketplaceCommerceAnalyticsException";
 pub const VALIDATION_EXCEPTION: &str = "ValidationException";
 
 /// An error answer: HTTP status, `x-amzn-ErrorType` header and body `{"__type", "message"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{error_type} ({status}): {message}")]
 pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
@@ -54,14 +55,6 @@ impl ApiError {
         serde_json::to_vec(self).expect("error serializes")
     }
 }
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.error_type, self.status, self.message)
-    }
-}
-
-impl std::error::Error for ApiError {}
 
 /// The parts of a SigV4 credential scope
 /// (`Credential=<access key id>/<yyyymmdd>/<region>/<service>/aws4_request`).
@@ -104,27 +97,19 @@ pub fn check_sigv4(
     required_region: Option<&str>,
 ) -> Result<Credential, ApiError> {
     let incomplete = |m: &str| ApiError::new(403, "IncompleteSignatureException", m);
+    let invalid = |m: String| Err(ApiError::new(403, "InvalidSignatureException", m));
     let Some(auth) = authorization.map(str::trim).filter(|a| !a.is_empty()) else {
         return Err(ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"));
     };
     let Some(params) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
         return Err(incomplete("Authorization header must use the AWS4-HMAC-SHA256 algorithm (SigV4)."));
     };
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in params.split(',') {
-        let part = part.trim();
-        if let Some((k, v)) = part.split_once('=') {
-            match k.trim() {
-                "Credential" => credential = Some(v.trim()),
-                "SignedHeaders" => signed_headers = Some(v.trim()),
-                "Signature" => signature = Some(v.trim()),
-                _ => {}
-            }
-        }
-    }
-    let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
+    let param = |name: &str| {
+        params.split(',').filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim() == name).map(|(_, v)| v.trim())
+    };
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (param("Credential"), param("SignedHeaders"), param("Signature"))
+    else {
         return Err(incomplete(
             "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
         ));
@@ -142,11 +127,7 @@ pub fn check_sigv4(
         ));
     }
     if scope[3] != signing_name {
-        return Err(ApiError::new(
-            403,
-            "InvalidSignatureException",
-            format!("Credential should be scoped to correct service: '{signing_name}'."),
-        ));
+        return invalid(format!("Credential should be scoped to correct service: '{signing_name}'."));
     }
     let headers: Vec<&str> = signed_headers.split(';').collect();
     if signed_headers.is_empty() || !headers.contains(&"host") {
@@ -159,24 +140,15 @@ pub fn check_sigv4(
         return Err(incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."));
     };
     if amz_date.len() >= 8 && !amz_date.starts_with(scope[1]) && amz_date.bytes().take(8).all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::new(
-            403,
-            "InvalidSignatureException",
-            format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'.",
-                scope[1],
-                &amz_date[..8]
-            ),
+        let (scoped, sent) = (scope[1], &amz_date[..8]);
+        return invalid(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scoped}' != '{sent}'."
         ));
     }
     if let Some(required) = required_region
         && scope[2] != required
     {
-        return Err(ApiError::new(
-            403,
-            "InvalidSignatureException",
-            format!("Credential should be scoped to a valid region, not '{}'.", scope[2]),
-        ));
+        return invalid(format!("Credential should be scoped to a valid region, not '{}'.", scope[2]));
     }
     Ok(Credential {
         access_key_id: scope[0].to_string(),
@@ -252,7 +224,7 @@ pub fn parse_request(body: &[u8]) -> Result<ExportRequest, ApiError> {
     let null = |name: &str| format!("Value null at '{name}' failed to satisfy constraint: Member must not be null");
     let data_set_type = match &input.data_set_type {
         None => Err(null("dataSetType")),
-        Some(t) => DataSetType::parse(t).ok_or_else(|| {
+        Some(t) => serde_json::from_value::<DataSetType>(Value::String(t.clone())).map_err(|_| {
             let shown: String = t.chars().take(64).collect();
             format!(
                 "Value '{shown}' at 'dataSetType' failed to satisfy constraint: Member must satisfy enum value set: [customer_support_contacts_data, test_customer_support_contacts_data]"

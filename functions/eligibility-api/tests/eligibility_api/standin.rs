@@ -28,12 +28,8 @@ use crate::common::*;
 type WireApi = Api<FakeLookups, Ec2Client, AgreementClient>;
 
 async fn standin() -> Running {
-    StandIn::builder()
-        .seed_guide_data(true)
-        .s3_client(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"))
-        .start("127.0.0.1:0")
-        .await
-        .expect("the stand-in starts")
+    let s3 = Some(aws_standin::s3_client_for_endpoint("http://127.0.0.1:9"));
+    StandIn { seed: true, s3, ..Default::default() }.start("127.0.0.1:0").await.expect("the stand-in starts")
 }
 
 fn sdk_config(endpoint: &str) -> SdkConfig {
@@ -232,14 +228,14 @@ async fn agreements_come_from_search_agreements_as_the_proposer() {
 #[tokio::test]
 async fn every_page_of_agreements_is_read() {
     let s = standin().await;
-    let template = s.agreement(AGREEMENT_ACTIVE).expect("the seeded agreement");
+    let template = s.agreements().get(AGREEMENT_ACTIVE).cloned().expect("the seeded agreement");
     let buyer = "010101010101";
     for i in 0..60 {
         let mut a = template.clone();
         a.agreement_id = format!("agmt-page{i:04}");
         a.acceptor_account_id = buyer.to_owned();
         a.status = if i == 59 { "ACTIVE".into() } else { "EXPIRED".into() };
-        s.put_agreement(a);
+        s.agreements().insert(a.agreement_id.clone(), a);
     }
     let api = api(&s, Duration::from_secs(2));
     let a = get(&api, &format!("/accounts/{buyer}"), "").await;

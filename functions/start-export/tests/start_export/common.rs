@@ -78,15 +78,17 @@ pub fn cas_client_for(endpoint: &str) -> aws_sdk_marketplacecommerceanalytics::C
 /// A stand-in seeded with the guide's data set, lag 0, writing to the
 /// fresh bucket, accepting only requests signed for us-east-1.
 pub async fn standin(delivery: Delivery, f: &Fresh) -> Running {
-    StandIn::builder()
-        .lag(Duration::ZERO)
-        .delivery(delivery)
-        .s3_client(f.s3.clone())
-        .seed_guide_data(true)
-        .require_region("us-east-1")
-        .start("127.0.0.1:0")
-        .await
-        .expect("stand-in starts")
+    StandIn {
+        lag: Duration::ZERO,
+        delivery,
+        s3: Some(f.s3.clone()),
+        seed: true,
+        required_region: Some("us-east-1".into()),
+        ..Default::default()
+    }
+    .start("127.0.0.1:0")
+    .await
+    .expect("stand-in starts")
 }
 
 /// A fresh table and bucket on the emulators.

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use aws_standin::InjectedError;
+use aws_standin::{InjectedError, Service};
 use psc_bridge::model::{ExportRequest, ExportStatus};
 use psc_bridge::notification::RequestId;
 use psc_bridge::ports::ExportLog;
@@ -285,28 +285,34 @@ async fn cas_errors_fail_with_cas_error_and_record_nothing() {
     };
 
     // The modelled server fault, on every attempt: retried, then given up.
-    h.standin.inject_error(InjectedError::service_fault("injected outage", 100));
+    h.standin.inject_service_error(Service::Cas, InjectedError::service_fault("injected outage", 100));
     expect_cas_error(h.run(SCHEDULE).await, "MarketplaceCommerceAnalyticsException");
     let attempts = h.standin.requests().len();
     assert_eq!(attempts, 4, "the client retries a server fault");
 
     // Throttling, on every attempt.
-    h.standin.inject_error(InjectedError {
-        error_type: "ThrottlingException".into(),
-        message: "Rate exceeded".into(),
-        status: Some(400),
-        count: 100,
-    });
+    h.standin.inject_service_error(
+        Service::Cas,
+        InjectedError {
+            error_type: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+            status: Some(400),
+            count: 100,
+        },
+    );
     expect_cas_error(h.run(FORCE).await, "ThrottlingException");
     assert_eq!(h.standin.requests().len(), attempts + 4);
 
     // Access denied: not retried.
-    h.standin.inject_error(InjectedError {
-        error_type: "AccessDeniedException".into(),
-        message: "not authorized to perform marketplacecommerceanalytics:StartSupportDataExport".into(),
-        status: Some(400),
-        count: 1,
-    });
+    h.standin.inject_service_error(
+        Service::Cas,
+        InjectedError {
+            error_type: "AccessDeniedException".into(),
+            message: "not authorized to perform marketplacecommerceanalytics:StartSupportDataExport".into(),
+            status: Some(400),
+            count: 1,
+        },
+    );
     expect_cas_error(h.run(MANUAL).await, "AccessDeniedException");
     assert_eq!(h.standin.requests().len(), attempts + 5);
 
@@ -314,7 +320,7 @@ async fn cas_errors_fail_with_cas_error_and_record_nothing() {
     assert!(h.store.recent_exports(10).await.unwrap().is_empty());
 
     // A fault that clears within the retries: one export, recorded once.
-    h.standin.inject_error(InjectedError::service_fault("blip", 2));
+    h.standin.inject_service_error(Service::Cas, InjectedError::service_fault("blip", 2));
     let (_, id) = h.started(SCHEDULE).await;
     let exports = h.store.recent_exports(10).await.unwrap();
     assert_eq!(exports.len(), 1);

@@ -11,7 +11,7 @@ use mpa::primitives::DateTime;
 use mpa::types::{AgreementStatus, Filter};
 
 async fn standin() -> Running {
-    StandIn::builder().s3_client(unreachable_s3()).start("127.0.0.1:0").await.unwrap()
+    StandIn { s3: Some(unreachable_s3()), ..Default::default() }.start("127.0.0.1:0").await.unwrap()
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -240,9 +240,8 @@ async fn signature_scope_is_checked() {
 
 #[tokio::test]
 async fn agreements_admin_routes_and_seller_account() {
-    let running = StandIn::builder()
-        .s3_client(unreachable_s3())
-        .seller_account_id("123456789012")
+    let seller_account_id = "123456789012".to_string();
+    let running = StandIn { s3: Some(unreachable_s3()), seller_account_id, ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap();
@@ -291,8 +290,8 @@ async fn agreements_admin_routes_and_seller_account() {
     // delete.
     assert_eq!(http("DELETE", &format!("{admin}/agreements/agmt-newbuyer0000000000000001"), None).await.0, 200);
     assert_eq!(http("DELETE", &format!("{admin}/agreements/agmt-newbuyer0000000000000001"), None).await.0, 404);
-    assert!(running.agreement("agmt-newbuyer0000000000000001").is_none());
-    assert!(running.remove_agreement(AGREEMENT_ACTIVE).is_some());
+    assert!(running.agreements().get("agmt-newbuyer0000000000000001").is_none());
+    assert!(running.agreements().remove(AGREEMENT_ACTIVE).is_some());
     let out = search(&client, &PROPOSER_PURCHASES).send().await.unwrap();
     assert_eq!(proposed(&out).len(), 2);
     // reset reseeds.

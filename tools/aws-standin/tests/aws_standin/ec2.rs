@@ -7,7 +7,7 @@ use aws_standin::seed::*;
 use aws_standin::{InjectedError, Instance, InstanceState, Protocol, Running, Service, StandIn};
 
 async fn standin() -> Running {
-    StandIn::builder().s3_client(unreachable_s3()).start("127.0.0.1:0").await.unwrap()
+    StandIn { s3: Some(unreachable_s3()), ..Default::default() }.start("127.0.0.1:0").await.unwrap()
 }
 
 fn confirm<'a>(instance_id: &'a str, product_code: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -189,9 +189,9 @@ async fn instances_admin_routes_and_library_methods() {
     assert_eq!(confirmed(&running, "us-west-2", new_id, PRODUCT_CODE_3).await, (true, "333344445555".into()));
 
     // replace (the library): stopped now.
-    let mut stopped = running.instance(new_id).unwrap();
+    let mut stopped = running.instances()[new_id].clone();
     stopped.state = InstanceState::Stopped;
-    assert!(running.put_instance(stopped).is_some());
+    assert!(running.instances().insert(new_id.to_string(), stopped).is_some());
     assert!(!confirmed(&running, "us-west-2", new_id, PRODUCT_CODE_3).await.0);
 
     // delete: not found any more.
@@ -216,15 +216,10 @@ async fn instances_admin_routes_and_library_methods() {
     );
 
     // the library methods.
-    running.put_instance(Instance::new(
-        "i-1234abcd",
-        "000011112222",
-        "us-east-1",
-        InstanceState::Running,
-        &[PRODUCT_CODE_2],
-    ));
+    let instance = Instance::new("i-1234abcd", "000011112222", "us-east-1", InstanceState::Running, &[PRODUCT_CODE_2]);
+    running.instances().insert(instance.instance_id.clone(), instance);
     assert!(confirmed(&running, "us-east-1", "i-1234abcd", PRODUCT_CODE_2).await.0);
-    assert!(running.remove_instance(INSTANCE_RUNNING).is_some());
+    assert!(running.instances().remove(INSTANCE_RUNNING).is_some());
     assert_eq!(
         ec2_error(&running, Some("us-east-1"), "ec2", &confirm(INSTANCE_RUNNING, PRODUCT_CODE_1)).await.1,
         "InvalidInstanceID.NotFound"
@@ -233,7 +228,7 @@ async fn instances_admin_routes_and_library_methods() {
     // reset reseeds.
     let (_, reset) = http("POST", &format!("{admin}/reset"), None).await;
     assert_eq!((reset["instances"].as_u64(), reset["agreements"].as_u64()), (Some(4), Some(4)), "{reset}");
-    assert!(running.instance("i-1234abcd").is_none());
+    assert!(running.instances().get("i-1234abcd").is_none());
     assert!(confirmed(&running, "us-east-1", INSTANCE_RUNNING, PRODUCT_CODE_1).await.0);
     let (_, reset) = http("POST", &format!("{admin}/reset"), Some(serde_json::json!({"seed": false}))).await;
     assert_eq!(reset["instances"], 0);
@@ -242,12 +237,9 @@ async fn instances_admin_routes_and_library_methods() {
 
 #[tokio::test]
 async fn latency_per_service() {
-    let running = StandIn::builder()
-        .s3_client(unreachable_s3())
-        .latency(Service::Ec2, Duration::from_millis(300))
-        .start("127.0.0.1:0")
-        .await
-        .unwrap();
+    let latency = [(Service::Ec2, Duration::from_millis(300))].into();
+    let running =
+        StandIn { s3: Some(unreachable_s3()), latency, ..Default::default() }.start("127.0.0.1:0").await.unwrap();
     assert_eq!(running.latency(Service::Ec2), Duration::from_millis(300));
     let started = Instant::now();
     assert!(confirmed(&running, "us-east-1", INSTANCE_RUNNING, PRODUCT_CODE_1).await.0);

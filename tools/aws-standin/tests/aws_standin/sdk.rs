@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use aws_sdk_marketplacecommerceanalytics as mca;
-use aws_standin::{Delivery, DeliveryStatus, InjectedError, Running, StandIn};
+use aws_standin::{Delivery, DeliveryStatus, InjectedError, Running, Service, StandIn};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use mca::error::ProvideErrorMetadata;
@@ -16,10 +16,7 @@ use mca::operation::start_support_data_export::StartSupportDataExportError;
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn standin(delivery: Delivery) -> Running {
-    StandIn::builder()
-        .lag(Duration::ZERO)
-        .delivery(delivery)
-        .s3_client(unreachable_s3())
+    StandIn { lag: Duration::ZERO, delivery, s3: Some(unreachable_s3()), ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap()
@@ -121,7 +118,7 @@ async fn sdk_request_validation() {
 async fn modelled_exception_reaches_the_sdk_as_its_variant() {
     let running = standin(Delivery::None).await;
     let client = sdk_client(&running.endpoint_url(), false);
-    running.inject_error(InjectedError::service_fault("CAS is down", 1));
+    running.inject_service_error(Service::Cas, InjectedError::service_fault("CAS is down", 1));
     let err = export_request(&client, "bucket", 0).send().await.unwrap_err();
     match err.into_service_error() {
         StartSupportDataExportError::MarketplaceCommerceAnalyticsException(e) => {
@@ -132,12 +129,15 @@ async fn modelled_exception_reaches_the_sdk_as_its_variant() {
     assert_eq!(running.requests().last().unwrap().status, 500);
 
     // other error types come out as unmodelled errors with their code.
-    running.inject_error(InjectedError {
-        error_type: "AccessDeniedException".into(),
-        message: "not allowed".into(),
-        status: Some(400),
-        count: 1,
-    });
+    running.inject_service_error(
+        Service::Cas,
+        InjectedError {
+            error_type: "AccessDeniedException".into(),
+            message: "not allowed".into(),
+            status: Some(400),
+            count: 1,
+        },
+    );
     let err = export_request(&client, "bucket", 0).send().await.unwrap_err().into_service_error();
     assert!(!err.is_marketplace_commerce_analytics_exception(), "{err:?}");
     assert_eq!(err.code(), Some("AccessDeniedException"));
@@ -145,9 +145,9 @@ async fn modelled_exception_reaches_the_sdk_as_its_variant() {
 
     // with the SDK's default retries a single 500 is retried away; three are not.
     let retrying = sdk_client(&running.endpoint_url(), true);
-    running.inject_error(InjectedError::service_fault("blip", 1));
+    running.inject_service_error(Service::Cas, InjectedError::service_fault("blip", 1));
     assert!(export_request(&retrying, "bucket", 0).send().await.is_ok());
-    running.inject_error(InjectedError::service_fault("down", 3));
+    running.inject_service_error(Service::Cas, InjectedError::service_fault("down", 3));
     let err = export_request(&retrying, "bucket", 0).send().await.unwrap_err().into_service_error();
     assert!(err.is_marketplace_commerce_analytics_exception(), "{err:?}");
     running.shutdown().await;
@@ -319,13 +319,12 @@ async fn wire_protocol_checks_outside_the_sdk() {
     running.shutdown().await;
 
     // region pinning.
-    let running = StandIn::builder()
-        .lag(Duration::ZERO)
-        .s3_client(unreachable_s3())
-        .require_region("us-east-1")
-        .start("127.0.0.1:0")
-        .await
-        .unwrap();
+    let region = Some("us-east-1".to_string());
+    let running =
+        StandIn { lag: Duration::ZERO, s3: Some(unreachable_s3()), required_region: region, ..Default::default() }
+            .start("127.0.0.1:0")
+            .await
+            .unwrap();
     let conf = mca::Config::builder()
         .behavior_version(mca::config::BehaviorVersion::latest())
         .region(mca::config::Region::new("eu-west-1"))
@@ -339,10 +338,7 @@ async fn wire_protocol_checks_outside_the_sdk() {
 
 #[tokio::test]
 async fn admin_endpoints() {
-    let running = StandIn::builder()
-        .lag(Duration::ZERO)
-        .s3_client(unreachable_s3())
-        .seed_guide_data(true)
+    let running = StandIn { lag: Duration::ZERO, s3: Some(unreachable_s3()), seed: true, ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap();
@@ -446,11 +442,7 @@ async fn s3_round_trip() {
     s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
 
     let (delivery, mut rx) = Delivery::channel();
-    let running = StandIn::builder()
-        .lag(Duration::ZERO)
-        .delivery(delivery)
-        .s3_client(s3.clone())
-        .seed_guide_data(true)
+    let running = StandIn { lag: Duration::ZERO, delivery, s3: Some(s3.clone()), seed: true, ..Default::default() }
         .start("127.0.0.1:0")
         .await
         .unwrap();
