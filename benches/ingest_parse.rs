@@ -36,31 +36,24 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use psc_bridge::aws::dynamodb::item::contact_item;
 use psc_bridge::export_csv::{ExportReader, Row};
 
+/// The benchmark's options (`cargo bench --bench ingest_parse -- --help`).
+#[derive(clap::Parser)]
 struct Opts {
+    /// An export CSV to read; without it, one of `--rows` rows is generated.
     file: Option<PathBuf>,
+    #[arg(long, default_value_t = 200_000)]
     rows: u64,
+    /// Runs of each measurement; the best counts.
+    #[arg(long, default_value_t = 5)]
     runs: usize,
+    #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Share of generated rows that are invalid.
+    #[arg(long, default_value_t = 0.001)]
     bad_fraction: f64,
-}
-
-fn parse_opts() -> Opts {
-    let mut o = Opts { file: None, rows: 200_000, runs: 5, seed: 42, bad_fraction: 0.001 };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value"));
-        match a.as_str() {
-            // `cargo bench` passes --bench to every bench binary.
-            "--bench" => {}
-            "--rows" => o.rows = value("--rows").parse().expect("--rows N"),
-            "--runs" => o.runs = value("--runs").parse::<usize>().expect("--runs N").max(1),
-            "--seed" => o.seed = value("--seed").parse().expect("--seed N"),
-            "--bad-fraction" => o.bad_fraction = value("--bad-fraction").parse().expect("--bad-fraction F"),
-            s if s.starts_with("--") => panic!("unknown option {s}"),
-            s => o.file = Some(PathBuf::from(s)),
-        }
-    }
-    o
+    /// `cargo bench` passes --bench to every bench binary.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// `target/bench-data/export-<rows>.csv`, generated once.
@@ -235,7 +228,8 @@ fn best_of(runs: usize, mut f: impl FnMut() -> Seen) -> (Duration, f64, Seen) {
 }
 
 fn main() {
-    let o = parse_opts();
+    let mut o = <Opts as clap::Parser>::parse();
+    o.runs = o.runs.max(1);
     let path = match &o.file {
         Some(p) => p.clone(),
         None => generated_file(&o),

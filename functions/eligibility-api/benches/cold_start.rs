@@ -184,10 +184,20 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize]
 }
 
+/// Cold starts of the function binaries (`cargo bench --bench cold_start -- --help`).
+#[derive(clap::Parser)]
+struct Args {
+    /// Binaries to start; without any, every function of template.yaml from target/release.
+    binaries: Vec<PathBuf>,
+    /// `cargo bench` passes --bench to every bench binary.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
 fn main() {
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args = <Args as clap::Parser>::parse().binaries;
     let binaries: Vec<(String, PathBuf)> = if args.is_empty() {
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         let functions = devkit::functions().expect("the functions of template.yaml");
@@ -195,7 +205,7 @@ fn main() {
     } else {
         args.iter()
             .map(|p| {
-                let p = PathBuf::from(p);
+                let p = p.clone();
                 let name = p.file_name().unwrap().to_string_lossy().into_owned();
                 (name, p)
             })
