@@ -81,18 +81,13 @@ impl InjectedError {
     /// The HTTP status this error is answered with by `service`.
     pub fn status_for(&self, service: Service) -> u16 {
         self.status.unwrap_or_else(|| match service {
-            Service::Cas => self.api_error().status,
+            Service::Cas => match self.error_type.as_str() {
+                SERVICE_EXCEPTION | "InternalFailure" | "ServiceUnavailable" => 500,
+                _ => 400,
+            },
             Service::Ec2 => Ec2Error::default_status(&self.error_type),
             Service::Agreements => AgreementsError::default_status(&self.error_type),
         })
-    }
-
-    fn api_error(&self) -> ApiError {
-        let status = self.status.unwrap_or(match self.error_type.as_str() {
-            SERVICE_EXCEPTION | "InternalFailure" | "ServiceUnavailable" => 500,
-            _ => 400,
-        });
-        ApiError::new(status, self.error_type.clone(), self.message.clone())
     }
 }
 
@@ -224,11 +219,11 @@ impl Shared {
         lock(&self.log).iter().rev().find(|e| e.request_id == request_id).cloned()
     }
 
-    /// Consumes one of the errors injected for `service`.
-    fn take_injected(&self, service: Service) -> Option<InjectedError> {
+    /// Consumes one of the errors injected for `service`: its status, type and message.
+    fn take_injected(&self, service: Service) -> Option<ApiError> {
         let mut slots = lock(&self.error_next);
         let injected = slots.get_mut(&service)?;
-        let taken = injected.clone();
+        let taken = ApiError::new(injected.status_for(service), &injected.error_type, &injected.message);
         injected.count = injected.count.saturating_sub(1);
         if injected.count == 0 {
             slots.remove(&service);
@@ -599,7 +594,7 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         }
         wire::check_content_type(header(&headers, "content-type").as_deref())?;
         if let Some(injected) = shared.take_injected(Service::Cas) {
-            return Err(injected.api_error());
+            return Err(injected);
         }
         wire::parse_request(&body)
     })();
@@ -667,7 +662,7 @@ async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
         let region = credential.region.clone();
         entry.credential = Some(credential);
         if let Some(injected) = shared.take_injected(Service::Ec2) {
-            return Err(Ec2Error::new(injected.status_for(Service::Ec2), injected.error_type, injected.message));
+            return Err(Ec2Error::new(injected.status, injected.error_type, injected.message));
         }
         let request = ec2::parse_confirm_product_instance(&params)?;
         ec2::confirm(lock(&shared.instances).values(), &region, &request)
@@ -733,8 +728,7 @@ async fn agreements_api(
             return Err(AgreementsError::serialization(message));
         }
         if let Some(injected) = shared.take_injected(Service::Agreements) {
-            let status = injected.status_for(Service::Agreements);
-            return Err(AgreementsError::new(status, injected.error_type, injected.message));
+            return Err(AgreementsError::new(injected.status, injected.error_type, injected.message));
         }
         let value = document
             .as_ref()
