@@ -61,7 +61,7 @@ impl Resource {
 /// An agreement as `SearchAgreements` sees it (the fields of `AgreementViewSummary`, with the
 /// acceptor and proposer flattened to their account ids).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Agreement {
     pub agreement_id: String,
     pub agreement_type: String,
@@ -84,60 +84,43 @@ pub struct Agreement {
     pub offer_set_id: Option<String>,
 }
 
-/// What `POST /_admin/agreements` takes: an [`Agreement`] whose fields are optional except
-/// `acceptorAccountId` and `resources` (defaults: a new `agmt-` id, `PurchaseAgreement`, the
-/// configured seller as proposer, times now, no end time, `ACTIVE`, a new `offer-` id).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AgreementInput {
-    pub agreement_id: Option<String>,
-    pub agreement_type: Option<String>,
-    pub acceptor_account_id: Option<String>,
-    pub proposer_account_id: Option<String>,
-    #[serde(default, with = "timestamp_serde::option")]
-    pub acceptance_time: Option<OffsetDateTime>,
-    #[serde(default, with = "timestamp_serde::option")]
-    pub start_time: Option<OffsetDateTime>,
-    #[serde(default, with = "timestamp_serde::option")]
-    pub end_time: Option<OffsetDateTime>,
-    #[serde(default, with = "timestamp_serde::option")]
-    pub last_update_time: Option<OffsetDateTime>,
-    pub status: Option<String>,
-    pub resources: Option<Vec<Resource>>,
-    pub offer_id: Option<String>,
-    pub offer_set_id: Option<String>,
-}
-
 fn random_id(prefix: &str, len: usize) -> String {
     let hex = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}{}", &hex[..len])
 }
 
-impl AgreementInput {
-    /// The agreement, with the defaults filled in; `Err` names what is missing or invalid.
-    pub fn into_agreement(self, seller_account_id: &str) -> Result<Agreement, String> {
-        let acceptor = self.acceptor_account_id.ok_or("acceptorAccountId is required")?;
-        let resources = self.resources.filter(|r| !r.is_empty()).ok_or("resources (at least one) is required")?;
-        let status = self.status.unwrap_or_else(|| "ACTIVE".into());
-        if !STATUSES.contains(&status.as_str()) {
+impl Agreement {
+    /// What `POST /_admin/agreements` takes: an agreement whose fields are optional (absent or
+    /// null) except `acceptorAccountId` and `resources` (defaults: a new `agmt-` id,
+    /// `PurchaseAgreement`, `seller_account_id` as proposer, times now, no end time, `ACTIVE`, a
+    /// new `offer-` id). `Err` names what is missing or invalid.
+    pub fn from_admin_json(mut value: serde_json::Value, seller_account_id: &str) -> Result<Agreement, String> {
+        use serde_json::json;
+        let fields = value.as_object_mut().ok_or("an agreement is a JSON object")?;
+        fields.retain(|_, v| !v.is_null());
+        let now = crate::record::format_timestamp(crate::record::truncate_to_millis(OffsetDateTime::now_utc()));
+        let accepted = fields.get("acceptanceTime").cloned().unwrap_or(json!(now));
+        let defaults = [
+            ("agreementId", json!(random_id("agmt-", 25))),
+            ("agreementType", json!(PURCHASE_AGREEMENT)),
+            ("proposerAccountId", json!(seller_account_id)),
+            ("acceptanceTime", accepted.clone()),
+            ("startTime", accepted.clone()),
+            ("lastUpdateTime", accepted),
+            ("status", json!("ACTIVE")),
+            ("offerId", json!(random_id("offer-", 13))),
+        ];
+        for (name, default) in defaults {
+            fields.entry(name).or_insert(default);
+        }
+        let agreement: Agreement = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        if agreement.resources.is_empty() {
+            return Err("resources (at least one) is required".into());
+        }
+        if !STATUSES.contains(&agreement.status.as_str()) {
             return Err(format!("status must be one of {}", STATUSES.join(", ")));
         }
-        let now = crate::record::truncate_to_millis(OffsetDateTime::now_utc());
-        let acceptance_time = self.acceptance_time.unwrap_or(now);
-        Ok(Agreement {
-            agreement_id: self.agreement_id.unwrap_or_else(|| random_id("agmt-", 25)),
-            agreement_type: self.agreement_type.unwrap_or_else(|| PURCHASE_AGREEMENT.into()),
-            acceptor_account_id: acceptor,
-            proposer_account_id: self.proposer_account_id.unwrap_or_else(|| seller_account_id.to_string()),
-            acceptance_time,
-            start_time: self.start_time.unwrap_or(acceptance_time),
-            end_time: self.end_time,
-            last_update_time: self.last_update_time.unwrap_or(acceptance_time),
-            status,
-            resources,
-            offer_id: self.offer_id.unwrap_or_else(|| random_id("offer-", 13)),
-            offer_set_id: self.offer_set_id,
-        })
+        Ok(agreement)
     }
 }
 
@@ -600,24 +583,20 @@ mod tests {
 
     #[test]
     fn admin_input_defaults() {
-        let input: AgreementInput = serde_json::from_value(json!({
+        let input = json!({
             "acceptorAccountId": "000011112222",
             "resources": [{"id": "prod-x", "type": "SaaSProduct"}],
             "endTime": "2031-01-01T00:00:00Z"
-        }))
-        .unwrap();
-        let a = input.into_agreement(SELLER).unwrap();
+        });
+        let a = Agreement::from_admin_json(input, SELLER).unwrap();
         assert_eq!(
             (a.proposer_account_id.as_str(), a.status.as_str(), a.agreement_type.as_str()),
             (SELLER, "ACTIVE", PURCHASE_AGREEMENT)
         );
         assert!(a.agreement_id.starts_with("agmt-") && a.agreement_id.len() == 30, "{}", a.agreement_id);
         assert_eq!(a.end_time, Some(datetime!(2031-01-01 00:00 UTC)));
-        assert!(AgreementInput::default().into_agreement(SELLER).is_err());
-        let bad: AgreementInput = serde_json::from_value(
-            json!({"acceptorAccountId": "1", "resources": [{"id": "p", "type": "AmiProduct"}], "status": "NOPE"}),
-        )
-        .unwrap();
-        assert!(bad.into_agreement(SELLER).is_err());
+        assert!(Agreement::from_admin_json(json!({}), SELLER).is_err());
+        let bad = json!({"acceptorAccountId": "1", "resources": [{"id": "p", "type": "AmiProduct"}], "status": "NOPE"});
+        assert!(Agreement::from_admin_json(bad, SELLER).is_err());
     }
 }

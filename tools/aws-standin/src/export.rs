@@ -10,20 +10,17 @@ use time::OffsetDateTime;
 use crate::record::{CSV_HEADER, Record, format_key_timestamp, format_timestamp, timestamp_serde, truncate_to_millis};
 
 /// The two data set types `StartSupportDataExport` accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DataSetType {
-    #[serde(rename = "customer_support_contacts_data")]
     CustomerSupportContactsData,
-    #[serde(rename = "test_customer_support_contacts_data")]
     TestCustomerSupportContactsData,
 }
 
 impl DataSetType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            DataSetType::CustomerSupportContactsData => "customer_support_contacts_data",
-            DataSetType::TestCustomerSupportContactsData => "test_customer_support_contacts_data",
-        }
+        self.into()
     }
 }
 

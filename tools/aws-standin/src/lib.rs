@@ -33,7 +33,7 @@ pub mod service;
 pub mod store;
 pub mod wire;
 
-pub use agreements::{Agreement, AgreementInput, AgreementsError, Resource};
+pub use agreements::{Agreement, AgreementsError, Resource};
 pub use delivery::{Callback, Delivery, DeliveryStatus, Notification};
 pub use ec2::{Ec2Error, Instance, InstanceState};
 pub use export::{

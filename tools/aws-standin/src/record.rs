@@ -72,8 +72,9 @@ pub mod timestamp_serde {
 }
 
 /// The `Operation Type` column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::Display, strum::IntoStaticStr)]
 #[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum OperationType {
     Create,
     Update,
@@ -82,17 +83,7 @@ pub enum OperationType {
 
 impl OperationType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            OperationType::Create => "CREATE",
-            OperationType::Update => "UPDATE",
-            OperationType::Delete => "DELETE",
-        }
-    }
-}
-
-impl std::fmt::Display for OperationType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -110,22 +101,14 @@ pub struct Contact {
     pub customer_guid: String,
     pub subscription_guid: String,
     pub subscription_start_date: String,
-    #[serde(default)]
     pub organization: Option<String>,
     pub aws_customer_id: String,
-    #[serde(default)]
     pub given_name: Option<String>,
-    #[serde(default)]
     pub surname: Option<String>,
-    #[serde(default)]
     pub telephone_number: Option<String>,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub country_code: Option<String>,
-    #[serde(default)]
     pub zip_code: Option<String>,
 }
 

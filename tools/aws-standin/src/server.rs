@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::agreements::{self, Agreement, AgreementInput, AgreementsError};
+use crate::agreements::{self, Agreement, AgreementsError};
 use crate::delivery::{Delivery, DeliveryStatus, Notification};
 use crate::ec2::{self, Ec2Error, Instance};
 use crate::export::{ExportPlan, sns_event_json, write_csv};
@@ -81,18 +81,13 @@ impl InjectedError {
     /// The HTTP status this error is answered with by `service`.
     pub fn status_for(&self, service: Service) -> u16 {
         self.status.unwrap_or_else(|| match service {
-            Service::Cas => self.api_error().status,
+            Service::Cas => match self.error_type.as_str() {
+                SERVICE_EXCEPTION | "InternalFailure" | "ServiceUnavailable" => 500,
+                _ => 400,
+            },
             Service::Ec2 => Ec2Error::default_status(&self.error_type),
             Service::Agreements => AgreementsError::default_status(&self.error_type),
         })
-    }
-
-    fn api_error(&self) -> ApiError {
-        let status = self.status.unwrap_or(match self.error_type.as_str() {
-            SERVICE_EXCEPTION | "InternalFailure" | "ServiceUnavailable" => 500,
-            _ => 400,
-        });
-        ApiError::new(status, self.error_type.clone(), self.message.clone())
     }
 }
 
@@ -155,11 +150,11 @@ pub struct RequestEntry {
 }
 
 impl RequestEntry {
-    /// A request's entry, with the signing scope of its `authorization` header.
-    fn new(service: Service, protocol: Protocol, id: &str, at: OffsetDateTime, authorization: Option<&str>) -> Self {
+    /// A request's entry (a new request id), with the signing scope of its `authorization` header.
+    fn new(service: Service, protocol: Protocol, at: OffsetDateTime, authorization: Option<&str>) -> Self {
         let (signing_region, signing_service) = wire::credential_scope(authorization).unzip();
         RequestEntry {
-            request_id: id.to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
             received_at: at,
             service,
             operation: None,
@@ -224,11 +219,11 @@ impl Shared {
         lock(&self.log).iter().rev().find(|e| e.request_id == request_id).cloned()
     }
 
-    /// Consumes one of the errors injected for `service`.
-    fn take_injected(&self, service: Service) -> Option<InjectedError> {
+    /// Consumes one of the errors injected for `service`: its status, type and message.
+    fn take_injected(&self, service: Service) -> Option<ApiError> {
         let mut slots = lock(&self.error_next);
         let injected = slots.get_mut(&service)?;
-        let taken = injected.clone();
+        let taken = ApiError::new(injected.status_for(service), &injected.error_type, &injected.message);
         injected.count = injected.count.saturating_sub(1);
         if injected.count == 0 {
             slots.remove(&service);
@@ -536,8 +531,31 @@ fn amz_date(headers: &HeaderMap) -> Option<String> {
     header(headers, "x-amz-date").or_else(|| header(headers, "date"))
 }
 
-fn new_request() -> (String, OffsetDateTime) {
-    (uuid::Uuid::new_v4().to_string(), truncate_to_millis(OffsetDateTime::now_utc()))
+/// The start every API request shares: the request's log entry (a new request id, the time,
+/// the signing scope of its `Authorization` header), after the service's latency.
+async fn begin(shared: &Shared, service: Service, protocol: Protocol, headers: &HeaderMap) -> RequestEntry {
+    let received_at = truncate_to_millis(OffsetDateTime::now_utc());
+    shared.delay(service).await;
+    RequestEntry::new(service, protocol, received_at, header(headers, "authorization").as_deref())
+}
+
+/// The end every API request shares: logs a rejection, records the answer's status in the
+/// request log, and answers with `headers` and the request id.
+fn finish(
+    shared: &Shared,
+    mut entry: RequestEntry,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Resp {
+    let response = answer(status, &[headers, &[("x-amzn-RequestId", &entry.request_id)]].concat(), body);
+    if let Some(e) = &entry.error {
+        let (request_id, service) = (&entry.request_id, entry.service);
+        warn!(request_id, %service, error_type = %e.error_type, status, message = %e.message, "request rejected");
+    }
+    entry.status = status;
+    shared.push(entry);
+    response
 }
 
 /// `/`: EC2 Query when the body is form-encoded, else Commerce Analytics (AWS JSON 1.1).
@@ -553,13 +571,8 @@ async fn root(State(shared): State<Arc<Shared>>, method: Method, headers: Header
 // Commerce Analytics: StartSupportDataExport (AWS JSON 1.1).
 
 async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: Bytes) -> Resp {
-    let (request_id, received_at) = new_request();
+    let mut entry = begin(&shared, Service::Cas, Protocol::Json11, &headers).await;
     let target = header(&headers, "x-amz-target");
-    let authorization = header(&headers, "authorization");
-    shared.delay(Service::Cas).await;
-
-    let mut entry =
-        RequestEntry::new(Service::Cas, Protocol::Json11, &request_id, received_at, authorization.as_deref());
     entry.target = target.clone();
     entry.operation = target.as_deref().map(|t| t.strip_prefix(TARGET_PREFIX).unwrap_or(t).to_string());
     entry.parameters = serde_json::from_slice(&body).ok();
@@ -569,7 +582,7 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         if method != Method::POST {
             return unknown(405, format!("{method} is not supported; use POST"));
         }
-        let region = shared.config.required_region.as_deref();
+        let (region, authorization) = (shared.config.required_region.as_deref(), header(&headers, "authorization"));
         entry.credential =
             Some(wire::check_authorization(authorization.as_deref(), amz_date(&headers).as_deref(), region)?);
         match target.as_deref() {
@@ -581,7 +594,7 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         }
         wire::check_content_type(header(&headers, "content-type").as_deref())?;
         if let Some(injected) = shared.take_injected(Service::Cas) {
-            return Err(injected.api_error());
+            return Err(injected);
         }
         wire::parse_request(&body)
     })();
@@ -589,20 +602,16 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
     let request = match outcome {
         Ok(request) => request,
         Err(e) => {
-            warn!(request_id, error_type = %e.error_type, status = e.status, message = %e.message, "request rejected");
-            entry.status = e.status;
-            entry.error = Some(e.clone());
-            shared.push(entry);
-            let headers = [
-                ("content-type", CONTENT_TYPE),
-                ("x-amzn-RequestId", &request_id),
-                ("x-amzn-ErrorType", &e.error_type),
-            ];
-            return answer(e.status, &headers, e.body());
+            let (status, body) = (e.status, e.body());
+            let error_type = e.error_type.clone();
+            entry.error = Some(e);
+            let headers = [("content-type", CONTENT_TYPE), ("x-amzn-ErrorType", &error_type)];
+            return finish(&shared, entry, status, &headers, body);
         }
     };
+    let request_id = entry.request_id.clone();
     let fail = lock(&shared.fail_next).take();
-    let plan = ExportPlan::new(request_id.clone(), request, received_at, shared.config.lag);
+    let plan = ExportPlan::new(request_id.clone(), request, entry.received_at, shared.config.lag);
     info!(
         request_id,
         data_set_type = plan.request.data_set_type.as_str(),
@@ -611,7 +620,6 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         injected_failure = fail.is_some(),
         "export requested"
     );
-    entry.status = 200;
     entry.data_set_request_id = Some(request_id.clone());
     entry.export = Some(ExportSummary {
         coverage_start: plan.coverage_start,
@@ -624,32 +632,27 @@ async fn cas_api(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: 
         written: false,
     });
     entry.delivery = Some(DeliveryStatus::Pending);
-    shared.push(entry);
+    let body = serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id })).expect("serializes");
+    let response = finish(&shared, entry, 200, &[("content-type", CONTENT_TYPE)], body);
     let mut tasks = lock(&shared.tasks);
     tasks.retain(|t| !t.is_finished());
     tasks.push(tokio::spawn(run_export(shared.clone(), plan, fail)));
-    drop(tasks);
-    let body = serde_json::to_vec(&serde_json::json!({ "dataSetRequestId": request_id })).expect("serializes");
-    answer(200, &[("content-type", CONTENT_TYPE), ("x-amzn-RequestId", &request_id)], body)
+    response
 }
 
 // ---------------------------------------------------------------------------------------------
 // EC2: ConfirmProductInstance (EC2 Query, a form-encoded POST).
 
 async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
-    let (request_id, received_at) = new_request();
-    let authorization = header(&headers, "authorization");
+    let mut entry = begin(&shared, Service::Ec2, Protocol::Query, &headers).await;
     let params = ec2::parse_params(&body);
-    shared.delay(Service::Ec2).await;
-
-    let mut entry =
-        RequestEntry::new(Service::Ec2, Protocol::Query, &request_id, received_at, authorization.as_deref());
     entry.operation = ec2::param(&params, "Action").map(str::to_string);
     entry.instance_id = ec2::param(&params, "InstanceId").map(str::to_string);
     entry.product_code = ec2::param(&params, "ProductCode").map(str::to_string);
     entry.parameters = Some(params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect());
 
     let outcome = (|| {
+        let authorization = header(&headers, "authorization");
         let credential =
             wire::check_sigv4(authorization.as_deref(), amz_date(&headers).as_deref(), ec2::EC2_SIGNING_NAME, None)
                 .map_err(|e| match authorization {
@@ -659,7 +662,7 @@ async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
         let region = credential.region.clone();
         entry.credential = Some(credential);
         if let Some(injected) = shared.take_injected(Service::Ec2) {
-            return Err(Ec2Error::new(injected.status_for(Service::Ec2), injected.error_type, injected.message));
+            return Err(Ec2Error::new(injected.status, injected.error_type, injected.message));
         }
         let request = ec2::parse_confirm_product_instance(&params)?;
         ec2::confirm(lock(&shared.instances).values(), &region, &request)
@@ -667,19 +670,17 @@ async fn ec2_api(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Resp {
 
     let (status, xml) = match outcome {
         Ok(confirmation) => {
+            let request_id = &entry.request_id;
             info!(request_id, instance_id = ?entry.instance_id, result = confirmation.result, "ConfirmProductInstance");
             entry.result = serde_json::to_value(&confirmation).ok();
-            (200, ec2::confirm_xml(&request_id, &confirmation))
+            (200, ec2::confirm_xml(request_id, &confirmation))
         }
         Err(e) => {
-            warn!(request_id, code = %e.code, status = e.status, message = %e.message, "EC2 request rejected");
             entry.error = Some(ApiError::new(e.status, e.code.clone(), e.message.clone()));
-            (e.status, e.xml(&request_id))
+            (e.status, e.xml(&entry.request_id))
         }
     };
-    entry.status = status;
-    shared.push(entry);
-    answer(status, &[("content-type", ec2::XML_CONTENT_TYPE), ("x-amzn-RequestId", &request_id)], xml)
+    finish(&shared, entry, status, &[("content-type", ec2::XML_CONTENT_TYPE)], xml)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,12 +693,7 @@ async fn agreements_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Resp {
-    let (request_id, received_at) = new_request();
-    let authorization = header(&headers, "authorization");
-    shared.delay(Service::Agreements).await;
-
-    let mut entry =
-        RequestEntry::new(Service::Agreements, Protocol::Cbor, &request_id, received_at, authorization.as_deref());
+    let mut entry = begin(&shared, Service::Agreements, Protocol::Cbor, &headers).await;
     entry.operation = (service == agreements::SERVICE_SHAPE).then(|| operation.clone());
     let document =
         if body.trim_ascii().is_empty() { Ok(serde_json::json!({})) } else { agreements::cbor_to_json(&body) };
@@ -715,6 +711,7 @@ async fn agreements_api(
                 format!("RPC v2 CBOR requests need the header smithy-protocol: {}", agreements::SMITHY_PROTOCOL);
             return Err(AgreementsError::serialization(message));
         }
+        let authorization = header(&headers, "authorization");
         let credential =
             wire::check_sigv4(authorization.as_deref(), amz_date(&headers).as_deref(), agreements::SIGNING_NAME, None)
                 .map_err(|e| AgreementsError::new(e.status, e.error_type, e.message))?;
@@ -731,8 +728,7 @@ async fn agreements_api(
             return Err(AgreementsError::serialization(message));
         }
         if let Some(injected) = shared.take_injected(Service::Agreements) {
-            let status = injected.status_for(Service::Agreements);
-            return Err(AgreementsError::new(status, injected.error_type, injected.message));
+            return Err(AgreementsError::new(injected.status, injected.error_type, injected.message));
         }
         let value = document
             .as_ref()
@@ -744,7 +740,8 @@ async fn agreements_api(
 
     let (status, cbor) = match outcome {
         Ok(page) => {
-            info!(request_id, agreements = page.agreements.len(), more = page.next_token.is_some(), "SearchAgreements");
+            let (request_id, more) = (&entry.request_id, page.next_token.is_some());
+            info!(request_id, agreements = page.agreements.len(), more, "SearchAgreements");
             entry.result = Some(serde_json::json!({
                 "agreementIds": page.agreements.iter().map(|a| a.agreement_id.as_str()).collect::<Vec<_>>(),
                 "nextToken": page.next_token,
@@ -752,19 +749,12 @@ async fn agreements_api(
             (200, page.to_cbor())
         }
         Err(e) => {
-            warn!(request_id, error_type = %e.error_type, status = e.status, message = %e.message, "agreements request rejected");
             entry.error = Some(ApiError::new(e.status, e.error_type.clone(), e.message.clone()));
-            (e.status, e.to_cbor(&request_id))
+            (e.status, e.to_cbor(&entry.request_id))
         }
     };
-    entry.status = status;
-    shared.push(entry);
-    let headers = [
-        ("content-type", agreements::CBOR_CONTENT_TYPE),
-        ("smithy-protocol", agreements::SMITHY_PROTOCOL),
-        ("x-amzn-RequestId", &request_id),
-    ];
-    answer(status, &headers, cbor)
+    let headers = [("content-type", agreements::CBOR_CONTENT_TYPE), ("smithy-protocol", agreements::SMITHY_PROTOCOL)];
+    finish(&shared, entry, status, &headers, cbor)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1045,8 +1035,8 @@ async fn agreements(State(shared): Admin) -> Resp {
 }
 
 async fn add_agreements(State(shared): Admin, body: Bytes) -> AdminResult {
-    let (inputs, many) = one_or_many::<AgreementInput>(&body, "agreement")?;
-    let new = inputs.into_iter().map(|input| input.into_agreement(&shared.config.seller_account_id));
+    let (inputs, many) = one_or_many::<serde_json::Value>(&body, "agreement")?;
+    let new = inputs.into_iter().map(|input| Agreement::from_admin_json(input, &shared.config.seller_account_id));
     let new = (new.collect::<Result<Vec<_>, _>>().map_err(|e| admin_error(400, format!("bad agreement: {e}")))?, many);
     let mut agreements = lock(&shared.agreements);
     if let Some(dup) = new.0.iter().find(|a| agreements.contains_key(&a.agreement_id)) {

@@ -1,10 +1,12 @@
 //! The services the stand-in answers on its one port, and the wire protocols it tells apart.
 
 use serde::{Deserialize, Serialize};
+use strum::{Display, IntoStaticStr};
 
-/// One of the emulated AWS services.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// One of the emulated AWS services (displayed as its JSON name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Display, IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Service {
     /// AWS Marketplace Commerce Analytics (`StartSupportDataExport`), AWS JSON 1.1.
     Cas,
@@ -16,41 +18,28 @@ pub enum Service {
 
 impl Service {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Cas => "cas",
-            Service::Ec2 => "ec2",
-            Service::Agreements => "agreements",
-        }
-    }
-}
-
-impl std::fmt::Display for Service {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
 /// The wire protocol of one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, IntoStaticStr)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Protocol {
     /// AWS JSON 1.1 (`application/x-amz-json-1.1`, `X-Amz-Target`).
     #[serde(rename = "json1.1")]
+    #[strum(serialize = "json1.1")]
     Json11,
     /// Smithy RPC v2 CBOR (`POST /service/{service}/operation/{operation}`, `application/cbor`).
-    #[serde(rename = "cbor")]
     Cbor,
     /// EC2 Query (`Action=...&Version=...`, a form-encoded body).
-    #[serde(rename = "query")]
     Query,
 }
 
 impl Protocol {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Json11 => "json1.1",
-            Protocol::Cbor => "cbor",
-            Protocol::Query => "query",
-        }
+        self.into()
     }
 }
 
