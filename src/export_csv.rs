@@ -12,7 +12,10 @@
 
 use std::io::Read;
 
-use csv::{ByteRecord, ReaderBuilder};
+use csv::ByteRecord;
+
+pub use crate::csv_stream::{Position, ReadError};
+use crate::csv_stream::{csv_error_text, csv_reader};
 
 use crate::domain::{
     AwsAccountId, Change, ContactDetails, ContactRecord, Guid, Invalid, OperationType, ProductCode, RecordKey,
@@ -32,14 +35,6 @@ pub enum HeaderError {
     DuplicateColumn(&'static str),
     #[error("the CSV header could not be read: {0}")]
     Unreadable(String),
-}
-
-/// Reading stopped part-way (the stream broke): not a row's fault.
-#[derive(Debug, thiserror::Error)]
-#[error("reading the CSV failed after line {line}: {message}")]
-pub struct ReadError {
-    pub line: u64,
-    pub message: String,
 }
 
 /// A row that failed validation. Carries only non-personal identifiers, and
@@ -136,16 +131,6 @@ impl Columns {
     }
 }
 
-/// Where the next row of an export starts: what a checkpoint records, and
-/// where [`ExportReader::resume`] goes on from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Position {
-    /// Byte offset in the object.
-    pub byte: u64,
-    /// 1-based line of the file (the header is line 1).
-    pub line: u64,
-}
-
 /// Streaming, validating reader of one export.
 pub struct ExportReader<R: Read> {
     rdr: csv::Reader<R>,
@@ -219,30 +204,10 @@ impl<R: Read> ExportReader<R> {
     }
 }
 
-/// The CSV reader of an export. Records end at '\n' only: csv's CRLF mode
-/// reports the line of a record after a CRLF one too low. The '\r' then left
-/// at the end of the last field is trimmed with the other surrounding blanks.
-fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
-    ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(input)
-}
-
 impl<R: Read> Iterator for ExportReader<R> {
     type Item = Result<Row, ReadError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_row()
-    }
-}
-
-/// csv's error text can quote field bytes in some variants (UTF-8 errors);
-/// keep only the kind of error so no data leaks into logs.
-fn csv_error_text(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => format!("I/O error: {}", io.kind()),
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_owned(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("row has {len} fields, expected {expected_len}")
-        }
-        _ => "malformed CSV".to_owned(),
     }
 }
 

@@ -28,6 +28,7 @@
 pub mod api;
 pub mod aws;
 pub mod config;
+pub mod csv_stream;
 pub mod domain;
 pub mod entitlement;
 pub mod export_csv;

@@ -16,11 +16,13 @@
 
 use std::io::Read;
 
-use csv::{ByteRecord, ReaderBuilder};
+use csv::ByteRecord;
 use time::Date;
 
 use super::folder::FeedKind;
 use super::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
+pub use crate::csv_stream::{Position, ReadError};
+use crate::csv_stream::{csv_error_text, csv_reader};
 use crate::domain::{AwsAccountId, Invalid, ProductCode, Timestamp};
 
 /// The file cannot be read at all: nothing in it is applied.
@@ -34,14 +36,6 @@ pub enum HeaderError {
     DuplicateColumn(&'static str),
     #[error("the CSV header could not be read: {0}")]
     Unreadable(String),
-}
-
-/// Reading stopped part-way (the stream broke): not a row's fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("reading the CSV failed after line {line}: {message}")]
-pub struct ReadError {
-    pub line: u64,
-    pub message: String,
 }
 
 /// A row that failed. The reason names columns and rules, never a value.
@@ -283,16 +277,6 @@ impl FeedRecord for DailyUsageRow {
     }
 }
 
-/// Where the next row of a file starts: what a checkpoint records and
-/// [`FeedReader::resume`] goes on from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Position {
-    /// Byte offset in the object.
-    pub byte: u64,
-    /// 1-based line of the file (the header is line 1).
-    pub line: u64,
-}
-
 /// Streaming reader of one month object of the feed of `T`.
 pub struct FeedReader<R: Read, T: FeedRecord> {
     rdr: csv::Reader<R>,
@@ -431,23 +415,5 @@ impl<R: Read, T: FeedRecord> Iterator for FeedReader<R, T> {
     type Item = Result<Row<T>, ReadError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_row()
-    }
-}
-
-/// Records end at '\n' (the feeds' separator, fact sheet §1.3); a '\r' left
-/// by a CRLF file is trimmed with the other surrounding blanks.
-fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
-    ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(input)
-}
-
-/// csv's error text can quote field bytes; keep only the kind of error.
-fn csv_error_text(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => format!("I/O error: {}", io.kind()),
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_owned(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("row has {len} fields, expected {expected_len}")
-        }
-        _ => "malformed CSV".to_owned(),
     }
 }
