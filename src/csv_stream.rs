@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use csv::ReaderBuilder;
+use csv::{ByteRecord, ReaderBuilder};
 
 /// Where the next row of a file starts: what a checkpoint records, and
 /// where a reader's `resume` goes on from.
@@ -25,11 +25,47 @@ pub struct ReadError {
     pub message: String,
 }
 
+/// Why a file has no header to read: each reader turns it into its own
+/// `HeaderError`.
+pub(crate) enum NoHeader {
+    Empty,
+    Unreadable(String),
+}
+
+/// A reader of `input` from its start, with the header row read: the
+/// reader, the header, and the position its lines and bytes count from.
+pub(crate) fn open<R: Read>(input: R) -> Result<(csv::Reader<R>, ByteRecord, Position), NoHeader> {
+    let mut rdr = csv_reader(input);
+    let mut header = ByteRecord::new();
+    match rdr.read_byte_record(&mut header) {
+        Ok(true) => Ok((rdr, header, Position::default())),
+        Ok(false) => Err(NoHeader::Empty),
+        Err(e) => Err(NoHeader::Unreadable(csv_error_text(&e))),
+    }
+}
+
+/// A reader of a file part-way: `input` starts at `from` (a [`Position`] a
+/// reader reported) and `header` is the file's header. Lines and positions
+/// count from the start of the file, as they would in one pass.
+pub(crate) fn reopen<R: Read>(
+    input: R,
+    header: &[String],
+    from: Position,
+) -> Result<(csv::Reader<R>, ByteRecord, Position), NoHeader> {
+    let header: ByteRecord = header.iter().map(String::as_bytes).collect();
+    if header.is_empty() {
+        return Err(NoHeader::Empty);
+    }
+    // csv counts lines from 1 at the start of its input.
+    let base = Position { byte: from.byte, line: from.line.saturating_sub(1) };
+    Ok((csv_reader(input), header, base))
+}
+
 /// The csv reader of a file, header included. Records end at '\n' only:
 /// csv's CRLF mode reports the line of a record after a CRLF one too low. The
 /// '\r' then left at the end of the last field is trimmed with the other
 /// surrounding blanks.
-pub(crate) fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
     ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(input)
 }
 

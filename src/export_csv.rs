@@ -14,8 +14,8 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
+use crate::csv_stream::{self, NoHeader, csv_error_text};
 pub use crate::csv_stream::{Position, ReadError};
-use crate::csv_stream::{csv_error_text, csv_reader};
 
 use crate::domain::{
     AwsAccountId, Change, ContactDetails, ContactRecord, Guid, Invalid, OperationType, ProductCode, RecordKey,
@@ -35,6 +35,15 @@ pub enum HeaderError {
     DuplicateColumn(&'static str),
     #[error("the CSV header could not be read: {0}")]
     Unreadable(String),
+}
+
+impl From<NoHeader> for HeaderError {
+    fn from(e: NoHeader) -> Self {
+        match e {
+            NoHeader::Empty => Self::Empty,
+            NoHeader::Unreadable(why) => Self::Unreadable(why),
+        }
+    }
 }
 
 /// A row that failed validation. Carries only non-personal identifiers, and
@@ -145,14 +154,8 @@ pub struct ExportReader<R: Read> {
 impl<R: Read> ExportReader<R> {
     /// Reads and checks the header.
     pub fn new(input: R) -> Result<Self, HeaderError> {
-        let mut rdr = csv_reader(input);
-        let mut header = ByteRecord::new();
-        match rdr.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => return Err(HeaderError::Empty),
-            Err(e) => return Err(HeaderError::Unreadable(csv_error_text(&e))),
-        }
-        Self::with_header(rdr, &header, Position::default())
+        let (rdr, header, base) = csv_stream::open(input)?;
+        Self::with_header(rdr, &header, base)
     }
 
     /// Goes on reading an export part-way: `input` starts at `from` (a
@@ -160,13 +163,8 @@ impl<R: Read> ExportReader<R> {
     /// header ([`ExportReader::header`]). Lines and positions count from the
     /// start of the file, as they would in one pass.
     pub fn resume(input: R, header: &[String], from: Position) -> Result<Self, HeaderError> {
-        let header: ByteRecord = header.iter().map(String::as_bytes).collect();
-        if header.is_empty() {
-            return Err(HeaderError::Empty);
-        }
-        // csv counts lines from 1 at the start of its input.
-        let base = Position { byte: from.byte, line: from.line.saturating_sub(1) };
-        Self::with_header(csv_reader(input), &header, base)
+        let (rdr, header, base) = csv_stream::reopen(input, header, from)?;
+        Self::with_header(rdr, &header, base)
     }
 
     fn with_header(rdr: csv::Reader<R>, header: &ByteRecord, base: Position) -> Result<Self, HeaderError> {

@@ -21,8 +21,8 @@ use time::Date;
 
 use super::folder::FeedKind;
 use super::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
+use crate::csv_stream::{self, NoHeader, csv_error_text};
 pub use crate::csv_stream::{Position, ReadError};
-use crate::csv_stream::{csv_error_text, csv_reader};
 use crate::domain::{AwsAccountId, Invalid, ProductCode, Timestamp};
 
 /// The file cannot be read at all: nothing in it is applied.
@@ -36,6 +36,15 @@ pub enum HeaderError {
     DuplicateColumn(&'static str),
     #[error("the CSV header could not be read: {0}")]
     Unreadable(String),
+}
+
+impl From<NoHeader> for HeaderError {
+    fn from(e: NoHeader) -> Self {
+        match e {
+            NoHeader::Empty => Self::Empty,
+            NoHeader::Unreadable(why) => Self::Unreadable(why),
+        }
+    }
 }
 
 /// A row that failed. The reason names columns and rules, never a value.
@@ -299,26 +308,16 @@ fn normalise_header(raw: &[u8]) -> String {
 impl<R: Read, T: FeedRecord> FeedReader<R, T> {
     /// Reads and checks the header.
     pub fn new(input: R) -> Result<Self, HeaderError> {
-        let mut rdr = csv_reader(input);
-        let mut header = ByteRecord::new();
-        match rdr.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => return Err(HeaderError::Empty),
-            Err(e) => return Err(HeaderError::Unreadable(csv_error_text(&e))),
-        }
-        Self::with_header(rdr, &header, Position::default())
+        let (rdr, header, base) = csv_stream::open(input)?;
+        Self::with_header(rdr, &header, base)
     }
 
     /// Goes on reading a file part-way: `input` starts at `from` (a
     /// [`Position`] this reader reported) and `header` is the file's header
     /// ([`FeedReader::header`]). Lines count from the start of the file.
     pub fn resume(input: R, header: &[String], from: Position) -> Result<Self, HeaderError> {
-        let header: ByteRecord = header.iter().map(String::as_bytes).collect();
-        if header.is_empty() {
-            return Err(HeaderError::Empty);
-        }
-        let base = Position { byte: from.byte, line: from.line.saturating_sub(1) };
-        Self::with_header(csv_reader(input), &header, base)
+        let (rdr, header, base) = csv_stream::reopen(input, header, from)?;
+        Self::with_header(rdr, &header, base)
     }
 
     fn with_header(rdr: csv::Reader<R>, header: &ByteRecord, base: Position) -> Result<Self, HeaderError> {
