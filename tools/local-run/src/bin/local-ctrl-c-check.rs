@@ -26,6 +26,7 @@ use clap::Parser;
 use local_run::answers::EXAMPLE_ACCOUNT;
 use local_run::http::Http;
 use local_run::procs::{self, ProcStat};
+use psc_bridge::api::AccountView;
 
 /// Runs psc-local until it serves, then stops it with SIGINT as Ctrl-C would,
 /// and fails unless it exits 0 leaving no process behind.
@@ -104,6 +105,23 @@ impl Drop for Running {
 }
 
 fn check(cli: &Cli, log: &Path) -> Result<()> {
+    let mut child = start(cli, log)?;
+    wait_until_serving(&mut child, log, Duration::from_secs(cli.serve_timeout))?;
+    check_eligible_while_serving(log)?;
+    let pid = child.pid();
+    let started_by_it: Vec<ProcStat> = procs::descendants(pid);
+    if started_by_it.is_empty() {
+        bail!("psc-local has no child processes while serving");
+    }
+    say(format!("psc-local {pid} serves with {} descendant processes; sending SIGINT", started_by_it.len()));
+    stop_with_sigint(&mut child)?;
+    check_nothing_left(log, &started_by_it)?;
+    say(format!("OK: Ctrl-C stopped psc-local and all {} processes it had started", started_by_it.len()));
+    Ok(())
+}
+
+/// psc-local with the given arguments, its output in `log`.
+fn start(cli: &Cli, log: &Path) -> Result<Running> {
     let exe = psc_local_exe()?;
     let root = devkit::repo_root()?;
     std::fs::create_dir_all(log.parent().context("log directory")?)?;
@@ -111,44 +129,43 @@ fn check(cli: &Cli, log: &Path) -> Result<()> {
     let mut cmd = Command::new(&exe);
     cmd.current_dir(&root).args(&cli.psc_local_args).stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
     devkit::remove_cargo_run_env(&mut cmd);
-    let mut child = Running(cmd.spawn().with_context(|| format!("running {}", exe.display()))?);
-    let pid = child.pid();
+    Ok(Running(cmd.spawn().with_context(|| format!("running {}", exe.display()))?))
+}
 
+fn wait_until_serving(child: &mut Running, log: &Path, timeout: Duration) -> Result<()> {
     let started = Instant::now();
-    let serve_timeout = Duration::from_secs(cli.serve_timeout);
-    loop {
-        if read(log).contains(SERVING) {
-            break;
-        }
+    while !read(log).contains(SERVING) {
         if let Some(status) = child.0.try_wait()? {
             bail!("psc-local exited before serving ({status})");
         }
-        if started.elapsed() > serve_timeout {
-            bail!("not serving after {}s", serve_timeout.as_secs());
+        if started.elapsed() > timeout {
+            bail!("not serving after {}s", timeout.as_secs());
         }
         std::thread::sleep(Duration::from_secs(1));
     }
     say(format!("serving after {}s", started.elapsed().as_secs()));
+    Ok(())
+}
 
+/// The example account's lookup, read as the API contract's answer.
+fn check_eligible_while_serving(log: &Path) -> Result<()> {
     let base = api_base(&read(log)).ok_or_else(|| anyhow!("no API address in the output"))?;
     let url = format!("{base}/accounts/{EXAMPLE_ACCOUNT}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let answer = runtime
         .block_on(Http::new().get(&url, Duration::from_secs(60)))
         .with_context(|| format!("GET {url} while serving"))?;
-    let eligible = answer.status == 200
-        && answer.json().ok().and_then(|j| j.get("eligible").and_then(serde_json::Value::as_bool)) == Some(true);
+    let eligible =
+        answer.status == 200 && serde_json::from_str::<AccountView>(&answer.body).is_ok_and(|account| account.eligible);
     if !eligible {
         bail!("account {EXAMPLE_ACCOUNT} is not eligible while serving (HTTP {})", answer.status);
     }
     say(format!("GET /accounts/{EXAMPLE_ACCOUNT} while serving: eligible"));
+    Ok(())
+}
 
-    let started_by_it: Vec<ProcStat> = procs::descendants(pid);
-    if started_by_it.is_empty() {
-        bail!("psc-local has no child processes while serving");
-    }
-    say(format!("psc-local {pid} serves with {} descendant processes; sending SIGINT", started_by_it.len()));
-
+/// SIGINT, as Ctrl-C sends it; psc-local must exit 0 in time.
+fn stop_with_sigint(child: &mut Running) -> Result<()> {
     child.sigint();
     let stopping = Instant::now();
     let status = loop {
@@ -162,10 +179,15 @@ fn check(cli: &Cli, log: &Path) -> Result<()> {
         std::thread::sleep(Duration::from_millis(500));
     };
     say(format!("psc-local exited with {status} after {}s", stopping.elapsed().as_secs()));
-
     if status.code() != Some(0) {
         bail!("{status} after SIGINT, want exit status 0");
     }
+    Ok(())
+}
+
+/// psc-local said it shut down and left nothing, and none of the processes
+/// it had started is still alive.
+fn check_nothing_left(log: &Path, started_by_it: &[ProcStat]) -> Result<()> {
     let text = read(log);
     if !text.contains(SHUTTING_DOWN) {
         bail!("no '{SHUTTING_DOWN}' line");
@@ -178,7 +200,6 @@ fn check(cli: &Cli, log: &Path) -> Result<()> {
     if !left.is_empty() {
         bail!("still alive after the shutdown: {}", left.join(" "));
     }
-    say(format!("OK: Ctrl-C stopped psc-local and all {} processes it had started", started_by_it.len()));
     Ok(())
 }
 
