@@ -15,13 +15,14 @@ use std::sync::{Mutex, MutexGuard};
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
+use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
 use crate::model::{
     Checkpoint, ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact, WriteOutcome,
 };
 use crate::notification::S3Location;
 use crate::ports::{
-    AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, InstanceConfirmer,
-    LookupError, MAX_BATCH, ObjectReader, ObjectStore, Opened,
+    AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, FeedStore,
+    InstanceConfirmer, Listed, LookupError, MAX_BATCH, ObjectReader, ObjectStore, Opened,
 };
 use crate::sync::{Coverage, SyncState};
 
@@ -366,6 +367,8 @@ impl ExportLog for MemoryStore {
 #[derive(Default)]
 pub struct MemoryObjects {
     objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    /// When each object was last put (a listing's `LastModified`).
+    modified: Mutex<BTreeMap<(String, String), Timestamp>>,
 }
 
 impl MemoryObjects {
@@ -374,7 +377,9 @@ impl MemoryObjects {
     }
 
     pub fn put(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
-        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), body.into());
+        let at = (bucket.to_owned(), key.to_owned());
+        self.modified.lock().unwrap().insert(at.clone(), Timestamp::now());
+        self.objects.lock().unwrap().insert(at, body.into());
     }
 
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
@@ -403,6 +408,29 @@ impl ObjectStore for MemoryObjects {
         let size = bytes.len() as u64;
         let rest = bytes.get(from.min(size) as usize..).unwrap_or_default().to_vec();
         Ok(Opened { reader: Box::new(std::io::Cursor::new(rest)), size })
+    }
+
+    async fn read_head(&self, loc: &S3Location, len: u64) -> Result<Vec<u8>, AwsError> {
+        let mut bytes = self.find(loc, "GetObject")?;
+        bytes.truncate(len as usize);
+        Ok(bytes)
+    }
+
+    /// The ETag is the SHA-256 of the body (S3's is an MD5 for a simple
+    /// put: either changes with the body).
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, AwsError> {
+        let objects = self.objects.lock().unwrap();
+        let modified = self.modified.lock().unwrap();
+        Ok(objects
+            .iter()
+            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
+            .map(|(at, body)| Listed {
+                key: at.1.clone(),
+                size: body.len() as u64,
+                etag: format!("\"{}\"", crate::feeds::run::sha256_hex(body)),
+                last_modified: modified.get(at).copied().unwrap_or_else(Timestamp::now),
+            })
+            .collect())
     }
 
     async fn put_file(&self, loc: &S3Location, path: &Path, _content_type: &str) -> Result<(), AwsError> {
@@ -627,5 +655,86 @@ impl Continuation for MemoryContinuations {
         drop(fail);
         lock(&self.queued).push(payload.clone());
         Ok(())
+    }
+}
+
+/// The data-feeds ingest's table ([`FeedStore`]) in memory.
+#[derive(Debug, Default)]
+pub struct MemoryFeeds {
+    items: Mutex<BTreeMap<ItemKey, FeedItem>>,
+    objects: Mutex<BTreeMap<String, ObjectState>>,
+    runs: Mutex<BTreeMap<String, FeedRun>>,
+    lease: Mutex<Option<Lease>>,
+    /// Items written, re-writes included.
+    pub items_put: AtomicUsize,
+}
+
+impl MemoryFeeds {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every item, in key order.
+    pub fn items(&self) -> Vec<FeedItem> {
+        self.items.lock().unwrap().values().cloned().collect()
+    }
+
+    pub fn item(&self, pk: &str, sk: &str) -> Option<FeedItem> {
+        self.items.lock().unwrap().get(&ItemKey::new(pk, sk)).cloned()
+    }
+}
+
+impl FeedStore for MemoryFeeds {
+    async fn feed_versions(&self, keys: &[ItemKey]) -> Result<Vec<(ItemKey, String)>, AwsError> {
+        let items = self.items.lock().unwrap();
+        Ok(keys.iter().filter_map(|k| items.get(k).map(|i| (k.clone(), i.versions.clone()))).collect())
+    }
+
+    async fn put_feed_items(&self, items: &[FeedItem]) -> Result<(), AwsError> {
+        let mut held = self.items.lock().unwrap();
+        for item in items {
+            held.insert(item.key.clone(), item.clone());
+        }
+        self.items_put.fetch_add(items.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn object_states(&self) -> Result<Vec<ObjectState>, AwsError> {
+        Ok(self.objects.lock().unwrap().values().cloned().collect())
+    }
+
+    async fn save_object_state(&self, state: &ObjectState) -> Result<(), AwsError> {
+        self.objects.lock().unwrap().insert(state.key.clone(), state.clone());
+        Ok(())
+    }
+
+    async fn claim_feeds(&self, lease: &Lease, now: Timestamp) -> Result<bool, AwsError> {
+        let mut held = self.lease.lock().unwrap();
+        if held.as_ref().is_some_and(|h| h.owner != lease.owner && h.until > now) {
+            return Ok(false);
+        }
+        *held = Some(lease.clone());
+        Ok(true)
+    }
+
+    async fn release_feeds(&self, owner: &str) -> Result<(), AwsError> {
+        let mut held = self.lease.lock().unwrap();
+        if held.as_ref().is_some_and(|h| h.owner == owner) {
+            *held = None;
+        }
+        Ok(())
+    }
+
+    async fn save_feed_run(&self, run: &FeedRun) -> Result<(), AwsError> {
+        self.runs.lock().unwrap().insert(run.run_id.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn feed_run(&self, run_id: &str) -> Result<Option<FeedRun>, AwsError> {
+        Ok(self.runs.lock().unwrap().get(run_id).cloned())
+    }
+
+    async fn recent_feed_runs(&self, limit: i32) -> Result<Vec<FeedRun>, AwsError> {
+        Ok(self.runs.lock().unwrap().values().rev().take(limit.max(0) as usize).cloned().collect())
     }
 }

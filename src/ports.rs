@@ -13,8 +13,9 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::aws::AwsError;
-use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode};
+use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode, Timestamp};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
+use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
 use crate::model::{
     Checkpoint, ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact,
     WriteOutcome,
@@ -150,6 +151,15 @@ pub struct Opened {
     pub size: u64,
 }
 
+/// An object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Timestamp,
+}
+
 /// The export bucket. A missing object is an error with code
 /// [`crate::aws::codes::NO_SUCH_KEY`].
 pub trait ObjectStore: Send + Sync {
@@ -168,6 +178,13 @@ pub trait ObjectStore: Send + Sync {
     /// past the end, an empty stream.
     fn open_from(&self, loc: &S3Location, from: u64) -> impl Future<Output = Result<Opened, AwsError>> + Send;
 
+    /// The first `len` bytes of the object (fewer when it is shorter): a
+    /// ranged GET.
+    fn read_head(&self, loc: &S3Location, len: u64) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
+
+    /// Every object under `prefix` (all pages), in key order.
+    fn list(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
+
     /// Uploads a local file.
     fn put_file(
         &self,
@@ -175,6 +192,38 @@ pub trait ObjectStore: Send + Sync {
         path: &Path,
         content_type: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// What the data-feeds ingest keeps in the table (`crate::feeds`): the
+/// feeds' items, how far each month object is applied, the runs, and the
+/// lease that lets one invocation at a time apply the feeds.
+pub trait FeedStore: Send + Sync {
+    /// The stored versions of the items that exist among `keys` (any
+    /// number of keys; an absent item is left out).
+    fn feed_versions(&self, keys: &[ItemKey]) -> impl Future<Output = Result<Vec<(ItemKey, String)>, AwsError>> + Send;
+
+    /// Writes whole items (any number).
+    fn put_feed_items(&self, items: &[FeedItem]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// How far every month object seen is applied.
+    fn object_states(&self) -> impl Future<Output = Result<Vec<ObjectState>, AwsError>> + Send;
+
+    fn save_object_state(&self, state: &ObjectState) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Takes (or renews) the feeds' lease for `lease.owner` until
+    /// `lease.until`, unless another owner holds one that has not run out
+    /// by `now`. False when another owner has it.
+    fn claim_feeds(&self, lease: &Lease, now: Timestamp) -> impl Future<Output = Result<bool, AwsError>> + Send;
+
+    /// Ends `owner`'s lease (when it holds it).
+    fn release_feeds(&self, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn save_feed_run(&self, run: &FeedRun) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn feed_run(&self, run_id: &str) -> impl Future<Output = Result<Option<FeedRun>, AwsError>> + Send;
+
+    /// The newest runs first.
+    fn recent_feed_runs(&self, limit: i32) -> impl Future<Output = Result<Vec<FeedRun>, AwsError>> + Send;
 }
 
 /// A later invocation of this function with `payload`: how an ingest that
@@ -371,5 +420,65 @@ impl<T: ContactScan + ?Sized> ContactScan for &T {
         limit: i32,
     ) -> impl Future<Output = Result<Page<StoredContact>, LookupError>> + Send {
         (**self).scan_contacts(cursor, limit)
+    }
+}
+
+impl<T: ObjectStore + ?Sized> ObjectStore for &T {
+    fn read_small(
+        &self,
+        loc: &S3Location,
+        max_bytes: usize,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send {
+        (**self).read_small(loc, max_bytes)
+    }
+    fn open(&self, loc: &S3Location) -> impl Future<Output = Result<ObjectReader, AwsError>> + Send {
+        (**self).open(loc)
+    }
+    fn open_from(&self, loc: &S3Location, from: u64) -> impl Future<Output = Result<Opened, AwsError>> + Send {
+        (**self).open_from(loc, from)
+    }
+    fn read_head(&self, loc: &S3Location, len: u64) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send {
+        (**self).read_head(loc, len)
+    }
+    fn list(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send {
+        (**self).list(bucket, prefix)
+    }
+    fn put_file(
+        &self,
+        loc: &S3Location,
+        path: &Path,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).put_file(loc, path, content_type)
+    }
+}
+
+impl<T: FeedStore + ?Sized> FeedStore for &T {
+    fn feed_versions(&self, keys: &[ItemKey]) -> impl Future<Output = Result<Vec<(ItemKey, String)>, AwsError>> + Send {
+        (**self).feed_versions(keys)
+    }
+    fn put_feed_items(&self, items: &[FeedItem]) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).put_feed_items(items)
+    }
+    fn object_states(&self) -> impl Future<Output = Result<Vec<ObjectState>, AwsError>> + Send {
+        (**self).object_states()
+    }
+    fn save_object_state(&self, state: &ObjectState) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).save_object_state(state)
+    }
+    fn claim_feeds(&self, lease: &Lease, now: Timestamp) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).claim_feeds(lease, now)
+    }
+    fn release_feeds(&self, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).release_feeds(owner)
+    }
+    fn save_feed_run(&self, run: &FeedRun) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).save_feed_run(run)
+    }
+    fn feed_run(&self, run_id: &str) -> impl Future<Output = Result<Option<FeedRun>, AwsError>> + Send {
+        (**self).feed_run(run_id)
+    }
+    fn recent_feed_runs(&self, limit: i32) -> impl Future<Output = Result<Vec<FeedRun>, AwsError>> + Send {
+        (**self).recent_feed_runs(limit)
     }
 }

@@ -6,8 +6,9 @@ use std::path::Path;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::aws::error::{AwsError, Failure};
+use crate::domain::Timestamp;
 use crate::notification::S3Location;
-use crate::ports::{ObjectReader, ObjectStore, Opened};
+use crate::ports::{Listed, ObjectReader, ObjectStore, Opened};
 
 const SERVICE: &str = "S3";
 
@@ -58,6 +59,48 @@ impl ObjectStore for aws_sdk_s3::Client {
             }
             Err(e) => Err(s3_error("GetObject")(e)),
         }
+    }
+
+    async fn read_head(&self, loc: &S3Location, len: u64) -> Result<Vec<u8>, AwsError> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .get_object()
+            .bucket(&loc.bucket_name)
+            .key(&loc.key)
+            .range(format!("bytes=0-{}", len - 1))
+            .send()
+            .await
+            .map_err(s3_error("GetObject"))?;
+        let bytes = out.body.collect().await.map_err(|e| {
+            AwsError::local(SERVICE, "GetObject", Failure::BadResponse, format!("reading the body: {e}"))
+        })?;
+        let mut bytes = bytes.into_bytes().to_vec();
+        bytes.truncate(len as usize);
+        Ok(bytes)
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, AwsError> {
+        let mut pages = self.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(s3_error("ListObjectsV2"))?;
+            for o in page.contents() {
+                let (Some(key), Some(modified)) = (o.key(), o.last_modified()) else { continue };
+                let last_modified = Timestamp::from_unix_seconds(modified.secs()).map_err(|e| {
+                    AwsError::local(SERVICE, "ListObjectsV2", Failure::BadResponse, format!("LastModified {e}"))
+                })?;
+                out.push(Listed {
+                    key: key.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag().unwrap_or_default().to_owned(),
+                    last_modified,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
     }
 
     async fn put_file(&self, loc: &S3Location, path: &Path, content_type: &str) -> Result<(), AwsError> {

@@ -148,6 +148,12 @@ impl<T: Keyed> History<T> {
         self.keys.iter().map(|(k, v)| (k, v.values().filter(|v| !v.version.deleted)))
     }
 
+    /// Every entry held, deleted versions too, in key and `valid_from`
+    /// order: what [`super::store`] keeps.
+    pub fn entries_all(&self) -> impl Iterator<Item = &Versioned<T>> {
+        self.keys.values().flat_map(BTreeMap::values)
+    }
+
     /// Entries held: distinct (key, `valid_from`) pairs seen. The memory
     /// bound of the fold.
     pub fn entries(&self) -> usize {

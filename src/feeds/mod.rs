@@ -15,12 +15,15 @@
 //! It never reads the Address, Tax item or Billing event feeds, nor any
 //! personal or tax column of the feeds it reads. `docs/data-feeds.md` says
 //! what is read, the rules, and what about the real feeds is unconfirmed.
-//! The function that ingests the feeds, its table items and the lookup are
-//! not built yet (issue 20).
+//! What the table keeps of them is [`store`]'s; the function that ingests
+//! them is `functions/ingest-feeds`.
 
 pub mod csv;
 pub mod folder;
 pub mod history;
+pub mod notice;
+pub mod run;
+pub mod store;
 pub mod values;
 
 pub use self::csv::{
@@ -29,6 +32,9 @@ pub use self::csv::{
 };
 pub use self::folder::{FeedKey, FeedKind, MonthObject};
 pub use self::history::{FeedState, History, Keyed, RevisionClass, Subscription, effective_revision, last_usage};
+pub use self::notice::{Trigger, continuation_payload, parse_delivery, parse_trigger};
+pub use self::run::{Delivery, FeedRun, ObjectReport, ObjectState, ReadMode, RunStatus};
+pub use self::store::{Derived, FeedItem, ItemKey, Stored, Undecodable, merge};
 pub use self::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! * [`cursor`]: the pagination cursor codec.
 
 pub mod cursor;
+mod feeds;
 pub mod item;
 
 use aws_sdk_dynamodb::Client;
@@ -254,7 +255,10 @@ impl ContactStore for DynamoStore {
             Some(code) => req
                 .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
                 .expression_attribute_values(":prefix", s(format!("PRODUCT#{code}#"))),
-            None => req.key_condition_expression("gsi1pk = :p"),
+            // The account's contacts, not its data-feed items (`FEED#...`).
+            None => req
+                .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":prefix", s("PRODUCT#")),
         };
         let out = match req.send().await.map_err(ddb_error("Query")) {
             Ok(out) => out,

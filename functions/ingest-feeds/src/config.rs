@@ -1,0 +1,59 @@
+//! What the function reads from its environment (`docs/configuration.md`).
+
+use std::time::Duration;
+
+use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
+
+/// Rows per segment (between two records of an object's progress).
+pub const DEFAULT_SEGMENT_ROWS: u64 = 20_000;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The bucket the feeds are delivered to.
+    pub bucket: String,
+    /// Where in it (`""`: the whole bucket, AWS's layout).
+    pub prefix: String,
+    pub segment_rows: u64,
+    /// How long before its deadline an invocation stops at a segment's end.
+    pub deadline_margin: Duration,
+}
+
+impl Settings {
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            prefix: String::new(),
+            segment_rows: DEFAULT_SEGMENT_ROWS,
+            deadline_margin: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub settings: Settings,
+    pub metrics_namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: the function a continuation invokes.
+    pub function_name: Option<String>,
+}
+
+impl Config {
+    /// Reads and checks every variable; the error names the first bad one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let rows = env_or("FEEDS_SEGMENT_ROWS", &DEFAULT_SEGMENT_ROWS.to_string());
+        Ok(Self {
+            table_name: env_required("TABLE_NAME")?,
+            settings: Settings {
+                prefix: env_or("FEEDS_PREFIX", ""),
+                segment_rows: parse_var("FEEDS_SEGMENT_ROWS", &rows, |v| match v.parse::<u64>() {
+                    Ok(n) if (100..=1_000_000).contains(&n) => Ok(n),
+                    _ => Err("must be a whole number from 100 to 1000000"),
+                })?,
+                ..Settings::new(env_required("FEEDS_BUCKET")?)
+            },
+            metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|v| !v.trim().is_empty()),
+        })
+    }
+}

@@ -1,0 +1,258 @@
+//! [`FeedStore`] on the table: the data-feeds items (`crate::feeds::store`),
+//! the month objects' states, the runs and the feeds' lease
+//! (`docs/data-model.md`, "Data-feed items").
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+
+use super::item::{Item, s};
+use super::{DynamoStore, ddb_error};
+use crate::aws::error::{AwsError, Failure, codes};
+use crate::domain::Timestamp;
+use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
+use crate::model::Lease;
+use crate::ports::FeedStore;
+use crate::retry::{Backoff, seed};
+
+const OBJECTS_PK: &str = "FEED#OBJECT";
+const RUNS_PK: &str = "FEED#RUN";
+const STATE_PK: &str = "FEED#STATE";
+const LEASE_SK: &str = "LEASE";
+
+/// BatchGetItem's and BatchWriteItem's limits.
+const GET_BATCH: usize = 100;
+const WRITE_BATCH: usize = 25;
+
+/// Keys or items DynamoDB left unprocessed (throttling) are sent again,
+/// with backoff, up to this many times (about a minute in all).
+const UNPROCESSED: Backoff = Backoff::new(12, Duration::from_millis(100), Duration::from_secs(8));
+
+fn key(k: &ItemKey) -> Item {
+    HashMap::from([("pk".to_owned(), s(k.pk.as_str())), ("sk".to_owned(), s(k.sk.as_str()))])
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn encode_item(f: &FeedItem) -> Item {
+    let mut item = key(&f.key);
+    item.insert("kind".into(), s(f.kind));
+    item.insert("versions".into(), s(f.versions.as_str()));
+    if let Some((pk, sk)) = &f.index {
+        item.insert("gsi1pk".into(), s(pk.as_str()));
+        item.insert("gsi1sk".into(), s(sk.as_str()));
+    }
+    for (name, value) in &f.attrs {
+        item.insert((*name).to_owned(), s(value.as_str()));
+    }
+    item
+}
+
+fn json_item(pk: &str, sk: &str, kind: &str, body: &impl serde::Serialize) -> Item {
+    let mut item = key(&ItemKey::new(pk, sk));
+    item.insert("kind".into(), s(kind));
+    item.insert("body".into(), s(serde_json::to_string(body).expect("records serialise")));
+    item
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, AwsError> {
+    let body = text(item, "body").unwrap_or_default();
+    serde_json::from_str(body).map_err(|e| {
+        AwsError::local("DynamoDB", "Query", Failure::BadResponse, format!("a data-feeds record cannot be read: {e}"))
+    })
+}
+
+impl DynamoStore {
+    async fn put_json(&self, item: Item) -> Result<(), AwsError> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(ddb_error("PutItem"))?;
+        Ok(())
+    }
+
+    /// Every item of partition `pk`, newest sort key first when `newest_first`.
+    async fn partition(&self, pk: &str, newest_first: bool, limit: Option<i32>) -> Result<Vec<Item>, AwsError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(pk))
+                .scan_index_forward(!newest_first)
+                .set_limit(limit)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(ddb_error("Query"))?;
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() || limit.is_some_and(|l| out.len() >= l as usize) {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl FeedStore for DynamoStore {
+    async fn feed_versions(&self, keys: &[ItemKey]) -> Result<Vec<(ItemKey, String)>, AwsError> {
+        let mut found = Vec::new();
+        let table = self.table().to_owned();
+        let seed = seed();
+        for chunk in keys.chunks(GET_BATCH) {
+            let mut pending: Vec<Item> = chunk.iter().map(key).collect();
+            for retry in 0.. {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .projection_expression("pk, sk, versions")
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys are set");
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&table, request)
+                    .send()
+                    .await
+                    .map_err(ddb_error("BatchGetItem"))?;
+                for item in out.responses().and_then(|r| r.get(&table)).into_iter().flatten() {
+                    if let (Some(pk), Some(sk), Some(v)) = (text(item, "pk"), text(item, "sk"), text(item, "versions"))
+                    {
+                        found.push((ItemKey::new(pk, sk), v.to_owned()));
+                    }
+                }
+                pending =
+                    out.unprocessed_keys().and_then(|u| u.get(&table)).map(|k| k.keys().to_vec()).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if retry >= UNPROCESSED.retries {
+                    return Err(unprocessed("BatchGetItem", pending.len()));
+                }
+                tokio::time::sleep(UNPROCESSED.delay(retry + 1, seed)).await;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn put_feed_items(&self, items: &[FeedItem]) -> Result<(), AwsError> {
+        let table = self.table().to_owned();
+        let seed = seed();
+        for chunk in items.chunks(WRITE_BATCH) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    let put = PutRequest::builder().set_item(Some(encode_item(i))).build().expect("item is set");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            for retry in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&table, pending)
+                    .send()
+                    .await
+                    .map_err(ddb_error("BatchWriteItem"))?;
+                pending = out.unprocessed_items().and_then(|u| u.get(&table)).cloned().unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if retry >= UNPROCESSED.retries {
+                    return Err(unprocessed("BatchWriteItem", pending.len()));
+                }
+                tokio::time::sleep(UNPROCESSED.delay(retry + 1, seed)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn object_states(&self) -> Result<Vec<ObjectState>, AwsError> {
+        self.partition(OBJECTS_PK, false, None).await?.iter().map(decode_json).collect()
+    }
+
+    async fn save_object_state(&self, state: &ObjectState) -> Result<(), AwsError> {
+        self.put_json(json_item(OBJECTS_PK, &state.key, "FEED_OBJECT", state)).await
+    }
+
+    async fn claim_feeds(&self, lease: &Lease, now: Timestamp) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(STATE_PK))
+            .key("sk", s(LEASE_SK))
+            .update_expression("SET leaseOwner = :owner, leaseUntil = :until, kind = :kind")
+            .condition_expression("attribute_not_exists(leaseOwner) OR leaseOwner = :owner OR leaseUntil < :now")
+            .expression_attribute_values(":owner", s(lease.owner.as_str()))
+            .expression_attribute_values(":until", s(lease.until.to_iso()))
+            .expression_attribute_values(":now", s(now.to_iso()))
+            .expression_attribute_values(":kind", s("FEED_LEASE"))
+            .send()
+            .await
+            .map_err(ddb_error("UpdateItem"));
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release_feeds(&self, owner: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(STATE_PK))
+            .key("sk", s(LEASE_SK))
+            .update_expression("REMOVE leaseOwner, leaseUntil")
+            .condition_expression("leaseOwner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            .map_err(ddb_error("UpdateItem"));
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save_feed_run(&self, run: &FeedRun) -> Result<(), AwsError> {
+        let mut item = json_item(RUNS_PK, &run.run_id, "FEED_RUN", run);
+        item.insert("status".into(), AttributeValue::S(run.status.as_str().to_owned()));
+        self.put_json(item).await
+    }
+
+    async fn feed_run(&self, run_id: &str) -> Result<Option<FeedRun>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(RUNS_PK))
+            .key("sk", s(run_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(ddb_error("GetItem"))?;
+        out.item.as_ref().map(decode_json).transpose()
+    }
+
+    async fn recent_feed_runs(&self, limit: i32) -> Result<Vec<FeedRun>, AwsError> {
+        self.partition(RUNS_PK, true, Some(limit)).await?.iter().take(limit.max(0) as usize).map(decode_json).collect()
+    }
+}
+
+fn unprocessed(operation: &'static str, left: usize) -> AwsError {
+    let message = format!("{left} requests still unprocessed after {} rounds of backoff", UNPROCESSED.retries);
+    AwsError::service("DynamoDB", operation, "ProvisionedThroughputExceededException", &message, 400)
+}

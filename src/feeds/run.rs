@@ -1,0 +1,193 @@
+//! The records of the data-feeds ingest: where each month object was
+//! applied up to ([`ObjectState`]), and what each run did ([`FeedRun`]).
+//! Both are kept in the table as JSON (`docs/data-model.md`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Timestamp;
+
+/// How many rejected rows a run record lists (all are counted).
+pub const MAX_LISTED_REJECTS: usize = 100;
+
+/// How much of a month object's start is checked before continuing it from
+/// its checkpoint: when these bytes changed, the object was rewritten, not
+/// grown, and it is read again from the start.
+pub const HEAD_CHECK_BYTES: u64 = 64 * 1024;
+
+/// How far a month object is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectState {
+    /// The S3 key.
+    pub key: String,
+    /// The object's ETag and size when it was read.
+    pub etag: String,
+    pub size: u64,
+    /// Bytes and lines applied (a row boundary): the checkpoint.
+    pub applied_bytes: u64,
+    pub applied_lines: u64,
+    /// The header row, to read a continuation by name.
+    pub header: Vec<String>,
+    /// SHA-256 (hex) of the object's first `head_len` bytes.
+    pub head_sha256: String,
+    pub head_len: u64,
+    /// When the object was last written (its delivery).
+    pub last_modified: Timestamp,
+}
+
+impl ObjectState {
+    /// Whether every byte of this version of the object is applied.
+    pub fn complete(&self) -> bool {
+        self.applied_bytes >= self.size
+    }
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a run is doing or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// In progress (possibly across invocations).
+    Running,
+    /// Every changed object applied, every row applied or rejected.
+    Succeeded,
+    /// Done, but some objects could not be read (see `failedObjects`).
+    Partial,
+    /// The run could not go on (the bucket could not be listed, the table
+    /// refused a write): the next run picks up where it stopped.
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Partial => "PARTIAL",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// How a month object was read in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReadMode {
+    /// Read from the start: new, or rewritten (its first bytes changed).
+    Whole,
+    /// Grown: read from where it was applied up to (a ranged GET).
+    Continued,
+}
+
+/// One month object a run read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReport {
+    pub key: String,
+    pub feed: String,
+    pub mode: ReadMode,
+    pub bytes_read: u64,
+    pub rows: u64,
+    pub rejected: u64,
+    pub items_written: u64,
+    /// Why the object could not be read (a missing required column, a
+    /// broken stream); its other rows and the other objects go on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A rejected row: where, and why (never a value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectReport {
+    pub key: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The notification that started a run, as far as it is understood (its
+/// shape is not confirmed: fact sheet §2).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// `COMPLETED`, `SKIPPED`, `FAILED` or what else AWS sent.
+    pub execution_status: Option<String>,
+    pub feed_type: Option<String>,
+    /// How many errors the notification listed (their shape is unknown:
+    /// they are counted, not copied).
+    pub errors: usize,
+}
+
+/// One run of the data-feeds ingest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedRun {
+    /// `<startedAt>-<request id>`: runs sort by start.
+    pub run_id: String,
+    pub status: RunStatus,
+    /// `notification`, `schedule` or `manual`.
+    pub trigger: String,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// Invocations the run took (continuations included).
+    pub invocations: u32,
+    /// The notifications that started or joined it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+    pub objects: Vec<ObjectReport>,
+    /// Month objects under folders no feed uses: listed, left alone.
+    pub unknown_folders: Vec<String>,
+    /// Objects of feeds psc-bridge does not read (Address, Tax item, ...).
+    pub skipped_objects: u64,
+    pub unchanged_objects: u64,
+    pub rows: u64,
+    pub rejected: u64,
+    pub items_written: u64,
+    pub bytes_read: u64,
+    /// The first [`MAX_LISTED_REJECTS`] rejected rows.
+    pub rejects: Vec<RejectReport>,
+    /// The newest delivery (object write time) applied so far, over all runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl FeedRun {
+    pub fn new(run_id: String, trigger: &str, started_at: Timestamp) -> Self {
+        Self {
+            run_id,
+            status: RunStatus::Running,
+            trigger: trigger.to_owned(),
+            started_at,
+            finished_at: None,
+            invocations: 1,
+            deliveries: Vec::new(),
+            objects: Vec::new(),
+            unknown_folders: Vec::new(),
+            skipped_objects: 0,
+            unchanged_objects: 0,
+            rows: 0,
+            rejected: 0,
+            items_written: 0,
+            bytes_read: 0,
+            rejects: Vec::new(),
+            as_of: None,
+            message: None,
+        }
+    }
+
+    /// Counts a rejected row and lists it while the list has room.
+    pub fn reject(&mut self, key: &str, line: u64, reason: impl Into<String>) {
+        self.rejected += 1;
+        if self.rejects.len() < MAX_LISTED_REJECTS {
+            self.rejects.push(RejectReport { key: key.to_owned(), line, reason: reason.into() });
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! What the data-feeds ingest keeps in the table: one item per record group,
+//! holding every version of its records, so the history rule can be applied
+//! again whenever a later delivery adds a correction or a soft delete, in any
+//! order (`docs/data-model.md`, "Data-feed items").
+//!
+//! An item's `versions` are the [`History`] entries of its records (one per
+//! record key and `valid_from`, step 1 of the rule applied), as compact JSON
+//! (an array of arrays of strings). Beside them it carries what the lookups
+//! read, derived from the versions alone (never from another feed, so that
+//! the order of feeds and files does not matter): the current values, the
+//! agreement revision in force, the last usage date. [`merge`] folds new rows
+//! into an item and says whether it changed; an unchanged item is not
+//! written again.
+//!
+//! Nothing here is personal: the feeds' rows are read down to identifiers,
+//! statuses and dates before they get here ([`super::csv`]).
+
+use std::collections::BTreeMap;
+
+use time::Date;
+
+use super::csv::{AccountRow, AgreementRow, DailyUsageRow, OfferProductRow, ProductRow, Version, Versioned};
+use super::history::{History, Keyed, effective_revision};
+use super::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
+use crate::domain::{ProductCode, Timestamp};
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl ItemKey {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+/// The partition of a feed account's agreements and usage.
+pub fn account_pk(id: &FeedAccountId) -> String {
+    format!("FEED#ACCOUNT#{}", id.as_str())
+}
+
+/// The partition of every product the feeds list (a seller has few).
+pub const PRODUCTS_PK: &str = "FEED#PRODUCTS";
+
+/// One data-feed item as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedItem {
+    pub key: ItemKey,
+    /// `FEED_ACCOUNT`, `FEED_PRODUCT`, `FEED_OFFER_PRODUCT`,
+    /// `FEED_AGREEMENT` or `FEED_USAGE`.
+    pub kind: &'static str,
+    /// Every version of the item's records (see the module's docs).
+    pub versions: String,
+    /// The `ByAccount` index keys (`gsi1pk`, `gsi1sk`), for items found by
+    /// AWS account id.
+    pub index: Option<(String, String)>,
+    /// What the lookups read, derived from the versions (string values).
+    pub attrs: BTreeMap<&'static str, String>,
+}
+
+/// A stored item whose versions could not be read back (written by a newer
+/// version of psc-bridge, or edited by hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("item {pk} / {sk}: its versions cannot be read: {reason}")]
+pub struct Undecodable {
+    pub pk: String,
+    pub sk: String,
+    pub reason: String,
+}
+
+/// A feed's record as the table keeps it.
+pub trait Stored: Keyed + Clone + Sized {
+    const KIND: &'static str;
+
+    /// The item this row's record lives in; `None` when the row lacks what
+    /// ties it to one (the reason names the column).
+    fn item_key(&self) -> Result<ItemKey, &'static str>;
+
+    /// The record's columns, in a fixed order (`""` for none).
+    fn encode(&self) -> Vec<String>;
+
+    /// The inverse of [`encode`](Self::encode).
+    fn decode(fields: &[String]) -> Result<Self, String>;
+
+    /// What the lookups read, from the item's versions; and the index keys.
+    fn derive(history: &History<Self>) -> Derived;
+}
+
+/// An item's derived attributes and index keys.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Derived {
+    pub index: Option<(String, String)>,
+    pub attrs: BTreeMap<&'static str, String>,
+}
+
+impl Derived {
+    fn set(&mut self, name: &'static str, value: Option<impl Into<String>>) {
+        if let Some(v) = value {
+            self.attrs.insert(name, v.into());
+        }
+    }
+}
+
+/// Folds `rows` (all of one item) into the item's stored versions (`None`:
+/// no item yet). `Some(item)` to write when its versions changed; `None` when the
+/// rows added nothing (a re-delivery, or a row a stored one outranks).
+pub fn merge<T: Stored>(
+    key: &ItemKey,
+    stored: Option<&str>,
+    rows: impl IntoIterator<Item = Versioned<T>>,
+) -> Result<Option<FeedItem>, Undecodable> {
+    let mut history = match stored {
+        Some(versions) => decode_versions::<T>(versions).map_err(|reason| Undecodable {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            reason,
+        })?,
+        None => History::new(),
+    };
+    let before = encode_versions(&history);
+    history.extend(rows);
+    let versions = encode_versions(&history);
+    if stored.is_some() && versions == before {
+        return Ok(None);
+    }
+    let Derived { index, attrs } = T::derive(&history);
+    Ok(Some(FeedItem { key: key.clone(), kind: T::KIND, versions, index, attrs }))
+}
+
+/// The history held by a stored item.
+pub fn decode_versions<T: Stored>(json: &str) -> Result<History<T>, String> {
+    let entries: Vec<Vec<String>> =
+        serde_json::from_str(json).map_err(|e| format!("not a JSON array of arrays: {e}"))?;
+    let mut history = History::new();
+    for fields in entries {
+        let [valid_from, update_date, deleted, record @ ..] = fields.as_slice() else {
+            return Err("a version has fewer than three fields".into());
+        };
+        let version = Version {
+            valid_from: parse_time(valid_from).map_err(|e| format!("valid_from {e}"))?,
+            update_date: parse_time(update_date).map_err(|e| format!("update_date {e}"))?,
+            deleted: deleted == "1",
+        };
+        history.add(Versioned { version, record: T::decode(record)? });
+    }
+    Ok(history)
+}
+
+fn encode_versions<T: Stored>(history: &History<T>) -> String {
+    let entries: Vec<Vec<String>> = history
+        .entries_all()
+        .map(|v| {
+            let mut fields = vec![
+                v.version.valid_from.to_iso(),
+                v.version.update_date.to_iso(),
+                if v.version.deleted { "1" } else { "0" }.to_owned(),
+            ];
+            fields.extend(v.record.encode());
+            fields
+        })
+        .collect();
+    serde_json::to_string(&entries).expect("strings always serialise")
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn field(fields: &[String], i: usize) -> Result<&str, String> {
+    fields.get(i).map(String::as_str).ok_or_else(|| format!("a version lacks field {i}"))
+}
+
+fn time_field(fields: &[String], i: usize) -> Result<Option<Timestamp>, String> {
+    opt(field(fields, i)?).map(|s| parse_time(s).map_err(|e| format!("field {i} {e}"))).transpose()
+}
+
+fn iso(t: Option<Timestamp>) -> String {
+    t.map(|t| t.to_iso()).unwrap_or_default()
+}
+
+impl Stored for AccountRow {
+    const KIND: &'static str = "FEED_ACCOUNT";
+    fn item_key(&self) -> Result<ItemKey, &'static str> {
+        Ok(ItemKey::new(account_pk(&self.account_id), "ACCOUNT"))
+    }
+    fn encode(&self) -> Vec<String> {
+        vec![
+            self.account_id.as_str().to_owned(),
+            self.aws_account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+        ]
+    }
+    fn decode(f: &[String]) -> Result<Self, String> {
+        let aws = opt(field(f, 1)?).map(pad_account_id).transpose().map_err(|e| format!("aws_account_id {e}"))?;
+        Ok(Self { account_id: FeedAccountId::new(field(f, 0)?), aws_account_id: aws })
+    }
+    /// The bridge: the current version's AWS account id, as `ByAccount`
+    /// keys, so a lookup by AWS account id finds the feeds' ids.
+    fn derive(history: &History<Self>) -> Derived {
+        let mut d = Derived::default();
+        if let Some((id, current)) = history.current_all().next() {
+            d.set("feedAccountId", Some(id.as_str()));
+            if let Some(aws) = &current.record.aws_account_id {
+                d.set("awsAccountId", Some(aws.as_str()));
+                d.index = Some((format!("ACCOUNT#{}", aws.as_str()), format!("FEED#ACCOUNT#{}", id.as_str())));
+            }
+        }
+        d
+    }
+}
+
+impl Stored for ProductRow {
+    const KIND: &'static str = "FEED_PRODUCT";
+    fn item_key(&self) -> Result<ItemKey, &'static str> {
+        Ok(ItemKey::new(PRODUCTS_PK, self.product_id.clone()))
+    }
+    fn encode(&self) -> Vec<String> {
+        vec![
+            self.product_id.clone(),
+            self.product_code.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            self.title.clone().unwrap_or_default(),
+        ]
+    }
+    fn decode(f: &[String]) -> Result<Self, String> {
+        let code = opt(field(f, 1)?).map(ProductCode::parse).transpose().map_err(|e| format!("product_code {e}"))?;
+        Ok(Self {
+            product_id: field(f, 0)?.to_owned(),
+            product_code: code,
+            title: opt(field(f, 2)?).map(str::to_owned),
+        })
+    }
+    fn derive(history: &History<Self>) -> Derived {
+        let mut d = Derived::default();
+        if let Some((_, current)) = history.current_all().next() {
+            let p = &current.record;
+            d.set("productId", Some(p.product_id.as_str()));
+            d.set("productCode", p.product_code.as_ref().map(ProductCode::as_str));
+            d.set("title", p.title.as_deref());
+        }
+        d
+    }
+}
+
+impl Stored for OfferProductRow {
+    const KIND: &'static str = "FEED_OFFER_PRODUCT";
+    fn item_key(&self) -> Result<ItemKey, &'static str> {
+        Ok(ItemKey::new(format!("FEED#OFFER#{}", self.offer_id), format!("PRODUCT#{}", self.product_id)))
+    }
+    fn encode(&self) -> Vec<String> {
+        vec![self.offer_id.clone(), self.product_id.clone(), self.offer_revision.clone().unwrap_or_default()]
+    }
+    fn decode(f: &[String]) -> Result<Self, String> {
+        Ok(Self {
+            offer_id: field(f, 0)?.to_owned(),
+            product_id: field(f, 1)?.to_owned(),
+            offer_revision: opt(field(f, 2)?).map(str::to_owned),
+        })
+    }
+    /// `productId` only while the pair has a current version: an offer is
+    /// for the products whose items carry it.
+    fn derive(history: &History<Self>) -> Derived {
+        let mut d = Derived::default();
+        if let Some((_, current)) = history.current_all().next() {
+            d.set("offerId", Some(current.record.offer_id.as_str()));
+            d.set("productId", Some(current.record.product_id.as_str()));
+        }
+        d
+    }
+}
+
+impl Stored for AgreementRow {
+    const KIND: &'static str = "FEED_AGREEMENT";
+    /// In the buyer's partition. A revision without an acceptor cannot be
+    /// tied to a buyer.
+    fn item_key(&self) -> Result<ItemKey, &'static str> {
+        let acceptor = self.acceptor_account_id.as_ref().ok_or("acceptor_account_id is empty")?;
+        Ok(ItemKey::new(account_pk(acceptor), format!("AGREEMENT#{}", self.agreement_id)))
+    }
+    fn encode(&self) -> Vec<String> {
+        let id = |a: &Option<FeedAccountId>| a.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default();
+        vec![
+            self.agreement_id.clone(),
+            self.status.as_str().to_owned(),
+            iso(self.start_time),
+            iso(self.end_time),
+            iso(self.acceptance_time),
+            self.offer_id.clone().unwrap_or_default(),
+            id(&self.acceptor_account_id),
+            id(&self.proposer_account_id),
+        ]
+    }
+    fn decode(f: &[String]) -> Result<Self, String> {
+        let account = |i| field(f, i).map(|s| opt(s).map(FeedAccountId::new));
+        Ok(Self {
+            agreement_id: field(f, 0)?.to_owned(),
+            status: AgreementStatus::parse(field(f, 1)?).map_err(|e| format!("status {e}"))?,
+            start_time: time_field(f, 2)?,
+            end_time: time_field(f, 3)?,
+            acceptance_time: time_field(f, 4)?,
+            offer_id: opt(field(f, 5)?).map(str::to_owned),
+            acceptor_account_id: account(6)?,
+            proposer_account_id: account(7)?,
+        })
+    }
+    /// The revision in force ([`effective_revision`]).
+    fn derive(history: &History<Self>) -> Derived {
+        let mut d = Derived::default();
+        let Some((_, versions)) = history.all_versions().next() else { return d };
+        if let Some(rev) = effective_revision(versions) {
+            let a = &rev.record;
+            d.set("agreementId", Some(a.agreement_id.as_str()));
+            d.set("status", Some(a.status.as_str()));
+            d.set("startTime", a.start_time.map(|t| t.to_iso()));
+            d.set("endTime", a.end_time.map(|t| t.to_iso()));
+            d.set("acceptanceTime", a.acceptance_time.map(|t| t.to_iso()));
+            d.set("offerId", a.offer_id.as_deref());
+            d.set("revisionFrom", Some(rev.version.valid_from.to_iso()));
+        }
+        d
+    }
+}
+
+/// `YYYY-MM`, the month a usage date falls in.
+fn month_of(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), u8::from(d.month()))
+}
+
+impl Stored for DailyUsageRow {
+    const KIND: &'static str = "FEED_USAGE";
+    /// One item per end user, product and month of usage: the usage rows of
+    /// a month are one item, rewritten as the month grows.
+    fn item_key(&self) -> Result<ItemKey, &'static str> {
+        Ok(ItemKey::new(
+            account_pk(&self.end_user_account_id),
+            format!("USAGE#{}#{}", self.product_id, month_of(self.usage_date)),
+        ))
+    }
+    fn encode(&self) -> Vec<String> {
+        vec![
+            self.usage_feed_id.clone(),
+            self.usage_date.to_string(),
+            self.product_id.clone(),
+            self.end_user_account_id.as_str().to_owned(),
+        ]
+    }
+    fn decode(f: &[String]) -> Result<Self, String> {
+        Ok(Self {
+            usage_feed_id: field(f, 0)?.to_owned(),
+            usage_date: parse_date(field(f, 1)?).map_err(|e| format!("usage_date {e}"))?,
+            product_id: field(f, 2)?.to_owned(),
+            end_user_account_id: FeedAccountId::new(field(f, 3)?),
+        })
+    }
+    /// The latest usage date among the month's current rows.
+    fn derive(history: &History<Self>) -> Derived {
+        let mut d = Derived::default();
+        let last = history.current_all().map(|(_, v)| v.record.usage_date).max();
+        if let Some(any) = history.entries_all().next() {
+            d.set("productId", Some(any.record.product_id.as_str()));
+        }
+        d.set("lastUsageDate", last.map(|d| d.to_string()));
+        d
+    }
+}
