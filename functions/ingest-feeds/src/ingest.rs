@@ -248,10 +248,15 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
             ObjectEnd::OutOfTime => {
                 self.store.save_feed_run(&run).await?;
                 self.store.release_feeds(&inv.id).await?;
-                self.continuation
-                    .continue_later(&continuation_payload(&run.run_id))
-                    .await
-                    .map_err(IngestError::Continuation)?;
+                if let Err(e) = self.continuation.continue_later(&continuation_payload(&run.run_id)).await {
+                    // The objects' progress is saved: the next run (Lambda's
+                    // retry, the schedule, a notification) resumes from it.
+                    run.status = RunStatus::Failed;
+                    run.message = Some(format!("stopped at the deadline; the continuation failed: {}", e.summary()));
+                    run.finished_at = Some(Timestamp::now());
+                    self.store.save_feed_run(&run).await?;
+                    return Err(IngestError::Continuation(e));
+                }
                 tracing::info!(run = %run.run_id, rows = run.rows, "out of time: the run goes on in a new invocation");
                 return Ok(summary(&run));
             }
