@@ -931,26 +931,24 @@ fn leading_keys(statement: &Value) -> Option<LeadingKeys> {
     Some(LeadingKeys { op, values, required })
 }
 
-/// start-export may call only the DynamoDB operations it makes through the
-/// core's DynamoDB store (warm_up, sync_state, reset_watermark,
-/// export_requested, recent_exports),
-/// each only on its own items: the sync state (pk = SYNC), its export records
-/// (pk = EXPORT#<id>) and the exports' partition of the ByAccount index
-/// (gsi1pk = EXPORTS). Never a contact: no Scan, no DeleteItem, no batch.
-#[test]
-fn start_export_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
-    let t = template();
-    let f = props(resource(&t, "StartExportFunction"));
+/// Every DynamoDB action a function's `Policies` grant, and on what.
+fn dynamodb_grants(t: &Value, logical_id: &str) -> BTreeMap<String, Grant> {
+    let f = props(resource(t, logical_id));
     assert!(f.get("Role").is_none() && f.get("ManagedPolicyArns").is_none(), "only the Policies below");
     let mut granted: BTreeMap<String, Grant> = BTreeMap::new();
     for (i, policy) in f.get("Policies").map(one_or_many).unwrap_or_default().into_iter().enumerate() {
-        // A SAM policy template (DynamoDBCrudPolicy, ...) grants whole-table access.
-        assert!(
-            policy.get("Statement").is_some(),
-            "StartExportFunction.Policies[{i}] is a policy template, not a scoped statement: {policy:?}"
-        );
+        // A SAM policy template (DynamoDBCrudPolicy, ...) grants whole-table
+        // access; S3ReadPolicy and the like are checked by their own tests.
+        if policy.get("Statement").is_none() {
+            let template = policy.as_mapping().and_then(|m| m.keys().next()).and_then(Value::as_str).unwrap_or("?");
+            assert!(
+                !template.starts_with("DynamoDB"),
+                "{logical_id}.Policies[{i}] is {template}, not a scoped statement"
+            );
+            continue;
+        }
         let mut statements = Vec::new();
-        statements_of(policy, &format!("StartExportFunction.Policies[{i}]"), &mut statements);
+        statements_of(policy, &format!("{logical_id}.Policies[{i}]"), &mut statements);
         for s in statements {
             for action in strings(s.body.get("Action")) {
                 if !action.to_ascii_lowercase().starts_with("dynamodb:") {
@@ -964,13 +962,29 @@ fn start_export_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
             }
         }
     }
+    granted
+}
+
+fn grant(resource: &str, keys: Option<(&str, &str)>) -> Grant {
+    Grant {
+        resources: vec![resource.to_owned()],
+        leading_keys: keys.map(|(op, v)| LeadingKeys { op: op.to_owned(), values: vec![v.to_owned()], required: true }),
+    }
+}
+
+/// start-export may call only the DynamoDB operations it makes through the
+/// core's DynamoDB store (warm_up, sync_state, reset_watermark,
+/// export_requested, recent_exports),
+/// each only on its own items: the sync state (pk = SYNC), its export records
+/// (pk = EXPORT#<id>) and the exports' partition of the ByAccount index
+/// (gsi1pk = EXPORTS). Never a contact: no Scan, no DeleteItem, no batch.
+#[test]
+fn start_export_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
+    let t = template();
+    let granted = dynamodb_grants(&t, "StartExportFunction");
     for forbidden in ["dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"] {
         assert!(!granted.contains_key(forbidden), "start-export must not hold {forbidden}");
     }
-    let grant = |resource: &str, keys: Option<(&str, &str)>| Grant {
-        resources: vec![resource.to_owned()],
-        leading_keys: keys.map(|(op, v)| LeadingKeys { op: op.to_owned(), values: vec![v.to_owned()], required: true }),
-    };
     let (table, index) = ("Arn:ContactsTable", "Sub:${ContactsTable.Arn}/index/ByAccount");
     let expected = BTreeMap::from([
         ("dynamodb:DescribeTable".to_owned(), grant(table, None)),
@@ -1054,7 +1068,7 @@ fn contact_events_reads_the_stream_and_alone_puts_on_its_bus() {
 }
 
 #[test]
-fn ingest_export_may_invoke_itself_and_nothing_else_to_go_on_from_a_checkpoint() {
+fn the_ingests_may_invoke_themselves_and_nothing_else_to_go_on_from_a_checkpoint() {
     let t = template();
     let invokes: Vec<(String, String)> = section(&t, "Resources")
         .iter()
@@ -1074,17 +1088,25 @@ fn ingest_export_may_invoke_itself_and_nothing_else_to_go_on_from_a_checkpoint()
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(invokes, [("Ref:IngestExportFunctionRole".to_owned(), "Arn:IngestExportFunction".to_owned())]);
-    let policy = section(&t, "Resources")
-        .values()
-        .find(|r| {
-            resource_type(r) == "AWS::IAM::Policy" && describe(&props(r)["Roles"][0]) == "Ref:IngestExportFunctionRole"
-        })
-        .expect("the continuation policy");
-    assert_eq!(
-        strings(policy["Properties"]["PolicyDocument"]["Statement"][0].get("Action")),
-        ["lambda:InvokeFunction"]
-    );
+    let each_itself = |f: &str| (format!("Ref:{f}Role"), format!("Arn:{f}"));
+    assert_eq!(invokes, [each_itself("IngestExportFunction"), each_itself("IngestFeedsFunction")]);
+    for function in ["IngestExportFunction", "IngestFeedsFunction"] {
+        let role = format!("Ref:{function}Role");
+        let policy = section(&t, "Resources")
+            .values()
+            .find(|r| {
+                resource_type(r) == "AWS::IAM::Policy"
+                    && describe(&props(r)["Roles"][0]) == role
+                    && strings(props(r)["PolicyDocument"]["Statement"][0].get("Action"))
+                        .iter()
+                        .any(|a| a.starts_with("lambda:"))
+            })
+            .expect("the continuation policy");
+        assert_eq!(
+            strings(policy["Properties"]["PolicyDocument"]["Statement"][0].get("Action")),
+            ["lambda:InvokeFunction"]
+        );
+    }
 }
 
 /// `!GetAtt X.Y` as `X.Y`.
@@ -1666,4 +1688,74 @@ fn documented_transformers() -> Vec<(BTreeMap<String, String>, String)> {
     }
     assert!(!out.is_empty(), "docs/events.md shows no input transformer");
     out
+}
+
+/// ingest-feeds reads and writes its own items (`FEED#...` keys) and
+/// nothing else of the table: no contact, no delete, no scan.
+#[test]
+fn ingest_feeds_holds_only_the_dynamodb_calls_it_makes_on_its_own_items() {
+    let t = template();
+    let table = "Arn:ContactsTable";
+    let feeds = Some(("ForAllValues:StringLike", "FEED#*"));
+    let expected: BTreeMap<String, Grant> = [
+        ("dynamodb:DescribeTable", grant(table, None)),
+        ("dynamodb:GetItem", grant(table, feeds)),
+        ("dynamodb:PutItem", grant(table, feeds)),
+        ("dynamodb:UpdateItem", grant(table, feeds)),
+        ("dynamodb:Query", grant(table, feeds)),
+        ("dynamodb:BatchGetItem", grant(table, feeds)),
+        ("dynamodb:BatchWriteItem", grant(table, feeds)),
+    ]
+    .into_iter()
+    .map(|(a, g)| (a.to_owned(), g))
+    .collect();
+    assert_eq!(dynamodb_grants(&t, "IngestFeedsFunction"), expected);
+}
+
+/// By default the stack creates the delivery set AWS's set-up creates, open
+/// to the AWS Marketplace reports service for this account only, over TLS;
+/// with an existing bucket it creates none of it and reads that bucket.
+#[test]
+fn the_data_feeds_delivery_set_admits_the_reports_service_of_this_account_only() {
+    let t = template();
+    let created = deploy(&t, &parameter_values(&t, &[]));
+    for id in
+        ["DataFeedsBucket", "DataFeedsKey", "DataFeedsTopic", "IngestFeedsTopicSubscription", "IngestFeedsKeyPolicy"]
+    {
+        assert!(created.resources.contains_key(id), "no {id} by default");
+    }
+    for output in ["DataFeedsBucketArn", "DataFeedsKmsKeyArn", "DataFeedsTopicArn"] {
+        assert!(created.outputs.contains_key(output), "no output {output}");
+    }
+    for policy in ["DataFeedsBucketPolicy", "DataFeedsTopicPolicy"] {
+        let statements = one_or_many(&props(&created.resources[policy])["PolicyDocument"]["Statement"]);
+        let service = statements
+            .iter()
+            .find(|s| str_at(s, &["Principal", "Service"]) == Some("reports.marketplace.amazonaws.com"))
+            .unwrap_or_else(|| panic!("{policy}: no statement for the reports service"));
+        assert_eq!(str_at(service, &["Effect"]), Some("Allow"));
+        assert_eq!(
+            describe(&service["Condition"]["StringEquals"]["aws:SourceAccount"]),
+            "Ref:AWS::AccountId",
+            "{policy}: the reports service acts for this account only"
+        );
+        assert!(
+            statements.iter().any(|s| str_at(s, &["Effect"]) == Some("Deny")
+                && str_at(s, &["Condition", "Bool", "aws:SecureTransport"]) == Some("false")),
+            "{policy}: TLS only"
+        );
+    }
+    let encryption = &props(&created.resources["DataFeedsBucket"])["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        [0]["ServerSideEncryptionByDefault"];
+    assert_eq!(str_at(encryption, &["SSEAlgorithm"]), Some("aws:kms"));
+
+    let existing =
+        deploy(&t, &parameter_values(&t, &[("DataFeedsBucketName", "sellers-feeds"), ("DataFeedsTopicArn", "")]));
+    for id in
+        ["DataFeedsBucket", "DataFeedsKey", "DataFeedsTopic", "IngestFeedsTopicSubscription", "IngestFeedsKeyPolicy"]
+    {
+        assert!(!existing.resources.contains_key(id), "{id} created beside an existing bucket");
+    }
+    let env = &props(&existing.resources["IngestFeedsFunction"])["Environment"]["Variables"];
+    assert_eq!(describe(&env["FEEDS_BUCKET"]), "Ref:DataFeedsBucketName");
 }

@@ -41,14 +41,12 @@ pub struct Config {
 impl Config {
     /// Reads and checks every variable; the error names the first bad one.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let rows = env_or("FEEDS_SEGMENT_ROWS", &DEFAULT_SEGMENT_ROWS.to_string());
+        let prefix = env_or("FEEDS_PREFIX", "");
         Ok(Self {
             table_name: env_required("TABLE_NAME")?,
             settings: Settings {
-                prefix: env_or("FEEDS_PREFIX", ""),
-                segment_rows: parse_var("FEEDS_SEGMENT_ROWS", &rows, |v| match v.parse::<u64>() {
-                    Ok(n) if (100..=1_000_000).contains(&n) => Ok(n),
-                    _ => Err("must be a whole number from 100 to 1000000"),
+                prefix: parse_var("FEEDS_PREFIX", &prefix, |v| {
+                    if v.is_empty() || v.ends_with('/') { Ok(v.to_owned()) } else { Err("must be empty or end with /") }
                 })?,
                 ..Settings::new(env_required("FEEDS_BUCKET")?)
             },

@@ -275,7 +275,7 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
             ("FeedRowsRejected", run.rejected as f64),
             ("FeedItemsWritten", run.items_written as f64),
             ("FeedObjectsFailed", run.objects.iter().filter(|o| o.error.is_some()).count() as f64),
-            ("FeedRunsFailed", 0.0),
+            ("FeedRunsFailed", if run.status == RunStatus::Partial { 1.0 } else { 0.0 }),
         ];
         if let Some(age) = age {
             figures.push(("FeedsAgeSeconds", age));
