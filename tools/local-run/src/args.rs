@@ -14,7 +14,7 @@ psc-local: run the whole psc-bridge pipeline on this machine, no AWS account nee
 Installs its tools into .local/ if missing (scripts/bootstrap.sh local), starts DynamoDB Local
 and moto (S3, SNS, EventBridge, SQS), creates the table from template.yaml with its stream, the
 export bucket and the SNS topic, serves the real Lambda binaries (every AWS::Serverless::Function
-of template.yaml: start-export, ingest-export, contact-events, eligibility-api) with `cargo lambda
+of template.yaml: start-export, ingest-export, ingest-feeds, contact-events, eligibility-api) with `cargo lambda
 watch`, starts the stand-in of StartSupportDataExport (aws-standin), runs start-export, waits
 until ingest-export has applied the guide's test data set and contact-events has put its events
 on the bus (a rule sends them to an SQS queue, which the run reads), prints a summary and example

@@ -24,6 +24,9 @@ pub const TABLE_NAME: &str = "psc-bridge-local-contacts";
 pub const BUCKET: &str = "psc-bridge-local-exports";
 pub const EXPORT_PREFIX: &str = "psc-exports";
 pub const TOPIC_NAME: &str = "psc-bridge-local-exports";
+/// Where ingest-feeds looks for the data feeds (empty until the stand-in
+/// delivers them).
+pub const FEEDS_BUCKET: &str = "psc-bridge-local-feeds";
 /// moto's default account; only the shape is checked by start-export and the stand-in.
 pub const CAS_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/psc-bridge-local-cas-export";
 pub const DATA_SET_TYPE: &str = "test_customer_support_contacts_data";
@@ -203,6 +206,7 @@ impl Session {
         devkit::create_table_from_template(&ddb, TABLE_NAME).await?;
         self.stream_arn = devkit::enable_stream_from_template(&ddb, TABLE_NAME).await?;
         devkit::create_bucket(&s3, BUCKET).await?;
+        devkit::create_bucket(&s3, FEEDS_BUCKET).await?;
         self.topic_arn = create_topic(&self.http, self.s3_endpoint(), TOPIC_NAME).await?;
         say(format!("topic {}", self.topic_arn));
 
@@ -368,6 +372,7 @@ impl Session {
             ("TABLE_NAME", TABLE_NAME.into()),
             ("EXPORT_BUCKET", BUCKET.into()),
             ("EXPORT_PREFIX", EXPORT_PREFIX.into()),
+            ("FEEDS_BUCKET", FEEDS_BUCKET.into()),
             ("SNS_TOPIC_ARN", self.topic_arn.clone()),
             ("CAS_ROLE_ARN", CAS_ROLE_ARN.into()),
             ("DATA_SET_TYPE", DATA_SET_TYPE.into()),

@@ -175,7 +175,16 @@ Resources:
 fn the_templates_functions_with_their_members_and_binaries() {
     let functions = devkit::functions().unwrap();
     let ids: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
-    assert_eq!(ids, ["StartExportFunction", "IngestExportFunction", "ContactEventsFunction", "EligibilityApiFunction"]);
+    assert_eq!(
+        ids,
+        [
+            "StartExportFunction",
+            "IngestExportFunction",
+            "IngestFeedsFunction",
+            "ContactEventsFunction",
+            "EligibilityApiFunction"
+        ]
+    );
     let root = devkit::repo_root().unwrap();
     for f in &functions {
         assert_eq!(f.code_uri, format!("functions/{}", f.binary), "{f:?}");
