@@ -126,6 +126,7 @@ fn spawn(bin: &Path, name: &str, runtime_api: &str, aws_endpoint: &str, table: &
         .env("METRICS_NAMESPACE", "PscBridgeBench")
         .env("CAS_ROLE_ARN", "arn:aws:iam::123456789012:role/psc-bridge-cas")
         .env("EXPORT_BUCKET", "psc-bridge-bench-exports")
+        .env("FEEDS_BUCKET", "psc-bridge-bench-feeds")
         .env("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:psc-bridge-bench")
         .env("EVENT_BUS_NAME", "psc-bridge-bench-events")
         .stdin(Stdio::null())
