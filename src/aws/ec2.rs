@@ -156,10 +156,10 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<InstanceCheck, AwsError>
         return Ok(InstanceCheck::Found { product_running, owner });
     }
     // Any other status is judged by EC2's code, or by the status itself when
-    // the body has none or is no XML at all (a proxy's or load balancer's
+    // the body has none (or an empty one) or is no XML at all (a proxy's or load balancer's
     // page): a 5xx stays retryable, a 4xx does not.
     let (code, message) = std::str::from_utf8(body).map(error_of).unwrap_or_default();
-    let code = code.unwrap_or_else(|| format!("HTTP{status}"));
+    let code = code.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("HTTP{status}"));
     Err(AwsError::service(SERVICE, OPERATION, &code, message.as_deref().unwrap_or(""), status))
 }
 
@@ -231,11 +231,15 @@ mod tests {
 
     /// Found by fuzzing (fuzz/regressions/ec2_answer/): a non-2xx answer
     /// whose body is not UTF-8 or not XML (a proxy's page, an empty 503) was a
-    /// code-less BadResponse, retried even for a 4xx. It is judged by its
-    /// status, as an XML body without a code always was.
+    /// code-less BadResponse, retried even for a 4xx; an unreadable `Code`
+    /// was an empty code. Both are judged by the status, as an XML body
+    /// without a code always was.
     #[test]
     fn a_non_2xx_answer_without_xml_is_judged_by_its_status() {
-        for (status, body) in [(503, &b""[..]), (502, b"Bad Gateway"), (400, b"<Response>\x99</Response>")] {
+        let empty_code = b"<Response><Errors><Error><Code><x/></Code></Error></Errors></Response>";
+        for (status, body) in
+            [(503, &b""[..]), (502, b"Bad Gateway"), (400, b"<Response>\x99</Response>"), (503, empty_code)]
+        {
             let e = parse_answer(status, body).unwrap_err();
             assert_eq!(e.failure, Failure::Service, "{status}");
             assert_eq!(e.code(), Some(format!("HTTP{status}").as_str()));
