@@ -51,7 +51,7 @@ for t in "${targets[@]}"; do
       -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -timeout=10 -print_final_stats=1 \
       >"$log" 2>&1; then
     status=1
-    tail -n 40 "$log"
+    grep -m1 -A1 'panicked at' "$log" || tail -n 20 "$log"
     echo "fuzz: $t failed: its input is in fuzz/artifacts/$t/" >&2
   fi
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)"
