@@ -42,6 +42,9 @@ const MESSAGES: &[&str] = &[
     "must be N digits (leading zeroes kept)",
     "must be N alphanumeric characters",
     "must be a N-character GUID (N-N-N-N-N hexadecimal)",
+    "must be i- and N or N hexadecimal digits, like i-NaNbNcNdNeNfN",
+    "must be an AWS region name, like us-east-N",
+    "is not one of the seller's products (stack parameter SellerProducts)",
 ];
 
 fn api() -> &'static Api<MemoryStore> {
