@@ -22,10 +22,10 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use psc_bridge::aws::{AgreementClient, Failure};
 use psc_bridge::aws::agreements::MAX_PAGES;
-use psc_bridge::entitlement::Agreement;
+use psc_bridge::aws::{AgreementClient, Failure};
 use psc_bridge::domain::AwsAccountId;
+use psc_bridge::entitlement::Agreement;
 use psc_bridge::ports::AgreementSource;
 
 use crate::block_on;

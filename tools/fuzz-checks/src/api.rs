@@ -14,17 +14,27 @@ use std::sync::OnceLock;
 
 use eligibility_api::{Api, RouteMatch, match_route};
 use lambda_http::{Body, Request};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use psc_bridge::export_csv::{ExportReader, Row};
 use psc_bridge::memory::MemoryStore;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::{block_on, digits_as_n};
 
 /// What a request line cannot hold as is (lambda_http panics on it:
 /// `request.rs`, "failed to build request: InvalidUriChar").
-const NOT_URI: &AsciiSet =
-    &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}').add(b'\\').add(b'^').add(b'|');
+const NOT_URI: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
 
 const METHODS: [&str; 6] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"];
 
@@ -70,7 +80,8 @@ fn request(data: &[u8]) -> Option<(String, String, Request)> {
     let (path, query) = text.split_once('?').unwrap_or((&text, ""));
     // API Gateway sends the path and query as the client wrote them on the
     // request line: characters a URI cannot hold arrive percent-encoded.
-    let (path, query) = (utf8_percent_encode(path, NOT_URI).to_string(), utf8_percent_encode(query, NOT_URI).to_string());
+    let (path, query) =
+        (utf8_percent_encode(path, NOT_URI).to_string(), utf8_percent_encode(query, NOT_URI).to_string());
     let path = if path.starts_with('/') { path } else { format!("/{path}") };
     let event = serde_json::json!({
         "version": "2.0",

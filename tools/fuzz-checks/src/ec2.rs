@@ -34,7 +34,8 @@ pub fn check(data: &[u8]) {
                 assert_eq!(e.failure, Failure::Service, "a {status} answer: {e}");
                 let code = e.code().unwrap_or_else(|| panic!("a {status} error without a code: {e}"));
                 assert!(!code.is_empty(), "an empty code");
-                let expected = status >= 500 || e.is_throttling() || code == psc_bridge::aws::codes::TRANSACTION_CONFLICT;
+                let expected =
+                    status >= 500 || e.is_throttling() || code == psc_bridge::aws::codes::TRANSACTION_CONFLICT;
                 assert_eq!(e.retryable, expected, "a {status} {code}: retryable {}", e.retryable);
             }
             assert!(!e.to_string().is_empty());

@@ -75,7 +75,7 @@ const CANONICAL: [&str; 16] = [
 /// One row as the reader returned it, comparable.
 #[derive(Debug, PartialEq, Eq)]
 enum Seen {
-    Valid(ContactRecord),
+    Valid(Box<ContactRecord>),
     Rejected { line: u64, reason: String },
 }
 
@@ -94,7 +94,7 @@ pub fn check(data: &[u8]) {
         match row {
             Row::Valid(rec) => {
                 check_valid(&rec);
-                rows.push((before, Seen::Valid(rec)));
+                rows.push((before, Seen::Valid(Box::new(rec))));
             }
             Row::Rejected(r) => {
                 assert!(r.line > last_line, "reject line {} not after line {last_line}", r.line);
@@ -114,7 +114,7 @@ pub fn check(data: &[u8]) {
         let resumed = ExportReader::resume(rest, &header, from).expect("the header read once reads again");
         let again: Vec<Seen> = resumed
             .map(|r| match r.expect("no ReadError from memory") {
-                Row::Valid(rec) => Seen::Valid(rec),
+                Row::Valid(rec) => Seen::Valid(Box::new(rec)),
                 Row::Rejected(r) => Seen::Rejected { line: r.line, reason: r.reason },
             })
             .collect();

@@ -70,7 +70,8 @@ fn check_feed<T: FeedRecord + Debug + PartialEq>(data: &[u8]) {
         .flexible(true)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(data);
-    let mut raw_records = raw.byte_records().filter_map(Result::ok).filter(|r| !(r.len() == 1 && r[0].trim_ascii().is_empty()));
+    let mut raw_records =
+        raw.byte_records().filter_map(Result::ok).filter(|r| !(r.len() == 1 && r[0].trim_ascii().is_empty()));
     let mut rows: Vec<(Position, Row<T>)> = Vec::new();
     let mut last_line = 1;
     loop {

@@ -27,8 +27,7 @@ pub fn check(data: &[u8]) {
     let query = lines.next().unwrap_or("");
 
     let loopback = host_is_loopback(host, PORT);
-    let expected =
-        host == format!("127.0.0.1:{PORT}") || host.eq_ignore_ascii_case(&format!("localhost:{PORT}"));
+    let expected = host == format!("127.0.0.1:{PORT}") || host.eq_ignore_ascii_case(&format!("localhost:{PORT}"));
     assert_eq!(loopback, expected, "host {host:?}");
 
     assert_eq!(same_token(token, TOKEN), token == TOKEN, "token {token:?}");
@@ -37,7 +36,8 @@ pub fn check(data: &[u8]) {
     if let Some(forwarded) = api_path(rest) {
         assert_eq!(forwarded, rest, "the path is forwarded as given");
         for segment in rest.split('/') {
-            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8().expect("a passed segment is UTF-8");
+            let decoded =
+                percent_encoding::percent_decode_str(segment).decode_utf8().expect("a passed segment is UTF-8");
             assert!(
                 !decoded.is_empty()
                     && decoded != "."

@@ -20,9 +20,12 @@ pub mod feeds;
 pub mod gate;
 pub mod stream;
 
+/// A target's check: panics when an invariant does not hold for the input.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the folder of its corpus and the fuzz binary)
 /// and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("export_csv", export_csv::check),
     ("cas_documents", cas::check),
     ("feed_csv", feeds::check),

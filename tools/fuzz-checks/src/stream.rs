@@ -12,9 +12,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
-use contact_events::mapping::{
-    CONTACT_DELETED, Detail, EXPORT_FINISHED, event_of, item_of, stream_changes,
-};
+use contact_events::mapping::{CONTACT_DELETED, Detail, EXPORT_FINISHED, event_of, item_of, stream_changes};
 use psc_bridge::aws::dynamodb::item::Item;
 use serde_json::{Map, Value, json};
 

@@ -43,16 +43,18 @@ fn the_corpora_and_the_regressions_keep_every_invariant() {
 /// bytes it refuses at once: else fuzzing them would explore only errors.
 #[test]
 fn the_agreement_seeds_read_as_agreements() {
-    let seed = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/agreements_answer/one-page"))
-        .expect("the seed");
+    let seed =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/agreements_answer/one-page"))
+            .expect("the seed");
     let (result, calls) = fuzz_checks::agreements::search(200, &seed[1..]);
     let agreements = result.expect("the seed reads");
     assert_eq!((agreements.len(), calls), (1, 1));
     let a = &agreements[0];
     assert_eq!(a.acceptor.as_ref().map(|a| a.as_str()), Some("000011112222"));
     assert_eq!((a.product_id.as_deref(), a.status.as_str()), (Some("prod-123"), "ACTIVE"));
-    let seed = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/agreements_answer/throttled"))
-        .expect("the seed");
+    let seed =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/agreements_answer/throttled"))
+            .expect("the seed");
     let (result, _) = fuzz_checks::agreements::search(400, &seed[1..]);
     let e = result.expect_err("a throttled answer");
     assert!(e.is_throttling() && e.retryable, "{e}");
