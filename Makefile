@@ -7,6 +7,8 @@
 #                    make local installs only its own (scripts/bootstrap.sh local)
 #   make fmt-check   rustfmt check
 #   make clippy      lints, warnings are errors
+#   make fuzz        the cargo-fuzz targets (nightly), FUZZ_SECONDS each
+#                    (default 60); not in make test (docs/reliability.md)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -42,6 +44,17 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Every fuzz target of fuzz/ for FUZZ_SECONDS each, one after the other;
+# narrow with FUZZ_TARGETS="export_csv feed_csv". Needs the nightly
+# toolchain; installs cargo-fuzz if missing (scripts/fuzz.sh). CI replays
+# the committed corpora on stable instead (tools/fuzz-checks).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+.PHONY: fuzz
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------------------
 # The whole pipeline on this machine, no AWS account (tools/local-run):

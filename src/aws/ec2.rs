@@ -137,10 +137,10 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<InstanceCheck, AwsError>
         status: Some(status),
         ..AwsError::local(SERVICE, OPERATION, Failure::BadResponse, why.to_owned())
     };
-    let text = std::str::from_utf8(body).map_err(|_| bad("the answer is not UTF-8"))?;
-    let mut doc = Document::new(text);
-    let mut root = doc.root_element().map_err(|_| bad("the answer is not XML"))?;
     if (200..300).contains(&status) {
+        let text = std::str::from_utf8(body).map_err(|_| bad("the answer is not UTF-8"))?;
+        let mut doc = Document::new(text);
+        let mut root = doc.root_element().map_err(|_| bad("the answer is not XML"))?;
         if !root.start_el().matches("ConfirmProductInstanceResponse") {
             return Err(bad("the answer is not a ConfirmProductInstanceResponse"));
         }
@@ -155,7 +155,19 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<InstanceCheck, AwsError>
         let product_running = ret.ok_or_else(|| bad("the answer has no <return>"))?;
         return Ok(InstanceCheck::Found { product_running, owner });
     }
+    // Any other status is judged by EC2's code, or by the status itself when
+    // the body has none (or an empty one) or is no XML at all (a proxy's or load balancer's
+    // page): a 5xx stays retryable, a 4xx does not.
+    let (code, message) = std::str::from_utf8(body).map(error_of).unwrap_or_default();
+    let code = code.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("HTTP{status}"));
+    Err(AwsError::service(SERVICE, OPERATION, &code, message.as_deref().unwrap_or(""), status))
+}
+
+/// `Code` and `Message` of EC2's error document `Response/Errors/Error`.
+fn error_of(text: &str) -> (Option<String>, Option<String>) {
     let (mut code, mut message) = (None, None);
+    let mut doc = Document::new(text);
+    let Ok(mut root) = doc.root_element() else { return (code, message) };
     while let Some(mut errors) = root.next_tag() {
         if !errors.start_el().matches("Errors") {
             continue;
@@ -170,8 +182,7 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<InstanceCheck, AwsError>
             }
         }
     }
-    let code = code.unwrap_or_else(|| format!("HTTP{status}"));
-    Err(AwsError::service(SERVICE, OPERATION, &code, message.as_deref().unwrap_or(""), status))
+    (code, message)
 }
 
 fn text_of(tag: &mut ScopedDecoder<'_, '_>) -> String {
@@ -212,7 +223,27 @@ mod tests {
         assert_eq!((e.code(), e.status, e.retryable), (Some("HTTP502"), Some(502), true));
         let e = parse_answer(200, b"not xml").unwrap_err();
         assert_eq!(e.failure, Failure::BadResponse);
+        let e = parse_answer(200, b"\xff").unwrap_err();
+        assert_eq!(e.failure, Failure::BadResponse);
         let e = parse_answer(200, b"<ConfirmProductInstanceResponse></ConfirmProductInstanceResponse>").unwrap_err();
         assert_eq!(e.failure, Failure::BadResponse);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/ec2_answer/): a non-2xx answer
+    /// whose body is not UTF-8 or not XML (a proxy's page, an empty 503) was a
+    /// code-less BadResponse, retried even for a 4xx; an unreadable `Code`
+    /// was an empty code. Both are judged by the status, as an XML body
+    /// without a code always was.
+    #[test]
+    fn a_non_2xx_answer_without_xml_is_judged_by_its_status() {
+        let empty_code = b"<Response><Errors><Error><Code><x/></Code></Error></Errors></Response>";
+        for (status, body) in
+            [(503, &b""[..]), (502, b"Bad Gateway"), (400, b"<Response>\x99</Response>"), (503, empty_code)]
+        {
+            let e = parse_answer(status, body).unwrap_err();
+            assert_eq!(e.failure, Failure::Service, "{status}");
+            assert_eq!(e.code(), Some(format!("HTTP{status}").as_str()));
+            assert_eq!(e.retryable, status >= 500, "{status}");
+        }
     }
 }

@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use crate::client::Client;
 use crate::target::Auth;
 
-pub use gate::{api_path, host_is_loopback, same_token};
+pub use gate::{api_path, host_is_loopback, query_param, same_token};
 
 /// The page, with `__NONCE__` where each answer puts its CSP nonce and
 /// `__TARGET__` where it names the API.
