@@ -17,6 +17,7 @@ pub mod cas;
 pub mod ec2;
 pub mod export_csv;
 pub mod feeds;
+pub mod feeds_notice;
 pub mod gate;
 pub mod stream;
 
@@ -29,6 +30,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("export_csv", export_csv::check),
     ("cas_documents", cas::check),
     ("feed_csv", feeds::check),
+    ("feeds_notice", feeds_notice::check),
     ("api_router", api::check),
     ("console_gate", gate::check),
     ("ec2_answer", ec2::check),
