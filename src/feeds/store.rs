@@ -82,8 +82,9 @@ pub trait Stored: Keyed + Clone + Sized {
     /// The record's columns, in a fixed order (`""` for none).
     fn encode(&self) -> Vec<String>;
 
-    /// The inverse of [`encode`](Self::encode).
-    fn decode(fields: &[String]) -> Result<Self, String>;
+    /// The inverse of [`encode`](Self::encode), for a record of `item`
+    /// (whose key may hold columns `encode` left out).
+    fn decode(fields: &[String], item: &ItemKey) -> Result<Self, String>;
 
     /// What the lookups read, from the item's versions; and the index keys.
     fn derive(history: &History<Self>) -> Derived;
@@ -113,7 +114,7 @@ pub fn merge<T: Stored>(
     rows: impl IntoIterator<Item = Versioned<T>>,
 ) -> Result<Option<FeedItem>, Undecodable> {
     let mut history = match stored {
-        Some(versions) => decode_versions::<T>(versions).map_err(|reason| Undecodable {
+        Some(versions) => decode_versions::<T>(versions, key).map_err(|reason| Undecodable {
             pk: key.pk.clone(),
             sk: key.sk.clone(),
             reason,
@@ -131,7 +132,7 @@ pub fn merge<T: Stored>(
 }
 
 /// The history held by a stored item.
-pub fn decode_versions<T: Stored>(json: &str) -> Result<History<T>, String> {
+pub fn decode_versions<T: Stored>(json: &str, item: &ItemKey) -> Result<History<T>, String> {
     let entries: Vec<Vec<String>> =
         serde_json::from_str(json).map_err(|e| format!("not a JSON array of arrays: {e}"))?;
     let mut history = History::new();
@@ -144,7 +145,7 @@ pub fn decode_versions<T: Stored>(json: &str) -> Result<History<T>, String> {
             update_date: parse_time(update_date).map_err(|e| format!("update_date {e}"))?,
             deleted: deleted == "1",
         };
-        history.add(Versioned { version, record: T::decode(record)? });
+        history.add(Versioned { version, record: T::decode(record, item)? });
     }
     Ok(history)
 }
@@ -192,7 +193,7 @@ impl Stored for AccountRow {
             self.aws_account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
         ]
     }
-    fn decode(f: &[String]) -> Result<Self, String> {
+    fn decode(f: &[String], _item: &ItemKey) -> Result<Self, String> {
         let aws = opt(field(f, 1)?).map(pad_account_id).transpose().map_err(|e| format!("aws_account_id {e}"))?;
         Ok(Self { account_id: FeedAccountId::new(field(f, 0)?), aws_account_id: aws })
     }
@@ -223,7 +224,7 @@ impl Stored for ProductRow {
             self.title.clone().unwrap_or_default(),
         ]
     }
-    fn decode(f: &[String]) -> Result<Self, String> {
+    fn decode(f: &[String], _item: &ItemKey) -> Result<Self, String> {
         let code = opt(field(f, 1)?).map(ProductCode::parse).transpose().map_err(|e| format!("product_code {e}"))?;
         Ok(Self {
             product_id: field(f, 0)?.to_owned(),
@@ -251,7 +252,7 @@ impl Stored for OfferProductRow {
     fn encode(&self) -> Vec<String> {
         vec![self.offer_id.clone(), self.product_id.clone(), self.offer_revision.clone().unwrap_or_default()]
     }
-    fn decode(f: &[String]) -> Result<Self, String> {
+    fn decode(f: &[String], _item: &ItemKey) -> Result<Self, String> {
         Ok(Self {
             offer_id: field(f, 0)?.to_owned(),
             product_id: field(f, 1)?.to_owned(),
@@ -291,7 +292,7 @@ impl Stored for AgreementRow {
             id(&self.proposer_account_id),
         ]
     }
-    fn decode(f: &[String]) -> Result<Self, String> {
+    fn decode(f: &[String], _item: &ItemKey) -> Result<Self, String> {
         let account = |i| field(f, i).map(|s| opt(s).map(FeedAccountId::new));
         Ok(Self {
             agreement_id: field(f, 0)?.to_owned(),
@@ -337,20 +338,25 @@ impl Stored for DailyUsageRow {
             format!("USAGE#{}#{}", self.product_id, month_of(self.usage_date)),
         ))
     }
+    /// The id and date only: the end user and the product are the item's
+    /// key, so a month of rows does not repeat them (a smaller item costs
+    /// fewer write units each time the month grows).
     fn encode(&self) -> Vec<String> {
-        vec![
-            self.usage_feed_id.clone(),
-            self.usage_date.to_string(),
-            self.product_id.clone(),
-            self.end_user_account_id.as_str().to_owned(),
-        ]
+        vec![self.usage_feed_id.clone(), self.usage_date.to_string()]
     }
-    fn decode(f: &[String]) -> Result<Self, String> {
+    fn decode(f: &[String], item: &ItemKey) -> Result<Self, String> {
+        let user = item.pk.strip_prefix("FEED#ACCOUNT#").ok_or("not a feed account's item")?;
+        let product = item
+            .sk
+            .strip_prefix("USAGE#")
+            .and_then(|rest| rest.rsplit_once('#'))
+            .map(|(product, _month)| product)
+            .ok_or("not a usage month item")?;
         Ok(Self {
             usage_feed_id: field(f, 0)?.to_owned(),
             usage_date: parse_date(field(f, 1)?).map_err(|e| format!("usage_date {e}"))?,
-            product_id: field(f, 2)?.to_owned(),
-            end_user_account_id: FeedAccountId::new(field(f, 3)?),
+            product_id: product.to_owned(),
+            end_user_account_id: FeedAccountId::new(user),
         })
     }
     /// The latest usage date among the month's current rows.
@@ -362,5 +368,63 @@ impl Stored for DailyUsageRow {
         }
         d.set("lastUsageDate", last.map(|d| d.to_string()));
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(valid_from: &str, update_date: &str, deleted: bool) -> Version {
+        Version { valid_from: parse_time(valid_from).unwrap(), update_date: parse_time(update_date).unwrap(), deleted }
+    }
+
+    fn usage(id: &str, date: &str, v: Version) -> Versioned<DailyUsageRow> {
+        let record = DailyUsageRow {
+            usage_feed_id: id.into(),
+            usage_date: parse_date(date).unwrap(),
+            product_id: "prod-1".into(),
+            end_user_account_id: FeedAccountId::new("acct-1"),
+        };
+        Versioned { version: v, record }
+    }
+
+    #[test]
+    fn a_usage_month_round_trips_through_its_item_without_repeating_its_key() {
+        let rows = vec![
+            usage("u1", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
+            usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false)),
+        ];
+        let key = rows[0].record.item_key().unwrap();
+        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "USAGE#prod-1#2025-06"));
+        let item = merge(&key, None, rows.clone()).unwrap().expect("a new item");
+        assert!(!item.versions.contains("acct-1") && !item.versions.contains("prod-1"), "{}", item.versions);
+        assert_eq!(item.attrs.get("lastUsageDate").map(String::as_str), Some("2025-06-03"));
+        let back: History<DailyUsageRow> = decode_versions(&item.versions, &key).unwrap();
+        assert_eq!(back, rows.into_iter().collect::<History<_>>());
+        // The same rows again: nothing to write.
+        let again = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false))];
+        assert_eq!(merge(&key, Some(&item.versions), again).unwrap(), None);
+    }
+
+    #[test]
+    fn a_later_soft_delete_lowers_the_last_usage_date() {
+        let first = vec![
+            usage("u1", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
+            usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false)),
+        ];
+        let key = first[0].record.item_key().unwrap();
+        let item = merge(&key, None, first).unwrap().unwrap();
+        let delete = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-05", true))];
+        let item = merge(&key, Some(&item.versions), delete).unwrap().expect("changed");
+        assert_eq!(item.attrs.get("lastUsageDate").map(String::as_str), Some("2025-06-01"));
+    }
+
+    #[test]
+    fn versions_that_cannot_be_read_are_an_error_naming_the_item_not_a_value() {
+        let key = ItemKey::new("FEED#PRODUCTS", "prod-1");
+        let e = merge::<ProductRow>(&key, Some("[[\"x\"]]"), Vec::new()).unwrap_err();
+        assert_eq!((e.pk.as_str(), e.sk.as_str()), ("FEED#PRODUCTS", "prod-1"));
+        assert!(e.reason.contains("fewer than three"), "{}", e.reason);
     }
 }
