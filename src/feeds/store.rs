@@ -323,50 +323,42 @@ impl Stored for AgreementRow {
     }
 }
 
-/// `YYYY-MM`, the month a usage date falls in.
-fn month_of(d: Date) -> String {
-    format!("{:04}-{:02}", d.year(), u8::from(d.month()))
-}
-
 impl Stored for DailyUsageRow {
     const KIND: &'static str = "FEED_USAGE";
-    /// One item per end user, product and month of usage: the usage rows of
-    /// a month are one item, rewritten as the month grows.
+    /// One item per end user, product and day of usage. AWS appends a day's
+    /// rows together, so a day's item is written about once, even in a
+    /// backfill; it stays small however long the history (a row is a few
+    /// dozen bytes), and a daily delivery writes one new item per (account,
+    /// product) pair it touches.
     fn item_key(&self) -> Result<ItemKey, &'static str> {
         Ok(ItemKey::new(
             account_pk(&self.end_user_account_id),
-            format!("USAGE#{}#{}", self.product_id, month_of(self.usage_date)),
+            format!("USAGE#{}#{}", self.product_id, self.usage_date),
         ))
     }
-    /// The id and date only: the end user and the product are the item's
-    /// key, so a month of rows does not repeat them (a smaller item costs
-    /// fewer write units each time the month grows).
+    /// The id only: the end user, product and date are the item's key.
     fn encode(&self) -> Vec<String> {
-        vec![self.usage_feed_id.clone(), self.usage_date.to_string()]
+        vec![self.usage_feed_id.clone()]
     }
     fn decode(f: &[String], item: &ItemKey) -> Result<Self, String> {
         let user = item.pk.strip_prefix("FEED#ACCOUNT#").ok_or("not a feed account's item")?;
-        let product = item
-            .sk
-            .strip_prefix("USAGE#")
-            .and_then(|rest| rest.rsplit_once('#'))
-            .map(|(product, _month)| product)
-            .ok_or("not a usage month item")?;
+        let (product, date) =
+            item.sk.strip_prefix("USAGE#").and_then(|rest| rest.rsplit_once('#')).ok_or("not a usage item")?;
         Ok(Self {
             usage_feed_id: field(f, 0)?.to_owned(),
-            usage_date: parse_date(field(f, 1)?).map_err(|e| format!("usage_date {e}"))?,
+            usage_date: parse_date(date).map_err(|e| format!("the item's usage date {e}"))?,
             product_id: product.to_owned(),
             end_user_account_id: FeedAccountId::new(user),
         })
     }
-    /// The latest usage date among the month's current rows.
+    /// The day, while one of its rows is current and not deleted.
     fn derive(history: &History<Self>) -> Derived {
         let mut d = Derived::default();
-        let last = history.current_all().map(|(_, v)| v.record.usage_date).max();
         if let Some(any) = history.entries_all().next() {
             d.set("productId", Some(any.record.product_id.as_str()));
         }
-        d.set("lastUsageDate", last.map(|d| d.to_string()));
+        let used = history.current_all().next().map(|(_, v)| v.record.usage_date.to_string());
+        d.set("usageDate", used);
         d
     }
 }
@@ -390,34 +382,34 @@ mod tests {
     }
 
     #[test]
-    fn a_usage_month_round_trips_through_its_item_without_repeating_its_key() {
+    fn a_usage_day_round_trips_through_its_item_without_repeating_its_key() {
         let rows = vec![
             usage("u1", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
-            usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false)),
+            usage("u2", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
         ];
         let key = rows[0].record.item_key().unwrap();
-        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "USAGE#prod-1#2025-06"));
+        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "USAGE#prod-1#2025-06-01"));
         let item = merge(&key, None, rows.clone()).unwrap().expect("a new item");
-        assert!(!item.versions.contains("acct-1") && !item.versions.contains("prod-1"), "{}", item.versions);
-        assert_eq!(item.attrs.get("lastUsageDate").map(String::as_str), Some("2025-06-03"));
+        for repeated in ["acct-1", "prod-1", "2025-06-01"] {
+            assert!(!item.versions.contains(repeated), "{repeated} in {}", item.versions);
+        }
+        assert_eq!(item.attrs.get("usageDate").map(String::as_str), Some("2025-06-01"));
         let back: History<DailyUsageRow> = decode_versions(&item.versions, &key).unwrap();
         assert_eq!(back, rows.into_iter().collect::<History<_>>());
         // The same rows again: nothing to write.
-        let again = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false))];
+        let again = vec![usage("u2", "2025-06-01", version("2025-06-02", "2025-06-02", false))];
         assert_eq!(merge(&key, Some(&item.versions), again).unwrap(), None);
     }
 
     #[test]
-    fn a_later_soft_delete_lowers_the_last_usage_date() {
-        let first = vec![
-            usage("u1", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
-            usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false)),
-        ];
+    fn a_later_soft_delete_of_a_days_only_row_unmarks_the_day() {
+        let first = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false))];
         let key = first[0].record.item_key().unwrap();
         let item = merge(&key, None, first).unwrap().unwrap();
+        assert_eq!(item.attrs.get("usageDate").map(String::as_str), Some("2025-06-03"));
         let delete = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-05", true))];
         let item = merge(&key, Some(&item.versions), delete).unwrap().expect("changed");
-        assert_eq!(item.attrs.get("lastUsageDate").map(String::as_str), Some("2025-06-01"));
+        assert_eq!(item.attrs.get("usageDate"), None);
     }
 
     #[test]
