@@ -17,8 +17,6 @@
 
 use std::collections::BTreeMap;
 
-use time::Date;
-
 use super::csv::{AccountRow, AgreementRow, DailyUsageRow, OfferProductRow, ProductRow, Version, Versioned};
 use super::history::{History, Keyed, effective_revision};
 use super::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
