@@ -71,8 +71,9 @@ pub(crate) struct ObjectWork<'a, S, T: FeedRecord> {
     pub state: ObjectState,
     pub report: ObjectReport,
     pub reader: Option<FeedReader<ObjectReader, T>>,
-    /// A row the item rules could not accept, or a broken stream: the
-    /// object stops here and the run goes on with the next one.
+    /// Why the object stopped early (an item's stored versions could not be
+    /// read, or the stream broke): the run goes on with the next object,
+    /// and the next run resumes this one from its last saved offset.
     pub stopped: Option<String>,
 }
 
@@ -92,7 +93,8 @@ pub(crate) async fn open_reader<T: FeedRecord + Send + 'static>(
     .map_err(|e| e.to_string())
 }
 
-/// A segment's rows: each valid one with the line it starts on.
+/// A segment's rows, each with the line it starts on; whether the file
+/// ended; why reading stopped early, if it did.
 type Read<T> = (Vec<(u64, Row<T>)>, bool, Option<String>);
 
 fn read_rows<T: FeedRecord>(reader: &mut FeedReader<ObjectReader, T>, stop: Stop) -> Read<T> {
