@@ -168,7 +168,9 @@ impl Run<'_> {
         for g in all_guids() {
             let now = self.store.inner.held(&g);
             if let Some(before) = self.last.get(&g) {
-                let now = now.as_ref().expect("a contact never leaves the table");
+                let Some(now) = now.as_ref() else {
+                    return Err(TestCaseError::fail(format!("{g:?} left the table: a deletion must leave a marker")));
+                };
                 prop_assert!(now.operation_time >= before.operation_time, "{g:?} went back in time");
                 if before.contact.is_none() && now.contact.is_some() {
                     prop_assert!(
