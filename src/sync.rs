@@ -45,10 +45,14 @@ impl SyncState {
     ///
     /// An export that starts at or before the watermark advances it to its end;
     /// one that leaves a gap is kept pending and merged in once the gap closes.
+    /// A coverage already pending is not added twice (an ingest killed after
+    /// recording its coverage records it again when it is retried).
     pub fn with_applied(&self, coverage: Coverage, initial: Timestamp) -> SyncState {
         let mut w = self.effective_watermark(initial);
         let mut pending = self.pending.clone();
-        pending.push(coverage);
+        if !pending.contains(&coverage) {
+            pending.push(coverage);
+        }
         // Sorted by start, one pass merges everything contiguous: each merge
         // can only make later-starting ranges contiguous.
         pending.sort_by_key(|c| (c.start, c.end));
@@ -134,6 +138,16 @@ mod tests {
         let s = s.with_applied(cov("2020-01-02T00:00:00.000Z", "2020-01-05T00:00:00.000Z"), initial);
         assert_eq!(s.watermark, Some(t("2020-01-07T00:00:00.000Z")));
         assert!(s.pending.is_empty());
+    }
+
+    #[test]
+    fn the_same_coverage_recorded_twice_beyond_a_gap_is_pending_once() {
+        // Found by tests/properties of ingest-export: an ingest killed after
+        // recording its coverage, retried, records it again.
+        let initial = t(INITIAL);
+        let gap = cov("2020-01-05T00:00:00.000Z", "2020-01-06T00:00:00.000Z");
+        let s = SyncState::default().with_applied(gap, initial).with_applied(gap, initial);
+        assert_eq!((s.watermark, s.pending), (None, vec![gap]));
     }
 
     #[test]
