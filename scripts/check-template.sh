@@ -114,8 +114,11 @@ else
   # --no-cached: SAM's cache keys a function on its CodeUri only, so a change
   # in the shared library (src/) would reuse a stale binary; cargo's own
   # incremental build in the shared target directory is what saves the time.
+  # Not --parallel: concurrent cargo lambda builds race on zig's cc wrapper
+  # ("Failed to collect `zig cc` options: Text file busy", seen with five
+  # functions), and they wait on the one target directory's lock anyway.
   start=$SECONDS
-  step "sam build" sam build --template-file "$TEMPLATE" --build-dir "$BUILD_DIR" --no-cached --parallel
+  step "sam build" sam build --template-file "$TEMPLATE" --build-dir "$BUILD_DIR" --no-cached
   echo "sam build took $((SECONDS - start)) s"
   step "aarch64 artifacts" check_artifacts
 fi
