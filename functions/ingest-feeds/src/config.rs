@@ -5,7 +5,7 @@ use std::time::Duration;
 use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
 
 /// Rows per segment (between two records of an object's progress).
-pub const DEFAULT_SEGMENT_ROWS: u64 = 20_000;
+pub const DEFAULT_SEGMENT_ROWS: u64 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
