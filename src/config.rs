@@ -22,6 +22,12 @@ pub fn env_optional(name: &'static str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// `AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets (not the template): the
+/// function a continuation invokes, this one; `None` outside Lambda.
+pub fn lambda_function_name() -> Option<String> {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|v| !v.trim().is_empty())
+}
+
 /// A variable with a default.
 pub fn env_or(name: &'static str, default: &str) -> String {
     env_optional(name).unwrap_or_else(|| default.to_owned())

@@ -13,8 +13,10 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::aws::{AwsError, Failure};
 use crate::domain::Timestamp;
 use crate::model::Lease;
+use crate::ports::Continuation;
 
 /// A lease without a deadline (no Lambda context): 15 minutes, Lambda's
 /// longest invocation.
@@ -35,6 +37,12 @@ impl Invocation {
         Self { id: id.into(), deadline: None }
     }
 
+    /// A Lambda invocation: its request id and its deadline as the runtime
+    /// gives it (milliseconds since the Unix epoch).
+    pub fn lambda(request_id: impl Into<String>, deadline_ms: u64) -> Self {
+        Self { id: request_id.into(), deadline: Some(std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms)) }
+    }
+
     /// This invocation's claim on a piece of work: until its deadline (or
     /// for [`UNBOUNDED_LEASE_SECONDS`] without one).
     pub fn lease(&self) -> Lease {
@@ -53,6 +61,21 @@ impl Invocation {
             let left = d.duration_since(SystemTime::now()).unwrap_or_default();
             started + left.saturating_sub(margin.min(left / 2))
         })
+    }
+}
+
+/// No continuation: work without a deadline never needs one; asked anyway,
+/// it says that none is configured.
+pub struct NoContinuation;
+
+impl Continuation for NoContinuation {
+    async fn continue_later(&self, _payload: &serde_json::Value) -> Result<(), AwsError> {
+        Err(AwsError::local(
+            "Lambda",
+            "Invoke",
+            Failure::BadRequest,
+            "no continuation is configured (AWS_LAMBDA_FUNCTION_NAME)".to_owned(),
+        ))
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use psc_bridge::config::{ConfigError, DEFAULT_INITIAL_FROM_DATE, env_or, env_required, parse_var};
+use psc_bridge::config::{
+    ConfigError, DEFAULT_INITIAL_FROM_DATE, env_or, env_required, lambda_function_name, parse_var,
+};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::retry::Backoff;
 
@@ -125,7 +127,7 @@ impl Config {
                 ..Settings::default()
             },
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|v| !v.trim().is_empty()),
+            function_name: lambda_function_name(),
         })
     }
 }

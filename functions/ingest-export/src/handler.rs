@@ -11,7 +11,7 @@ use psc_bridge::metrics::Metrics;
 use psc_bridge::model::{Checkpoint, Counts, ExportOutcome, ExportRecord, ExportStatus};
 use psc_bridge::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
 use psc_bridge::ports::{ContactStore, Continuation, ExportLog, ObjectReader, ObjectStore};
-use psc_bridge::resumable::{Invocation, Plan, RunEnd, Segment, Segmented, Stop, run_segments};
+use psc_bridge::resumable::{Invocation, NoContinuation, Plan, RunEnd, Segment, Segmented, Stop, run_segments};
 use psc_bridge::sync::{self, Coverage};
 use tracing::{error, info, warn};
 
@@ -34,20 +34,6 @@ pub struct Ingest<S, O, C = NoContinuation> {
     settings: Settings,
     metrics: Metrics,
     continuation: C,
-}
-
-/// No continuation: an ingest without a deadline never needs one.
-pub struct NoContinuation;
-
-impl Continuation for NoContinuation {
-    async fn continue_later(&self, _payload: &serde_json::Value) -> Result<(), AwsError> {
-        Err(AwsError::local(
-            "Lambda",
-            "Invoke",
-            psc_bridge::aws::Failure::BadRequest,
-            "no continuation is configured (AWS_LAMBDA_FUNCTION_NAME)".to_owned(),
-        ))
-    }
 }
 
 /// Why a step could not go on.

@@ -49,8 +49,9 @@ pub mod summary;
 
 pub use config::{Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, Settings, THROTTLING, WriteMode, Writes};
 pub use error::{ApplyError, IngestError};
-pub use handler::{Ingest, NoContinuation};
+pub use handler::Ingest;
 pub use pipeline::{AppliedSegment, ApplyReport, Input, apply_export, apply_export_with, apply_segment};
+pub use psc_bridge::resumable::NoContinuation;
 pub use psc_bridge::resumable::{Invocation, Stop};
 pub use rejects::{REJECTS_HEADER, rejects_key, rejects_part_key};
 pub use summary::{ExportSummary, continuation_payload};

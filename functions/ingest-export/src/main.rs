@@ -8,8 +8,6 @@
 //! resumes from the export's checkpoint) and ends in the on-failure
 //! destination.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use ingest_export::{Config, Ingest, Invocation};
 use lambda_runtime::{LambdaEvent, service_fn};
 use psc_bridge::aws::{DynamoStore, LambdaInvoker, s3_client, sdk_config};
@@ -31,10 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_continuation(LambdaInvoker::new(&sdk, function));
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let inv = Invocation {
-            id: event.context.request_id.clone(),
-            deadline: Some(UNIX_EPOCH + Duration::from_millis(event.context.deadline)),
-        };
+        let inv = Invocation::lambda(event.context.request_id.clone(), event.context.deadline);
         ingest.handle(event.payload, &inv).await
     }))
     .await

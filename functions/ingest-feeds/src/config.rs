@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
+use psc_bridge::config::{ConfigError, env_or, env_required, lambda_function_name, parse_var};
 
 /// Rows per segment (between two records of an object's progress).
 pub const DEFAULT_SEGMENT_ROWS: u64 = 10_000;
@@ -51,7 +51,7 @@ impl Config {
                 ..Settings::new(env_required("FEEDS_BUCKET")?)
             },
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|v| !v.trim().is_empty()),
+            function_name: lambda_function_name(),
         })
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use psc_bridge::aws::{AwsError, Failure};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::feeds::{
     AccountRow, AgreementRow, DailyUsageRow, FeedKey, FeedKind, FeedRecord, FeedRun, MonthObject, ObjectReport,
@@ -13,26 +12,12 @@ use psc_bridge::feeds::{
 use psc_bridge::metrics::Metrics;
 use psc_bridge::notification::S3Location;
 use psc_bridge::ports::{Continuation, FeedStore, Listed, ObjectStore};
-use psc_bridge::resumable::{Invocation, Plan, RunEnd, run_segments};
+use psc_bridge::resumable::{Invocation, NoContinuation, Plan, RunEnd, run_segments};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::error::IngestError;
 use crate::object::{ObjectWork, open_reader, plan_read};
-
-/// No continuation: a run without a deadline never needs one.
-pub struct NoContinuation;
-
-impl Continuation for NoContinuation {
-    async fn continue_later(&self, _payload: &Value) -> Result<(), AwsError> {
-        Err(AwsError::local(
-            "Lambda",
-            "Invoke",
-            Failure::BadRequest,
-            "no continuation is configured (AWS_LAMBDA_FUNCTION_NAME)".to_owned(),
-        ))
-    }
-}
 
 /// The data-feeds ingest, on its ports.
 pub struct FeedIngest<O, S, C = NoContinuation> {

@@ -26,4 +26,5 @@ mod object;
 
 pub use config::{Config, Settings};
 pub use error::IngestError;
-pub use ingest::{FeedIngest, NoContinuation};
+pub use ingest::FeedIngest;
+pub use psc_bridge::resumable::NoContinuation;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 
 use super::item::{Item, s};
-use super::{DynamoStore, ddb_error};
-use crate::aws::error::{AwsError, Failure, codes};
+use super::{DynamoStore, condition_met, ddb_error};
+use crate::aws::error::{AwsError, Failure};
 use crate::domain::Timestamp;
 use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
 use crate::model::Lease;
@@ -200,11 +200,7 @@ impl FeedStore for DynamoStore {
             .send()
             .await
             .map_err(ddb_error("UpdateItem"));
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(false),
-            Err(e) => Err(e),
-        }
+        condition_met(result)
     }
 
     async fn release_feeds(&self, owner: &str) -> Result<(), AwsError> {
@@ -220,11 +216,8 @@ impl FeedStore for DynamoStore {
             .send()
             .await
             .map_err(ddb_error("UpdateItem"));
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(()),
-            Err(e) => Err(e),
-        }
+        // Not held by `owner` (any more): nothing to release.
+        condition_met(result).map(|_| ())
     }
 
     async fn save_feed_run(&self, run: &FeedRun) -> Result<(), AwsError> {
@@ -234,17 +227,7 @@ impl FeedStore for DynamoStore {
     }
 
     async fn feed_run(&self, run_id: &str) -> Result<Option<FeedRun>, AwsError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(RUNS_PK))
-            .key("sk", s(run_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(ddb_error("GetItem"))?;
-        out.item.as_ref().map(decode_json).transpose()
+        self.get(RUNS_PK.to_owned(), run_id, true).await?.as_ref().map(decode_json).transpose()
     }
 
     async fn recent_feed_runs(&self, limit: i32) -> Result<Vec<FeedRun>, AwsError> {

@@ -38,6 +38,16 @@ fn ddb_error<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
     move |e| AwsError::from_sdk(SERVICE, operation, &e)
 }
 
+/// A conditional write's result: `true` when written, `false` when its
+/// condition did not hold; any other error stays one.
+fn condition_met<T>(result: Result<T, AwsError>) -> Result<bool, AwsError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The contacts table.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -103,11 +113,7 @@ impl DynamoStore {
         } else {
             req.condition_expression("version = :v").expression_attribute_values(":v", n(expected_version))
         };
-        match req.send().await.map_err(ddb_error("PutItem")) {
-            Ok(_) => Ok(true),
-            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(false),
-            Err(e) => Err(e),
-        }
+        condition_met(req.send().await.map_err(ddb_error("PutItem")))
     }
 
     /// Updates the sync state with `change`, retrying on concurrent updates.
@@ -509,10 +515,6 @@ impl ExportLog for DynamoStore {
             .send()
             .await
             .map_err(ddb_error("UpdateItem"));
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(false),
-            Err(e) => Err(e),
-        }
+        condition_met(result)
     }
 }

@@ -15,25 +15,8 @@ use psc_bridge::export_csv::{ExportReader, Position, Row};
 
 use crate::assert_made_of;
 
-/// The columns a reason names.
-const COLUMNS: &[&str] = &[
-    "Product Id",
-    "Product Code",
-    "Customer Guid",
-    "Subscription Guid",
-    "Subscription Start Date",
-    "Organization",
-    "AWS Customer Id",
-    "Given Name",
-    "Surname",
-    "Telephone Number",
-    "Email",
-    "Title",
-    "Country Code",
-    "ZIP Code",
-    "Operation Time",
-    "Operation Type",
-];
+/// The columns a reason names: the guide's, as [`write_row`] writes them.
+const COLUMNS: &[&str] = &CANONICAL;
 
 /// The rules a reason names (numbers as `N`).
 const RULES: &[&str] = &[
