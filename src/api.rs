@@ -36,6 +36,51 @@ pub enum Lookup {
     Contact { customer_guid: String },
     /// `GET /sync?limit=`
     Sync { limit: Option<u32> },
+    /// `GET /products/{productCode}/subscribers?status=&format=&limit=&cursor=`
+    Subscribers {
+        product_code: String,
+        status: Option<SubscriberStatus>,
+        format: Option<ReportFormat>,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    },
+}
+
+/// Which subscribers the report lists: `active` (the default), or `all`
+/// (every agreement in force, whatever its status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SubscriberStatus {
+    #[default]
+    Active,
+    All,
+}
+
+impl SubscriberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::All => "all",
+        }
+    }
+}
+
+/// The report's body: JSON ([`SubscribersView`], the default) or CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    Csv,
+}
+
+impl ReportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+        }
+    }
 }
 
 impl Lookup {
@@ -48,6 +93,7 @@ impl Lookup {
             Self::ContactsByEmail { .. } => "/contacts",
             Self::Contact { .. } => "/contacts/{customerGuid}",
             Self::Sync { .. } => "/sync",
+            Self::Subscribers { .. } => "/products/{productCode}/subscribers",
         }
     }
 
@@ -71,6 +117,13 @@ impl Lookup {
             Self::ContactsByEmail { email } => ("contacts".to_owned(), vec![("email", e(email))]),
             Self::Contact { customer_guid } => (format!("contacts/{}", e(customer_guid)), Vec::new()),
             Self::Sync { limit } => ("sync".to_owned(), page(*limit, None)),
+            Self::Subscribers { product_code, status, format, limit, cursor } => {
+                let mut q = Vec::new();
+                q.extend(status.map(|s| ("status", s.as_str().to_owned())));
+                q.extend(format.map(|f| ("format", f.as_str().to_owned())));
+                q.extend(page(*limit, cursor.as_deref()));
+                (format!("products/{}/subscribers", e(product_code)), q)
+            }
         };
         let query: Vec<String> = query.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
         if query.is_empty() { path } else { format!("{path}?{}", query.join("&")) }
@@ -252,12 +305,93 @@ pub enum Verdict {
     NotConfigured,
 }
 
+/// The answer of every source together. `eligible` (the boolean beside it)
+/// is true exactly when this is `eligible`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Eligibility {
+    /// A source says eligible.
+    Eligible,
+    /// No source says eligible, and the sources that answered cover the
+    /// caller: the live Agreement API answered, or the feeds are fresh.
+    NotEligible,
+    /// No source says eligible, but none can rule it out: the caller may
+    /// have subscribed since the feeds' `asOf`, and the live agreement check
+    /// is not configured or did not answer. Help in good faith
+    /// (`eligibilityReason` says why).
+    Unconfirmed,
+}
+
+impl Eligibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eligible => "eligible",
+            Self::NotEligible => "notEligible",
+            Self::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
 /// Which sources support `eligible`, and how fresh each is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sources {
     pub agreements: AgreementsSource,
     pub psc_contacts: PscSource,
+    pub data_feeds: DataFeedsSource,
+}
+
+/// The Seller Delivery Data Feeds' part: eligible on an `ACTIVE` agreement
+/// for the product (and, with `SupportRequiresUsageWithinDays`, usage in
+/// those days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataFeedsSource {
+    pub verdict: Verdict,
+    /// The newest delivery applied (`null` before the first run finished).
+    pub as_of: Option<Timestamp>,
+    pub age_seconds: Option<i64>,
+    /// True when `asOf` is more than two days old, or absent.
+    pub stale: bool,
+    /// The stack's `SupportRequiresUsageWithinDays` (`null`: no usage rule).
+    pub usage_within_days: Option<u32>,
+    /// True when the usage rule decided the verdict: an `ACTIVE` agreement,
+    /// but no usage in those days.
+    pub decided_by_usage_rule: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The account's products in the feeds (only the asked one on
+    /// `/accounts/{id}/products/{code}`).
+    pub products: Vec<FeedProductBody>,
+}
+
+/// One product of an account in the data feeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedProductBody {
+    pub product_id: String,
+    /// `null` while the Product feed does not list the product.
+    pub product_code: Option<String>,
+    pub title: Option<String>,
+    /// An agreement for it is `ACTIVE`.
+    pub active: bool,
+    /// Its agreements (revision in force), the newest start first.
+    pub agreements: Vec<FeedAgreementBody>,
+    /// `YYYY-MM-DD`: the latest day of usage the Daily usage feed reports.
+    pub last_usage_date: Option<String>,
+}
+
+/// One agreement, as the data feeds report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedAgreementBody {
+    pub agreement_id: String,
+    pub status: String,
+    /// The agreement's start and end (`until` is `null` for pay-as-you-go).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub acceptance_time: Option<Timestamp>,
+    pub offer_id: Option<String>,
 }
 
 /// The Agreement API's part.
@@ -307,6 +441,9 @@ pub struct AgreementBody {
 pub struct AccountView {
     pub aws_account_id: String,
     pub eligible: bool,
+    pub eligibility: Eligibility,
+    /// Why, in a sentence for the support desk (which source decided).
+    pub eligibility_reason: String,
     pub sources: Sources,
     pub agreements: Vec<AgreementBody>,
     /// Products, subscriptions and contacts of this page; `nextCursor` continues.
@@ -324,6 +461,8 @@ pub struct AccountProductView {
     pub aws_account_id: String,
     pub product_code: String,
     pub eligible: bool,
+    pub eligibility: Eligibility,
+    pub eligibility_reason: String,
     pub sources: Sources,
     pub agreements: Vec<AgreementBody>,
     pub subscriptions: Vec<SubscriptionView>,
@@ -402,6 +541,40 @@ impl SyncView {
     }
 }
 
+/// `GET /products/{productCode}/subscribers`: the daily subscription
+/// report, from the data feeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribersView {
+    pub product_code: String,
+    /// `null` when the feeds do not list the product code.
+    pub product_id: Option<String>,
+    pub title: Option<String>,
+    pub status: SubscriberStatus,
+    /// The feeds' newest delivery applied.
+    pub as_of: Option<Timestamp>,
+    pub age_seconds: Option<i64>,
+    /// One row per agreement of this page.
+    pub subscribers: Vec<SubscriberBody>,
+    pub next_cursor: Option<String>,
+}
+
+/// One subscribed account (one of its agreements for the product).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberBody {
+    pub product_id: String,
+    pub product_code: String,
+    /// `null` while the Account feed has not given the buyer's account id.
+    pub aws_account_id: Option<String>,
+    pub agreement_id: String,
+    pub agreement_status: String,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// `YYYY-MM-DD`.
+    pub last_usage_date: Option<String>,
+}
+
 /// `{"error": {...}}`, plus freshness on a lookup that found nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -459,6 +632,13 @@ pub mod examples {
             Lookup::ContactsByEmail { email: "a+b@example.com".into() },
             Lookup::Contact { customer_guid: "ba1d75cc-d984-4f07-bb14-ae04b952afbc".into() },
             Lookup::Sync { limit: Some(10) },
+            Lookup::Subscribers {
+                product_code: PRODUCT.into(),
+                status: Some(SubscriberStatus::All),
+                format: Some(ReportFormat::Csv),
+                limit: Some(50),
+                cursor: Some("eyJhIjoiYiJ9".into()),
+            },
         ]
     }
 
@@ -520,6 +700,61 @@ pub mod examples {
                 as_of: Some(t("2026-11-20T17:00:00.000Z")),
                 stale_beyond_one_business_day: false,
             },
+            data_feeds: data_feeds(),
+        }
+    }
+
+    pub fn feed_agreement() -> FeedAgreementBody {
+        FeedAgreementBody {
+            agreement_id: "agmt-1a2b3c4d5e6f7g8h9i0j".into(),
+            status: "ACTIVE".into(),
+            since: Some(t("2026-01-01T00:00:00.000Z")),
+            until: Some(t("2027-01-01T00:00:00.000Z")),
+            acceptance_time: Some(t("2026-01-01T00:00:00.000Z")),
+            offer_id: Some("offer-abc".into()),
+        }
+    }
+
+    pub fn data_feeds() -> DataFeedsSource {
+        DataFeedsSource {
+            verdict: Verdict::Eligible,
+            as_of: Some(t("2026-11-23T01:30:00.000Z")),
+            age_seconds: Some(55_800),
+            stale: false,
+            usage_within_days: Some(30),
+            decided_by_usage_rule: false,
+            message: Some("an ACTIVE agreement, used on 2026-11-22".into()),
+            products: vec![FeedProductBody {
+                product_id: "prod-4gzp2symm0v9z".into(),
+                product_code: Some(PRODUCT.into()),
+                title: Some("Example Product".into()),
+                active: true,
+                agreements: vec![feed_agreement()],
+                last_usage_date: Some("2026-11-22".into()),
+            }],
+        }
+    }
+
+    pub fn subscribers() -> SubscribersView {
+        let a = feed_agreement();
+        SubscribersView {
+            product_code: PRODUCT.into(),
+            product_id: Some("prod-4gzp2symm0v9z".into()),
+            title: Some("Example Product".into()),
+            status: SubscriberStatus::Active,
+            as_of: Some(t("2026-11-23T01:30:00.000Z")),
+            age_seconds: Some(55_800),
+            subscribers: vec![SubscriberBody {
+                product_id: "prod-4gzp2symm0v9z".into(),
+                product_code: PRODUCT.into(),
+                aws_account_id: Some(ACCOUNT.into()),
+                agreement_id: a.agreement_id,
+                agreement_status: a.status,
+                since: a.since,
+                until: a.until,
+                last_usage_date: Some("2026-11-22".into()),
+            }],
+            next_cursor: Some("eyJhIjoiYiJ9".into()),
         }
     }
 
@@ -539,6 +774,8 @@ pub mod examples {
         AccountView {
             aws_account_id: ACCOUNT.into(),
             eligible: true,
+            eligibility: Eligibility::Eligible,
+            eligibility_reason: "an ACTIVE agreement for the product (Agreement API)".into(),
             sources: sources(),
             agreements: vec![agreement()],
             products: vec![ProductView {
@@ -559,6 +796,8 @@ pub mod examples {
             aws_account_id: ACCOUNT.into(),
             product_code: PRODUCT.into(),
             eligible: true,
+            eligibility: Eligibility::Eligible,
+            eligibility_reason: "an ACTIVE agreement for the product (Agreement API)".into(),
             sources: sources(),
             agreements: vec![agreement()],
             subscriptions: vec![subscription()],
@@ -670,6 +909,7 @@ mod tests {
         round_trip(examples::contact_view());
         round_trip(examples::sync());
         round_trip(examples::error());
+        round_trip(examples::subscribers());
         for lookup in examples::lookups() {
             round_trip(lookup);
         }
@@ -705,6 +945,7 @@ mod tests {
                 "contacts?email=a%2Bb%40example.com",
                 "contacts/ba1d75cc-d984-4f07-bb14-ae04b952afbc",
                 "sync?limit=10",
+                "products/4gzp2symm0v9zidfrn9f854w6/subscribers?status=all&format=csv&limit=50&cursor=eyJhIjoiYiJ9",
             ]
         );
         let bare = Lookup::Account { aws_account_id: "../sync".into(), limit: None, cursor: None };

@@ -15,16 +15,17 @@ use std::sync::{Mutex, MutexGuard};
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
-use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
+use crate::feeds::{self, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState};
 use crate::model::{
     Checkpoint, ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact, WriteOutcome,
 };
 use crate::notification::S3Location;
 use crate::ports::{
-    AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, FeedStore,
+    AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, FeedLookup, FeedStore,
     InstanceConfirmer, Listed, LookupError, MAX_BATCH, ObjectReader, ObjectStore, Opened,
 };
 use crate::sync::{Coverage, SyncState};
+use time::Date;
 
 type WriteFault = Box<dyn Fn(&ContactRecord) -> Option<AwsError> + Send + Sync>;
 
@@ -665,6 +666,7 @@ pub struct MemoryFeeds {
     objects: Mutex<BTreeMap<String, ObjectState>>,
     runs: Mutex<BTreeMap<String, FeedRun>>,
     lease: Mutex<Option<Lease>>,
+    as_of: Mutex<Option<Timestamp>>,
     /// Items written, re-writes included.
     pub items_put: AtomicUsize,
 }
@@ -736,5 +738,126 @@ impl FeedStore for MemoryFeeds {
 
     async fn recent_feed_runs(&self, limit: i32) -> Result<Vec<FeedRun>, AwsError> {
         Ok(self.runs.lock().unwrap().values().rev().take(limit.max(0) as usize).cloned().collect())
+    }
+
+    async fn save_feeds_as_of(&self, as_of: Timestamp) -> Result<(), AwsError> {
+        *self.as_of.lock().unwrap() = Some(as_of);
+        Ok(())
+    }
+}
+
+impl MemoryFeeds {
+    /// The items a query of table partition `pk` with sort-key `prefix` reads.
+    fn partition(&self, pk: &str, prefix: &str) -> Vec<FeedItem> {
+        let items = self.items.lock().unwrap();
+        items.values().filter(|i| i.key.pk == pk && i.key.sk.starts_with(prefix)).cloned().collect()
+    }
+
+    /// The items a `ByAccount` query reads, in index sort-key order.
+    fn indexed(&self, gsi1pk: &str, prefix: &str) -> Vec<FeedItem> {
+        let items = self.items.lock().unwrap();
+        let mut found: Vec<FeedItem> = items
+            .values()
+            .filter(|i| i.index.as_ref().is_some_and(|(p, s)| p == gsi1pk && s.starts_with(prefix)))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (&a.index, &a.key).cmp(&(&b.index, &b.key)));
+        found
+    }
+}
+
+fn attr<'a>(item: &'a FeedItem, name: &str) -> Option<&'a str> {
+    item.attrs.get(name).map(String::as_str)
+}
+
+fn memory_agreement(item: &FeedItem) -> Option<FeedAgreement> {
+    let time = |name| attr(item, name).and_then(|t| crate::feeds::parse_time(t).ok());
+    Some(FeedAgreement {
+        agreement_id: attr(item, "agreementId")?.to_owned(),
+        account: FeedAccountId::new(item.key.pk.strip_prefix("FEED#ACCOUNT#")?),
+        status: attr(item, "status")?.to_owned(),
+        start_time: time("startTime"),
+        end_time: time("endTime"),
+        acceptance_time: time("acceptanceTime"),
+        offer_id: attr(item, "offerId").map(str::to_owned),
+    })
+}
+
+impl FeedLookup for MemoryFeeds {
+    async fn feeds_as_of(&self) -> Result<Option<Timestamp>, AwsError> {
+        Ok(*self.as_of.lock().unwrap())
+    }
+
+    async fn feed_accounts(&self, account: &AwsAccountId) -> Result<Vec<FeedAccountId>, AwsError> {
+        let items = self.indexed(&format!("ACCOUNT#{}", account.as_str()), "FEED#ACCOUNT#");
+        Ok(items.iter().filter_map(|i| attr(i, "feedAccountId")).map(FeedAccountId::new).collect())
+    }
+
+    async fn aws_account_ids(&self, ids: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
+        let items = self.items.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let item = items.get(&ItemKey::new(feeds::store::account_pk(id), "ACCOUNT"))?;
+                Some((id.clone(), AwsAccountId::parse(attr(item, "awsAccountId")?).ok()?))
+            })
+            .collect())
+    }
+
+    async fn account_agreements(&self, account: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
+        let items = self.partition(&feeds::store::account_pk(account), "AGREEMENT#");
+        Ok(items.iter().filter_map(memory_agreement).collect())
+    }
+
+    async fn last_usage(&self, account: &FeedAccountId, product_id: &str) -> Result<Option<Date>, AwsError> {
+        let items = self.partition(&feeds::store::account_pk(account), &format!("USAGE#{product_id}#"));
+        Ok(items.iter().rev().find_map(|i| attr(i, "usageDate")).and_then(|d| crate::feeds::parse_date(d).ok()))
+    }
+
+    async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {
+        let items = self.partition(feeds::store::PRODUCTS_PK, "");
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                Some(FeedProduct {
+                    product_id: attr(i, "productId")?.to_owned(),
+                    product_code: attr(i, "productCode").and_then(|c| ProductCode::parse(c).ok()),
+                    title: attr(i, "title").map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    async fn offer_products(&self, offer_id: &str) -> Result<Vec<String>, AwsError> {
+        let items = self.partition(&format!("FEED#OFFER#{offer_id}"), "PRODUCT#");
+        Ok(items.iter().filter_map(|i| attr(i, "productId")).map(str::to_owned).collect())
+    }
+
+    async fn product_offers(&self, product_id: &str) -> Result<Vec<String>, AwsError> {
+        let items = self.indexed(&feeds::store::product_offers_index(product_id), "FEED#OFFER#");
+        Ok(items.iter().filter_map(|i| attr(i, "offerId")).map(str::to_owned).collect())
+    }
+
+    /// Pages like the table: the cursor is the index sort key (and item
+    /// key) of the page's last item.
+    async fn offer_agreements(
+        &self,
+        offer_id: &str,
+        active_only: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<FeedAgreement>, LookupError> {
+        let prefix = feeds::store::agreements_with_status(if active_only { "ACTIVE" } else { "" });
+        let items = self.indexed(&feeds::store::offer_agreements_index(offer_id), &prefix);
+        let sort_key = |i: &FeedItem| {
+            format!("{}|{}|{}", i.index.as_ref().map(|x| x.1.as_str()).unwrap_or(""), i.key.pk, i.key.sk)
+        };
+        let from = match cursor {
+            Some(c) => items.iter().position(|i| sort_key(i) == c).ok_or(LookupError::BadCursor)? + 1,
+            None => 0,
+        };
+        let page: Vec<&FeedItem> = items.iter().skip(from).take(limit.max(1)).collect();
+        let next_cursor = (from + page.len() < items.len()).then(|| page.last().map(|i| sort_key(i))).flatten();
+        Ok(Page { items: page.into_iter().filter_map(memory_agreement).collect(), next_cursor })
     }
 }

@@ -8,6 +8,7 @@
 //! which adds a bad cursor): the adapters are AWS services, and callers
 //! decide on its `code` and `retryable`.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Read;
 use std::path::Path;
@@ -15,13 +16,14 @@ use std::path::Path;
 use crate::aws::AwsError;
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode, Timestamp};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
-use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
+use crate::feeds::{FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState};
 use crate::model::{
     Checkpoint, ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact,
     WriteOutcome,
 };
 use crate::notification::S3Location;
 use crate::sync::{Coverage, SyncState};
+use time::Date;
 
 /// Why a listing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -224,6 +226,61 @@ pub trait FeedStore: Send + Sync {
 
     /// The newest runs first.
     fn recent_feed_runs(&self, limit: i32) -> impl Future<Output = Result<Vec<FeedRun>, AwsError>> + Send;
+
+    /// Records the newest delivery applied, which the lookups give as the
+    /// feeds' `asOf` ([`FeedLookup::feeds_as_of`]).
+    fn save_feeds_as_of(&self, as_of: Timestamp) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// What the lookups read of the data feeds (`crate::feeds::lookup` joins
+/// them): each method is one query or one batch of keys.
+pub trait FeedLookup: Send + Sync {
+    /// The newest delivery applied (`None` before a run finished).
+    fn feeds_as_of(&self) -> impl Future<Output = Result<Option<Timestamp>, AwsError>> + Send;
+
+    /// The feeds' ids of an AWS account (the bridge, by the `ByAccount` index).
+    fn feed_accounts(
+        &self,
+        account: &AwsAccountId,
+    ) -> impl Future<Output = Result<Vec<FeedAccountId>, AwsError>> + Send;
+
+    /// The feeds' ids' AWS accounts, for those the Account feed bridged.
+    fn aws_account_ids(
+        &self,
+        ids: &[FeedAccountId],
+    ) -> impl Future<Output = Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError>> + Send;
+
+    /// The agreements (revision in force) a feed account accepted.
+    fn account_agreements(
+        &self,
+        account: &FeedAccountId,
+    ) -> impl Future<Output = Result<Vec<FeedAgreement>, AwsError>> + Send;
+
+    /// The latest usage date of `product_id` by `account`.
+    fn last_usage(
+        &self,
+        account: &FeedAccountId,
+        product_id: &str,
+    ) -> impl Future<Output = Result<Option<Date>, AwsError>> + Send;
+
+    /// Every product the feeds list (a seller has few).
+    fn feed_products(&self) -> impl Future<Output = Result<Vec<FeedProduct>, AwsError>> + Send;
+
+    /// The products an offer is for.
+    fn offer_products(&self, offer_id: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// The offers of a product.
+    fn product_offers(&self, product_id: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// A page of an offer's agreements in force (`ACTIVE` ones only when
+    /// `active_only`), in agreement id order within a status.
+    fn offer_agreements(
+        &self,
+        offer_id: &str,
+        active_only: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<FeedAgreement>, LookupError>> + Send;
 }
 
 /// A later invocation of this function with `payload`: how an ingest that
@@ -480,5 +537,57 @@ impl<T: FeedStore + ?Sized> FeedStore for &T {
     }
     fn recent_feed_runs(&self, limit: i32) -> impl Future<Output = Result<Vec<FeedRun>, AwsError>> + Send {
         (**self).recent_feed_runs(limit)
+    }
+    fn save_feeds_as_of(&self, as_of: Timestamp) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).save_feeds_as_of(as_of)
+    }
+}
+
+impl<T: FeedLookup + ?Sized> FeedLookup for &T {
+    fn feeds_as_of(&self) -> impl Future<Output = Result<Option<Timestamp>, AwsError>> + Send {
+        (**self).feeds_as_of()
+    }
+    fn feed_accounts(
+        &self,
+        account: &AwsAccountId,
+    ) -> impl Future<Output = Result<Vec<FeedAccountId>, AwsError>> + Send {
+        (**self).feed_accounts(account)
+    }
+    fn aws_account_ids(
+        &self,
+        ids: &[FeedAccountId],
+    ) -> impl Future<Output = Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError>> + Send {
+        (**self).aws_account_ids(ids)
+    }
+    fn account_agreements(
+        &self,
+        account: &FeedAccountId,
+    ) -> impl Future<Output = Result<Vec<FeedAgreement>, AwsError>> + Send {
+        (**self).account_agreements(account)
+    }
+    fn last_usage(
+        &self,
+        account: &FeedAccountId,
+        product_id: &str,
+    ) -> impl Future<Output = Result<Option<Date>, AwsError>> + Send {
+        (**self).last_usage(account, product_id)
+    }
+    fn feed_products(&self) -> impl Future<Output = Result<Vec<FeedProduct>, AwsError>> + Send {
+        (**self).feed_products()
+    }
+    fn offer_products(&self, offer_id: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        (**self).offer_products(offer_id)
+    }
+    fn product_offers(&self, product_id: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        (**self).product_offers(product_id)
+    }
+    fn offer_agreements(
+        &self,
+        offer_id: &str,
+        active_only: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<FeedAgreement>, LookupError>> + Send {
+        (**self).offer_agreements(offer_id, active_only, cursor, limit)
     }
 }

@@ -21,6 +21,7 @@
 pub mod csv;
 pub mod folder;
 pub mod history;
+pub mod lookup;
 pub mod notice;
 pub mod run;
 pub mod store;
@@ -32,6 +33,10 @@ pub use self::csv::{
 };
 pub use self::folder::{FeedKey, FeedKind, MonthObject};
 pub use self::history::{FeedState, History, Keyed, RevisionClass, Subscription, effective_revision, last_usage};
+pub use self::lookup::{
+    AccountFeeds, FeedAgreement, FeedProduct, FeedsDecision, ProductFeeds, Subscriber, SubscriberPage, account_feeds,
+    subscribers,
+};
 pub use self::notice::{Trigger, continuation_payload, parse_delivery, parse_trigger};
 pub use self::run::{Delivery, FeedRun, ObjectReport, ObjectState, ReadMode, RunStatus};
 pub use self::store::{Derived, FeedItem, ItemKey, Stored, Undecodable, merge};

@@ -43,6 +43,29 @@ pub fn account_pk(id: &FeedAccountId) -> String {
 /// The partition of every product the feeds list (a seller has few).
 pub const PRODUCTS_PK: &str = "FEED#PRODUCTS";
 
+/// The `ByAccount` partition of a product's offers (offer-product items).
+pub fn product_offers_index(product_id: &str) -> String {
+    format!("FEED#PRODUCT#{product_id}")
+}
+
+/// The `ByAccount` partition of an offer's agreements, in force: the
+/// subscriber report reads a product's agreements offer by offer.
+pub fn offer_agreements_index(offer_id: &str) -> String {
+    format!("FEED#OFFER#{offer_id}")
+}
+
+/// An agreement's `ByAccount` sort key: by status first, so that the report
+/// of active subscribers reads only `ACTIVE` agreements.
+pub fn agreement_index_sk(status: &str, agreement_id: &str) -> String {
+    format!("{}{agreement_id}", agreements_with_status(status))
+}
+
+/// The `ByAccount` sort-key prefix of an offer's agreements with `status`
+/// (`""`: any status).
+pub fn agreements_with_status(status: &str) -> String {
+    if status.is_empty() { "FEED#AGREEMENT#".to_owned() } else { format!("FEED#AGREEMENT#{status}#") }
+}
+
 /// One data-feed item as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedItem {
@@ -258,12 +281,16 @@ impl Stored for OfferProductRow {
         })
     }
     /// `productId` only while the pair has a current version: an offer is
-    /// for the products whose items carry it.
+    /// for the products whose items carry it. Indexed by product
+    /// ([`product_offers_index`]), so the subscriber report finds a
+    /// product's offers.
     fn derive(history: &History<Self>) -> Derived {
         let mut d = Derived::default();
         if let Some((_, current)) = history.current_all().next() {
-            d.set("offerId", Some(current.record.offer_id.as_str()));
-            d.set("productId", Some(current.record.product_id.as_str()));
+            let pair = &current.record;
+            d.set("offerId", Some(pair.offer_id.as_str()));
+            d.set("productId", Some(pair.product_id.as_str()));
+            d.index = Some((product_offers_index(&pair.product_id), format!("FEED#OFFER#{}", pair.offer_id)));
         }
         d
     }
@@ -316,6 +343,10 @@ impl Stored for AgreementRow {
             d.set("acceptanceTime", a.acceptance_time.map(|t| t.to_iso()));
             d.set("offerId", a.offer_id.as_deref());
             d.set("revisionFrom", Some(rev.version.valid_from.to_iso()));
+            d.set("acceptorAccountId", a.acceptor_account_id.as_ref().map(FeedAccountId::as_str));
+            if let Some(offer) = &a.offer_id {
+                d.index = Some((offer_agreements_index(offer), agreement_index_sk(a.status.as_str(), &a.agreement_id)));
+            }
         }
         d
     }

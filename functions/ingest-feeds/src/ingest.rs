@@ -253,6 +253,9 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
             if run.objects.iter().any(|o| o.error.is_some()) { RunStatus::Partial } else { RunStatus::Succeeded };
         run.finished_at = Some(Timestamp::now());
         self.store.save_feed_run(&run).await?;
+        if let Some(as_of) = run.as_of {
+            self.store.save_feeds_as_of(as_of).await?;
+        }
         self.store.release_feeds(&inv.id).await?;
         let age = run.as_of.map(|t| (Timestamp::now().unix_seconds() - t.unix_seconds()).max(0) as f64);
         let mut figures = vec![

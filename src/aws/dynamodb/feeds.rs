@@ -7,19 +7,33 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 
-use super::item::{Item, s};
-use super::{DynamoStore, condition_met, ddb_error};
-use crate::aws::error::{AwsError, Failure};
-use crate::domain::Timestamp;
-use crate::feeds::{FeedItem, FeedRun, ItemKey, ObjectState};
-use crate::model::Lease;
-use crate::ports::FeedStore;
+use std::collections::BTreeMap;
+
+use time::Date;
+
+use super::item::{BY_ACCOUNT_INDEX, Item, s};
+use super::{DynamoStore, condition_met, cursor, ddb_error};
+use crate::aws::error::{AwsError, Failure, codes};
+use crate::domain::{AwsAccountId, ProductCode, Timestamp};
+use crate::feeds::store::{
+    PRODUCTS_PK, account_pk, agreements_with_status, offer_agreements_index, product_offers_index,
+};
+use crate::feeds::{
+    FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, parse_date, parse_time,
+};
+use crate::model::{Lease, Page};
+use crate::ports::{FeedLookup, FeedStore, LookupError};
 use crate::retry::{Backoff, seed};
 
 const OBJECTS_PK: &str = "FEED#OBJECT";
 const RUNS_PK: &str = "FEED#RUN";
 const STATE_PK: &str = "FEED#STATE";
 const LEASE_SK: &str = "LEASE";
+const AS_OF_SK: &str = "AS_OF";
+
+/// How many usage days one query of an account's last usage reads at a
+/// time, newest first (only a soft-deleted day makes it read on).
+const USAGE_PAGE: i32 = 8;
 
 /// BatchGetItem's and BatchWriteItem's limits.
 const GET_BATCH: usize = 100;
@@ -232,6 +246,224 @@ impl FeedStore for DynamoStore {
 
     async fn recent_feed_runs(&self, limit: i32) -> Result<Vec<FeedRun>, AwsError> {
         self.partition(RUNS_PK, true, Some(limit)).await?.iter().take(limit.max(0) as usize).map(decode_json).collect()
+    }
+
+    async fn save_feeds_as_of(&self, as_of: Timestamp) -> Result<(), AwsError> {
+        let mut item = key(&ItemKey::new(STATE_PK, AS_OF_SK));
+        item.insert("kind".into(), s("FEED_AS_OF"));
+        item.insert("asOf".into(), s(as_of.to_iso()));
+        self.put_json(item).await
+    }
+}
+
+/// An agreement item's attributes, as [`crate::feeds::store`] derives them.
+fn decode_agreement(item: &Item) -> Option<FeedAgreement> {
+    let time = |name| text(item, name).and_then(|t| parse_time(t).ok());
+    let account = text(item, "pk")?.strip_prefix("FEED#ACCOUNT#")?;
+    Some(FeedAgreement {
+        agreement_id: text(item, "agreementId")?.to_owned(),
+        account: FeedAccountId::new(account),
+        status: text(item, "status")?.to_owned(),
+        start_time: time("startTime"),
+        end_time: time("endTime"),
+        acceptance_time: time("acceptanceTime"),
+        offer_id: text(item, "offerId").map(str::to_owned),
+    })
+}
+
+impl DynamoStore {
+    /// Every item of a `ByAccount` partition whose sort key starts with `prefix`.
+    async fn index_partition(&self, gsi1pk: &str, prefix: &str) -> Result<Vec<Item>, AwsError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(self.table())
+                .index_name(BY_ACCOUNT_INDEX)
+                .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":p", s(gsi1pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(ddb_error("Query"))?;
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every item of table partition `pk` whose sort key starts with `prefix`.
+    async fn partition_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, AwsError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":p", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(ddb_error("Query"))?;
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl FeedLookup for DynamoStore {
+    async fn feeds_as_of(&self) -> Result<Option<Timestamp>, AwsError> {
+        let item = self.get(STATE_PK.to_owned(), AS_OF_SK, false).await?;
+        Ok(item.as_ref().and_then(|i| text(i, "asOf")).and_then(|t| parse_time(t).ok()))
+    }
+
+    async fn feed_accounts(&self, account: &AwsAccountId) -> Result<Vec<FeedAccountId>, AwsError> {
+        let items = self.index_partition(&format!("ACCOUNT#{}", account.as_str()), "FEED#ACCOUNT#").await?;
+        Ok(items.iter().filter_map(|i| text(i, "feedAccountId")).map(FeedAccountId::new).collect())
+    }
+
+    async fn aws_account_ids(&self, ids: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
+        let table = self.table().to_owned();
+        let seed = seed();
+        let mut found = BTreeMap::new();
+        for chunk in ids.chunks(GET_BATCH) {
+            let mut pending: Vec<Item> = chunk.iter().map(|id| key(&ItemKey::new(account_pk(id), "ACCOUNT"))).collect();
+            for retry in 0.. {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .projection_expression("feedAccountId, awsAccountId")
+                    .build()
+                    .expect("keys are set");
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&table, request)
+                    .send()
+                    .await
+                    .map_err(ddb_error("BatchGetItem"))?;
+                for item in out.responses().and_then(|r| r.get(&table)).into_iter().flatten() {
+                    let aws = text(item, "awsAccountId").and_then(|a| AwsAccountId::parse(a).ok());
+                    if let (Some(id), Some(aws)) = (text(item, "feedAccountId"), aws) {
+                        found.insert(FeedAccountId::new(id), aws);
+                    }
+                }
+                pending =
+                    out.unprocessed_keys().and_then(|u| u.get(&table)).map(|k| k.keys().to_vec()).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if retry >= UNPROCESSED.retries {
+                    return Err(unprocessed("BatchGetItem", pending.len()));
+                }
+                tokio::time::sleep(UNPROCESSED.delay(retry + 1, seed)).await;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn account_agreements(&self, account: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
+        let items = self.partition_prefix(&account_pk(account), "AGREEMENT#").await?;
+        Ok(items.iter().filter_map(decode_agreement).collect())
+    }
+
+    async fn last_usage(&self, account: &FeedAccountId, product_id: &str) -> Result<Option<Date>, AwsError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+                .filter_expression("attribute_exists(usageDate)")
+                .projection_expression("pk, sk, usageDate")
+                .expression_attribute_values(":p", s(account_pk(account)))
+                .expression_attribute_values(":prefix", s(format!("USAGE#{product_id}#")))
+                .scan_index_forward(false)
+                .limit(USAGE_PAGE)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(ddb_error("Query"))?;
+            if let Some(day) = page.items().iter().find_map(|i| text(i, "usageDate")) {
+                return Ok(parse_date(day).ok());
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {
+        let items = self.partition(PRODUCTS_PK, false, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                Some(FeedProduct {
+                    product_id: text(i, "productId")?.to_owned(),
+                    product_code: text(i, "productCode").and_then(|c| ProductCode::parse(c).ok()),
+                    title: text(i, "title").map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    async fn offer_products(&self, offer_id: &str) -> Result<Vec<String>, AwsError> {
+        let items = self.partition_prefix(&format!("FEED#OFFER#{offer_id}"), "PRODUCT#").await?;
+        Ok(items.iter().filter_map(|i| text(i, "productId")).map(str::to_owned).collect())
+    }
+
+    async fn product_offers(&self, product_id: &str) -> Result<Vec<String>, AwsError> {
+        let items = self.index_partition(&product_offers_index(product_id), "FEED#OFFER#").await?;
+        Ok(items.iter().filter_map(|i| text(i, "offerId")).map(str::to_owned).collect())
+    }
+
+    async fn offer_agreements(
+        &self,
+        offer_id: &str,
+        active_only: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<FeedAgreement>, LookupError> {
+        let gsi1pk = offer_agreements_index(offer_id);
+        let start = match cursor {
+            Some(c) => Some(cursor::decode(c, &gsi1pk).ok_or(LookupError::BadCursor)?),
+            None => None,
+        };
+        let prefix = agreements_with_status(if active_only { "ACTIVE" } else { "" });
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(BY_ACCOUNT_INDEX)
+            .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
+            .expression_attribute_values(":p", s(gsi1pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_exclusive_start_key(start)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(ddb_error("Query"));
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if cursor.is_some() && e.has_code(codes::VALIDATION) => return Err(LookupError::BadCursor),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Page {
+            items: out.items().iter().filter_map(decode_agreement).collect(),
+            next_cursor: out.last_evaluated_key().and_then(cursor::encode),
+        })
     }
 }
 
