@@ -96,21 +96,25 @@ impl Delivery {
                 Ok(detail) => DeliveryStatus::Delivered { detail },
                 Err(error) => DeliveryStatus::Failed { error },
             },
-            Delivery::Http { url, timeout } => {
-                match tokio::time::timeout(*timeout, post_json(url, &notification.sns_event)).await {
-                    Err(_) => DeliveryStatus::Failed { error: format!("POST {url} timed out after {timeout:?}") },
-                    Ok(Err(e)) => DeliveryStatus::Failed { error: format!("POST {url} failed: {e}") },
-                    Ok(Ok((status, function_error, body))) => {
-                        let body = truncate(&body, 2000);
-                        if !(200..300).contains(&status) {
-                            DeliveryStatus::Failed { error: format!("POST {url} answered HTTP {status}: {body}") }
-                        } else if let Some(fe) = function_error {
-                            DeliveryStatus::Failed { error: format!("function error ({fe}): {body}") }
-                        } else {
-                            DeliveryStatus::Delivered { detail: format!("HTTP {status}: {body}") }
-                        }
-                    }
-                }
+            Delivery::Http { url, timeout } => post_event(url, *timeout, &notification.sns_event).await,
+        }
+    }
+}
+
+/// POSTs an SNS Lambda event to `url` (a Lambda Invoke URL): delivered when
+/// the answer is 2xx without an `X-Amz-Function-Error` header.
+pub(crate) async fn post_event(url: &str, timeout: Duration, event: &serde_json::Value) -> DeliveryStatus {
+    match tokio::time::timeout(timeout, post_json(url, event)).await {
+        Err(_) => DeliveryStatus::Failed { error: format!("POST {url} timed out after {timeout:?}") },
+        Ok(Err(e)) => DeliveryStatus::Failed { error: format!("POST {url} failed: {e}") },
+        Ok(Ok((status, function_error, body))) => {
+            let body = truncate(&body, 2000);
+            if !(200..300).contains(&status) {
+                DeliveryStatus::Failed { error: format!("POST {url} answered HTTP {status}: {body}") }
+            } else if let Some(fe) = function_error {
+                DeliveryStatus::Failed { error: format!("function error ({fe}): {body}") }
+            } else {
+                DeliveryStatus::Delivered { detail: format!("HTTP {status}: {body}") }
             }
         }
     }

@@ -26,6 +26,7 @@ pub mod agreements;
 pub mod delivery;
 pub mod ec2;
 pub mod export;
+pub mod feeds;
 pub mod record;
 pub mod seed;
 pub mod server;
@@ -39,11 +40,12 @@ pub use ec2::{Ec2Error, Instance, InstanceState};
 pub use export::{
     DataSetType, ExportPlan, ExportRequest, NotificationMessage, S3Location, object_keys, sns_event_json, write_csv,
 };
+pub use feeds::{FeedsData, FeedsDelivery};
 pub use record::{
     CSV_HEADER, Contact, GUIDE_SAMPLE_CSV, OperationType, Record, format_timestamp, guide_sample_records,
     parse_timestamp,
 };
-pub use server::{DEFAULT_LAG, ExportSummary, InjectedError, RequestEntry, Running, StandIn};
+pub use server::{DEFAULT_LAG, ExportSummary, FeedsAnswer, FeedsTarget, InjectedError, RequestEntry, Running, StandIn};
 pub use service::{Protocol, Service};
 pub use store::{Store, StoreError};
 pub use wire::ApiError;

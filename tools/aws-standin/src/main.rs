@@ -38,6 +38,18 @@ struct Args {
     /// Reject StartSupportDataExport requests signed for another region.
     #[arg(long, value_name = "REGION")]
     require_region: Option<String>,
+    /// The seller's data-feeds bucket: POST /_admin/feeds/deliver writes the Seller Delivery Data
+    /// Feeds there, one more day per call.
+    #[arg(long, value_name = "BUCKET")]
+    feeds_bucket: Option<String>,
+    /// The key prefix of the feed folders in that bucket.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    feeds_prefix: String,
+    /// POST each data-feeds notification's SNS Lambda event to URL, e.g.
+    /// http://127.0.0.1:9000/2015-03-31/functions/ingest-feeds/invocations (default: in the
+    /// call's answer only).
+    #[arg(long, value_name = "URL")]
+    feeds_deliver_to: Option<String>,
     /// The stand-in's seller account: the proposer SearchAgreements searches as.
     #[arg(long, value_name = "ID", value_parser = account_id, default_value = aws_standin::seed::SELLER_ACCOUNT_ID)]
     seller_account_id: String,
@@ -75,6 +87,12 @@ async fn main() {
         seed: !args.no_seed,
         s3: Some(aws_standin::s3_client_from_env().await),
         required_region: args.require_region,
+        feeds: args.feeds_bucket.map(|bucket| aws_standin::FeedsTarget {
+            bucket,
+            prefix: args.feeds_prefix,
+            deliver_to: args.feeds_deliver_to.map(|url| (url, Duration::from_secs(args.delivery_timeout_seconds))),
+            topic_arn: format!("arn:aws:sns:us-east-1:{}:aws-standin-data-feeds", args.seller_account_id),
+        }),
         seller_account_id: args.seller_account_id,
         ..Default::default()
     };

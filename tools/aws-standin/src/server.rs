@@ -21,9 +21,10 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::agreements::{self, Agreement, AgreementsError};
-use crate::delivery::{Delivery, DeliveryStatus, Notification};
+use crate::delivery::{Delivery, DeliveryStatus, Notification, post_event};
 use crate::ec2::{self, Ec2Error, Instance};
 use crate::export::{ExportPlan, sns_event_json, write_csv};
+use crate::feeds::{FeedsData, FeedsDelivery};
 use crate::record::{Contact, OperationType, Record, format_timestamp, timestamp_serde, truncate_to_millis};
 use crate::seed;
 use crate::service::{Protocol, Service};
@@ -192,6 +193,9 @@ struct Shared {
     version: watch::Sender<u64>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stop: watch::Receiver<bool>,
+    /// The data feeds delivered so far (`POST /_admin/feeds/deliver`); a
+    /// tokio mutex: held across the writes, so deliveries do not interleave.
+    feeds: tokio::sync::Mutex<FeedsData>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -285,6 +289,22 @@ pub struct StandIn {
     pub seller_account_id: String,
     /// A fixed latency added to every API request of a service (default none).
     pub latency: HashMap<Service, Duration>,
+    /// Where `POST /_admin/feeds/deliver` writes the Seller Delivery Data
+    /// Feeds (default none: the call answers 409).
+    pub feeds: Option<FeedsTarget>,
+}
+
+/// The seller's data-feeds bucket, and where the feeds' notifications go.
+#[derive(Debug, Clone)]
+pub struct FeedsTarget {
+    pub bucket: String,
+    /// A key prefix under which the feed folders are (`""`: the bucket's root).
+    pub prefix: String,
+    /// POST each notification's SNS Lambda event to this Invoke URL, with
+    /// this timeout (default none: the events are in the call's answer).
+    pub deliver_to: Option<(String, Duration)>,
+    /// The topic the events name.
+    pub topic_arn: String,
 }
 
 impl Default for StandIn {
@@ -297,6 +317,7 @@ impl Default for StandIn {
             required_region: None,
             seller_account_id: seed::SELLER_ACCOUNT_ID.to_string(),
             latency: HashMap::new(),
+            feeds: None,
         }
     }
 }
@@ -325,6 +346,7 @@ impl StandIn {
             version,
             tasks: Mutex::default(),
             stop: stop_rx.clone(),
+            feeds: tokio::sync::Mutex::default(),
             config: self,
         });
         shared.reseed_market(shared.config.seed);
@@ -350,6 +372,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// What `POST /_admin/feeds/deliver` does: the next day of the data
+    /// feeds. `Err` (a message) without a [`FeedsTarget`] or when S3 refuses a write.
+    pub async fn deliver_feeds(&self) -> Result<FeedsAnswer, String> {
+        deliver_feeds_now(&self.shared).await.map_err(|AdminError(_, message)| message)
+    }
+
     /// `http://ADDR`: the value for `AWS_ENDPOINT_URL_MARKETPLACE_COMMERCE_ANALYTICS`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -485,7 +513,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/agreements", get(agreements).post(add_agreements))
         .route("/agreements/{id}", delete(delete_agreement))
         .route("/requests", get(requests).delete(clear_requests))
-        .route("/requests/{id}", get(request));
+        .route("/requests/{id}", get(request))
+        .route("/feeds/deliver", post(deliver_feeds));
     Router::new()
         .route("/", any(root))
         .route("/service/{service}/operation/{operation}", any(agreements_api))
@@ -889,6 +918,49 @@ struct ErrorNextInput {
 }
 
 type Admin = State<Arc<Shared>>;
+
+/// What `POST /_admin/feeds/deliver` answers: the delivery, one SNS Lambda
+/// event per notification, and what became of each.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedsAnswer {
+    #[serde(flatten)]
+    pub delivery: FeedsDelivery,
+    pub sns_events: Vec<serde_json::Value>,
+    pub statuses: Vec<DeliveryStatus>,
+}
+
+/// `POST /_admin/feeds/deliver`: the next day of the data feeds (the first
+/// call: the backfill and yesterday), written to the feeds bucket, then the
+/// notifications, one per feed, in turn.
+async fn deliver_feeds(State(shared): Admin) -> AdminResult {
+    Ok(json(200, deliver_feeds_now(&shared).await?))
+}
+
+async fn deliver_feeds_now(shared: &Shared) -> Result<FeedsAnswer, AdminError> {
+    let target = shared.config.feeds.clone().ok_or_else(|| admin_error(409, "no data-feeds bucket configured"))?;
+    let mut feeds = shared.feeds.lock().await;
+    let (writes, delivery) = feeds.deliver(OffsetDateTime::now_utc().date(), &target.prefix);
+    for (key, body) in writes {
+        put_object(&shared.s3, &target.bucket, &key, "text/csv", body).await.map_err(|e| admin_error(502, e))?;
+    }
+    let now = truncate_to_millis(OffsetDateTime::now_utc());
+    let mut sns_events = Vec::new();
+    let mut statuses = Vec::new();
+    for (i, message) in delivery.notifications.iter().enumerate() {
+        let id = format!("standin-feeds-{}-{i}", delivery.day);
+        let event = sns_event_json(&target.topic_arn, &message.to_string(), &id, "standin-feeds", now);
+        let status = match &target.deliver_to {
+            Some((url, timeout)) => post_event(url, *timeout, &event).await,
+            None => DeliveryStatus::Recorded,
+        };
+        info!(day = delivery.day, feed = %message["feedType"], ?status, "data-feeds notification");
+        sns_events.push(event);
+        statuses.push(status);
+    }
+    drop(feeds);
+    Ok(FeedsAnswer { delivery, sns_events, statuses })
+}
 
 async fn records(State(shared): Admin) -> Resp {
     json(200, shared.store.latest_all())
