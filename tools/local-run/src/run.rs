@@ -19,6 +19,8 @@ use crate::http::{Http, preview};
 use crate::procs;
 use crate::ui::{self, indent, say};
 
+mod feeds;
+
 /// Names of what the local run creates.
 pub const TABLE_NAME: &str = "psc-bridge-local-contacts";
 pub const BUCKET: &str = "psc-bridge-local-exports";
@@ -164,7 +166,7 @@ impl Session {
         if self.args.bootstrap {
             // Only what this run uses (moto, cargo-lambda, DynamoDB Local):
             // SAM CLI, cfn-lint, zig and checkov come with `make test`.
-            say("[1/7] tools: scripts/bootstrap.sh local (installs into .local/ what is missing)");
+            say("[1/8] tools: scripts/bootstrap.sh local (installs into .local/ what is missing)");
             let status = tokio::process::Command::new(self.root.join("scripts/bootstrap.sh"))
                 .arg("local")
                 .current_dir(&self.root)
@@ -177,13 +179,13 @@ impl Session {
                 bail!("scripts/bootstrap.sh local failed ({status})");
             }
         } else {
-            say("[1/7] tools: --no-bootstrap, using .local/ as it is");
+            say("[1/8] tools: --no-bootstrap, using .local/ as it is");
         }
         self.choose_ports()?;
 
         // 2. Binaries and emulators, side by side.
         say(
-            "[2/7] the functions, aws-standin and psc (cargo build; fresh after make local's), starting DynamoDB Local and moto",
+            "[2/8] the functions, aws-standin and psc (cargo build; fresh after make local's), starting DynamoDB Local and moto",
         );
         let root = self.root.clone();
         let ddb_options = emulator_options(self.args.ddb_port, self.logs.join("dynamodb-local.log"));
@@ -199,7 +201,7 @@ impl Session {
 
         // 3. Table, bucket, topic.
         say(format!(
-            "[3/7] creating table {TABLE_NAME} (from template.yaml, with its stream), bucket {BUCKET}, topic {TOPIC_NAME}"
+            "[3/8] creating table {TABLE_NAME} (from template.yaml, with its stream), bucket {BUCKET}, topic {TOPIC_NAME}"
         ));
         let ddb = devkit::dynamodb_client(self.ddb_endpoint());
         let s3 = devkit::s3_client(self.s3_endpoint());
@@ -212,7 +214,7 @@ impl Session {
 
         // 4. The stand-in and the functions.
         say(format!(
-            "[4/7] starting aws-standin on {} and cargo lambda watch on 127.0.0.1:{}",
+            "[4/8] starting aws-standin on {} and cargo lambda watch on 127.0.0.1:{}",
             self.cas_url(),
             self.api_port
         ));
@@ -235,7 +237,7 @@ impl Session {
 
         // 5. The export, end to end.
         let payload = if self.args.full_resync { json!({"fullResync": true}) } else { json!({}) };
-        say(format!("[5/7] invoking start-export with {payload}"));
+        say(format!("[5/8] invoking start-export with {payload}"));
         let request_id = self.invoke_start_export(&payload).await?;
         let (export, sync) = self.wait_for_export(&request_id).await?;
         let events = self.export_events(0, &request_id).await?;
@@ -254,6 +256,9 @@ impl Session {
 
         // 7. An opt-out, through to its event.
         checks_ok &= self.opt_out().await?;
+
+        // 8. Two days of the data feeds, the subscriber report, every source.
+        checks_ok &= self.data_feeds().await?;
         Ok(Report { checks_ok })
     }
 
@@ -283,7 +288,7 @@ impl Session {
         let guid = answers::OPT_OUT_CONTACT;
         let url = format!("{}/_admin/records/{guid}", self.cas_url());
         say(format!(
-            "[7/7] an opt-out: the buyer removes contact {guid} (account 333344445555)\n$ curl -s -XDELETE '{url}'"
+            "[7/8] an opt-out: the buyer removes contact {guid} (account 333344445555)\n$ curl -s -XDELETE '{url}'"
         ));
         let answer = self.http.send("DELETE", &url, &[], Bytes::new(), QUERY_TIMEOUT).await?;
         if answer.status != 200 {
@@ -453,6 +458,10 @@ impl Session {
             // ingest-export's first invocation may have to wait for cargo.
             .arg("--delivery-timeout-seconds")
             .arg("900")
+            .arg("--feeds-bucket")
+            .arg(FEEDS_BUCKET)
+            .arg("--feeds-deliver-to")
+            .arg(self.invoke_url("ingest-feeds"))
             .env("AWS_ENDPOINT_URL_S3", self.s3_endpoint())
             .env("AWS_REGION", REGION)
             .env("AWS_ACCESS_KEY_ID", "local")
@@ -702,7 +711,7 @@ impl Session {
     /// Runs the example queries, shows them as curl commands with their
     /// answers, and checks the answers. Returns whether all checks passed.
     async fn example_queries(&self, export: &ExportBody) -> Result<bool> {
-        say("[6/7] example queries against the eligibility API on localhost");
+        say("[6/8] example queries against the eligibility API on localhost");
         let base = self.api_base();
         type Check = fn(&Value) -> Result<(), String>;
         let instance = |id: &str| format!("/accounts/{EXAMPLE_ACCOUNT}/instances/{id}?productCode={EXAMPLE_PRODUCT}");
