@@ -95,8 +95,21 @@ fn reference_feeds(a: &Args) -> Vec<(String, String)> {
 async fn put_file(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &str) {
     let mut f = tempfile::NamedTempFile::new().expect("temp file");
     f.write_all(body.as_bytes()).expect("write");
-    let stream = aws_sdk_s3::primitives::ByteStream::from_path(f.path()).await.expect("stream");
+    put_path(s3, bucket, key, f.path()).await;
+}
+
+async fn put_path(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &std::path::Path) {
+    let stream = aws_sdk_s3::primitives::ByteStream::from_path(path).await.expect("stream");
     s3.put_object().bucket(bucket).key(key).body(stream).send().await.expect("put");
+}
+
+/// Appends usage rows `from..to` to `file`, a day's worth at a time (the
+/// month is never whole in memory: the peak RSS is the ingest's).
+fn append_usage(file: &mut std::fs::File, a: &Args, from: usize, to: usize, days: usize) {
+    let step = a.rows.div_ceil(days).max(1);
+    for start in (from..to).step_by(step) {
+        file.write_all(usage_rows(a, start, (start + step).min(to), days).as_bytes()).expect("write");
+    }
 }
 
 fn cpu_seconds() -> f64 {
@@ -160,12 +173,15 @@ async fn main() {
 
     let days = 30;
     let per_day = a.rows.div_ceil(days);
-    let month = USAGE_HEADER.to_owned() + &usage_rows(&a, 0, a.rows, days);
+    let mut month = tempfile::NamedTempFile::new().expect("temp file");
+    month.write_all(USAGE_HEADER.as_bytes()).expect("write");
+    append_usage(month.as_file_mut(), &a, 0, a.rows, days);
     for (key, body) in reference_feeds(&a) {
         put_file(&s3, &bucket, &key, &body).await;
     }
-    put_file(&s3, &bucket, USAGE_KEY, &month).await;
-    println!("month: {} usage rows, {} bytes; {} accounts, {} products", a.rows, month.len(), a.accounts, a.products);
+    put_path(&s3, &bucket, USAGE_KEY, month.path()).await;
+    let bytes = month.as_file().metadata().expect("metadata").len();
+    println!("month: {} usage rows, {bytes} bytes; {} accounts, {} products", a.rows, a.accounts, a.products);
 
     let store = DynamoStore::new(ddb.clone(), table.clone());
     let settings = Settings { segment_rows: a.segment_rows, ..Settings::new(bucket.clone()) };
@@ -173,9 +189,8 @@ async fn main() {
     let first = measured(&ingest, "backfill", a.rows).await;
 
     // The next day: the same object with one more day's rows appended.
-    let next_day = usage_rows(&a, a.rows, a.rows + per_day, days);
-    put_file(&s3, &bucket, USAGE_KEY, &(month + &next_day)).await;
-    drop(next_day);
+    append_usage(month.as_file_mut(), &a, a.rows, a.rows + per_day, days);
+    put_path(&s3, &bucket, USAGE_KEY, month.path()).await;
     let grown = measured(&ingest, "next day", a.rows + per_day).await;
     let unchanged = measured(&ingest, "unchanged", a.rows + per_day).await;
     println!("BENCH {}", json!({ "bench": "ingest-feeds", "runs": [first, grown, unchanged] }));
