@@ -484,7 +484,8 @@ async fn subscribers_csv(client: &Client, product_code: String, status: Subscrib
             cursor: None,
         };
         let probe = client.lookup(&ask.path_and_query()).await;
-        let unknown = |a: &ApiAnswer| a.status == 404 || a.parse::<SubscribersView>().is_ok_and(|v| v.product_id.is_none());
+        let unknown =
+            |a: &ApiAnswer| a.status == 404 || a.parse::<SubscribersView>().is_ok_and(|v| v.product_id.is_none());
         match probe.and_then(|a| if unknown(&a) { Ok(true) } else { a.parse::<SubscribersView>().map(|_| false) }) {
             Ok(true) => {
                 eprintln!("psc: {}", render::unknown_product(&product_code));

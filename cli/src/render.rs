@@ -5,7 +5,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use psc_bridge::api::{
     AccountProductView, AccountView, AgreementBody, ContactBody, ContactView, ContactsView, Eligibility, ErrorBody,
-    FeedProductBody, Freshness, InstanceView, Sources, SubscriberStatus, SubscribersView, SubscriptionView, SyncView, Verdict,
+    FeedProductBody, Freshness, InstanceView, Sources, SubscriberStatus, SubscribersView, SubscriptionView, SyncView,
+    Verdict,
 };
 use serde_json::Value;
 
@@ -632,22 +633,24 @@ mod tests {
     fn the_data_feeds_are_a_source_and_list_the_accounts_subscriptions() {
         let mut v = examples::account();
         let text = account(&v);
-        let feeds = text.lines().find(|l| l.contains("data feeds")).unwrap_or_default();
+        let feeds = text.lines().find(|l| l.contains("│ data feeds")).unwrap_or_default();
         for want in ["eligible", "2026-11-23T01:30:00.000Z", "15.5 h old", "an ACTIVE agreement, used on 2026-11-22"] {
             assert!(feeds.contains(want), "{want:?} in {feeds}");
         }
         assert!(text.contains("Subscriptions (data feeds)"), "{text}");
         let row = text.lines().find(|l| l.contains("Example Product")).unwrap_or_default();
-        for want in [PRODUCT, "agmt-1a2b3c4d5e6f7g8h9i0j", "ACTIVE", "2026-01-01T00:00:00.000Z", "2027-01-01", "2026-11-22"]
+        for want in
+            [PRODUCT, "agmt-1a2b3c4d5e6f7g8h9i0j", "ACTIVE", "2026-01-01T00:00:00.000Z", "2027-01-01", "2026-11-22"]
         {
             assert!(row.contains(want), "{want:?} in {row}");
         }
         let f = &mut v.sources.data_feeds;
-        (f.verdict, f.stale, f.decided_by_usage_rule, f.age_seconds) = (Verdict::NotEligible, true, true, Some(300_000));
+        (f.verdict, f.stale, f.decided_by_usage_rule, f.age_seconds) =
+            (Verdict::NotEligible, true, true, Some(300_000));
         f.message = None;
         f.products[0].agreements.clear();
         let text = account(&v);
-        let feeds = text.lines().find(|l| l.contains("data feeds")).unwrap_or_default();
+        let feeds = text.lines().find(|l| l.contains("│ data feeds")).unwrap_or_default();
         for want in ["not eligible", "3.5 days old", "STALE: older than two days", "no usage in 30 days"] {
             assert!(feeds.contains(want), "{want:?} in {feeds}");
         }
@@ -676,10 +679,14 @@ mod tests {
         (v.status, v.age_seconds) = (SubscriberStatus::All, Some(200_000));
         v.subscribers.clear();
         let text = subscribers(&v);
-        assert!(text.contains("STALE: older than two days") && text.contains("no subscriber with an agreement"), "{text}");
+        assert!(
+            text.contains("STALE: older than two days") && text.contains("no subscriber with an agreement"),
+            "{text}"
+        );
     }
 
-    const HEADER: &str = "product_id,product_code,aws_account_id,agreement_id,agreement_status,since,until,last_usage_date";
+    const HEADER: &str =
+        "product_id,product_code,aws_account_id,agreement_id,agreement_status,since,until,last_usage_date";
 
     #[test]
     fn csv_pages_become_one_csv() {
