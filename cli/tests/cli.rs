@@ -289,7 +289,18 @@ async fn an_unreachable_api_is_exit_3_with_what_to_check() {
 async fn help_lists_the_commands_with_examples_and_completions_print() {
     let r = psc(&["--help"], &[]).await;
     assert_eq!(r.code, 0, "{r:?}");
-    for cmd in ["account", "contact", "instance", "status", "export", "rejects", "console", "Exit codes", "Examples"] {
+    for cmd in [
+        "account",
+        "contact",
+        "instance",
+        "subscribers",
+        "status",
+        "export",
+        "rejects",
+        "console",
+        "Exit codes",
+        "Examples",
+    ] {
         assert!(r.stdout.contains(cmd), "{cmd} in {r:?}");
     }
     let r = psc(&["completions", "bash"], &[]).await;
