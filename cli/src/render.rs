@@ -106,7 +106,10 @@ fn eligibility_headline(e: Eligibility, reason: &str, subject: &str) -> String {
         Eligibility::NotEligible => "NOT ELIGIBLE",
         Eligibility::Unconfirmed => "UNCONFIRMED (help in good faith)",
     };
-    format!("{subject}: {word}\nWhy: {reason}")
+    match reason.trim() {
+        "" => format!("{subject}: {word}"),
+        why => format!("{subject}: {word}\nWhy: {why}"),
+    }
 }
 
 /// The account's subscriptions as the data feeds report them: one row per
@@ -619,6 +622,8 @@ mod tests {
         (v.eligible, v.eligibility, v.eligibility_reason) =
             (false, Eligibility::NotEligible, "no source says eligible".into());
         assert!(account(&v).starts_with("Account 000011112222: NOT ELIGIBLE\nWhy: no source says eligible"));
+        v.eligibility_reason = " ".into();
+        assert!(account(&v).starts_with("Account 000011112222: NOT ELIGIBLE\n\n"), "no empty Why line");
         v.eligibility = Eligibility::Unconfirmed;
         v.eligibility_reason = "the feeds are 3 days old and the Agreement API did not answer".into();
         let text = account(&v);
