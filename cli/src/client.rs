@@ -26,6 +26,11 @@ pub struct ApiAnswer {
     pub status: u16,
     pub body: Vec<u8>,
     pub retry_after: Option<String>,
+    /// `Content-Type` (`text/csv` for the subscriber report's CSV).
+    pub content_type: Option<String>,
+    /// `X-Next-Cursor`: the next page of a CSV report (its JSON has
+    /// `nextCursor` in the body instead).
+    pub next_cursor: Option<String>,
 }
 
 impl ApiAnswer {
@@ -132,8 +137,13 @@ impl Client {
     /// `GET <api>/<path_and_query>`: the answer whatever its status; only a
     /// failure to get one is an error.
     pub async fn get(&self, path_and_query: &str) -> Result<ApiAnswer, CallError> {
+        self.get_accepting(path_and_query, "application/json").await
+    }
+
+    /// [`Client::get`] with this `Accept` (`text/csv` for a CSV report).
+    pub async fn get_accepting(&self, path_and_query: &str, accept: &str) -> Result<ApiAnswer, CallError> {
         let url = format!("{}/{}", self.target.api_url, path_and_query.trim_start_matches('/'));
-        let mut headers = vec![("accept", "application/json".to_owned())];
+        let mut headers = vec![("accept", accept.to_owned())];
         let signing = match &self.target.auth {
             Auth::SigV4 { region } => Signing::SigV4 { service: "execute-api", region },
             Auth::Bearer(token) => {
@@ -149,14 +159,22 @@ impl Client {
             // The API's base URL, not the request's: a lookup by email has
             // the address in its query, and errors never carry contact data.
             .map_err(|e| from_aws(e, &self.target.api_url))?;
-        let retry_after = answer.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(ApiAnswer { status: answer.status, body: answer.body, retry_after })
+        let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (retry_after, content_type) = (header("retry-after"), header("content-type"));
+        let next_cursor = header("x-next-cursor").filter(|c| !c.is_empty());
+        Ok(ApiAnswer { status: answer.status, body: answer.body, retry_after, content_type, next_cursor })
     }
 
     /// `GET`, then: 200 and 404 are answers; 400 a usage error; 401, 403 and
     /// 5xx errors that say what to do.
     pub async fn lookup(&self, path_and_query: &str) -> Result<ApiAnswer, CallError> {
         let a = self.get(path_and_query).await?;
+        check(&self.target, a)
+    }
+
+    /// [`Client::lookup`] of a CSV report (`Accept: text/csv`).
+    pub async fn lookup_csv(&self, path_and_query: &str) -> Result<ApiAnswer, CallError> {
+        let a = self.get_accepting(path_and_query, "text/csv").await?;
         check(&self.target, a)
     }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use clap::{Args, Parser, Subcommand};
 use psc_bridge::api::{
-    AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, InstanceView, Lookup, SyncView,
+    AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, InstanceView, Lookup, ReportFormat,
+    SubscriberStatus, SubscribersView, SyncView,
 };
 use psc_bridge::aws::endpoint::DEFAULT_REGION;
 use serde::de::DeserializeOwned;
@@ -26,6 +27,7 @@ Examples:
   psc instance 000011112222 i-0a1b2c3d4e5f60718 --product 4gzp2symm0v9zidfrn9f854w6 --region eu-west-1
   psc contact --email adoe@example.com
   psc contact ba1d75cc-d984-4f07-bb14-ae04b952afbc --json | jq .contact.email
+  psc subscribers --product 4gzp2symm0v9zidfrn9f854w6 --all --csv > subscribers.csv
   psc status
   psc export --from 2026-11-01T00:00:00Z
   psc rejects c3c84ee0-5aba-11e6-8d9c-235dc080841d
@@ -38,7 +40,8 @@ own AWS credentials (profiles, SSO, environment: aws-config's default chain) for
 execute-api; with ApiAuth=JWT, pass --token or PSC_TOKEN instead.
 
 Exit codes: 0 eligible or found, 1 not eligible or not found,
-2 usage (a bad argument or a 400 from the API), 3 authentication, network or server.";
+2 usage (a bad argument or a 400 from the API), 3 authentication, network or server
+(or an answer this psc cannot read), 4 eligibility unconfirmed (help in good faith).";
 
 /// psc: is this caller entitled to support, and who are its contacts?
 #[derive(Debug, Parser)]
@@ -101,6 +104,22 @@ pub enum Command {
         #[arg(long, value_name = "REGION")]
         region: Option<String>,
     },
+    /// A product's subscribers from the data feeds (the daily subscription report), every page.
+    Subscribers {
+        /// The product code.
+        #[arg(long, value_name = "CODE")]
+        product: String,
+        /// Every agreement in force, whatever its status (default: ACTIVE ones only).
+        #[arg(long)]
+        all: bool,
+        /// Write one CSV to standard output (the API's CSV: the feeds' asOf line, the header row,
+        /// every page's rows).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Rows per request to the API (every page is followed; default: the API's).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
+    },
     /// Sync status: the watermark, freshness against the one-business-day rule, recent exports.
     Status {
         /// How many exports to list.
@@ -159,29 +178,42 @@ pub async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Account { aws_account_id, product: Some(product_code) } => {
             let ask = Lookup::AccountProduct { aws_account_id, product_code, limit: None, cursor: None };
-            lookup(&client, &ask, json, |v: &AccountProductView| (render::account_product(v), v.eligible)).await
+            let show = |v: &AccountProductView| (render::account_product(v), exit::of(v.eligibility));
+            lookup(&client, &ask, json, show).await
         }
         Command::Account { aws_account_id, product: None } => {
             let ask = Lookup::Account { aws_account_id, limit: None, cursor: None };
-            lookup(&client, &ask, json, |v: &AccountView| (render::account(v), v.eligible)).await
+            lookup(&client, &ask, json, |v: &AccountView| (render::account(v), exit::of(v.eligibility))).await
+        }
+        Command::Subscribers { product, all, csv, limit } => {
+            let status = if all { SubscriberStatus::All } else { SubscriberStatus::Active };
+            if csv && json {
+                // clap's conflict misses --json given before the command.
+                fail(&CallError::Usage("--csv and --json: choose one".to_owned()))
+            } else if csv {
+                subscribers_csv(&client, product, status, limit).await
+            } else {
+                subscribers(&client, product, status, limit, json).await
+            }
         }
         Command::Contact { customer_guid, email } => match (customer_guid, email) {
             (_, Some(email)) => {
                 let ask = Lookup::ContactsByEmail { email };
-                lookup(&client, &ask, json, |v: &ContactsView| (render::contacts(v), !v.contacts.is_empty())).await
+                lookup(&client, &ask, json, |v: &ContactsView| (render::contacts(v), yes(!v.contacts.is_empty()))).await
             }
             (Some(customer_guid), None) => {
                 let ask = Lookup::Contact { customer_guid };
-                lookup(&client, &ask, json, |v: &ContactView| (render::contact(v), true)).await
+                lookup(&client, &ask, json, |v: &ContactView| (render::contact(v), exit::OK)).await
             }
             (None, None) => fail(&CallError::Usage("give a customer guid or --email".into())),
         },
         Command::Instance { aws_account_id, instance_id, product, region } => {
             let ask = Lookup::Instance { aws_account_id, instance_id, product_code: product, region };
-            lookup(&client, &ask, json, |v: &InstanceView| (render::instance(v), v.eligible)).await
+            lookup(&client, &ask, json, |v: &InstanceView| (render::instance(v), yes(v.eligible))).await
         }
         Command::Status { limit } => {
-            lookup(&client, &Lookup::Sync { limit: Some(limit) }, json, |v: &SyncView| (render::status(v), true)).await
+            let ask = Lookup::Sync { limit: Some(limit) };
+            lookup(&client, &ask, json, |v: &SyncView| (render::status(v), exit::OK)).await
         }
         Command::Export { full_resync, from, force } => {
             let mut payload = json!({});
@@ -268,13 +300,18 @@ pub async fn resolve(g: &Global, sdk: &SdkConfig) -> Result<Target, CallError> {
     Ok(t)
 }
 
+/// 0 for yes, 1 for no.
+fn yes(v: bool) -> u8 {
+    if v { exit::OK } else { exit::NO }
+}
+
 /// One API lookup: the answer (`T` when found) printed as JSON or a table,
-/// and its exit code.
+/// and its exit code (`show`'s; 1 for a 404).
 async fn lookup<T: DeserializeOwned>(
     client: &Client,
     ask: &Lookup,
     json: bool,
-    show: impl FnOnce(&T) -> (String, bool),
+    show: impl FnOnce(&T) -> (String, u8),
 ) -> u8 {
     let answer = with_spinner("asking the API", client.lookup(&ask.path_and_query())).await;
     let answer: ApiAnswer = match answer {
@@ -286,16 +323,179 @@ async fn lookup<T: DeserializeOwned>(
         let text = answer
             .parse::<ErrorBody>()
             .map_or_else(|_| render::not_the_apis(&answer.text()), |v| render::not_found(&v));
-        Ok((text, false))
+        Ok((text, exit::NO))
     } else {
         answer.parse::<T>().map(|v| show(&v))
     };
-    let (text, yes) = match shown {
+    let (text, code) = match shown {
         Ok(shown) => shown,
         Err(e) => return fail(&e),
     };
     println!("{}", if json { answer.text() } else { text });
-    if yes { exit::OK } else { exit::NO }
+    code
+}
+
+/// A 404 of the subscriber report (the API's own, or not the API's): the
+/// product is unknown, exit 1; `--json` prints the API's answer.
+fn report_not_found(answer: &ApiAnswer, product_code: &str, json: bool) -> u8 {
+    if json {
+        println!("{}", answer.text());
+    } else {
+        match answer.parse::<ErrorBody>() {
+            Ok(e) => eprintln!("psc: {} (the API: {})", render::unknown_product(product_code), e.error.message),
+            Err(_) => eprintln!("psc: {}", render::not_the_apis(&answer.text())),
+        }
+    }
+    exit::NO
+}
+
+/// The next page's cursor, unless the API handed out the same one again
+/// (which would page forever).
+fn next_page(previous: Option<&str>, next: Option<String>) -> Result<Option<String>, CallError> {
+    match next {
+        Some(n) if Some(n.as_str()) == previous => {
+            Err(CallError::Server(format!("the API answered the cursor it was given ({n}) as the next one")))
+        }
+        next => Ok(next),
+    }
+}
+
+/// `psc subscribers`: every page of the report (JSON) as one table, or with
+/// `--json` as one `SubscribersView` holding every page's rows (`nextCursor`
+/// null). 0 when the feeds list the product (with or without subscribers),
+/// 1 when they do not.
+async fn subscribers(
+    client: &Client,
+    product_code: String,
+    status: SubscriberStatus,
+    limit: Option<u32>,
+    json: bool,
+) -> u8 {
+    let mut report: Option<SubscribersView> = None;
+    let mut cursor: Option<String> = None;
+    loop {
+        let ask = Lookup::Subscribers {
+            product_code: product_code.clone(),
+            status: Some(status),
+            format: None,
+            limit,
+            cursor: cursor.clone(),
+        };
+        let answer = match with_spinner("asking the API", client.lookup(&ask.path_and_query())).await {
+            Ok(a) => a,
+            Err(e) => return fail(&e),
+        };
+        if answer.status == 404 {
+            return report_not_found(&answer, &product_code, json);
+        }
+        let page = match answer.parse::<SubscribersView>() {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        if report.is_none() && page.product_id.is_none() && page.subscribers.is_empty() {
+            if json {
+                println!("{}", answer.text());
+            } else {
+                eprintln!("psc: {}", render::unknown_product(&product_code));
+            }
+            return exit::NO;
+        }
+        let next = match next_page(cursor.as_deref(), page.next_cursor.clone()) {
+            Ok(n) => n,
+            Err(e) => return fail(&e),
+        };
+        match &mut report {
+            None => report = Some(page),
+            Some(r) => r.subscribers.extend(page.subscribers),
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let Some(mut report) = report else { return exit::OK };
+    report.next_cursor = None;
+    if json {
+        match serde_json::to_string(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return fail(&CallError::Local(format!("writing the report as JSON: {e}"))),
+        }
+    } else {
+        println!("{}", render::subscribers(&report));
+    }
+    exit::OK
+}
+
+/// `psc subscribers --csv`: asks the API's CSV (`format=csv`), follows
+/// `X-Next-Cursor`, and writes one CSV to standard output as it goes: the
+/// first page whole (the feeds' asOf line, the header row, its rows), then
+/// the rows of every later page ([`render::CsvReport`]).
+async fn subscribers_csv(client: &Client, product_code: String, status: SubscriberStatus, limit: Option<u32>) -> u8 {
+    use std::io::Write as _;
+    let mut csv = render::CsvReport::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let ask = Lookup::Subscribers {
+            product_code: product_code.clone(),
+            status: Some(status),
+            format: Some(ReportFormat::Csv),
+            limit,
+            cursor: cursor.clone(),
+        };
+        let answer = match with_spinner("asking the API", client.lookup_csv(&ask.path_and_query())).await {
+            Ok(a) => a,
+            Err(e) => return fail(&e),
+        };
+        if answer.status == 404 {
+            return report_not_found(&answer, &product_code, false);
+        }
+        if !answer.content_type.as_deref().is_some_and(|t| t.starts_with("text/csv")) {
+            let got = answer.content_type.as_deref().unwrap_or("no Content-Type");
+            return fail(&CallError::Server(format!(
+                "the API answered {got} to format=csv, not text/csv. Is psc older or newer than the API?"
+            )));
+        }
+        let chunk = match csv.page(&answer.text()) {
+            Ok(c) => c,
+            Err(e) => return fail(&CallError::Server(e)),
+        };
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(chunk.as_bytes()).and_then(|()| out.flush()) {
+            return fail(&CallError::Local(format!("writing the CSV: {e}")));
+        }
+        drop(out);
+        match next_page(cursor.as_deref(), answer.next_cursor.clone()) {
+            Ok(Some(n)) => cursor = Some(n),
+            Ok(None) => break,
+            Err(e) => return fail(&e),
+        }
+    }
+    if csv.as_of_changed() {
+        eprintln!("psc: a data feeds delivery was applied while psc read the pages: run it again for one asOf");
+    }
+    if csv.rows() == 0 {
+        // An empty report, or a product the feeds do not list: the CSV does
+        // not say which, the JSON's productId does.
+        let ask = Lookup::Subscribers {
+            product_code: product_code.clone(),
+            status: Some(status),
+            format: None,
+            limit: Some(1),
+            cursor: None,
+        };
+        let probe = client.lookup(&ask.path_and_query()).await;
+        let unknown =
+            |a: &ApiAnswer| a.status == 404 || a.parse::<SubscribersView>().is_ok_and(|v| v.product_id.is_none());
+        match probe.and_then(|a| if unknown(&a) { Ok(true) } else { a.parse::<SubscribersView>().map(|_| false) }) {
+            Ok(true) => {
+                eprintln!("psc: {}", render::unknown_product(&product_code));
+                return exit::NO;
+            }
+            Ok(false) => {}
+            Err(e) => return fail(&e),
+        }
+    }
+    exit::OK
 }
 
 async fn rejects(client: &Client, request_id: &str, json: bool) -> u8 {
@@ -428,5 +628,14 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(Cli::try_parse_from(["psc", "export", "--full-resync", "--from", "2026-01-01"]).is_err());
         assert!(Cli::try_parse_from(["psc", "--local", "--stack", "s", "status"]).is_err());
+    }
+
+    #[test]
+    fn subscribers_takes_a_product_and_csv_is_not_json() {
+        let cli = Cli::try_parse_from(["psc", "subscribers", "--product", "p", "--all", "--limit", "2"]).unwrap();
+        assert!(matches!(cli.command, Command::Subscribers { all: true, csv: false, limit: Some(2), .. }));
+        assert!(Cli::try_parse_from(["psc", "subscribers"]).is_err(), "--product is required");
+        assert!(Cli::try_parse_from(["psc", "subscribers", "--product", "p", "--csv", "--json"]).is_err());
+        assert!(Cli::try_parse_from(["psc", "subscribers", "--product", "p", "--limit", "0"]).is_err());
     }
 }

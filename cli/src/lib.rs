@@ -15,7 +15,8 @@
 //!
 //! Exit codes ([`exit`]): 0 eligible or found, 1 not eligible or not found,
 //! 2 usage (a bad argument, or a 400 from the API), 3 authentication,
-//! network or server.
+//! network or server (or an answer that is not the contract's), 4
+//! eligibility unconfirmed (help in good faith).
 
 pub mod client;
 pub mod commands;
@@ -31,6 +32,19 @@ pub mod exit {
     pub const NO: u8 = 1;
     /// A usage error: a bad argument (also a 400 from the API).
     pub const USAGE: u8 = 2;
-    /// Authentication, network or server trouble.
+    /// Authentication, network or server trouble (or an answer that is not
+    /// the contract's).
     pub const TROUBLE: u8 = 3;
+    /// Eligibility unconfirmed: no source says eligible, and none can rule
+    /// it out (the API's `eligibility: unconfirmed`); help in good faith.
+    pub const UNCONFIRMED: u8 = 4;
+
+    /// The exit code of an account lookup's `eligibility`.
+    pub fn of(e: psc_bridge::api::Eligibility) -> u8 {
+        match e {
+            psc_bridge::api::Eligibility::Eligible => OK,
+            psc_bridge::api::Eligibility::NotEligible => NO,
+            psc_bridge::api::Eligibility::Unconfirmed => UNCONFIRMED,
+        }
+    }
 }

@@ -4,8 +4,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use psc_bridge::api::{
-    AccountProductView, AccountView, AgreementBody, ContactBody, ContactView, ContactsView, ErrorBody, Freshness,
-    InstanceView, Sources, SubscriptionView, SyncView, Verdict,
+    AccountProductView, AccountView, AgreementBody, ContactBody, ContactView, ContactsView, Eligibility, ErrorBody,
+    FeedProductBody, Freshness, InstanceView, Sources, SubscriberStatus, SubscribersView, SubscriptionView, SyncView,
+    Verdict,
 };
 use serde_json::Value;
 
@@ -49,7 +50,21 @@ pub fn freshness(f: &Freshness) -> String {
     format!("PSC data as of {w} ({hours:.1} business hours old, {flag})")
 }
 
-/// The sources of an account lookup: the agreements, then the PSC contacts.
+/// An age in seconds as a person reads it: `45 s`, `12 min`, `15.5 h`, `3.2 days`.
+fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..172_800 => format!("{:.1} h", s as f64 / 3600.0),
+        _ => format!("{:.1} days", s as f64 / 86_400.0),
+    }
+}
+
+const FEEDS_STALE: &str = "STALE: older than two days";
+
+/// The sources of an account lookup: the agreements, the PSC contacts, then
+/// the data feeds.
 fn sources(src: &Sources) -> Table {
     let mut t = table(&["source", "verdict", "as of", "note"]);
     let a = &src.agreements;
@@ -61,11 +76,67 @@ fn sources(src: &Sources) -> Table {
     let p = &src.psc_contacts;
     let note = if p.stale_beyond_one_business_day { STALE } else { "-" };
     t.add_row(["PSC contacts".to_owned(), verdict(p.verdict).to_owned(), opt(&p.as_of), note.to_owned()]);
+    let f = &src.data_feeds;
+    let mut note = Vec::new();
+    match (f.as_of, f.age_seconds) {
+        (None, _) => note.push("no delivery applied yet".to_owned()),
+        (Some(_), Some(a)) => note.push(format!("{} old", age(a))),
+        (Some(_), None) => {}
+    }
+    if f.stale {
+        note.push(FEEDS_STALE.to_owned());
+    }
+    if f.decided_by_usage_rule {
+        let days = f.usage_within_days.map_or_else(String::new, |d| format!(" in {d} days"));
+        note.push(format!("decided by the usage rule (no usage{days})"));
+    }
+    note.extend(f.message.clone());
+    t.add_row(["data feeds".to_owned(), verdict(f.verdict).to_owned(), opt(&f.as_of), note.join("; ")]);
     t
 }
 
 fn headline(eligible: bool, subject: &str) -> String {
     format!("{subject}: {}", if eligible { "ELIGIBLE" } else { "NOT ELIGIBLE" })
+}
+
+/// The overall eligibility, then why.
+fn eligibility_headline(e: Eligibility, reason: &str, subject: &str) -> String {
+    let word = match e {
+        Eligibility::Eligible => "ELIGIBLE",
+        Eligibility::NotEligible => "NOT ELIGIBLE",
+        Eligibility::Unconfirmed => "UNCONFIRMED (help in good faith)",
+    };
+    match reason.trim() {
+        "" => format!("{subject}: {word}"),
+        why => format!("{subject}: {word}\nWhy: {why}"),
+    }
+}
+
+/// The account's subscriptions as the data feeds report them: one row per
+/// agreement (a product without one: a row of its own).
+fn feed_products_table(products: &[FeedProductBody]) -> Table {
+    let mut t = table(&["product", "title", "agreement", "status", "since", "until", "last usage"]);
+    for p in products {
+        let product = p.product_code.clone().unwrap_or_else(|| p.product_id.clone());
+        let title = opt(&p.title);
+        let usage = opt(&p.last_usage_date);
+        if p.agreements.is_empty() {
+            t.add_row([product, title, "-".into(), "-".into(), "-".into(), "-".into(), usage]);
+            continue;
+        }
+        for a in &p.agreements {
+            t.add_row([
+                product.clone(),
+                title.clone(),
+                a.agreement_id.clone(),
+                a.status.clone(),
+                opt(&a.since),
+                opt(&a.until),
+                usage.clone(),
+            ]);
+        }
+    }
+    t
 }
 
 fn contacts_table(contacts: &[ContactBody]) -> Table {
@@ -86,7 +157,8 @@ fn contacts_table(contacts: &[ContactBody]) -> Table {
 
 /// What the two account lookups have in common.
 struct AccountAnswer<'a> {
-    eligible: bool,
+    eligibility: Eligibility,
+    reason: &'a str,
     sources: &'a Sources,
     agreements: &'a [AgreementBody],
     subscriptions: &'a [SubscriptionView],
@@ -97,7 +169,8 @@ struct AccountAnswer<'a> {
 
 impl AccountAnswer<'_> {
     fn render(&self, subject: &str) -> String {
-        let mut out = vec![headline(self.eligible, subject), sources(self.sources).to_string()];
+        let mut out =
+            vec![eligibility_headline(self.eligibility, self.reason, subject), sources(self.sources).to_string()];
         if !self.agreements.is_empty() {
             let mut t = table(&["agreement", "status", "product", "offer", "start", "end"]);
             for a in self.agreements {
@@ -111,6 +184,10 @@ impl AccountAnswer<'_> {
                 ]);
             }
             out.push(format!("Agreements\n{t}"));
+        }
+        let feeds = &self.sources.data_feeds.products;
+        if !feeds.is_empty() {
+            out.push(format!("Subscriptions (data feeds)\n{}", feed_products_table(feeds)));
         }
         if !self.subscriptions.is_empty() {
             let mut t = table(&["product", "subscription", "since", "contacts"]);
@@ -140,7 +217,8 @@ impl AccountAnswer<'_> {
 /// `GET /accounts/{id}`.
 pub fn account(v: &AccountView) -> String {
     AccountAnswer {
-        eligible: v.eligible,
+        eligibility: v.eligibility,
+        reason: &v.eligibility_reason,
         sources: &v.sources,
         agreements: &v.agreements,
         subscriptions: &v.subscriptions,
@@ -154,7 +232,8 @@ pub fn account(v: &AccountView) -> String {
 /// `GET /accounts/{id}/products/{code}`.
 pub fn account_product(v: &AccountProductView) -> String {
     AccountAnswer {
-        eligible: v.eligible,
+        eligibility: v.eligibility,
+        reason: &v.eligibility_reason,
         sources: &v.sources,
         agreements: &v.agreements,
         subscriptions: &v.subscriptions,
@@ -163,6 +242,128 @@ pub fn account_product(v: &AccountProductView) -> String {
         freshness: &v.freshness,
     }
     .render(&format!("Account {} on product {}", v.aws_account_id, v.product_code))
+}
+
+/// The data feeds' `asOf` line of the subscriber report, flagged beyond two
+/// days (as the account lookup's `dataFeeds.stale`).
+pub fn feeds_as_of(v: &SubscribersView) -> String {
+    match (v.as_of, v.age_seconds) {
+        (None, _) => format!("Data feeds: no delivery applied yet ({FEEDS_STALE})"),
+        (Some(at), Some(a)) => {
+            let flag = if a > 2 * 86_400 { FEEDS_STALE } else { "within two days" };
+            format!("Data feeds as of {at} ({} old, {flag})", age(a))
+        }
+        (Some(at), None) => format!("Data feeds as of {at}"),
+    }
+}
+
+/// `GET /products/{code}/subscribers`, every page together: the `asOf`
+/// first, then one row per agreement.
+pub fn subscribers(v: &SubscribersView) -> String {
+    let product = match (&v.title, &v.product_id) {
+        (Some(title), Some(id)) => format!("Product {} ({title}, {id})", v.product_code),
+        (None, Some(id)) => format!("Product {} ({id})", v.product_code),
+        _ => format!("Product {}", v.product_code),
+    };
+    let n = v.subscribers.len();
+    let which = match v.status {
+        SubscriberStatus::Active => "with an ACTIVE agreement",
+        SubscriberStatus::All => "with an agreement, whatever its status",
+    };
+    let count = match n {
+        0 => format!("no subscriber {which}"),
+        1 => format!("1 subscriber {which}"),
+        n => format!("{n} subscribers {which}"),
+    };
+    let mut out = vec![feeds_as_of(v), format!("{product}: {count}")];
+    if n > 0 {
+        let mut t = table(&["account", "agreement", "status", "since", "until", "last usage"]);
+        for s in &v.subscribers {
+            t.add_row([
+                s.aws_account_id.clone().unwrap_or_else(|| "(not in the Account feed yet)".to_owned()),
+                s.agreement_id.clone(),
+                s.agreement_status.clone(),
+                opt(&s.since),
+                opt(&s.until),
+                opt(&s.last_usage_date),
+            ]);
+        }
+        out.push(t.to_string());
+    }
+    if v.status == SubscriberStatus::Active {
+        out.push("Every agreement, whatever its status: --all.".to_owned());
+    }
+    out.join("\n\n")
+}
+
+/// The subscriber report's CSV pages as one CSV. The API answers each page
+/// as the feeds' asOf line, the header row (`product_id,product_code,...`),
+/// then its rows; the first page is written whole, every later page's rows
+/// only. The asOf line is not interpreted.
+#[derive(Debug, Default)]
+pub struct CsvReport {
+    pages: usize,
+    rows: usize,
+    as_of_line: Option<String>,
+    as_of_changed: bool,
+}
+
+impl CsvReport {
+    /// The start of the report's header row.
+    pub const HEADER_START: &str = "product_id,";
+
+    /// What to write of one more page, line endings as the API's; an error
+    /// when the page has no header row where the API writes it.
+    pub fn page(&mut self, text: &str) -> Result<String, String> {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let bare = |l: &str| l.trim_end_matches(['\r', '\n']).to_owned();
+        let header = lines.iter().take(2).position(|l| l.starts_with(Self::HEADER_START)).ok_or_else(|| {
+            format!(
+                "page {} of the API's CSV has no header row ({}...) in its first two lines. \
+                 Is psc older or newer than the API?",
+                self.pages + 1,
+                Self::HEADER_START
+            )
+        })?;
+        let eol = if lines[header].ends_with("\r\n") { "\r\n" } else { "\n" };
+        let as_of = lines[..header].first().map(|l| bare(l));
+        let mut out = String::new();
+        if self.pages == 0 {
+            for l in &lines[..=header] {
+                out.push_str(&bare(l));
+                out.push_str(eol);
+            }
+            self.as_of_line = as_of;
+        } else if as_of.is_some() && as_of != self.as_of_line {
+            self.as_of_changed = true;
+        }
+        for row in lines[header + 1..].iter().map(|l| bare(l)).filter(|l| !l.is_empty()) {
+            out.push_str(&row);
+            out.push_str(eol);
+            self.rows += 1;
+        }
+        self.pages += 1;
+        Ok(out)
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// A later page's asOf line differed from the first's (a delivery was
+    /// applied while paging).
+    pub fn as_of_changed(&self) -> bool {
+        self.as_of_changed
+    }
+}
+
+/// A product code the data feeds do not list.
+pub fn unknown_product(code: &str) -> String {
+    format!(
+        "the data feeds do not list product {code}: check the code (a product of this seller, as the Product feed \
+         names it), or wait for the next delivery if the product is new"
+    )
 }
 
 /// `GET /contacts?email=`.
@@ -351,6 +552,7 @@ pub fn rejects(request_id: &str, location: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use psc_bridge::api::examples::{ACCOUNT, PRODUCT};
     use psc_bridge::api::{AgreementsSource, examples};
 
     #[test]
@@ -405,5 +607,109 @@ mod tests {
         assert_eq!(rows[0]["reason"], "Email: is required, got nothing");
         assert_eq!(rows[1]["customerGuid"], "");
         assert!(rejects("r1", "s3://b/k", csv).contains("2 rejected rows"));
+    }
+
+    #[test]
+    fn each_eligibility_is_a_headline_with_its_reason() {
+        let mut v = examples::account();
+        let text = account(&v);
+        assert!(
+            text.starts_with(
+                "Account 000011112222: ELIGIBLE\nWhy: an ACTIVE agreement for the product (Agreement API)"
+            ),
+            "{text}"
+        );
+        (v.eligible, v.eligibility, v.eligibility_reason) =
+            (false, Eligibility::NotEligible, "no source says eligible".into());
+        assert!(account(&v).starts_with("Account 000011112222: NOT ELIGIBLE\nWhy: no source says eligible"));
+        v.eligibility_reason = " ".into();
+        assert!(account(&v).starts_with("Account 000011112222: NOT ELIGIBLE\n\n"), "no empty Why line");
+        v.eligibility = Eligibility::Unconfirmed;
+        v.eligibility_reason = "the feeds are 3 days old and the Agreement API did not answer".into();
+        let text = account(&v);
+        assert!(text.starts_with("Account 000011112222: UNCONFIRMED (help in good faith)\nWhy: the feeds"), "{text}");
+        let mut p = examples::account_product();
+        p.eligibility = Eligibility::Unconfirmed;
+        let text = account_product(&p);
+        assert!(text.contains("on product 4gzp2symm0v9zidfrn9f854w6: UNCONFIRMED"), "{text}");
+    }
+
+    #[test]
+    fn the_data_feeds_are_a_source_and_list_the_accounts_subscriptions() {
+        let mut v = examples::account();
+        let text = account(&v);
+        let feeds = text.lines().find(|l| l.contains("│ data feeds")).unwrap_or_default();
+        for want in ["eligible", "2026-11-23T01:30:00.000Z", "15.5 h old", "an ACTIVE agreement, used on 2026-11-22"] {
+            assert!(feeds.contains(want), "{want:?} in {feeds}");
+        }
+        assert!(text.contains("Subscriptions (data feeds)"), "{text}");
+        let row = text.lines().find(|l| l.contains("Example Product")).unwrap_or_default();
+        for want in
+            [PRODUCT, "agmt-1a2b3c4d5e6f7g8h9i0j", "ACTIVE", "2026-01-01T00:00:00.000Z", "2027-01-01", "2026-11-22"]
+        {
+            assert!(row.contains(want), "{want:?} in {row}");
+        }
+        let f = &mut v.sources.data_feeds;
+        (f.verdict, f.stale, f.decided_by_usage_rule, f.age_seconds) =
+            (Verdict::NotEligible, true, true, Some(300_000));
+        f.message = None;
+        f.products[0].agreements.clear();
+        let text = account(&v);
+        let feeds = text.lines().find(|l| l.contains("│ data feeds")).unwrap_or_default();
+        for want in ["not eligible", "3.5 days old", "STALE: older than two days", "no usage in 30 days"] {
+            assert!(feeds.contains(want), "{want:?} in {feeds}");
+        }
+        v.sources.data_feeds.products.clear();
+        v.sources.data_feeds.as_of = None;
+        let text = account(&v);
+        assert!(text.contains("no delivery applied yet") && !text.contains("Subscriptions (data feeds)"), "{text}");
+    }
+
+    #[test]
+    fn the_subscriber_report_is_the_as_of_then_a_table() {
+        let mut v = examples::subscribers();
+        let text = subscribers(&v);
+        assert!(text.starts_with("Data feeds as of 2026-11-23T01:30:00.000Z (15.5 h old, within two days)"), "{text}");
+        assert!(
+            text.contains(
+                "Product 4gzp2symm0v9zidfrn9f854w6 (Example Product, prod-4gzp2symm0v9z): 1 subscriber with an ACTIVE agreement"
+            ),
+            "{text}"
+        );
+        let row = text.lines().find(|l| l.contains(ACCOUNT)).unwrap_or_default();
+        for want in ["agmt-1a2b3c4d5e6f7g8h9i0j", "ACTIVE", "2026-01-01T00:00:00.000Z", "2027-01-01", "2026-11-22"] {
+            assert!(row.contains(want), "{want:?} in {row}");
+        }
+        assert!(text.contains("--all"), "{text}");
+        (v.status, v.age_seconds) = (SubscriberStatus::All, Some(200_000));
+        v.subscribers.clear();
+        let text = subscribers(&v);
+        assert!(
+            text.contains("STALE: older than two days") && text.contains("no subscriber with an agreement"),
+            "{text}"
+        );
+    }
+
+    const HEADER: &str =
+        "product_id,product_code,aws_account_id,agreement_id,agreement_status,since,until,last_usage_date";
+
+    #[test]
+    fn csv_pages_become_one_csv() {
+        let mut r = CsvReport::default();
+        let first = format!("# asOf 2026-11-23T01:30:00.000Z\r\n{HEADER}\r\np,c,1,a1,ACTIVE,,,\r\n");
+        let second = format!("# asOf 2026-11-23T01:30:00.000Z\r\n{HEADER}\r\np,c,2,a2,ACTIVE,,,\r\np,c,3,a3,ACTIVE,,,");
+        let mut out = r.page(&first).unwrap();
+        out.push_str(&r.page(&second).unwrap());
+        assert_eq!(
+            out,
+            format!(
+                "# asOf 2026-11-23T01:30:00.000Z\r\n{HEADER}\r\np,c,1,a1,ACTIVE,,,\r\np,c,2,a2,ACTIVE,,,\r\np,c,3,a3,ACTIVE,,,\r\n"
+            )
+        );
+        assert_eq!((r.rows(), r.as_of_changed()), (3, false));
+        assert!(r.page(&format!("# asOf later\n{HEADER}\n")).unwrap().is_empty());
+        assert!(r.as_of_changed());
+        let e = CsvReport::default().page("a,b\n1,2\n").unwrap_err();
+        assert!(e.contains("no header row"), "{e}");
     }
 }

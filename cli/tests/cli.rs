@@ -31,6 +31,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+#[path = "common/feeds_api.rs"]
+mod feeds_api;
+
 const ACCOUNT: &str = "000011112222";
 const PRODUCT: &str = "4gzp2symm0v9zidfrn9f854w6";
 const KEY_ID: &str = "AKIDPSCCLITEST";
@@ -286,7 +289,18 @@ async fn an_unreachable_api_is_exit_3_with_what_to_check() {
 async fn help_lists_the_commands_with_examples_and_completions_print() {
     let r = psc(&["--help"], &[]).await;
     assert_eq!(r.code, 0, "{r:?}");
-    for cmd in ["account", "contact", "instance", "status", "export", "rejects", "console", "Exit codes", "Examples"] {
+    for cmd in [
+        "account",
+        "contact",
+        "instance",
+        "subscribers",
+        "status",
+        "export",
+        "rejects",
+        "console",
+        "Exit codes",
+        "Examples",
+    ] {
         assert!(r.stdout.contains(cmd), "{cmd} in {r:?}");
     }
     let r = psc(&["completions", "bash"], &[]).await;
@@ -433,14 +447,11 @@ fn answer(req: &http::request::Parts, body: &Bytes, log: &Seens, addr: SocketAdd
 /// A complete `GET /accounts/{id}` answer (psc reads it as the contract's
 /// `AccountView`: a member missing is an error, not a `-`).
 fn account_answer(eligible: bool) -> String {
-    json!({
-        "awsAccountId": ACCOUNT, "eligible": eligible,
-        "sources": {"agreements": {"verdict": "eligible", "asOf": "2026-12-01T10:00:00.000Z", "cached": false},
-                    "pscContacts": {"verdict": "notEligible", "asOf": null, "staleBeyondOneBusinessDay": true}},
-        "agreements": [], "products": [], "subscriptions": [], "contacts": [], "nextCursor": null,
-        "freshness": {"watermark": null, "ageSeconds": null, "businessAgeSeconds": null, "staleBeyondOneBusinessDay": true}
-    })
-    .to_string()
+    let mut v = psc_bridge::api::examples::account();
+    if !eligible {
+        (v.eligible, v.eligibility) = (false, psc_bridge::api::Eligibility::NotEligible);
+    }
+    serde_json::to_string(&v).unwrap()
 }
 
 #[tokio::test]
@@ -484,4 +495,140 @@ async fn stack_reads_the_api_url_from_cloudformation_signed_for_it() {
     assert!(seen[0].signature_ok, "{seen:?}");
     assert_eq!(seen[1].path, format!("/prod/accounts/{ACCOUNT}"), "the stack's ApiUrl");
     assert_eq!(seen[1].service.as_deref(), Some("execute-api"));
+}
+
+// ------------------------------------- the data feeds' answers (canned)
+
+/// `psc --local --api-url <the canned API> args...`, and the requests it made.
+async fn canned(args: &[&str]) -> (Run, Vec<String>) {
+    let (addr, seen) = feeds_api::start().await;
+    let url = format!("http://{addr}");
+    let mut argv = vec!["--local", "--api-url", url.as_str()];
+    argv.extend_from_slice(args);
+    let r = psc(&argv, &[]).await;
+    let seen = seen.lock().unwrap().clone();
+    (r, seen)
+}
+
+#[tokio::test]
+async fn account_lookups_show_the_eligibility_with_its_exit_code() {
+    use feeds_api::{ELIGIBLE, NOT_ELIGIBLE, UNCONFIRMED, UNCONFIRMED_REASON};
+    let (r, _) = canned(&["account", ELIGIBLE]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("Account 000011112222: ELIGIBLE\nWhy: an ACTIVE agreement for the product"), "{r:?}");
+    let feeds = r.stdout.lines().find(|l| l.contains("│ data feeds")).unwrap_or_default();
+    assert!(feeds.contains("eligible") && feeds.contains("2026-11-23T01:30:00.000Z"), "{r:?}");
+    assert!(r.stdout.contains("Subscriptions (data feeds)"), "{r:?}");
+    let row = r.stdout.lines().find(|l| l.contains("Example Product")).unwrap_or_default();
+    for want in [PRODUCT, "agmt-1a2b3c4d5e6f7g8h9i0j", "ACTIVE", "2026-01-01", "2027-01-01", "2026-11-22"] {
+        assert!(row.contains(want), "{want:?} in the feeds' row: {r:?}");
+    }
+
+    let (r, _) = canned(&["account", NOT_ELIGIBLE]).await;
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.starts_with("Account 111122223333: NOT ELIGIBLE\nWhy: no source says eligible"), "{r:?}");
+    assert!(r.stdout.contains("EXPIRED"), "{r:?}");
+
+    // Unconfirmed: exit 4, whichever route, and with --json (the API's answer).
+    let (r, _) = canned(&["account", UNCONFIRMED]).await;
+    assert_eq!(r.code, 4, "{r:?}");
+    let head = format!("Account {UNCONFIRMED}: UNCONFIRMED (help in good faith)\nWhy: {UNCONFIRMED_REASON}");
+    assert!(r.stdout.starts_with(&head), "{r:?}");
+    assert!(r.stdout.contains("STALE: older than two days"), "{r:?}");
+    let (r, seen) = canned(&["account", UNCONFIRMED, "--product", PRODUCT]).await;
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stdout.contains(&format!("on product {PRODUCT}: UNCONFIRMED")), "{r:?}");
+    assert_eq!(seen, [format!("/accounts/{UNCONFIRMED}/products/{PRODUCT}")]);
+    let (r, _) = canned(&["account", UNCONFIRMED, "--json"]).await;
+    assert_eq!(r.code, 4, "{r:?}");
+    let v = r.json();
+    assert_eq!((v["eligibility"].clone(), v["eligible"].clone()), (json!("unconfirmed"), json!(false)), "{v}");
+    assert_eq!(v["eligibilityReason"], UNCONFIRMED_REASON);
+    assert_eq!(v["sources"]["dataFeeds"]["stale"], true);
+
+    let r = psc(&["--help"], &[]).await;
+    assert!(r.stdout.contains("4 eligibility unconfirmed"), "the exit codes in --help: {r:?}");
+}
+
+#[tokio::test]
+async fn subscribers_follows_every_page_into_one_table() {
+    let (r, seen) = canned(&["subscribers", "--product", PRODUCT]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("Data feeds as of 2026-11-23T01:30:00.000Z (15.5 h old, within two days)"), "{r:?}");
+    assert!(r.stdout.contains("3 subscribers with an ACTIVE agreement"), "{r:?}");
+    for (account, agreement) in [
+        (ACCOUNT, "agmt-0000000000000000000a"),
+        ("333344445555", "agmt-0000000000000000000b"),
+        ("444455556666", "agmt-0000000000000000000c"),
+    ] {
+        let row = r.stdout.lines().find(|l| l.contains(account)).unwrap_or_default();
+        for want in [agreement, "ACTIVE", "2026-01-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z", "2026-11-22"] {
+            assert!(row.contains(want), "{want:?} in the row of {account}: {r:?}");
+        }
+    }
+    assert!(!r.stdout.contains("EXPIRED"), "{r:?}");
+    let base = format!("/products/{PRODUCT}/subscribers?status=active");
+    assert_eq!(seen, [base.clone(), format!("{base}&cursor=page2")]);
+
+    // --all: every agreement, whatever its status; --limit: the page size asked.
+    let (r, seen) = canned(&["subscribers", "--product", PRODUCT, "--all", "--limit", "2"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("4 subscribers with an agreement, whatever its status"), "{r:?}");
+    let expired = r.stdout.lines().find(|l| l.contains("111122223333")).unwrap_or_default();
+    assert!(expired.contains("EXPIRED") && expired.contains("agmt-0000000000000000000d"), "{r:?}");
+    let base = format!("/products/{PRODUCT}/subscribers?status=all&limit=2");
+    assert_eq!(seen, [base.clone(), format!("{base}&cursor=page2")]);
+
+    // --json: one answer of the contract's shape, every page's rows, no cursor.
+    let (r, _) = canned(&["subscribers", "--product", PRODUCT, "--json"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    let accounts: Vec<&str> =
+        v["subscribers"].as_array().unwrap().iter().filter_map(|s| s["awsAccountId"].as_str()).collect();
+    assert_eq!(accounts, [ACCOUNT, "333344445555", "444455556666"], "{v}");
+    assert_eq!((v["nextCursor"].clone(), v["asOf"].clone()), (Value::Null, json!("2026-11-23T01:30:00.000Z")));
+}
+
+#[tokio::test]
+async fn subscribers_csv_is_the_apis_csv_of_every_page_as_one() {
+    use feeds_api::{AS_OF_LINE, HEADER};
+    let (r, seen) = canned(&["subscribers", "--product", PRODUCT, "--all", "--csv"]).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let row = |account: &str, agreement: &str, status: &str| {
+        format!(
+            "prod-4gzp2symm0v9z,{PRODUCT},{account},{agreement},{status},2026-01-01T00:00:00.000Z,2027-01-01T00:00:00.000Z,2026-11-22\r\n"
+        )
+    };
+    let want = [
+        format!("{AS_OF_LINE}\r\n{HEADER}\r\n"),
+        row(ACCOUNT, "agmt-0000000000000000000a", "ACTIVE"),
+        row("333344445555", "agmt-0000000000000000000b", "ACTIVE"),
+        row("444455556666", "agmt-0000000000000000000c", "ACTIVE"),
+        row("111122223333", "agmt-0000000000000000000d", "EXPIRED"),
+    ]
+    .concat();
+    assert_eq!(r.stdout, want, "one asOf line, one header row, both pages' rows: {r:?}");
+    let base = format!("/products/{PRODUCT}/subscribers?status=all&format=csv");
+    assert_eq!(seen, [base.clone(), format!("{base}&cursor=page2")], "the second page from X-Next-Cursor");
+
+    let r = psc(&["--json", "--local", "subscribers", "--product", PRODUCT, "--csv"], &[]).await;
+    assert_eq!(r.code, 2, "--csv and --json: {r:?}");
+}
+
+#[tokio::test]
+async fn subscribers_of_a_product_the_feeds_do_not_list_is_exit_1_saying_so() {
+    let (r, _) = canned(&["subscribers", "--product", feeds_api::UNLISTED]).await;
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("the data feeds do not list product zzzzzzzzzzzzzzzzzzzzzzzzz"), "{r:?}");
+    let (r, seen) = canned(&["subscribers", "--product", feeds_api::UNLISTED, "--csv"]).await;
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("the data feeds do not list product"), "{r:?}");
+    assert!(seen.last().is_some_and(|s| !s.contains("format=csv")), "the JSON says whether it is listed: {seen:?}");
+    // The API's 404: its message too.
+    let (r, _) = canned(&["subscribers", "--product", "yyyyyyyyyyyyyyyyyyyyyyyyy"]).await;
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("do not list product yyyyyyyyyyyyyyyyyyyyyyyyy") && r.stderr.contains("SellerProducts"),
+        "{r:?}"
+    );
 }

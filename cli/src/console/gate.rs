@@ -21,7 +21,8 @@ pub fn same_token(given: &str, expected: &str) -> bool {
 
 /// `rest` (the path after `/api/`) when it is one of the API's routes:
 /// `sync`, `contacts`, `contacts/{guid}`, `accounts/{id}`,
-/// `accounts/{id}/products/{code}`, `accounts/{id}/instances/{instanceId}`.
+/// `accounts/{id}/products/{code}`, `accounts/{id}/instances/{instanceId}`,
+/// `products/{code}/subscribers`.
 /// The values are left for the API to judge (its 400 names the field), but
 /// none may be empty, `.` or `..`, or hide a `/` or `\` in an escape.
 pub fn api_path(rest: &str) -> Option<&str> {
@@ -31,6 +32,7 @@ pub fn api_path(rest: &str) -> Option<&str> {
         ["contacts", guid] => value_ok(guid),
         ["accounts", id] => value_ok(id),
         ["accounts", id, "products" | "instances", other] => value_ok(id) && value_ok(other),
+        ["products", code, "subscribers"] => value_ok(code),
         _ => false,
     };
     shape_ok.then_some(rest)
@@ -101,6 +103,7 @@ mod tests {
             "accounts/12%2034",
             "accounts/000011112222/products/4gzp2symm0v9zidfrn9f854w6",
             "accounts/000011112222/instances/i-0a1b2c3d4e5f60718",
+            "products/4gzp2symm0v9zidfrn9f854w6/subscribers",
         ] {
             assert_eq!(api_path(ok), Some(ok), "{ok}");
         }
@@ -120,6 +123,11 @@ mod tests {
             "accounts/1/other/2",
             "contacts/a/b",
             "../sync",
+            "products",
+            "products/4gzp2symm0v9zidfrn9f854w6",
+            "products//subscribers",
+            "products/..%2F/subscribers",
+            "products/a/subscribers/b",
         ] {
             assert_eq!(api_path(refused), None, "{refused}");
         }

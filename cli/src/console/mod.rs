@@ -4,7 +4,9 @@
 //! * The page (`cli/assets/console.html`, one self-contained file embedded in
 //!   the binary) is served at `/?token=<per-launch token>`; its data calls are
 //!   `GET /api/<API path>?<query>` with the token in the `X-Psc-Token` header,
-//!   answered with the API's status and JSON body unchanged.
+//!   answered with the API's status and body unchanged: JSON, or the
+//!   subscriber report's CSV (`format=csv`: `text/csv`, its `X-Next-Cursor`
+//!   passed on), which the page joins into one download.
 //! * Everything else is refused before it reaches the API ([`gate`]): a
 //!   `Host` other than `127.0.0.1:<port>` / `localhost:<port>` (DNS
 //!   rebinding), a missing or wrong token (other local processes, other
@@ -168,18 +170,33 @@ async fn handle(state: &State, _peer: SocketAddr, req: Request<Incoming>) -> Res
         let Some(api) = api_path(rest) else {
             return api_json(
                 StatusCode::NOT_FOUND,
-                error_body("NotFound", "the console only forwards the API's routes: accounts/..., contacts..., sync"),
+                error_body(
+                    "NotFound",
+                    "the console only forwards the API's routes: accounts/..., contacts..., sync, products/.../subscribers",
+                ),
                 None,
             );
         };
+        let csv = query.and_then(|q| query_param(q, "format")).is_some_and(|f| f == "csv");
         let path_and_query = match query {
             Some(q) => format!("{api}?{q}"),
             None => api.to_owned(),
         };
-        return match state.client.get(&path_and_query).await {
+        let accept = if csv { "text/csv" } else { "application/json" };
+        return match state.client.get_accepting(&path_and_query, accept).await {
             Ok(a) => {
                 let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
-                api_json(status, a.body.into(), a.retry_after.as_deref())
+                // Only a CSV the API says is CSV goes out as CSV; anything
+                // else as JSON (never as a type the browser would render).
+                let is_csv = a.content_type.as_deref().is_some_and(|t| t.starts_with("text/csv"));
+                let mut r = api_json(status, a.body.into(), a.retry_after.as_deref());
+                if is_csv {
+                    set(&mut r, header::CONTENT_TYPE, "text/csv; charset=utf-8");
+                }
+                if let Some(v) = a.next_cursor.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                    r.headers_mut().insert("x-next-cursor", v);
+                }
+                r
             }
             Err(e) => api_json(StatusCode::BAD_GATEWAY, error_body("ConsoleUpstream", &e.to_string()), None),
         };

@@ -67,6 +67,8 @@ fn is_executable(p: &Path) -> bool {
 /// its window 1280x900.
 pub struct Browser {
     pub client: Client,
+    /// Where the browser saves downloads (no prompt).
+    pub downloads: tempfile::TempDir,
     _driver: GroupChild,
     _profile: tempfile::TempDir,
 }
@@ -88,6 +90,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let profile = tempfile::tempdir()?;
+        let downloads = tempfile::tempdir()?;
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -108,6 +111,10 @@ impl Browser {
                     "--lang=en-US",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": {
+                    "download.default_directory": downloads.path(),
+                    "download.prompt_for_download": false,
+                },
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -121,7 +128,7 @@ impl Browser {
         let (w, h) = (inner[0].as_u64().unwrap_or(1280), inner[1].as_u64().unwrap_or(900));
         let (ow, oh) = client.get_window_size().await?;
         client.set_window_size((ow + 1280 - w) as u32, (oh + 900 - h) as u32).await?;
-        Ok(Self { client, _driver: driver, _profile: profile })
+        Ok(Self { client, downloads, _driver: driver, _profile: profile })
     }
 
     pub async fn close(self) {
@@ -142,6 +149,24 @@ impl Browser {
             }
             if started.elapsed() > Duration::from_secs(60) {
                 bail!("the page never showed {needle:?}; it shows:\n{last}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The downloaded file `name` once complete (Chromium writes
+    /// `<name>.crdownload` first).
+    pub async fn downloaded(&self, name: &str) -> Result<String> {
+        let path = self.downloads.path().join(name);
+        let started = Instant::now();
+        loop {
+            if path.is_file() {
+                return Ok(std::fs::read_to_string(&path)?);
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let there: Vec<_> =
+                    std::fs::read_dir(self.downloads.path())?.flatten().map(|e| e.file_name()).collect();
+                bail!("no download {name} within 30s; the directory holds {there:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -3,8 +3,11 @@
 //! serving the console against it, and the page in headless Chromium through
 //! chromedriver.
 //!
-//! One test: the stack takes a while to start, and nextest runs each test in
-//! a process of its own.
+//! One test against the stack: it takes a while to start, and nextest runs
+//! each test in a process of its own. The data feeds' views (the overall
+//! eligibility, the subscribers report and its CSV) run against a canned API
+//! built from the contract's examples (`../common/feeds_api.rs`), in a test of
+//! their own.
 //!
 //! * Browser missing: the test fails on CI (`CI` set), with
 //!   `PSC_CONSOLE_BROWSER=1`, or once `scripts/bootstrap.sh all` has installed
@@ -14,6 +17,8 @@
 //!   `target/console-test/console.png`).
 
 mod browser;
+#[path = "../common/feeds_api.rs"]
+mod feeds_api;
 mod stack;
 
 use std::time::{Duration, Instant};
@@ -291,4 +296,152 @@ async fn wait_status(b: &browser::Browser) -> Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// ------------------------------------------- the data feeds' views (canned)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_views_against_a_canned_api_in_a_real_browser() -> Result<(), Failed> {
+    let tools = match browser::find() {
+        Ok(t) => Some(t),
+        Err(missing) if browser::required() => panic!("{missing}"),
+        Err(missing) => {
+            eprintln!("\n*** SKIPPING the console's browser checks of the data feeds' views: {missing}.\n");
+            None
+        }
+    };
+    let (addr, _seen) = feeds_api::start().await;
+    let console = ConsoleProcess::start_at(&format!("http://{addr}")).map_err(Failed::from)?;
+    let outcome = async {
+        report_through_the_gate(&console).await?;
+        if let Some(tools) = &tools {
+            let b = browser::Browser::start(tools, &stack::log_dir()?).await?;
+            let outcome = feeds_pages(&console, &b).await;
+            b.close().await;
+            outcome?;
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    outcome.map_err(Failed::from)
+}
+
+/// The report's route through the gate: its token, its CSV and cursor header.
+async fn report_through_the_gate(c: &ConsoleProcess) -> Result<()> {
+    let csv = format!("/api/products/{PRODUCT}/subscribers?status=all&format=csv");
+    let a = get(c.port, &csv, None).await?;
+    ensure!(a.status == 403, "the report without the token: {} {}", a.status, a.body);
+    let a = get(c.port, &format!("{csv}&token={}", c.token), None).await?;
+    ensure!(a.status == 403, "the token in the query of the report: {}", a.status);
+    let a = get(c.port, &csv, Some(&c.token)).await?;
+    ensure!(a.status == 200, "{} {}", a.status, a.body);
+    ensure!(a.header("content-type") == Some("text/csv; charset=utf-8"), "{}", a.head);
+    ensure!(a.header("x-next-cursor") == Some("page2"), "the next page's cursor passes: {}", a.head);
+    ensure!(a.header("cache-control") == Some("no-store"), "{}", a.head);
+    ensure!(a.body.starts_with(feeds_api::AS_OF_LINE) && a.body.contains(feeds_api::HEADER), "{}", a.body);
+    let a = get(c.port, &format!("/api/products/{PRODUCT}/subscribers?status=active"), Some(&c.token)).await?;
+    ensure!(a.status == 200 && a.header("content-type") == Some("application/json"), "{}", a.head);
+    for other in ["/api/products", &format!("/api/products/{PRODUCT}"), "/api/products/..%2F/subscribers"] {
+        let a = get(c.port, other, Some(&c.token)).await?;
+        ensure!(a.status == 404, "{other}: {} {}", a.status, a.body);
+    }
+    Ok(())
+}
+
+async fn feeds_pages(c: &ConsoleProcess, b: &browser::Browser) -> Result<()> {
+    use feeds_api::{AS_OF_LINE, HEADER, NOT_ELIGIBLE, UNCONFIRMED, UNCONFIRMED_REASON, UNLISTED};
+    let verdict = |b: &browser::Browser| {
+        let client = b.client.clone();
+        async move {
+            let v = client.find(Locator::Css("#verdict")).await?;
+            Ok::<_, anyhow::Error>((v.text().await?, v.attr("data-eligibility").await?.unwrap_or_default()))
+        }
+    };
+
+    // Eligible: YES with the reason, the data feeds' source and subscriptions.
+    let text = b.open(&c.link(&format!("account={ACCOUNT}")), "Subscriptions (data feeds)").await?;
+    let (v, e) = verdict(b).await?;
+    ensure!(v.starts_with("YES") && e == "eligible", "the badge: {v} ({e})");
+    ensure!(v.contains("Why: an ACTIVE agreement for the product (data feeds)"), "the reason: {v}");
+    let feeds = b.client.find(Locator::Css("[data-source=dataFeeds]")).await?.text().await?;
+    ensure!(feeds.contains("Data feeds") && feeds.contains("eligible") && feeds.contains("2026-11-23"), "{feeds}");
+    for want in ["Example Product", "agmt-1a2b3c4d5e6f7g8h9i0j", "2026-11-22"] {
+        ensure!(text.contains(want), "the account's feed subscriptions show {want:?}:\n{text}");
+    }
+
+    // Unconfirmed: its own badge and why; not eligible: NO.
+    let text = b.open(&c.link(&format!("account={UNCONFIRMED}")), "UNCONFIRMED").await?;
+    let (v, e) = verdict(b).await?;
+    ensure!(v.starts_with("UNCONFIRMED") && e == "unconfirmed", "the badge: {v} ({e})");
+    ensure!(v.contains("Help in good faith") && v.contains(UNCONFIRMED_REASON), "{v}");
+    let class = b.client.find(Locator::Css("#verdict")).await?.attr("class").await?.unwrap_or_default();
+    ensure!(class.contains("maybe"), "neither the YES nor the NO colours: {class}");
+    let feeds = b.client.find(Locator::Css("[data-source=dataFeeds]")).await?.text().await?;
+    ensure!(feeds.contains("stale, older than two days"), "{feeds}");
+    ensure!(text.contains("The data feeds list no agreement"), "{text}");
+    let png = b.client.screenshot().await?;
+    std::fs::write(stack::log_dir()?.join("console-unconfirmed.png"), &png)?;
+    b.open(&c.link(&format!("account={NOT_ELIGIBLE}")), "Not eligible for support").await?;
+    let (v, e) = verdict(b).await?;
+    ensure!(v.starts_with("NO") && e == "notEligible", "the badge: {v} ({e})");
+
+    // From the account's feed subscriptions to the product's subscribers.
+    b.open(&c.link(&format!("account={ACCOUNT}")), "Subscriptions (data feeds)").await?;
+    b.client
+        .find(Locator::Css(&format!("#result a[href*='view=subscribers'][href*='{PRODUCT}']")))
+        .await?
+        .click()
+        .await?;
+    let text = b.result_with("Subscribers of").await?;
+    ensure!(text.contains("2+ subscribers with an ACTIVE agreement"), "the first page: {text}");
+    let url = b.client.current_url().await?;
+    ensure!(
+        url.query()
+            .is_some_and(|q| q.contains("view=subscribers") && q.contains(PRODUCT) && q.contains("status=active")),
+        "the address bar: {url}"
+    );
+
+    // The deep link of every agreement, and the next page.
+    let text = b.open(&c.link(&format!("view=subscribers&product={PRODUCT}&status=all")), "2+ subscribers").await?;
+    ensure!(text.starts_with(&format!("Subscribers of {PRODUCT} (all agreements)")), "{text}");
+    ensure!(text.contains("Data feeds as of") && text.contains("within two days"), "the asOf at the top: {text}");
+    ensure!(text.contains("Example Product") && text.contains("333344445555") && !text.contains("EXPIRED"), "{text}");
+    let form = b.client.find(Locator::Id("s-status")).await?.prop("value").await?;
+    ensure!(form.as_deref() == Some("all"), "the form follows the link: {form:?}");
+    b.client.find(Locator::Id("more-subscribers")).await?.click().await?;
+    let text = b.result_with("4 subscribers").await?;
+    for want in ["444455556666", "EXPIRED", NOT_ELIGIBLE, "agmt-0000000000000000000d"] {
+        ensure!(text.contains(want), "the second page shows {want:?}:\n{text}");
+    }
+    ensure!(b.client.find(Locator::Id("more-subscribers")).await.is_err(), "no more pages");
+    let png = b.client.screenshot().await?;
+    std::fs::write(stack::log_dir()?.join("console-subscribers.png"), &png)?;
+
+    // Download CSV: the API's CSV, both pages as one file.
+    b.client.find(Locator::Id("download-csv")).await?.click().await?;
+    let csv = b.downloaded(&format!("subscribers-{PRODUCT}-all.csv")).await?;
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    ensure!(lines.first() == Some(&AS_OF_LINE) && lines.get(1) == Some(&HEADER), "the asOf line, the header:\n{csv}");
+    ensure!(csv.matches(HEADER).count() == 1 && csv.matches(AS_OF_LINE).count() == 1, "once each:\n{csv}");
+    let rows: Vec<&str> = lines[2..].iter().copied().filter(|l| !l.is_empty()).collect();
+    ensure!(rows.len() == 4, "both pages' rows:\n{csv}");
+    ensure!(rows[3].contains("agmt-0000000000000000000d,EXPIRED"), "{csv}");
+    let said = wait_status(b).await?;
+    ensure!(said.contains("(4 rows)"), "{said:?}");
+
+    // The filter, from the form: active only.
+    let status = b.client.find(Locator::Id("s-status")).await?;
+    status.select_by_value("active").await?;
+    b.client.find(Locator::Css("#subscribers-form button[type=submit]")).await?.click().await?;
+    let text = b.result_with("(active)").await?;
+    ensure!(text.contains("2+ subscribers with an ACTIVE agreement"), "{text}");
+    let url = b.client.current_url().await?;
+    ensure!(url.query().is_some_and(|q| q.contains("status=active")), "{url}");
+
+    // A product the feeds do not list, and one the API does not know.
+    let text = b.open(&c.link(&format!("view=subscribers&product={UNLISTED}&status=active")), "do not list").await?;
+    ensure!(text.contains(&format!("The data feeds do not list product {UNLISTED}")), "{text}");
+    let text = b.open(&c.link("view=subscribers&product=yyyyyyyyyyyyyyyyyyyyyyyyy&status=all"), "do not list").await?;
+    ensure!(text.contains("SellerProducts"), "the API's message: {text}");
+    Ok(())
 }

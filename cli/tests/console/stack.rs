@@ -79,7 +79,17 @@ pub struct ConsoleProcess {
 
 impl ConsoleProcess {
     pub fn start(api_port: u16) -> Result<Self> {
-        let log = log_dir()?.join("psc-console.log");
+        Self::spawn(api_port, &[], "psc-console.log")
+    }
+
+    /// `psc --local --api-url <api_url> console --port 0`: unsigned, at any
+    /// URL (a canned API).
+    pub fn start_at(api_url: &str) -> Result<Self> {
+        Self::spawn(0, &["--api-url", api_url], "psc-console-canned.log")
+    }
+
+    fn spawn(api_port: u16, extra: &[&str], log: &str) -> Result<Self> {
+        let log = log_dir()?.join(log);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_psc"));
         devkit::remove_aws_env(&mut cmd);
         cmd.env_remove("PSC_TOKEN")
@@ -87,7 +97,9 @@ impl ConsoleProcess {
             .env("PSC_LOCAL_PORT", api_port.to_string())
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_REGION", "us-east-1")
-            .args(["--local", "console", "--port", "0"]);
+            .arg("--local")
+            .args(extra)
+            .args(["console", "--port", "0"]);
         let mut child = GroupChild::spawn("psc console", cmd, &log)?;
         let started = Instant::now();
         // The URL goes to stdout, then the line that says how to stop it to
