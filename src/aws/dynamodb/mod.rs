@@ -7,6 +7,7 @@
 
 pub mod cursor;
 mod feeds;
+pub use feeds::encode_item as feed_item;
 pub mod item;
 
 use aws_sdk_dynamodb::Client;

@@ -86,6 +86,7 @@ fn change(name: &str, old: Option<Item>, new: Option<Item>) -> StreamChange {
         event_name: name.into(),
         old_image: old,
         new_image: new,
+        time: None,
     }
 }
 
