@@ -209,7 +209,7 @@ impl<B: EventBus, F: FeedLookup> ContactEvents<B, F> {
                     return Some((c, Mapped::Ready(e)));
                 }
                 if let Some(s) = subscriptions::subscription_change(c) {
-                    return Some((c, Mapped::Subscription(s)));
+                    return Some((c, Mapped::Subscription(Box::new(s))));
                 }
                 if c.event_name == "REMOVE" && subscriptions::is_agreement(c) {
                     warn!(event_id = %c.event_id, "an agreement item was removed from the table: no event");
@@ -220,7 +220,7 @@ impl<B: EventBus, F: FeedLookup> ContactEvents<B, F> {
         let pending: Vec<&SubscriptionChange> = mapped
             .iter()
             .filter_map(|(_, m)| match m {
-                Mapped::Subscription(s) => Some(s),
+                Mapped::Subscription(s) => Some(&**s),
                 Mapped::Ready(_) => None,
             })
             .collect();
@@ -392,7 +392,7 @@ impl<B: EventBus, F: FeedLookup> ContactEvents<B, F> {
 /// completed by the lookups.
 enum Mapped {
     Ready(ChangeEvent),
-    Subscription(SubscriptionChange),
+    Subscription(Box<SubscriptionChange>),
 }
 
 /// One event on its way, with what identifies its source record.
