@@ -2,7 +2,8 @@
 //! the seller's EventBridge bus (issue 13), so a CRM or support desk learns
 //! that a contact arrived, changed or must be erased.
 //!
-//! * [`mapping`]: a stream record to its event, or to none.
+//! * [`mapping`]: a stream record of a contact or export to its event, or
+//!   to none; [`subscriptions`]: the same for a data-feeds agreement.
 //! * [`ContactEvents::handle`]: one stream batch: its events, put in order,
 //!   in `PutEvents` calls within EventBridge's limits (10 entries, 256 KB);
 //!   entries `PutEvents` refuses are retried with backoff; what still fails
@@ -11,9 +12,9 @@
 //!   nothing is dropped. Delivery is at least once: consumers dedupe on the
 //!   detail's `eventId`.
 //!
-//! Events of one contact leave in the order its changes happened: a
-//! `PutEvents` call never holds two events of the same key, and no call is
-//! made before the one before it was accepted in full.
+//! Events of one contact (or agreement) leave in the order its changes
+//! happened: a `PutEvents` call never holds two events of the same key, and
+//! no call is made before the one before it was accepted in full.
 //!
 //! Agreement items of the data feeds (written by ingest-feeds) become
 //! `Marketplace Subscription Started`, `Changed` or `Ended` on the same bus
