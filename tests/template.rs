@@ -8,6 +8,9 @@
 //! - `ContactsTable` has exactly the keys and indexes of `docs/data-model.md`;
 //! - the CAS role has exactly the trust and permissions that
 //!   `docs/configuration.md` documents ("The role CAS assumes").
+//! - contact-events' stream filter passes every record that can be an event
+//!   and none of the data feeds' other items, and its table access is the
+//!   feeds' lookups and the backfill's scan;
 //! - the optional webhook, evaluated for each setup a seller can deploy:
 //!   nothing without `WebhookUrl`, every event delivered once and every
 //!   deletion to a delete call, a role that may invoke only the stack's
@@ -1125,9 +1128,15 @@ fn get_att(v: &Value) -> Option<String> {
 // Rules are evaluated for a set of parameter values, so the tests see the
 // resources CloudFormation would create.
 
-/// The detail types contact-events emits (docs/events.md, "Events").
+/// The contact and export detail types contact-events emits (docs/events.md,
+/// "Events"): what the webhook delivers.
 const DETAIL_TYPES: [&str; 4] =
     ["PSC Contact Created", "PSC Contact Updated", "PSC Contact Deleted", "PSC Export Finished"];
+
+/// The subscription detail types contact-events emits (docs/events.md,
+/// "Subscription events"): the webhook leaves them out.
+const SUBSCRIPTION_DETAIL_TYPES: [&str; 3] =
+    ["Marketplace Subscription Started", "Marketplace Subscription Changed", "Marketplace Subscription Ended"];
 
 /// The parameters that hold a webhook credential.
 const WEBHOOK_SECRETS: [&str; 3] = ["WebhookApiKeyValue", "WebhookPassword", "WebhookOAuthClientSecret"];
@@ -1758,4 +1767,123 @@ fn the_data_feeds_delivery_set_admits_the_reports_service_of_this_account_only()
     }
     let env = &props(&existing.resources["IngestFeedsFunction"])["Environment"]["Variables"];
     assert_eq!(describe(&env["FEEDS_BUCKET"]), "Ref:DataFeedsBucketName");
+}
+
+/// A Lambda event filter pattern matched against a record's JSON, as the
+/// event source mapping matches it: every key of the pattern present and
+/// matching, a list matching when one of its values does (an exact string,
+/// or `{"prefix": ...}`, the only operators the template uses).
+fn filter_matches(pattern: &serde_json::Value, record: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match pattern {
+        J::Object(fields) => fields.iter().all(|(k, p)| record.get(k).is_some_and(|r| filter_matches(p, r))),
+        J::Array(options) => options.iter().any(|o| match o {
+            J::String(s) => record.as_str() == Some(s.as_str()),
+            J::Object(op) if op.len() == 1 && op.get("prefix").is_some_and(J::is_string) => {
+                record.as_str().is_some_and(|r| r.starts_with(op["prefix"].as_str().unwrap()))
+            }
+            other => panic!("a filter operator this test does not know: {other}"),
+        }),
+        other => panic!("a filter pattern this test does not know: {other}"),
+    }
+}
+
+/// contact-events is invoked for the records that can be an event, every
+/// kind of them (a contact's INSERT, MODIFY to a deletion marker and
+/// REMOVE, an export record, a data-feeds agreement item), and not for the
+/// sync state or any other data-feeds item (docs/data-model.md lists them):
+/// a backfill of the feeds writes millions of usage days.
+#[test]
+fn contact_events_stream_filter_passes_only_records_that_can_be_events() {
+    let t = template();
+    let f = props(resource(&t, "ContactEventsFunction"));
+    let p = &f["Events"]["TableStream"]["Properties"];
+    let patterns: Vec<serde_json::Value> = one_or_many(&p["FilterCriteria"]["Filters"])
+        .into_iter()
+        .map(|f| serde_json::from_str(str_at(f, &["Pattern"]).expect("a Pattern string")).expect("a JSON pattern"))
+        .collect();
+    assert!(!patterns.is_empty() && patterns.len() <= 5, "1 to 5 filters (Lambda's default limit): {patterns:?}");
+    let passes = |record: &serde_json::Value| patterns.iter().any(|p| filter_matches(p, record));
+    let record = |name: &str, pk: &str, sk: &str, old: bool, new: bool| {
+        let keys = serde_json::json!({"pk": {"S": pk}, "sk": {"S": sk}});
+        let mut image = keys.as_object().unwrap().clone();
+        image.insert("kind".into(), serde_json::json!({"S": "ANY"}));
+        let mut ddb = serde_json::json!({"Keys": keys, "SequenceNumber": "1", "StreamViewType": "NEW_AND_OLD_IMAGES"});
+        if old {
+            ddb["OldImage"] = serde_json::Value::Object(image.clone());
+        }
+        if new {
+            ddb["NewImage"] = serde_json::Value::Object(image);
+        }
+        serde_json::json!({"eventID": "1", "eventName": name, "eventSource": "aws:dynamodb", "dynamodb": ddb})
+    };
+    let guid = "CONTACT#ba1d75cc-d984-4f07-bb14-ae04b952afbc";
+    let events = [
+        ("a new contact", record("INSERT", guid, "CONTACT", false, true)),
+        ("a contact changed or deleted (a DELETE row)", record("MODIFY", guid, "CONTACT", true, true)),
+        ("a contact's item removed", record("REMOVE", guid, "CONTACT", true, false)),
+        ("an export record", record("MODIFY", "EXPORT#c3c84ee0-5aba-11e6-8d9c-235dc080841d", "EXPORT", true, true)),
+        ("a new agreement", record("INSERT", "FEED#ACCOUNT#Qw3rTy7u", "AGREEMENT#agmt-aaaa1111", false, true)),
+        ("an agreement changed", record("MODIFY", "FEED#ACCOUNT#Qw3rTy7u", "AGREEMENT#agmt-aaaa1111", true, true)),
+        ("an agreement removed", record("REMOVE", "FEED#ACCOUNT#Qw3rTy7u", "AGREEMENT#agmt-aaaa1111", true, false)),
+    ];
+    for (what, r) in &events {
+        assert!(passes(r), "{what} must invoke contact-events");
+    }
+    let none = [
+        ("the sync state", "SYNC", "STATE"),
+        ("a usage day", "FEED#ACCOUNT#Qw3rTy7u", "USAGE#prod-x7bdfpkk4mtnq#2025-06-01"),
+        ("a feed account (the bridge)", "FEED#ACCOUNT#Qw3rTy7u", "ACCOUNT"),
+        ("a product", "FEED#PRODUCTS", "prod-x7bdfpkk4mtnq"),
+        ("an offer product", "FEED#OFFER#offer-abcd1234efgh5", "PRODUCT#prod-x7bdfpkk4mtnq"),
+        ("a month object state", "FEED#OBJECT", "AgreementFeed_V1/year=2025/month=03/data.csv"),
+        ("a feeds run", "FEED#RUN", "2026-12-01T00:00:00.000Z-req"),
+        ("the feeds' lease", "FEED#STATE", "LEASE"),
+        ("the feeds' asOf", "FEED#STATE", "AS_OF"),
+    ];
+    for (what, pk, sk) in none {
+        for (name, old, new) in [("INSERT", false, true), ("MODIFY", true, true), ("REMOVE", true, false)] {
+            assert!(!passes(&record(name, pk, sk, old, new)), "{what} ({name}) must not invoke contact-events");
+        }
+    }
+}
+
+/// contact-events reads the table for two things only: the backfill's Scan
+/// of the contacts, and the subscription events' lookups (BatchGetItem and
+/// Query) on the data feeds' items (`FEED#...` keys). It writes nothing.
+#[test]
+fn contact_events_reads_only_what_its_events_need() {
+    let t = template();
+    let table = "Arn:ContactsTable";
+    let feeds = Some(("ForAllValues:StringLike", "FEED#*"));
+    let expected: BTreeMap<String, Grant> = [
+        ("dynamodb:Scan", grant(table, None)),
+        ("dynamodb:Query", grant(table, feeds)),
+        ("dynamodb:BatchGetItem", grant(table, feeds)),
+    ]
+    .into_iter()
+    .map(|(a, g)| (a.to_owned(), g))
+    .collect();
+    assert_eq!(dynamodb_grants(&t, "ContactEventsFunction"), expected);
+}
+
+/// The webhook is for contacts: whatever the setup, no rule of the stack
+/// sends a subscription event to it (a seller routes them with a rule of
+/// its own, docs/events.md), and the contact events still reach it as
+/// before.
+#[test]
+fn the_webhook_leaves_the_subscription_events_out() {
+    let t = template();
+    for (name, overrides) in webhook_setups() {
+        let d = deploy(&t, &parameter_values(&t, &overrides));
+        for ty in SUBSCRIPTION_DETAIL_TYPES {
+            assert_eq!(d.rules_matching(ty), Vec::<&str>::new(), "{name}: {ty}");
+        }
+        assert_eq!(d.rules_matching("PSC Contact Created"), ["WebhookRule"], "{name}");
+    }
+    // The samples are what a rule of the seller's own receives.
+    for ty in SUBSCRIPTION_DETAIL_TYPES {
+        let sample = sample_event(ty);
+        assert_eq!((sample["source"].as_str(), sample["detail-type"].as_str()), (Some("psc-bridge"), Some(ty)));
+    }
 }

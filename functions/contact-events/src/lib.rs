@@ -2,7 +2,8 @@
 //! the seller's EventBridge bus (issue 13), so a CRM or support desk learns
 //! that a contact arrived, changed or must be erased.
 //!
-//! * [`mapping`]: a stream record to its event, or to none.
+//! * [`mapping`]: a stream record of a contact or export to its event, or
+//!   to none; [`subscriptions`]: the same for a data-feeds agreement.
 //! * [`ContactEvents::handle`]: one stream batch: its events, put in order,
 //!   in `PutEvents` calls within EventBridge's limits (10 entries, 256 KB);
 //!   entries `PutEvents` refuses are retried with backoff; what still fails
@@ -11,9 +12,16 @@
 //!   nothing is dropped. Delivery is at least once: consumers dedupe on the
 //!   detail's `eventId`.
 //!
-//! Events of one contact leave in the order its changes happened: a
-//! `PutEvents` call never holds two events of the same key, and no call is
-//! made before the one before it was accepted in full.
+//! Events of one contact (or agreement) leave in the order its changes
+//! happened: a `PutEvents` call never holds two events of the same key, and
+//! no call is made before the one before it was accepted in full.
+//!
+//! Agreement items of the data feeds (written by ingest-feeds) become
+//! `Marketplace Subscription Started`, `Changed` or `Ended` on the same bus
+//! ([`subscriptions`]), completed with the buyer's AWS account id and the
+//! offer's product read from the table ([`FeedLookup`]). A failed read
+//! fails the batch from the first subscription event's record, as a
+//! refused `PutEvents` does: nothing is dropped.
 //!
 //! A manual invoke with `{"backfill": {}}` emits `PSC Contact Created` for
 //! every live contact instead ([`ContactEvents::backfill`]): paged and
@@ -22,20 +30,26 @@
 //! Logs carry counts, event ids and error codes; never a contact field.
 
 pub mod mapping;
+pub mod subscriptions;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_runtime::Diagnostic;
 use psc_bridge::aws::AwsError;
 use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
-use psc_bridge::domain::Timestamp;
-use psc_bridge::ports::{BusEvent, ContactScan, EventBus, LookupError};
+use psc_bridge::domain::{AwsAccountId, Timestamp};
+use psc_bridge::feeds::{FeedAccountId, FeedAgreement, FeedProduct};
+use psc_bridge::model::Page;
+use psc_bridge::ports::{BusEvent, ContactScan, EventBus, FeedLookup, LookupError};
 use psc_bridge::retry::{self, Backoff};
 use serde::Serialize;
 use serde_json::Value;
+use time::Date;
 use tracing::{info, warn};
 
 use mapping::{ChangeEvent, Detail, SOURCE, StreamChange};
+use subscriptions::{Lookups, SubscriptionChange};
 
 /// Everything `main` reads from the environment (`docs/configuration.md`).
 #[derive(Debug, Clone)]
@@ -116,16 +130,28 @@ pub struct Report {
     pub response: BatchResponse,
 }
 
-/// The handler, over an event bus.
-pub struct ContactEvents<B> {
+/// The handler, over an event bus and what it reads of the data feeds to
+/// complete the subscription events.
+pub struct ContactEvents<B, F = NoFeeds> {
     bus: B,
+    feeds: F,
     detail: Detail,
     retry: Backoff,
 }
 
 impl<B: EventBus> ContactEvents<B> {
+    /// Without the feeds' lookups ([`NoFeeds`]): subscription events go out
+    /// with their AWS account id and product null. `main` gives the table
+    /// ([`ContactEvents::with_feeds`]).
     pub fn new(bus: B, detail: Detail) -> Self {
-        Self { bus, detail, retry: RETRY }
+        Self { bus, feeds: NoFeeds, detail, retry: RETRY }
+    }
+}
+
+impl<B: EventBus, F: FeedLookup> ContactEvents<B, F> {
+    /// Completes the subscription events from `feeds` (the table).
+    pub fn with_feeds<G: FeedLookup>(self, feeds: G) -> ContactEvents<B, G> {
+        ContactEvents { bus: self.bus, feeds, detail: self.detail, retry: self.retry }
     }
 
     pub fn with_retry(mut self, retry: Backoff) -> Self {
@@ -172,16 +198,51 @@ impl<B: EventBus> ContactEvents<B> {
         }
     }
 
-    /// Maps and puts the events of `changes`, in order.
+    /// Maps and puts the events of `changes`, in order. The subscription
+    /// events are completed first, with one round of lookups for the whole
+    /// batch; when a lookup fails, the events before the first subscription
+    /// event are sent and the batch fails from its record.
     pub async fn deliver(&self, changes: &[StreamChange]) -> Report {
-        let outgoing: Vec<Outgoing<'_>> = changes
+        let mapped: Vec<(&StreamChange, Mapped)> = changes
             .iter()
             .filter_map(|c| {
-                mapping::event_of(c, self.detail).map(|event| Outgoing {
-                    item: &c.sequence_number,
-                    event_id: &c.event_id,
-                    event,
-                })
+                if let Some(e) = mapping::event_of(c, self.detail) {
+                    return Some((c, Mapped::Ready(e)));
+                }
+                if let Some(s) = subscriptions::subscription_change(c) {
+                    return Some((c, Mapped::Subscription(Box::new(s))));
+                }
+                if c.event_name == "REMOVE" && subscriptions::is_agreement(c) {
+                    warn!(event_id = %c.event_id, "an agreement item was removed from the table: no event");
+                }
+                None
+            })
+            .collect();
+        let pending: Vec<&SubscriptionChange> = mapped
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Mapped::Subscription(s) => Some(&**s),
+                Mapped::Ready(_) => None,
+            })
+            .collect();
+        let subscription_events = pending.len();
+        let (lookups, lookup_failure) = match Lookups::load(&self.feeds, &pending).await {
+            Ok(l) => (l, None),
+            Err(e) => {
+                let first = mapped.iter().position(|(_, m)| matches!(m, Mapped::Subscription(_))).unwrap_or(0);
+                (Lookups::default(), Some((first, describe(&e))))
+            }
+        };
+        let cut = lookup_failure.as_ref().map_or(mapped.len(), |(i, _)| *i);
+        let outgoing: Vec<Outgoing<'_>> = mapped[..cut]
+            .iter()
+            .map(|(c, m)| Outgoing {
+                item: &c.sequence_number,
+                event_id: &c.event_id,
+                event: match m {
+                    Mapped::Ready(e) => e.clone(),
+                    Mapped::Subscription(s) => subscriptions::subscription_event(c, s, &lookups),
+                },
             })
             .collect();
         let mut report = Report { records: changes.len(), events: outgoing.len(), ..Report::default() };
@@ -196,10 +257,21 @@ impl<B: EventBus> ContactEvents<B> {
                 "events not accepted after retries: the stream retries from this record"
             );
             report.response.batch_item_failures = vec![ItemFailure { item_identifier: failed.item.to_owned() }];
+        } else if let Some((i, why)) = lookup_failure {
+            let (c, _) = &mapped[i];
+            warn!(
+                event_id = %c.event_id,
+                sequence_number = %c.sequence_number,
+                error = %why,
+                sent,
+                "the feeds could not be read to complete a subscription event: the stream retries from this record"
+            );
+            report.response.batch_item_failures = vec![ItemFailure { item_identifier: c.sequence_number.clone() }];
         }
         info!(
             records = report.records,
             events = report.events,
+            subscriptions = subscription_events,
             sent = report.sent,
             retried = report.retried,
             failed = report.response.batch_item_failures.len(),
@@ -317,6 +389,13 @@ impl<B: EventBus> ContactEvents<B> {
     }
 }
 
+/// A stream record's event: ready, or a subscription change still to be
+/// completed by the lookups.
+enum Mapped {
+    Ready(ChangeEvent),
+    Subscription(Box<SubscriptionChange>),
+}
+
 /// One event on its way, with what identifies its source record.
 struct Outgoing<'a> {
     /// The batch item identifier (a stream record's sequence number), or the
@@ -396,4 +475,47 @@ fn chunks<'a>(events: &'a [Outgoing<'a>]) -> Vec<&'a [Outgoing<'a>]> {
         out.push(&events[start..]);
     }
     out
+}
+
+/// No data feeds to read: every buyer, offer and product is unknown, so
+/// subscription events carry null AWS account ids and products. For a
+/// handler built without [`ContactEvents::with_feeds`] (tests of the
+/// contact events).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFeeds;
+
+impl FeedLookup for NoFeeds {
+    async fn feeds_as_of(&self) -> Result<Option<Timestamp>, AwsError> {
+        Ok(None)
+    }
+    async fn feed_accounts(&self, _: &AwsAccountId) -> Result<Vec<FeedAccountId>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn aws_account_ids(&self, _: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
+        Ok(BTreeMap::new())
+    }
+    async fn account_agreements(&self, _: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn last_usage(&self, _: &FeedAccountId, _: &str) -> Result<Option<Date>, AwsError> {
+        Ok(None)
+    }
+    async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn offer_products(&self, _: &str) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn product_offers(&self, _: &str) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn offer_agreements(
+        &self,
+        _: &str,
+        _: bool,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<Page<FeedAgreement>, LookupError> {
+        Ok(Page { items: Vec::new(), next_cursor: None })
+    }
 }

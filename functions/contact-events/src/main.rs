@@ -1,7 +1,8 @@
 //! contact-events: the Lambda on the contacts table's DynamoDB stream.
 //!
 //! Reads its configuration once, builds the EventBridge and DynamoDB
-//! clients once, then hands every invocation to
+//! clients once (the table serves the backfill's scan and the subscription
+//! events' lookups), then hands every invocation to
 //! [`contact_events::ContactEvents::invoke`]: a stream batch (answered with
 //! its batch item failures) or a manual backfill.
 
@@ -16,7 +17,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
-    let handler = ContactEvents::new(EventBridgeBus::new(&sdk, config.event_bus_name), config.detail);
+    // The table also completes the subscription events (the feeds' items).
+    let handler =
+        ContactEvents::new(EventBridgeBus::new(&sdk, config.event_bus_name), config.detail).with_feeds(store.clone());
     let (handler, store) = (&handler, &store);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.invoke(store, &event.payload).await.map_err(lambda_runtime::Error::from)

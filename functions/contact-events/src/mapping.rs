@@ -11,6 +11,9 @@
 //! | an export record not finished | an export record APPLIED, PARTIAL or FAILED | `PSC Export Finished` |
 //! | anything else (the sync state, export records in flight) | | none |
 //!
+//! Agreement items of the data feeds are mapped by [`crate::subscriptions`]
+//! (`Marketplace Subscription *`); [`event_of`] gives none for them.
+//!
 //! Images come in DynamoDB's JSON (`{"S": "..."}`), are read into the SDK's
 //! `AttributeValue` and decoded by the table's own codec
 //! (`psc_bridge::aws::dynamodb::item`), so the events see the table exactly
@@ -65,6 +68,9 @@ pub struct StreamChange {
     pub event_name: String,
     pub old_image: Option<Item>,
     pub new_image: Option<Item>,
+    /// `dynamodb.ApproximateCreationDateTime` (whole seconds): when the
+    /// table was written. `None` when the record lacks it.
+    pub time: Option<Timestamp>,
 }
 
 /// An event to put on the bus.
@@ -115,6 +121,10 @@ pub fn stream_changes(event: &Value) -> Result<Vec<StreamChange>, BadRecord> {
                 event_name: r.get("eventName").and_then(Value::as_str).unwrap_or("").to_owned(),
                 old_image: image("OldImage")?,
                 new_image: image("NewImage")?,
+                time: ddb
+                    .get("ApproximateCreationDateTime")
+                    .and_then(Value::as_f64)
+                    .and_then(|secs| Timestamp::from_unix_seconds(secs.floor() as i64).ok()),
             })
         })
         .collect()

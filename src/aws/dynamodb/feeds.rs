@@ -51,7 +51,9 @@ fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
-fn encode_item(f: &FeedItem) -> Item {
+/// A data-feed item as the table stores it (also what its stream records'
+/// images hold).
+pub fn encode_item(f: &FeedItem) -> Item {
     let mut item = key(&f.key);
     item.insert("kind".into(), s(f.kind));
     item.insert("versions".into(), s(f.versions.as_str()));

@@ -3,11 +3,15 @@
 //! [`ExportLog`]).
 //!
 //! * [`item`]: the item codec (models to items and back);
-//! * [`cursor`]: the pagination cursor codec.
+//! * [`cursor`]: the pagination cursor codec;
+//! * [`feed_item`]: a data-feeds item as the table stores it (the feeds'
+//!   items are written and read in the private `feeds` module).
 
 pub mod cursor;
 mod feeds;
 pub mod item;
+
+pub use feeds::encode_item as feed_item;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

@@ -81,6 +81,7 @@ fn change(n: u32, name: &str, old: Option<Item>, new: Option<Item>) -> StreamCha
         event_name: name.to_owned(),
         old_image: old,
         new_image: new,
+        time: None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The events' JSON Schemas (`schemas/events/`) against the function's real
 //! output (events mapped from items the table's own codec wrote) and against
-//! the samples in `events/eventbridge-psc-*.json`; and that the schemas
-//! refuse what they must (a contact field in a deletion, a missing id).
+//! the samples in `events/eventbridge-psc-*.json` and
+//! `events/eventbridge-marketplace-subscription-*.json`; and that the
+//! schemas refuse what they must (a contact field in a deletion, a missing
+//! id, a subscription event whose statuses contradict its type).
 
 use std::path::PathBuf;
 
@@ -86,6 +88,7 @@ fn change(name: &str, old: Option<Item>, new: Option<Item>) -> StreamChange {
         event_name: name.into(),
         old_image: old,
         new_image: new,
+        time: None,
     }
 }
 
@@ -124,7 +127,7 @@ fn the_samples_match_the_schemas() {
     let mut n = 0;
     for entry in std::fs::read_dir(repo().join("events")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        if !name.starts_with("eventbridge-psc-") {
+        if !name.starts_with("eventbridge-psc-") && !name.starts_with("eventbridge-marketplace-subscription-") {
             continue;
         }
         let event = read_json(repo().join("events").join(&name));
@@ -135,7 +138,7 @@ fn the_samples_match_the_schemas() {
         assert_valid(detail_type, &event["detail"]);
         n += 1;
     }
-    assert_eq!(n, 4, "a sample of each detail type");
+    assert_eq!(n, 7, "a sample of each detail type");
 }
 
 #[test]
@@ -158,4 +161,86 @@ fn the_schemas_refuse_a_contact_field_in_a_deletion_and_missing_ids() {
     let mut v2 = created.clone();
     v2["schemaVersion"] = json!(2);
     assert!(!v.is_valid(&v2), "another schema version is another schema");
+}
+
+#[test]
+fn the_subscription_events_match_their_schemas() {
+    use crate::feeds::{agreement, revision, version};
+    use contact_events::subscriptions::{Lookups, subscription_change, subscription_event};
+    use psc_bridge::feeds::FeedAccountId;
+
+    let end = Some("2026-03-03T23:59:59Z");
+    let active = agreement(None, vec![revision("2025-03-04T09:15:00Z", "ACTIVE", end)]);
+    let longer =
+        agreement(Some(&active), vec![revision("2026-03-01T00:00:00Z", "ACTIVE", Some("2027-03-03T23:59:59Z"))]);
+    let cancelled = agreement(Some(&active), vec![revision("2025-09-01T12:00:00Z", "CANCELLED", end)]);
+    let archived = agreement(Some(&cancelled), vec![revision("2025-10-01T00:00:00Z", "ARCHIVED", end)]);
+    let mut gone = revision("2025-03-04T09:15:00Z", "ACTIVE", end);
+    gone.version = version("2025-03-04T09:15:00Z", "2025-03-06T00:00:00Z", true);
+    let withdrawn = agreement(Some(&active), vec![gone]);
+    let payg = agreement(None, vec![revision("2025-05-20T08:00:00Z", "ACTIVE", None)]);
+    let image = |i: &psc_bridge::feeds::FeedItem| crate::feeds::image(i);
+    let cases = [
+        change("INSERT", None, Some(image(&active))),
+        change("INSERT", None, Some(image(&payg))),
+        change("MODIFY", Some(image(&active)), Some(image(&longer))),
+        change("MODIFY", Some(image(&active)), Some(image(&cancelled))),
+        change("MODIFY", Some(image(&cancelled)), Some(image(&archived))),
+        change("INSERT", None, Some(image(&cancelled))),
+        change("MODIFY", Some(image(&active)), Some(image(&withdrawn))),
+    ];
+    // What the feeds know: nothing yet, or the bridge and the product.
+    let mut known = Lookups::default();
+    known.accounts.insert(FeedAccountId::new(crate::feeds::BUYER), crate::feeds::BUYER_AWS.to_owned());
+    known.offers.insert(crate::feeds::OFFER.to_owned(), vec![crate::feeds::PRODUCT.to_owned()]);
+    known.codes.insert(crate::feeds::PRODUCT.to_owned(), crate::feeds::CODE.to_owned());
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &cases {
+        let s = subscription_change(c).unwrap_or_else(|| panic!("an event for {c:?}"));
+        for lookups in [&Lookups::default(), &known] {
+            let e = subscription_event(c, &s, lookups);
+            assert_valid(e.detail_type, &e.detail);
+            seen.insert(e.detail_type);
+        }
+    }
+    assert_eq!(seen.len(), 3, "every subscription detail type checked: {seen:?}");
+}
+
+#[test]
+fn the_subscription_schemas_refuse_contradicting_statuses_and_contact_fields() {
+    let sample = |t: &str| {
+        read_json(repo().join(format!("events/eventbridge-marketplace-subscription-{t}.json")))["detail"].clone()
+    };
+    let started = sample("started");
+    let v = validator("Marketplace Subscription Started");
+    assert!(v.is_valid(&started));
+    let mut wrong = started.clone();
+    wrong["status"] = json!("EXPIRED");
+    assert!(!v.is_valid(&wrong), "a Started event is ACTIVE");
+    let mut wrong = started.clone();
+    wrong["previousStatus"] = json!("ACTIVE");
+    assert!(!v.is_valid(&wrong), "a Started event was not ACTIVE before");
+    let mut leaky = started.clone();
+    leaky["email"] = json!("adoe@example.com");
+    assert!(!v.is_valid(&leaky), "no contact field in a subscription event");
+
+    let ended = sample("ended");
+    let v = validator("Marketplace Subscription Ended");
+    assert!(v.is_valid(&ended));
+    let mut wrong = ended.clone();
+    wrong["status"] = json!("ACTIVE");
+    assert!(!v.is_valid(&wrong), "an Ended event is no longer ACTIVE");
+    let mut wrong = ended.clone();
+    wrong["awsAccountId"] = json!("11112222");
+    assert!(!v.is_valid(&wrong), "an AWS account id has 12 digits");
+
+    let changed = sample("changed");
+    let v = validator("Marketplace Subscription Changed");
+    assert!(v.is_valid(&changed));
+    let mut wrong = changed.clone();
+    wrong["changedFields"] = json!([]);
+    assert!(!v.is_valid(&wrong), "a change names what changed");
+    let mut wrong = changed.clone();
+    wrong.as_object_mut().unwrap().remove("agreementId");
+    assert!(!v.is_valid(&wrong));
 }
