@@ -408,8 +408,7 @@ mod tests {
                     continue;
                 }
                 let buyer = a.acceptor_account_id.as_ref().unwrap();
-                let account =
-                    bridge.iter().find(|(_, ids)| ids.contains(buyer)).map(|(aws, _)| (*aws).clone());
+                let account = bridge.iter().find(|(_, ids)| ids.contains(buyer)).map(|(aws, _)| (*aws).clone());
                 let usage = account.as_ref().and_then(|acc| state.last_usage(acc, "prod-syn0000000001"));
                 expected.push((account, a.agreement_id.clone(), a.status.as_str().to_owned(), usage));
             }
@@ -422,9 +421,11 @@ mod tests {
                     let page = subscribers(&feeds, &code, active_only, cursor.as_deref(), limit).await.unwrap();
                     assert_eq!(page.product.as_ref().map(|p| p.product_id.as_str()), Some("prod-syn0000000001"));
                     assert!(page.subscribers.len() <= limit);
-                    got.extend(page.subscribers.into_iter().map(|s| {
-                        (s.aws_account_id, s.agreement.agreement_id, s.agreement.status, s.last_usage_date)
-                    }));
+                    got.extend(
+                        page.subscribers.into_iter().map(|s| {
+                            (s.aws_account_id, s.agreement.agreement_id, s.agreement.status, s.last_usage_date)
+                        }),
+                    );
                     match page.next_cursor {
                         Some(c) => cursor = Some(c),
                         None => break,

@@ -181,7 +181,8 @@ pub fn data_feeds_source(
         decisions.iter().find(|(_, d)| matches!(d, FeedsDecision::NoRecentUsage { .. }))
     {
         let what = the_product(p.product_code.as_ref(), &p.product_id);
-        let last = p.last_usage_date.map_or_else(|| "no usage reported".to_owned(), |d| format!("last used {}", date(d)));
+        let last =
+            p.last_usage_date.map_or_else(|| "no usage reported".to_owned(), |d| format!("last used {}", date(d)));
         return source(
             Verdict::NotEligible,
             true,
@@ -229,9 +230,8 @@ pub fn decide(agreements: &AgreementsSource, psc: &PscSource, feeds: &DataFeedsS
     }
     if feeds.verdict == Verdict::Eligible {
         let as_of = feeds.as_of.map_or_else(String::new, |t| format!(" as of {t}"));
-        let rule = feeds
-            .usage_within_days
-            .map_or_else(String::new, |days| format!(", with usage in the last {days} days"));
+        let rule =
+            feeds.usage_within_days.map_or_else(String::new, |days| format!(", with usage in the last {days} days"));
         return (Eligibility::Eligible, format!("an ACTIVE agreement in the data feeds{as_of}{rule}"));
     }
     if psc.verdict == Verdict::Eligible {

@@ -45,8 +45,8 @@ use feeds::NoFeeds;
 use live::{AgreementsLookup, LiveChecks, NotConfigured};
 use params::{InvalidParameter, Query};
 use psc_bridge::api::{
-    AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness, InstanceSource,
-    Eligibility, InstanceSources, InstanceView, ReportFormat, Sources, SubscriberStatus, SyncView, Verdict,
+    AccountProductView, AccountView, ContactView, ContactsView, Eligibility, ErrorBody, ErrorDetail, Freshness,
+    InstanceSource, InstanceSources, InstanceView, ReportFormat, Sources, SubscriberStatus, SyncView, Verdict,
 };
 use psc_bridge::feeds::AccountFeeds;
 
