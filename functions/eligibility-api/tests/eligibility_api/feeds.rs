@@ -24,24 +24,24 @@ use psc_bridge::ports::{
 use serde_json::{Value, json};
 use time::Date;
 
-const AS_OF: &str = "2026-11-23T01:30:00.000Z";
-const P_ID: &str = "prod-4gzp2symm0v9z";
-const Q_CODE: &str = "c0dcyyqczbk5uc62acmp6450t";
+pub(crate) const AS_OF: &str = "2026-11-23T01:30:00.000Z";
+pub(crate) const P_ID: &str = "prod-4gzp2symm0v9z";
+pub(crate) const Q_CODE: &str = "c0dcyyqczbk5uc62acmp6450t";
 const Q_ID: &str = "prod-c0dcyyqczbk5";
 
 /// An ACTIVE agreement for PRODUCT, used the day before `asOf`.
-const USED: &str = "444400001111";
+pub(crate) const USED: &str = "444400001111";
 /// An ACTIVE agreement for PRODUCT, last used on 2026-08-01.
-const IDLE: &str = "444400002222";
+pub(crate) const IDLE: &str = "444400002222";
 /// An EXPIRED agreement for PRODUCT; a number with a leading zero.
-const ENDED: &str = "044400003333";
+pub(crate) const ENDED: &str = "044400003333";
 /// The guide's account with PSC contacts on PRODUCT: an ACTIVE agreement,
 /// never used.
-const GUIDE: &str = ACCOUNT;
+pub(crate) const GUIDE: &str = ACCOUNT;
 /// In no feed, with no contact.
-const NOBODY: &str = "999900009999";
+pub(crate) const NOBODY: &str = "999900009999";
 /// A new subscriber: an ACTIVE agreement in the Agreement API only.
-const NEW_BUYER: &str = "555500006666";
+pub(crate) const NEW_BUYER: &str = "555500006666";
 
 fn csv(header: &str, rows: &[String]) -> String {
     format!("{header}\n{}\n", rows.join("\n"))
@@ -52,7 +52,7 @@ fn history_cols(from: &str) -> String {
 }
 
 /// The feeds of the tests' seller: two products, one offer each, four buyers.
-fn feeds() -> MemoryFeeds {
+pub(crate) fn feeds() -> MemoryFeeds {
     let f = MemoryFeeds::new();
     let h = history_cols("2026-01-02T00:00:00Z");
     let buyers = [
@@ -99,14 +99,14 @@ fn feeds() -> MemoryFeeds {
 
 /// The feeds, with a switch that fails every read and a count of the
 /// product listings read.
-struct Feeds {
-    inner: MemoryFeeds,
+pub(crate) struct Feeds {
+    pub(crate) inner: MemoryFeeds,
     fail: AtomicBool,
     product_reads: AtomicUsize,
 }
 
 impl Feeds {
-    async fn applied() -> Self {
+    pub(crate) async fn applied() -> Self {
         let inner = feeds();
         inner.save_feeds_as_of(Timestamp::parse(AS_OF).unwrap()).await.unwrap();
         Self { inner, fail: AtomicBool::new(false), product_reads: AtomicUsize::new(0) }
@@ -194,7 +194,7 @@ fn live_agreements() -> MemoryAgreements {
 }
 
 /// PSC data, the feeds, no live checks.
-fn api(feeds: &Feeds, rule: Option<u32>) -> Api<FakeLookups, NotConfigured, NotConfigured, &Feeds> {
+pub(crate) fn api(feeds: &Feeds, rule: Option<u32>) -> Api<FakeLookups, NotConfigured, NotConfigured, &Feeds> {
     Api::new(from_csv(&guide_csv())).with_clock(now).with_feeds(feeds).with_usage_rule(rule)
 }
 
@@ -522,8 +522,8 @@ async fn without_seller_products_or_feeds_the_live_checks_stay_off() {
 
 // ------------------------------------------------------ subscriber report
 
-async fn report<E: InstanceConfirmer, G: AgreementSource, F: FeedLookup>(
-    api: &Api<FakeLookups, E, G, F>,
+pub(crate) async fn report<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: FeedLookup>(
+    api: &Api<S, E, G, F>,
     code: &str,
     query: &str,
 ) -> ApiResponse {
@@ -534,7 +534,7 @@ async fn report<E: InstanceConfirmer, G: AgreementSource, F: FeedLookup>(
     answer(api.handle(request(&event)).await)
 }
 
-fn rows(b: &Value) -> Vec<(String, String, String)> {
+pub(crate) fn rows(b: &Value) -> Vec<(String, String, String)> {
     b["subscribers"]
         .as_array()
         .unwrap()
