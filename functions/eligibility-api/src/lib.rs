@@ -8,7 +8,10 @@
 //!   [`ExportLog`]: `psc_bridge::aws::DynamoStore` in production,
 //!   `psc_bridge::memory::MemoryStore` in the handler tests; and, for the
 //!   live checks ([`live`]), [`InstanceConfirmer`] (EC2) and
-//!   [`AgreementSource`] (the Agreement API).
+//!   [`AgreementSource`] (the Agreement API); and [`FeedLookup`], the data
+//!   feeds (the same `DynamoStore` in production, [`feeds::NoFeeds`] by
+//!   default), for the `dataFeeds` source, the overall `eligibility`
+//!   ([`feeds`]) and the subscriber report.
 //! * [`Api::handle`]: request in, response out; never fails, never panics on
 //!   input. Every request ends in one audit line (target `audit`).
 //!

@@ -271,7 +271,7 @@ impl Model<'_> {
             }
             let latest = feeds.usage.iter().filter(|(a, q, _)| *a == account && *q == p).map(|(_, _, d)| *d).min();
             match self.case.usage_rule {
-                Some(days) if !latest.is_some_and(|d| u32::from(d) <= days) => by_rule = true,
+                Some(days) if latest.is_none_or(|d| u32::from(d) > days) => by_rule = true,
                 _ => eligible = true,
             }
         }
