@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use psc_bridge::api::{
-    AgreementsSource, DataFeedsSource, Eligibility, FeedAgreementBody, FeedProductBody, PscSource, SubscriberBody,
-    SubscriberStatus, SubscribersView, Verdict,
+    AgreementBody, AgreementsSource, DataFeedsSource, Eligibility, FeedAgreementBody, FeedProductBody, PscSource,
+    SubscriberBody, SubscriberStatus, SubscribersView, Verdict,
 };
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
@@ -206,7 +206,9 @@ pub fn data_feeds_source(
 ///
 /// 1. the usage rule: when it is set and the feeds found an `ACTIVE`
 ///    agreement with no usage in those days, `notEligible` whatever the
-///    other sources say (they know the subscription, not the usage);
+///    other sources say (they know the subscription, not the usage), unless
+///    the Agreement API has an `ACTIVE` agreement for a product the feeds
+///    do not show active (a subscription newer than the feeds);
 /// 2. `eligible` when a source says eligible (live agreements first, then
 ///    the feeds, then the PSC contacts);
 /// 3. `unconfirmed` when the live agreement check did not answer (not
@@ -214,8 +216,17 @@ pub fn data_feeds_source(
 ///    `asOf` and the PSC watermark would not show yet;
 /// 4. `notEligible` otherwise: the Agreement API answered, with no `ACTIVE`
 ///    agreement, and neither the feeds nor the contacts say otherwise.
-pub fn decide(agreements: &AgreementsSource, psc: &PscSource, feeds: &DataFeedsSource) -> (Eligibility, String) {
-    if feeds.decided_by_usage_rule && feeds.verdict == Verdict::NotEligible {
+pub fn decide(
+    agreements: &AgreementsSource,
+    live: &[AgreementBody],
+    psc: &PscSource,
+    feeds: &DataFeedsSource,
+) -> (Eligibility, String) {
+    // Every product the feeds show active failed the rule (else their
+    // verdict would be eligible): a live ACTIVE agreement for another is new.
+    let known = |id: &str| feeds.products.iter().any(|p| p.active && p.product_id == id);
+    let live_new = live.iter().any(|a| a.active && !a.product_id.as_deref().is_some_and(known));
+    if feeds.decided_by_usage_rule && feeds.verdict == Verdict::NotEligible && !live_new {
         let days = feeds.usage_within_days.unwrap_or_default();
         return (
             Eligibility::NotEligible,

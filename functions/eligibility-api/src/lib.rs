@@ -48,8 +48,9 @@ use feeds::NoFeeds;
 use live::{AgreementsLookup, LiveChecks, NotConfigured};
 use params::{InvalidParameter, Query};
 use psc_bridge::api::{
-    AccountProductView, AccountView, ContactView, ContactsView, Eligibility, ErrorBody, ErrorDetail, Freshness,
-    InstanceSource, InstanceSources, InstanceView, ReportFormat, Sources, SubscriberStatus, SyncView, Verdict,
+    AccountProductView, AccountView, AgreementBody, ContactView, ContactsView, Eligibility, ErrorBody, ErrorDetail,
+    Freshness, InstanceSource, InstanceSources, InstanceView, ReportFormat, Sources, SubscriberStatus, SyncView,
+    Verdict,
 };
 use psc_bridge::feeds::AccountFeeds;
 
@@ -661,8 +662,9 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: F
                     self.account_feeds(&account, None, request_id)
                 );
                 let (page, psc_eligible, freshness) = psc?;
+                let live = views::agreement_bodies(&agreements, &products);
                 let (sources, eligibility, eligibility_reason) =
-                    self.sources(&agreements, psc_eligible, &freshness, &found, now);
+                    self.sources(&agreements, &live, psc_eligible, &freshness, &found, now);
                 let subscriptions = views::subscriptions(&page.items);
                 let view = AccountView {
                     aws_account_id: account.as_str().to_owned(),
@@ -670,7 +672,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: F
                     eligibility,
                     eligibility_reason,
                     sources,
-                    agreements: views::agreement_bodies(&agreements, &products),
+                    agreements: live,
                     products: views::products(&subscriptions),
                     subscriptions,
                     contacts: views::contact_bodies(&page.items),
@@ -691,8 +693,9 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: F
                     self.account_feeds(&account, Some(&product), request_id)
                 );
                 let (page, psc_eligible, freshness) = psc?;
+                let live = views::agreement_bodies(&agreements, &products);
                 let (sources, eligibility, eligibility_reason) =
-                    self.sources(&agreements, psc_eligible, &freshness, &found, now);
+                    self.sources(&agreements, &live, psc_eligible, &freshness, &found, now);
                 let view = AccountProductView {
                     aws_account_id: account.as_str().to_owned(),
                     product_code: product.as_str().to_owned(),
@@ -700,7 +703,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: F
                     eligibility,
                     eligibility_reason,
                     sources,
-                    agreements: views::agreement_bodies(&agreements, &products),
+                    agreements: live,
                     subscriptions: views::subscriptions(&page.items),
                     contacts: views::contact_bodies(&page.items),
                     next_cursor: page.next_cursor,
@@ -895,6 +898,7 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: F
     fn sources(
         &self,
         agreements: &AgreementsLookup,
+        live: &[AgreementBody],
         psc_eligible: bool,
         freshness: &Freshness,
         found: &Result<AccountFeeds, AwsError>,
@@ -905,7 +909,8 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: F
             psc_contacts: views::psc_source(psc_eligible, freshness),
             data_feeds: feeds::data_feeds_source(found, self.usage_within_days, now),
         };
-        let (eligibility, reason) = feeds::decide(&sources.agreements, &sources.psc_contacts, &sources.data_feeds);
+        let (eligibility, reason) =
+            feeds::decide(&sources.agreements, live, &sources.psc_contacts, &sources.data_feeds);
         (sources, eligibility, reason)
     }
 

@@ -468,6 +468,18 @@ async fn the_usage_rule_outweighs_a_live_agreement_and_a_contact_but_not_a_new_s
     let new = get(&api, &format!("/accounts/{NEW_BUYER}"), "").await;
     assert_eq!(summary(&new.body), expect("eligible", "eligible", "notEligible", "notEligible"));
     assert_eq!(new.body["sources"]["dataFeeds"]["decidedByUsageRule"], false);
+    // An idle subscription in the feeds, and a new one to another product
+    // live: the new one stands.
+    agreements.insert(live_agreement("agmt-idle-new", IDLE, Q_ID, "ACTIVE"));
+    let products = format!("{PRODUCT}={P_ID},{Q_CODE}={Q_ID}");
+    let both = live_api(&feeds, &agreements, &instances, &products, Some(30));
+    let a = get(&both, &format!("/accounts/{IDLE}"), "").await;
+    assert_eq!(summary(&a.body), expect("eligible", "eligible", "notEligible", "notEligible"));
+    assert_eq!(a.body["sources"]["dataFeeds"]["decidedByUsageRule"], true);
+    assert_eq!(reason(&a.body), "an ACTIVE agreement for the product (Agreement API)");
+    // On the idle product's own route, the rule decides.
+    let p = get(&both, &format!("/accounts/{IDLE}/products/{PRODUCT}"), "").await;
+    assert_eq!(summary(&p.body), expect("notEligible", "eligible", "notEligible", "notEligible"));
 }
 
 // ------------------------------------------- SellerProducts from the feeds

@@ -286,8 +286,8 @@ impl Model<'_> {
         let psc = !contacts.is_empty();
         let seller = self.seller();
         let asked = !seller.is_empty() && product.is_none_or(|p| seller.contains(&p));
-        let (agreements, cached, agreement_ids) = if !asked {
-            (Verdict::NotConfigured, false, vec![])
+        let (agreements, cached, agreement_ids, live_active) = if !asked {
+            (Verdict::NotConfigured, false, vec![], vec![])
         } else {
             let cached = self.cached.contains(&account);
             if cached || agreements_do == Behaviour::Answers {
@@ -301,13 +301,22 @@ impl Model<'_> {
                     .collect();
                 let active = mine.iter().any(|g| g.status == "ACTIVE");
                 let ids = mine.iter().map(|g| agreement_id(self.case, g)).collect();
-                (if active { Verdict::Eligible } else { Verdict::NotEligible }, cached, ids)
+                let live_active = mine.iter().filter(|g| g.status == "ACTIVE").map(|g| g.product).collect();
+                (if active { Verdict::Eligible } else { Verdict::NotEligible }, cached, ids, live_active)
             } else {
-                (Verdict::Unavailable, false, vec![])
+                (Verdict::Unavailable, false, vec![], vec![])
             }
         };
         let (feeds, decided_by_usage_rule) = self.feeds(account, product);
-        let eligibility = if decided_by_usage_rule {
+        // A live ACTIVE agreement for a product the feeds do not show active
+        // is newer than the feeds: the usage rule has nothing to say of it.
+        let feeds_active = |p: &u8| {
+            self.case.feeds.as_ref().is_some_and(|f| {
+                f.agreements.iter().any(|g| g.acceptor == account && g.product == *p && g.status == "ACTIVE")
+            })
+        };
+        let live_new = live_active.iter().any(|p| !feeds_active(p));
+        let eligibility = if decided_by_usage_rule && !live_new {
             Eligibility::NotEligible
         } else if psc || agreements == Verdict::Eligible || feeds == Verdict::Eligible {
             Eligibility::Eligible
