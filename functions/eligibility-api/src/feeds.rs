@@ -326,14 +326,12 @@ pub const CSV_COLUMNS: [&str; 8] = [
 /// label and the time, empty before the first delivery), then the header
 /// row ([`CSV_COLUMNS`]) and one row per subscriber.
 pub fn subscribers_csv(view: &SubscribersView) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let as_of = view.as_of.map(|t| t.to_iso()).unwrap_or_default();
-    // Rows of different lengths: the as_of line has two cells.
-    let mut w2 = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    let _ = w2.write_record(["as_of", as_of.as_str()]);
-    let mut out = w2.into_inner().unwrap_or_default();
-    let _ = w.write_record(CSV_COLUMNS);
+    // Flexible: the as_of line has two cells, the table eight.
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
     let t = |t: Option<Timestamp>| t.map(|t| t.to_iso()).unwrap_or_default();
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(["as_of", t(view.as_of).as_str()]);
+    let _ = w.write_record(CSV_COLUMNS);
     for s in &view.subscribers {
         let _ = w.write_record([
             s.product_id.as_str(),
@@ -346,8 +344,7 @@ pub fn subscribers_csv(view: &SubscribersView) -> Vec<u8> {
             s.last_usage_date.as_deref().unwrap_or(""),
         ]);
     }
-    out.extend(w.into_inner().unwrap_or_default());
-    out
+    w.into_inner().unwrap_or_default()
 }
 
 /// `subscribers-<code>-<asOf date>.csv` (`subscribers-<code>.csv` before
