@@ -312,8 +312,9 @@ pub enum Verdict {
 pub enum Eligibility {
     /// A source says eligible.
     Eligible,
-    /// No source says eligible, and the sources that answered cover the
-    /// caller: the live Agreement API answered, or the feeds are fresh.
+    /// No source says eligible, and the live Agreement API answered (a
+    /// subscription of a minute ago would be in it); or the usage rule
+    /// (`SupportRequiresUsageWithinDays`) decided.
     NotEligible,
     /// No source says eligible, but none can rule it out: the caller may
     /// have subscribed since the feeds' `asOf`, and the live agreement check

@@ -747,6 +747,28 @@ impl FeedStore for MemoryFeeds {
 }
 
 impl MemoryFeeds {
+    /// Applies a feed's CSV as the ingest does (rows grouped by item, merged
+    /// into the items held): the lookups' tests fill the feeds with it.
+    /// Rejected rows are skipped.
+    pub fn load_csv<T: feeds::FeedRecord + feeds::Stored>(&self, csv: &str) {
+        let reader = feeds::FeedReader::<_, T>::new(csv.as_bytes()).expect("a feed's header");
+        let mut groups: BTreeMap<ItemKey, Vec<feeds::Versioned<T>>> = BTreeMap::new();
+        for row in reader {
+            if let Ok(feeds::Row::Valid(v)) = row
+                && let Ok(key) = v.record.item_key()
+            {
+                groups.entry(key).or_default().push(v);
+            }
+        }
+        let mut items = self.items.lock().unwrap();
+        for (key, rows) in groups {
+            let stored = items.get(&key).map(|i| i.versions.clone());
+            if let Ok(Some(item)) = feeds::merge(&key, stored.as_deref(), rows) {
+                items.insert(key, item);
+            }
+        }
+    }
+
     /// The items a query of table partition `pk` with sort-key `prefix` reads.
     fn partition(&self, pk: &str, prefix: &str) -> Vec<FeedItem> {
         let items = self.items.lock().unwrap();

@@ -1031,6 +1031,36 @@ fn eligibility_api_may_confirm_instances_and_search_only_its_own_agreements() {
     assert!(actions.iter().all(|a| !a.contains('*')), "no wildcard action: {actions:?}");
 }
 
+/// The usage rule: a String parameter, empty by default (no rule), in the
+/// Eligibility API group, passed to the API alone as
+/// `SUPPORT_REQUIRES_USAGE_WITHIN_DAYS` (the pattern itself is checked
+/// against the function's own parser in eligibility-api's openapi tests).
+#[test]
+fn the_usage_rule_is_a_parameter_of_the_eligibility_api_only() {
+    let t = template();
+    let p = section(&t, "Parameters").get("SupportRequiresUsageWithinDays").expect("SupportRequiresUsageWithinDays");
+    assert_eq!(str_at(p, &["Type"]), Some("String"));
+    assert_eq!(str_at(p, &["Default"]), Some(""), "no usage rule by default");
+    assert!(str_at(p, &["AllowedPattern"]).is_some_and(|a| a.starts_with("^$|")), "empty is allowed");
+    let groups = t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"].as_sequence().expect("groups");
+    let group = groups
+        .iter()
+        .find(|g| strings(g.get("Parameters")).contains(&"SupportRequiresUsageWithinDays".to_owned()))
+        .expect("in a parameter group");
+    assert_eq!(str_at(group, &["Label", "default"]), Some("Eligibility API"));
+    let api = props(resource(&t, "EligibilityApiFunction"));
+    assert_eq!(
+        api["Environment"]["Variables"].get("SUPPORT_REQUIRES_USAGE_WITHIN_DAYS").map(describe).as_deref(),
+        Some("Ref:SupportRequiresUsageWithinDays")
+    );
+    for (_, logical_id) in functions().iter().filter(|(_, id)| id != "EligibilityApiFunction") {
+        assert!(
+            !environment_of(&t, logical_id).contains("SUPPORT_REQUIRES_USAGE_WITHIN_DAYS"),
+            "{logical_id} has no use for the usage rule"
+        );
+    }
+}
+
 /// contact-events: the table's stream with both images, a batch-failure
 /// reporting event source mapping with bisect, bounded retries and an SQS
 /// on-failure destination with an alarm, and a bus only it may put events on.

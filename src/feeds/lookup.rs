@@ -250,3 +250,194 @@ pub async fn subscribers<L: FeedLookup>(
     }
     Ok(SubscriberPage { product: Some(product), as_of, subscribers, next_cursor })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The read side against the reference model: what [`account_feeds`] and
+    //! [`subscribers`] join from the stored items equals what
+    //! [`FeedState`](super::super::FeedState) folds from the same rows.
+
+    use super::*;
+    use crate::feeds::{
+        AccountRow, AgreementRow, DailyUsageRow, FeedReader, FeedRecord, FeedState, History, OfferProductRow,
+        ProductRow, Row,
+    };
+    use crate::memory::MemoryFeeds;
+    use crate::ports::FeedStore;
+
+    const ACCOUNT: &str = include_str!("../../tests/fixtures/feeds/account.csv");
+    const AGREEMENTS: &str = include_str!("../../tests/fixtures/feeds/agreements.csv");
+    const OFFER_PRODUCT: &str = include_str!("../../tests/fixtures/feeds/offer_product.csv");
+    const PRODUCT: &str = include_str!("../../tests/fixtures/feeds/product.csv");
+    const DAILY_USAGE: &str = include_str!("../../tests/fixtures/feeds/daily_usage.csv");
+
+    /// The fixtures, and a third buyer in the Account feed whose number is
+    /// 11 digits (`12345678` padded to `000012345678`), with an ACTIVE
+    /// agreement, no usage, and an offer the Offer-product feed does not
+    /// list for the product.
+    const MORE_ACCOUNTS: &str = "account_id,aws_account_id,valid_from,insert_date,update_date,delete_date\n\
+        Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8Nn7Mm6,12345678,2025-04-01T00:00:00Z,2025-04-02T00:00:00Z,2025-04-02T00:00:00Z,\n";
+    const MORE_AGREEMENTS: &str = "valid_from,insert_date,update_date,delete_date,status,agreement_id,\
+        acceptor_account_id,offer_id,start_time,end_time,acceptance_time\n\
+        2025-04-01T00:00:00Z,2025-04-02T00:00:00Z,2025-04-02T00:00:00Z,,ACTIVE,agmt-cccc0000dddd1111eeee2222f,\
+        Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8Nn7Mm6,offer-abcd1234efgh5,2025-04-01T00:00:00Z,,2025-04-01T00:00:00Z\n\
+        2025-04-01T00:00:00Z,2025-04-02T00:00:00Z,2025-04-02T00:00:00Z,,ACTIVE,agmt-cccc0000dddd1111eeee3333f,\
+        Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8Nn7Mm6,offer-other000000001,2025-04-01T00:00:00Z,,2025-04-01T00:00:00Z\n";
+
+    fn rows<T: FeedRecord>(csv: &str) -> Vec<Row<T>> {
+        FeedReader::<_, T>::new(csv.as_bytes()).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    fn history<T: FeedRecord + crate::feeds::Keyed>(csvs: &[&str]) -> History<T> {
+        let mut h = History::new();
+        for csv in csvs {
+            h.add_rows(rows::<T>(csv));
+        }
+        h
+    }
+
+    async fn both() -> (MemoryFeeds, FeedState) {
+        let feeds = MemoryFeeds::new();
+        feeds.load_csv::<AccountRow>(ACCOUNT);
+        feeds.load_csv::<AccountRow>(MORE_ACCOUNTS);
+        feeds.load_csv::<AgreementRow>(AGREEMENTS);
+        feeds.load_csv::<AgreementRow>(MORE_AGREEMENTS);
+        feeds.load_csv::<OfferProductRow>(OFFER_PRODUCT);
+        feeds.load_csv::<ProductRow>(PRODUCT);
+        feeds.load_csv::<DailyUsageRow>(DAILY_USAGE);
+        feeds.save_feeds_as_of(Timestamp::parse("2025-09-02T01:30:00.000Z").unwrap()).await.unwrap();
+        let state = FeedState {
+            accounts: history(&[ACCOUNT, MORE_ACCOUNTS]),
+            products: history(&[PRODUCT]),
+            offer_products: history(&[OFFER_PRODUCT]),
+            agreements: history(&[AGREEMENTS, MORE_AGREEMENTS]),
+            usage: history(&[DAILY_USAGE]),
+        };
+        (feeds, state)
+    }
+
+    fn aws(s: &str) -> AwsAccountId {
+        AwsAccountId::parse(s).unwrap()
+    }
+
+    /// (product id, agreement id, status, start, end, last usage) of the model.
+    type Line = (String, String, String, Option<Timestamp>, Option<Timestamp>, Option<Date>);
+
+    fn model_lines(state: &FeedState, account: &AwsAccountId) -> Vec<Line> {
+        let mut out: Vec<Line> = state
+            .subscriptions(account)
+            .into_iter()
+            .map(|s| {
+                let a = s.agreement;
+                (
+                    s.product_id.to_owned(),
+                    a.agreement_id.clone(),
+                    a.status.as_str().to_owned(),
+                    a.start_time,
+                    a.end_time,
+                    state.last_usage(account, s.product_id),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn read_lines(found: &AccountFeeds) -> Vec<Line> {
+        let mut out: Vec<Line> = found
+            .products
+            .iter()
+            .flat_map(|p| {
+                p.agreements.iter().map(|a| {
+                    (
+                        p.product_id.clone(),
+                        a.agreement_id.clone(),
+                        a.status.clone(),
+                        a.start_time,
+                        a.end_time,
+                        p.last_usage_date,
+                    )
+                })
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn account_feeds_agree_with_the_model() {
+        let (feeds, state) = both().await;
+        let code = ProductCode::parse("1a2b3c4d5e6f7g8h9i0jklmno").unwrap();
+        for account in ["012345678901", "210987654321", "000012345678", "999999999999"] {
+            let account = aws(account);
+            let found = account_feeds(&feeds, &account, None).await.unwrap();
+            assert_eq!(read_lines(&found), model_lines(&state, &account), "{account:?}");
+            let only = account_feeds(&feeds, &account, Some(&code)).await.unwrap();
+            assert_eq!(read_lines(&only), model_lines(&state, &account), "{account:?}, by code");
+            assert_eq!(found.as_of, Some(Timestamp::parse("2025-09-02T01:30:00.000Z").unwrap()));
+        }
+        // Spelled out: the ended agreement is CANCELLED, the soft-deleted
+        // usage row (2025-06-02) does not count, the padded number is found.
+        let ended = account_feeds(&feeds, &aws("012345678901"), None).await.unwrap();
+        assert_eq!(ended.products.len(), 1);
+        assert!(!ended.products[0].active());
+        assert_eq!(ended.products[0].agreements[0].status, "CANCELLED");
+        assert_eq!(ended.products[0].title.as_deref(), Some("Synthetic Analytics Platform"));
+        let payg = account_feeds(&feeds, &aws("210987654321"), None).await.unwrap();
+        assert_eq!(payg.products[0].last_usage_date, Some(time::macros::date!(2025 - 06 - 01)));
+        assert!(payg.products[0].active());
+        let padded = account_feeds(&feeds, &aws("000012345678"), None).await.unwrap();
+        assert_eq!(padded.products.len(), 1, "the unlisted offer is for no product");
+        assert_eq!(padded.products[0].last_usage_date, None);
+        let other = ProductCode::parse("zzzzzzzzzzzzzzzzzzzzzzzzz").unwrap();
+        assert!(account_feeds(&feeds, &aws("210987654321"), Some(&other)).await.unwrap().products.is_empty());
+    }
+
+    #[tokio::test]
+    async fn subscribers_agree_with_the_model_page_by_page() {
+        let (feeds, state) = both().await;
+        let code = ProductCode::parse("1a2b3c4d5e6f7g8h9i0jklmno").unwrap();
+        let bridge = state.bridge();
+        for active_only in [true, false] {
+            let mut expected: Vec<(Option<AwsAccountId>, String, String, Option<Date>)> = Vec::new();
+            for (_, rev) in state.agreements.effective_all() {
+                let a = &rev.record;
+                let for_product =
+                    a.offer_id.as_deref().is_some_and(|o| state.products_of_offer(o).contains("prod-syn0000000001"));
+                if !for_product || (active_only && a.status.as_str() != "ACTIVE") {
+                    continue;
+                }
+                let buyer = a.acceptor_account_id.as_ref().unwrap();
+                let account = bridge.iter().find(|(_, ids)| ids.contains(buyer)).map(|(aws, _)| (*aws).clone());
+                let usage = account.as_ref().and_then(|acc| state.last_usage(acc, "prod-syn0000000001"));
+                expected.push((account, a.agreement_id.clone(), a.status.as_str().to_owned(), usage));
+            }
+            expected.sort();
+            assert_eq!(expected.len(), if active_only { 2 } else { 3 }, "{expected:?}");
+            for limit in [1, 2, 10] {
+                let mut got = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let page = subscribers(&feeds, &code, active_only, cursor.as_deref(), limit).await.unwrap();
+                    assert_eq!(page.product.as_ref().map(|p| p.product_id.as_str()), Some("prod-syn0000000001"));
+                    assert!(page.subscribers.len() <= limit);
+                    got.extend(
+                        page.subscribers.into_iter().map(|s| {
+                            (s.aws_account_id, s.agreement.agreement_id, s.agreement.status, s.last_usage_date)
+                        }),
+                    );
+                    match page.next_cursor {
+                        Some(c) => cursor = Some(c),
+                        None => break,
+                    }
+                }
+                got.sort();
+                assert_eq!(got, expected, "active_only {active_only}, limit {limit}");
+            }
+        }
+        let unknown = ProductCode::parse("zzzzzzzzzzzzzzzzzzzzzzzzz").unwrap();
+        let page = subscribers(&feeds, &unknown, true, None, 10).await.unwrap();
+        assert!(page.product.is_none() && page.subscribers.is_empty() && page.next_cursor.is_none());
+        assert_eq!(subscribers(&feeds, &code, true, Some("not-a-cursor"), 10).await, Err(LookupError::BadCursor));
+    }
+}

@@ -8,19 +8,23 @@
 //!   [`ExportLog`]: `psc_bridge::aws::DynamoStore` in production,
 //!   `psc_bridge::memory::MemoryStore` in the handler tests; and, for the
 //!   live checks ([`live`]), [`InstanceConfirmer`] (EC2) and
-//!   [`AgreementSource`] (the Agreement API).
+//!   [`AgreementSource`] (the Agreement API); and [`FeedLookup`], the data
+//!   feeds (the same `DynamoStore` in production, [`feeds::NoFeeds`] by
+//!   default), for the `dataFeeds` source, the overall `eligibility`
+//!   ([`feeds`]) and the subscriber report.
 //! * [`Api::handle`]: request in, response out; never fails, never panics on
 //!   input. Every request ends in one audit line (target `audit`).
 //!
 //! `docs/api.md` describes the API for its users.
 
+pub mod feeds;
 pub mod live;
 pub mod params;
 pub mod views;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
@@ -37,15 +41,18 @@ use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
 use psc_bridge::entitlement::{InstanceCheck, Region, SellerProducts};
 use psc_bridge::metrics::Metrics;
 use psc_bridge::model::{Page, StoredContact};
-use psc_bridge::ports::{AgreementSource, ContactStore, ExportLog, InstanceConfirmer, LookupError};
+use psc_bridge::ports::{AgreementSource, ContactStore, ExportLog, FeedLookup, InstanceConfirmer, LookupError};
 use psc_bridge::sync::SyncState;
 
+use feeds::NoFeeds;
 use live::{AgreementsLookup, LiveChecks, NotConfigured};
 use params::{InvalidParameter, Query};
 use psc_bridge::api::{
-    AccountProductView, AccountView, ContactView, ContactsView, ErrorBody, ErrorDetail, Freshness, InstanceSource,
-    InstanceSources, InstanceView, Sources, SyncView, Verdict,
+    AccountProductView, AccountView, AgreementBody, ContactView, ContactsView, Eligibility, ErrorBody, ErrorDetail,
+    Freshness, InstanceSource, InstanceSources, InstanceView, ReportFormat, Sources, SubscriberStatus, SyncView,
+    Verdict,
 };
+use psc_bridge::feeds::AccountFeeds;
 
 // ------------------------------------------------------------------ routes
 
@@ -58,6 +65,7 @@ pub enum Endpoint {
     ContactByGuid,
     SyncStatus,
     Instance,
+    Subscribers,
 }
 
 /// One route: method, path template (API Gateway syntax) and what it answers.
@@ -95,6 +103,12 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/contacts", endpoint: Endpoint::ContactsByEmail, query: &["email"] },
     Route { method: "GET", path: "/contacts/{customerGuid}", endpoint: Endpoint::ContactByGuid, query: &[] },
     Route { method: "GET", path: "/sync", endpoint: Endpoint::SyncStatus, query: &["limit"] },
+    Route {
+        method: "GET",
+        path: "/products/{productCode}/subscribers",
+        endpoint: Endpoint::Subscribers,
+        query: &["status", "format", "limit", "cursor"],
+    },
 ];
 
 /// The outcome of matching a request against [`ROUTES`].
@@ -152,6 +166,8 @@ pub struct Config {
     pub agreements_timeout: Duration,
     /// `AGREEMENTS_CACHE_SECONDS`: how long a warm function reuses an account's agreements.
     pub agreements_cache_ttl: Duration,
+    /// `SUPPORT_REQUIRES_USAGE_WITHIN_DAYS`: the usage rule (`None`: none).
+    pub usage_within_days: Option<u32>,
 }
 
 impl Config {
@@ -187,9 +203,25 @@ impl Config {
                     })?)
                 }
             },
+            usage_within_days: usage_within_days(&env_or("SUPPORT_REQUIRES_USAGE_WITHIN_DAYS", ""))?,
         })
     }
 }
+
+/// `SUPPORT_REQUIRES_USAGE_WITHIN_DAYS`: empty for no usage rule, else a
+/// whole number of days from 1 to [`MAX_USAGE_WITHIN_DAYS`].
+pub fn usage_within_days(raw: &str) -> Result<Option<u32>, ConfigError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_var("SUPPORT_REQUIRES_USAGE_WITHIN_DAYS", raw, |v| match v.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_USAGE_WITHIN_DAYS).contains(&n) => Ok(Some(n)),
+        _ => Err(format!("must be empty (no usage rule) or a whole number of days from 1 to {MAX_USAGE_WITHIN_DAYS}")),
+    })
+}
+
+/// The longest usage rule (ten years), as the template's `AllowedPattern`.
+pub const MAX_USAGE_WITHIN_DAYS: u32 = 3650;
 
 // ----------------------------------------------------------------- callers
 
@@ -275,6 +307,7 @@ pub enum KeyKind {
     Guid,
     Sync,
     Instance,
+    Report,
     None,
 }
 
@@ -287,6 +320,7 @@ impl KeyKind {
             Self::Guid => "guid",
             Self::Sync => "sync",
             Self::Instance => "instance",
+            Self::Report => "report",
             Self::None => "none",
         }
     }
@@ -369,11 +403,31 @@ impl From<LookupError> for ErrorReply {
     }
 }
 
-/// A lookup's answer: the body and the number of results (audit).
+/// A lookup's answer: the body and the number of results (audit); JSON
+/// unless `csv` names the download's file and next cursor.
 struct Reply {
     body: Vec<u8>,
     results: usize,
+    csv: Option<CsvDownload>,
 }
+
+struct CsvDownload {
+    filename: String,
+    next_cursor: Option<String>,
+}
+
+impl Reply {
+    fn json(body: Vec<u8>, results: usize) -> Self {
+        Self { body, results, csv: None }
+    }
+}
+
+/// The response header that carries the CSV report's next cursor.
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// How long a warm function reuses the products the feeds list (in place of
+/// an empty `SellerProducts`): one query every few minutes, not per lookup.
+pub const FEED_PRODUCTS_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// How long a warm function reuses the sync state it read for the
 /// freshness of its answers. The watermark only moves forward (short of an
@@ -383,9 +437,12 @@ pub const FRESHNESS_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// The API: the lookups, the live checks, a clock, the freshness cache, and
 /// the metrics it emits on internal errors.
-pub struct Api<S, E = NotConfigured, G = NotConfigured> {
+pub struct Api<S, E = NotConfigured, G = NotConfigured, F = NoFeeds> {
     store: S,
     live: LiveChecks<E, G>,
+    feeds: F,
+    usage_within_days: Option<u32>,
+    products_cache: Mutex<Option<(Instant, Arc<SellerProducts>)>>,
     default_region: Region,
     metrics: Option<Metrics>,
     clock: fn() -> Timestamp,
@@ -406,6 +463,9 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
         Self {
             store,
             live,
+            feeds: NoFeeds,
+            usage_within_days: None,
+            products_cache: Mutex::new(None),
             default_region: Region::parse("us-east-1").expect("a known region"),
             metrics: None,
             clock: Timestamp::now,
@@ -414,8 +474,33 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
         }
     }
 
+    /// Reads the data feeds through `feeds` (the same table as the store,
+    /// in production).
+    pub fn with_feeds<F2: FeedLookup>(self, feeds: F2) -> Api<S, E, G, F2> {
+        Api {
+            store: self.store,
+            live: self.live,
+            feeds,
+            usage_within_days: self.usage_within_days,
+            products_cache: Mutex::new(None),
+            default_region: self.default_region,
+            metrics: self.metrics,
+            clock: self.clock,
+            cache_ttl: self.cache_ttl,
+            sync_cache: self.sync_cache,
+        }
+    }
+}
+
+impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource, F: FeedLookup> Api<S, E, G, F> {
     pub fn live(&self) -> &LiveChecks<E, G> {
         &self.live
+    }
+
+    /// The usage rule, `SupportRequiresUsageWithinDays` (`None`: none).
+    pub fn with_usage_rule(mut self, within_days: Option<u32>) -> Self {
+        self.usage_within_days = within_days;
+        self
     }
 
     /// The region of instance checks that name none: the function's own.
@@ -511,7 +596,10 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
             Ok(query) => self.answer(route.endpoint, &params, &query, request_id).await,
         };
         let (response, results) = match result {
-            Ok(a) => (json_response(StatusCode::OK, a.body), a.results),
+            Ok(a) => {
+                let results = a.results;
+                (reply_response(a), results)
+            }
             Err(ErrorReply::Invalid(e)) => {
                 (error_response(StatusCode::BAD_REQUEST, "InvalidParameter", Some(&e.field), &e.message, None, None), 0)
             }
@@ -567,60 +655,68 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 let account = params::account_id(param(p, 0))?;
                 let (limit, cursor) = (params::limit(q.get("limit"))?, params::cursor(q.get("cursor"))?);
                 let now = (self.clock)();
-                let (psc, agreements) = tokio::join!(
+                let products = self.seller_products(request_id).await;
+                let (psc, agreements, found) = tokio::join!(
                     self.account_page(&account, None, cursor, limit),
-                    self.agreements(&account, None, now, request_id)
+                    self.agreements(&products, &account, None, now, request_id),
+                    self.account_feeds(&account, None, request_id)
                 );
                 let (page, psc_eligible, freshness) = psc?;
+                let live = views::agreement_bodies(&agreements, &products);
+                let (sources, eligibility, eligibility_reason) =
+                    self.sources(&agreements, &live, psc_eligible, &freshness, &found, now);
                 let subscriptions = views::subscriptions(&page.items);
                 let view = AccountView {
                     aws_account_id: account.as_str().to_owned(),
-                    eligible: psc_eligible || agreements.has_active(),
-                    sources: Sources {
-                        agreements: views::agreements_source(&agreements, now),
-                        psc_contacts: views::psc_source(psc_eligible, &freshness),
-                    },
-                    agreements: views::agreement_bodies(&agreements, &self.live.products),
+                    eligible: eligibility == Eligibility::Eligible,
+                    eligibility,
+                    eligibility_reason,
+                    sources,
+                    agreements: live,
                     products: views::products(&subscriptions),
                     subscriptions,
                     contacts: views::contact_bodies(&page.items),
                     next_cursor: page.next_cursor,
                     freshness,
                 };
-                Ok(Reply { body: to_json(&view)?, results: page.items.len() })
+                Ok(Reply::json(to_json(&view)?, page.items.len()))
             }
             Endpoint::AccountProduct => {
                 let account = params::account_id(param(p, 0))?;
                 let product = params::product_code(param(p, 1))?;
                 let (limit, cursor) = (params::limit(q.get("limit"))?, params::cursor(q.get("cursor"))?);
                 let now = (self.clock)();
-                let (psc, agreements) = tokio::join!(
+                let products = self.seller_products(request_id).await;
+                let (psc, agreements, found) = tokio::join!(
                     self.account_page(&account, Some(&product), cursor, limit),
-                    self.agreements(&account, Some(&product), now, request_id)
+                    self.agreements(&products, &account, Some(&product), now, request_id),
+                    self.account_feeds(&account, Some(&product), request_id)
                 );
                 let (page, psc_eligible, freshness) = psc?;
+                let live = views::agreement_bodies(&agreements, &products);
+                let (sources, eligibility, eligibility_reason) =
+                    self.sources(&agreements, &live, psc_eligible, &freshness, &found, now);
                 let view = AccountProductView {
                     aws_account_id: account.as_str().to_owned(),
                     product_code: product.as_str().to_owned(),
-                    eligible: psc_eligible || agreements.has_active(),
-                    sources: Sources {
-                        agreements: views::agreements_source(&agreements, now),
-                        psc_contacts: views::psc_source(psc_eligible, &freshness),
-                    },
-                    agreements: views::agreement_bodies(&agreements, &self.live.products),
+                    eligible: eligibility == Eligibility::Eligible,
+                    eligibility,
+                    eligibility_reason,
+                    sources,
+                    agreements: live,
                     subscriptions: views::subscriptions(&page.items),
                     contacts: views::contact_bodies(&page.items),
                     next_cursor: page.next_cursor,
                     freshness,
                 };
-                Ok(Reply { body: to_json(&view)?, results: page.items.len() })
+                Ok(Reply::json(to_json(&view)?, page.items.len()))
             }
             Endpoint::ContactsByEmail => {
                 let email = params::email(q.get("email"))?;
                 let (contacts, state) = self.with_sync_state(self.store.contacts_by_email(email)).await;
                 let (contacts, freshness) = (contacts?, self.freshness(&state?));
                 let view = ContactsView { contacts: views::contact_bodies(&contacts), freshness };
-                Ok(Reply { body: to_json(&view)?, results: contacts.len() })
+                Ok(Reply::json(to_json(&view)?, contacts.len()))
             }
             Endpoint::ContactByGuid => {
                 let guid = params::customer_guid(param(p, 0))?;
@@ -633,9 +729,10 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                     });
                 };
                 let view = ContactView { contact: views::contact_body(&contact), freshness };
-                Ok(Reply { body: to_json(&view)?, results: 1 })
+                Ok(Reply::json(to_json(&view)?, 1))
             }
-            Endpoint::Instance => self.instance(p, q).await,
+            Endpoint::Instance => self.instance(p, q, request_id).await,
+            Endpoint::Subscribers => self.subscribers(p, q).await,
             Endpoint::SyncStatus => {
                 let limit = params::exports_limit(q.get("limit"))?;
                 // Always read: operators check here right after an export.
@@ -648,23 +745,24 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                     exports: exports.iter().map(views::export_body).collect(),
                     freshness: self.freshness(&state),
                 };
-                Ok(Reply { body: to_json(&view)?, results: exports.len() })
+                Ok(Reply::json(to_json(&view)?, exports.len()))
             }
         }
     }
 
     /// `GET /accounts/{awsAccountId}/instances/{instanceId}?productCode=&region=`
-    async fn instance(&self, p: &[String], q: &Query) -> Result<Reply, ErrorReply> {
+    async fn instance(&self, p: &[String], q: &Query, request_id: &str) -> Result<Reply, ErrorReply> {
         let account = params::account_id(param(p, 0))?;
         let instance = params::instance_id(param(p, 1))?;
         let product = params::required_product_code(q.get("productCode"))?;
         let region = params::region(q.get("region"), &self.default_region)?;
-        if self.live.products.is_empty() {
+        let products = self.seller_products(request_id).await;
+        if products.is_empty() {
             return Err(ErrorReply::NotConfigured(
                 "no products are configured (stack parameter SellerProducts), so the instance check is off",
             ));
         }
-        if self.live.products.by_code(&product).is_none() {
+        if products.by_code(&product).is_none() {
             return Err(InvalidParameter::new(
                 "productCode",
                 "is not one of the seller's products (stack parameter SellerProducts)",
@@ -718,19 +816,115 @@ impl<S: ContactStore + ExportLog, E: InstanceConfirmer, G: AgreementSource> Api<
                 },
             },
         };
-        Ok(Reply { body: to_json(&view)?, results: 1 })
+        Ok(Reply::json(to_json(&view)?, 1))
+    }
+
+    /// `GET /products/{productCode}/subscribers?status=&format=&limit=&cursor=`
+    async fn subscribers(&self, p: &[String], q: &Query) -> Result<Reply, ErrorReply> {
+        let code = params::product_code(param(p, 0))?;
+        let status = params::subscriber_status(q.get("status"))?;
+        let format = params::report_format(q.get("format"))?;
+        let limit = params::report_limit(q.get("limit"))?;
+        let cursor = params::cursor(q.get("cursor"))?;
+        let active_only = status == SubscriberStatus::Active;
+        let page = psc_bridge::feeds::subscribers(&self.feeds, &code, active_only, cursor, limit as usize).await?;
+        let view = feeds::subscribers_view(&code, status, &page, (self.clock)());
+        let results = view.subscribers.len();
+        match format {
+            ReportFormat::Json => Ok(Reply::json(to_json(&view)?, results)),
+            ReportFormat::Csv => Ok(Reply {
+                body: feeds::subscribers_csv(&view),
+                results,
+                csv: Some(CsvDownload { filename: feeds::csv_filename(&view), next_cursor: view.next_cursor }),
+            }),
+        }
+    }
+
+    /// The seller's products for the live checks: `SellerProducts`, or when
+    /// it is empty the products the data feeds list (read once every
+    /// [`FEED_PRODUCTS_CACHE_TTL`] by a warm function; a failed read is
+    /// logged and answered as none, and not cached).
+    async fn seller_products(&self, request_id: &str) -> Arc<SellerProducts> {
+        if !self.live.products.is_empty() || !self.live.products_from_feeds {
+            return Arc::new(self.live.products.clone());
+        }
+        if let Ok(cache) = self.products_cache.lock()
+            && let Some((at, products)) = cache.as_ref()
+            && at.elapsed() < FEED_PRODUCTS_CACHE_TTL
+        {
+            return products.clone();
+        }
+        match self.feeds.feed_products().await {
+            Ok(list) => {
+                let products = Arc::new(feeds::products_from_feeds(&list));
+                if let Ok(mut cache) = self.products_cache.lock() {
+                    *cache = Some((Instant::now(), products.clone()));
+                }
+                products
+            }
+            Err(e) => {
+                warn!(
+                    request_id,
+                    operation = e.operation,
+                    code = %e.code().unwrap_or("-"),
+                    "feed products unavailable: live checks without seller products"
+                );
+                Arc::new(SellerProducts::default())
+            }
+        }
+    }
+
+    /// What the data feeds say of the account (and product); a failure is
+    /// logged, and the `dataFeeds` source says `unavailable`.
+    async fn account_feeds(
+        &self,
+        account: &AwsAccountId,
+        product: Option<&ProductCode>,
+        request_id: &str,
+    ) -> Result<AccountFeeds, AwsError> {
+        let found = psc_bridge::feeds::account_feeds(&self.feeds, account, product).await;
+        if let Err(e) = &found {
+            warn!(
+                request_id,
+                operation = e.operation,
+                code = %e.code().unwrap_or("-"),
+                "data feeds unavailable: answering without them"
+            );
+        }
+        found
+    }
+
+    /// The three sources, the overall eligibility and its reason.
+    fn sources(
+        &self,
+        agreements: &AgreementsLookup,
+        live: &[AgreementBody],
+        psc_eligible: bool,
+        freshness: &Freshness,
+        found: &Result<AccountFeeds, AwsError>,
+        now: Timestamp,
+    ) -> (Sources, Eligibility, String) {
+        let sources = Sources {
+            agreements: views::agreements_source(agreements, now),
+            psc_contacts: views::psc_source(psc_eligible, freshness),
+            data_feeds: feeds::data_feeds_source(found, self.usage_within_days, now),
+        };
+        let (eligibility, reason) =
+            feeds::decide(&sources.agreements, live, &sources.psc_contacts, &sources.data_feeds);
+        (sources, eligibility, reason)
     }
 
     /// The account's agreements, never an error: a failure is logged (with
     /// the missing permission when refused) and answered as unavailable.
     async fn agreements(
         &self,
+        products: &SellerProducts,
         account: &AwsAccountId,
         product: Option<&ProductCode>,
         now: Timestamp,
         request_id: &str,
     ) -> AgreementsLookup {
-        let (lookup, error) = self.live.agreements(account, product, now).await;
+        let (lookup, error) = self.live.agreements(products, account, product, now).await;
         if let AgreementsLookup::Unavailable(why) = &lookup {
             let (code, permission) = match &error {
                 Some(e) => (
@@ -821,6 +1015,7 @@ fn audit_key(endpoint: Endpoint, p: &[String]) -> (KeyKind, Option<String>) {
         Endpoint::ContactByGuid => (KeyKind::Guid, Some(param(p, 0).to_owned())),
         Endpoint::SyncStatus => (KeyKind::Sync, None),
         Endpoint::Instance => (KeyKind::Instance, Some(format!("{}/{}", param(p, 0), param(p, 1)))),
+        Endpoint::Subscribers => (KeyKind::Report, Some(param(p, 0).to_owned())),
     }
 }
 
@@ -842,6 +1037,22 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     // Contact data: no cache may keep it.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn reply_response(reply: Reply) -> Response<Body> {
+    let Some(csv) = reply.csv else { return json_response(StatusCode::OK, reply.body) };
+    let mut r = Response::new(Body::from(reply.body));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Product codes are letters and digits, the date digits: always a valid value.
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", csv.filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(v) = csv.next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(NEXT_CURSOR_HEADER, v);
+    }
     r
 }
 

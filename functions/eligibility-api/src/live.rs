@@ -101,7 +101,11 @@ struct Cached {
 
 /// The live checks and their cache.
 pub struct LiveChecks<E, G> {
+    /// `SellerProducts`; when empty, the API uses the products the data
+    /// feeds list instead (if `products_from_feeds`).
     pub products: SellerProducts,
+    /// False for [`LiveChecks::off`], whose ports are never to be called.
+    pub products_from_feeds: bool,
     pub instances: E,
     pub agreements: G,
     pub agreements_timeout: Duration,
@@ -111,7 +115,7 @@ pub struct LiveChecks<E, G> {
 
 impl LiveChecks<NotConfigured, NotConfigured> {
     pub fn off() -> Self {
-        Self::new(SellerProducts::default(), NotConfigured, NotConfigured)
+        Self { products_from_feeds: false, ..Self::new(SellerProducts::default(), NotConfigured, NotConfigured) }
     }
 }
 
@@ -119,6 +123,7 @@ impl<E: InstanceConfirmer, G: AgreementSource> LiveChecks<E, G> {
     pub fn new(products: SellerProducts, instances: E, agreements: G) -> Self {
         Self {
             products,
+            products_from_feeds: true,
             instances,
             agreements,
             agreements_timeout: DEFAULT_AGREEMENTS_TIMEOUT,
@@ -138,24 +143,26 @@ impl<E: InstanceConfirmer, G: AgreementSource> LiveChecks<E, G> {
         self
     }
 
-    /// The account's agreements for `product` (or for every seller product),
-    /// from the cache or the source, within the timeout. The error, when
-    /// there is one, is for the log: the answer only says "unavailable".
+    /// The account's agreements for `product` (or for every one of
+    /// `products`, the seller's), from the cache or the source, within the
+    /// timeout. The error, when there is one, is for the log: the answer
+    /// only says "unavailable".
     pub async fn agreements(
         &self,
+        products: &SellerProducts,
         account: &AwsAccountId,
         product: Option<&ProductCode>,
         now: Timestamp,
     ) -> (AgreementsLookup, Option<AwsError>) {
-        if self.products.is_empty() {
+        if products.is_empty() {
             return (AgreementsLookup::NotConfigured, None);
         }
         let wanted: Vec<&str> = match product {
-            Some(code) => match self.products.by_code(code) {
+            Some(code) => match products.by_code(code) {
                 Some(p) => vec![p.product_id.as_str()],
                 None => return (AgreementsLookup::NotConfigured, None),
             },
-            None => self.products.iter().map(|p| p.product_id.as_str()).collect(),
+            None => products.iter().map(|p| p.product_id.as_str()).collect(),
         };
         let (all, as_of, cached) = match self.cached(account) {
             Some((as_of, all)) => (all, as_of, true),

@@ -25,9 +25,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     )
     .with_agreements_timeout(config.agreements_timeout)
     .with_cache_ttl(config.agreements_cache_ttl);
-    let api = Api::with_live_checks(store, live)
+    // The data feeds live in the same table: the same client reads them.
+    let api = Api::with_live_checks(store.clone(), live)
         .with_default_region(config.default_region)
-        .with_metrics(Metrics::new(config.metrics_namespace));
+        .with_metrics(Metrics::new(config.metrics_namespace))
+        .with_feeds(store)
+        .with_usage_rule(config.usage_within_days);
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| api.serve(req))).await
 }

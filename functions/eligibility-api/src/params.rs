@@ -3,6 +3,7 @@
 //! Every refusal names the field and says what shape is expected; none
 //! echoes the value (it may be an email address).
 
+use psc_bridge::api::{ReportFormat, SubscriberStatus};
 use psc_bridge::domain::{AwsAccountId, Guid, ProductCode};
 use psc_bridge::entitlement::{InstanceId, Region};
 
@@ -22,6 +23,10 @@ impl InvalidParameter {
 /// Page size of the account listings.
 pub const DEFAULT_LIMIT: i32 = 50;
 pub const MAX_LIMIT: i32 = 100;
+/// The subscriber report's default page (`limit` absent).
+pub const DEFAULT_REPORT_LIMIT: i32 = 100;
+/// The subscriber report's largest page.
+pub const MAX_REPORT_LIMIT: i32 = 500;
 /// Exports listed by `GET /sync`.
 pub const DEFAULT_EXPORTS: i32 = 10;
 pub const MAX_EXPORTS: i32 = 50;
@@ -104,6 +109,30 @@ fn bounded(field: &str, raw: Option<&str>, default: i32, max: i32) -> Result<i32
     match raw.parse::<i32>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(bad()),
+    }
+}
+
+/// The subscriber report's page size: 1 to [`MAX_REPORT_LIMIT`], default
+/// [`DEFAULT_REPORT_LIMIT`].
+pub fn report_limit(raw: Option<&str>) -> Result<i32, InvalidParameter> {
+    bounded("limit", raw, DEFAULT_REPORT_LIMIT, MAX_REPORT_LIMIT)
+}
+
+/// `status=active|all` (default `active`).
+pub fn subscriber_status(raw: Option<&str>) -> Result<SubscriberStatus, InvalidParameter> {
+    match raw {
+        None | Some("active") => Ok(SubscriberStatus::Active),
+        Some("all") => Ok(SubscriberStatus::All),
+        Some(_) => Err(InvalidParameter::new("status", "must be active or all")),
+    }
+}
+
+/// `format=json|csv` (default `json`).
+pub fn report_format(raw: Option<&str>) -> Result<ReportFormat, InvalidParameter> {
+    match raw {
+        None | Some("json") => Ok(ReportFormat::Json),
+        Some("csv") => Ok(ReportFormat::Csv),
+        Some(_) => Err(InvalidParameter::new("format", "must be json or csv")),
     }
 }
 

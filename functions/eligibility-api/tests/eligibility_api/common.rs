@@ -42,7 +42,13 @@ pub fn answer(r: Response<Body>) -> ApiResponse {
         Body::Empty => String::new(),
         _ => panic!("unexpected body type"),
     };
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
+    let csv = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/csv"));
+    // A CSV download (the subscriber report) has no JSON body: `text` holds it.
+    let body = if csv {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+    };
     ApiResponse { status, headers, body, text }
 }
 

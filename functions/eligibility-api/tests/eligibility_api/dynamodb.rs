@@ -2,7 +2,8 @@
 //! the ingest path (`ingest_export::apply_export`, and the whole
 //! `Ingest` for the sync status), never hand-inserted, then read through the
 //! router with the fixture events. The read side and the write side cannot
-//! drift apart unnoticed.
+//! drift apart unnoticed. The data feeds are merged as ingest-feeds merges
+//! them (`MemoryFeeds::load_csv`) and written through the adapter.
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
@@ -282,5 +283,60 @@ async fn sync_status_after_an_export_delivered_through_ingest() {
     // And every lookup says the same.
     let a = get(&api, &event_json("api-get-account")).await;
     assert_eq!(a.body["freshness"]["watermark"], end);
+    assert_logs_clean("");
+}
+
+/// The data feeds on DynamoDB Local: the tests' feeds (`feeds.rs`), merged
+/// as the ingest merges them and written through the adapter's own
+/// `put_feed_items`, answer through `DynamoStore`'s `FeedLookup` exactly as
+/// they do in memory: the `dataFeeds` source and eligibility of every
+/// account of the data set, and the subscriber report page by page.
+#[tokio::test]
+async fn the_data_feeds_answer_on_dynamodb_as_in_memory() {
+    use crate::feeds::{AS_OF, ENDED, Feeds, GUIDE, IDLE, NEW_BUYER, NOBODY, USED, report, rows};
+    use psc_bridge::ports::FeedStore;
+
+    let env = Env::new().await;
+    env.apply(&guide_csv(), "guide-sample").await;
+    let memory = Feeds::applied().await;
+    env.store.put_feed_items(&memory.inner.items()).await.expect("feed items written");
+    env.store.save_feeds_as_of(Timestamp::parse(AS_OF).unwrap()).await.unwrap();
+    for rule in [None, Some(30)] {
+        let on_ddb = Api::new(env.store.clone()).with_clock(now).with_feeds(env.store.clone()).with_usage_rule(rule);
+        let in_memory = crate::feeds::api(&memory, rule);
+        for account in [USED, IDLE, ENDED, GUIDE, NOBODY, NEW_BUYER] {
+            for path in [format!("/accounts/{account}"), format!("/accounts/{account}/products/{PRODUCT}")] {
+                let event = with_path(event_json("api-get-account"), "GET", &path);
+                let d = answer(on_ddb.handle(request(&event)).await);
+                let m = answer(in_memory.handle(request(&event)).await);
+                assert_eq!(d.status, 200, "{}", d.text);
+                for member in ["eligibility", "eligibilityReason", "eligible"] {
+                    assert_eq!(d.body[member], m.body[member], "{path} {rule:?}: {member}");
+                }
+                assert_eq!(d.body["sources"]["dataFeeds"], m.body["sources"]["dataFeeds"], "{path} {rule:?}");
+            }
+        }
+        for status in ["active", "all"] {
+            let whole = report(&on_ddb, PRODUCT, &format!("status={status}")).await;
+            let mine = report(&in_memory, PRODUCT, &format!("status={status}")).await;
+            assert_eq!(whole.status, 200, "{}", whole.text);
+            assert_eq!(whole.body, mine.body, "status={status}");
+            let mut seen = Vec::new();
+            let mut query = format!("status={status}&limit=1");
+            for _ in 0..10 {
+                let page = report(&on_ddb, PRODUCT, &query).await;
+                assert_eq!(page.status, 200, "{}", page.text);
+                seen.extend(rows(&page.body));
+                match page.body["nextCursor"].as_str() {
+                    Some(c) => query = format!("status={status}&limit=1&cursor={c}"),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, rows(&whole.body), "status={status}, a row a page");
+            let csv_d = report(&on_ddb, PRODUCT, &format!("status={status}&format=csv")).await;
+            let csv_m = report(&in_memory, PRODUCT, &format!("status={status}&format=csv")).await;
+            assert_eq!(csv_d.text, csv_m.text);
+        }
+    }
     assert_logs_clean("");
 }

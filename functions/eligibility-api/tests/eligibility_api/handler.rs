@@ -575,6 +575,17 @@ async fn every_lookup_is_audited_with_caller_route_kind_and_count() {
         ),
         ("api-anonymous-get-sync", "audit-anon", "none", "anonymous", "/sync", "sync", None, 1, 200),
         (
+            "api-get-subscribers",
+            "audit-report",
+            "iam",
+            "arn:aws:sts::123456789012:assumed-role/SupportStaff/support-agent",
+            "/products/{productCode}/subscribers",
+            "report",
+            Some(PRODUCT),
+            0,
+            200,
+        ),
+        (
             "api-get-account-bad-id",
             "audit-400",
             "iam",

@@ -146,6 +146,26 @@ fn template_wires_exactly_the_routes_served_to_the_function() {
     }
 }
 
+/// `SupportRequiresUsageWithinDays`'s `AllowedPattern` lets through exactly
+/// the values the function accepts (a value CloudFormation lets through
+/// must not fail the function's init).
+#[test]
+fn the_usage_rule_parameter_admits_what_the_function_accepts() {
+    let t = yaml("template.yaml");
+    let pattern = t["Parameters"]["SupportRequiresUsageWithinDays"]["AllowedPattern"].as_str().expect("AllowedPattern");
+    let pattern = regex::Regex::new(pattern).expect("a valid pattern");
+    let mut values: Vec<String> = (0..=4000).map(|n| n.to_string()).collect();
+    values.extend(["", "01", "0010", "-1", "1.5", "abc", "36500", "1e3"].map(str::to_owned));
+    for v in &values {
+        let parsed = eligibility_api::usage_within_days(v);
+        assert_eq!(pattern.is_match(v), parsed.is_ok() && !v.starts_with('0'), "{v:?}: {parsed:?}");
+    }
+    assert_eq!(eligibility_api::usage_within_days("").unwrap(), None);
+    assert_eq!(eligibility_api::usage_within_days("3650").unwrap(), Some(3650));
+    let e = eligibility_api::usage_within_days("0").unwrap_err().to_string();
+    assert!(e.contains("SUPPORT_REQUIRES_USAGE_WITHIN_DAYS"), "the error names the variable: {e}");
+}
+
 // ------------------------------------------- the schemas against the types
 
 /// The OpenAPI document as JSON, to walk beside the answers.
@@ -274,6 +294,8 @@ fn openapi_schemas_are_the_contracts_types() {
     check_answer(&doc, "ContactsView", examples::contacts());
     check_answer(&doc, "ContactView", examples::contact_view());
     check_answer(&doc, "SyncView", examples::sync());
+    check_answer(&doc, "SubscribersView", examples::subscribers());
+    check_answer(&doc, "DataFeedsSource", examples::data_feeds());
     check_answer(&doc, "Error", ErrorBody { freshness: None, ..examples::error() });
     let mut not_found = examples::error();
     (not_found.error.field, not_found.error.request_id) = (None, None);
@@ -286,6 +308,7 @@ fn openapi_schemas_are_the_contracts_types() {
         ("/contacts", "ContactsView"),
         ("/contacts/{customerGuid}", "ContactView"),
         ("/sync", "SyncView"),
+        ("/products/{productCode}/subscribers", "SubscribersView"),
     ] {
         let answer = &doc["paths"][route]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
         assert_eq!(answer.as_str(), Some(format!("#/components/schemas/{schema}").as_str()), "{route}");

@@ -1,12 +1,16 @@
 //! A model-based test of the eligibility answer: random sources (PSC
 //! contacts with deletions, the seller's products, purchase agreements,
-//! EC2 instances) and a random run of lookups, each with what the Agreement
-//! API and EC2 do at that moment (answer, throttle, fail, refuse, answer too
-//! late). A small reference model in this file computes each verdict from
-//! the sources; the handler, on the in-memory ports, must agree: the
-//! `eligible` flag, each source's verdict, the agreements and contacts
-//! listed (over every page), whether the agreements came from the cache,
-//! and the status of an answer without a verdict (400, 500, 503).
+//! EC2 instances, the data feeds' agreements and usage, or no feeds, and
+//! the usage rule) and a random run of lookups, each with what the
+//! Agreement API and EC2 do at that moment (answer, throttle, fail, refuse,
+//! answer too late). A small reference model in this file computes each
+//! verdict from the sources; the handler, on the in-memory ports, must
+//! agree: `eligibility` and the `eligible` flag, each source's verdict
+//! (and whether the usage rule decided the feeds'), the agreements and
+//! contacts listed (over every page), whether the agreements came from the
+//! cache, and the status of an answer without a verdict (400, 500, 503).
+//! With no `SellerProducts` and feeds applied, the live checks use the
+//! feeds' products.
 //!
 //! Cases: [`CASES`] by default, `PROPTEST_CASES` to change (see
 //! docs/reliability.md for the long run).
@@ -23,12 +27,14 @@ use eligibility_api::live::LiveChecks;
 use lambda_http::Body;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-use psc_bridge::api::{AccountProductView, AccountView, ErrorBody, InstanceView, Verdict};
+use psc_bridge::api::{AccountProductView, AccountView, Eligibility, ErrorBody, InstanceView, Verdict};
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
 use psc_bridge::entitlement::{Agreement, InstanceId, Region, SellerProducts};
 use psc_bridge::export_csv::{ExportReader, Row};
-use psc_bridge::memory::{MemoryAgreements, MemoryInstance, MemoryInstances, MemoryStore};
+use psc_bridge::feeds::{AccountRow, AgreementRow, DailyUsageRow, OfferProductRow, ProductRow};
+use psc_bridge::memory::{MemoryAgreements, MemoryFeeds, MemoryInstance, MemoryInstances, MemoryStore};
+use psc_bridge::ports::FeedStore;
 use psc_bridge::sync::SyncState;
 
 use fixtures::{HEADER, event_json, with_path, with_query};
@@ -84,6 +90,22 @@ struct Agreed {
     status: &'static str,
 }
 
+/// An agreement in the data feeds: its buyer, product and status.
+#[derive(Debug, Clone)]
+struct FeedAgreed {
+    acceptor: u8,
+    product: u8,
+    status: &'static str,
+}
+
+/// The data feeds once applied: agreements, and usage (account, product,
+/// days before the lookups' day).
+#[derive(Debug, Clone)]
+struct FeedsCase {
+    agreements: Vec<FeedAgreed>,
+    usage: Vec<(u8, u8, u8)>,
+}
+
 #[derive(Debug, Clone)]
 struct Instance {
     instance: u8,
@@ -118,6 +140,10 @@ struct Case {
     seller: Vec<u8>,
     agreements: Vec<Agreed>,
     instances: Vec<Instance>,
+    /// `None`: no delivery ever applied.
+    feeds: Option<FeedsCase>,
+    /// `SupportRequiresUsageWithinDays`.
+    usage_rule: Option<u32>,
     lookups: Vec<(Lookup, Behaviour, Behaviour)>,
 }
 
@@ -159,18 +185,30 @@ fn case() -> impl Strategy<Value = Case> {
         (0..3u8, 0..2u8, 0..ACCOUNTS, prop::sample::subsequence(vec![0u8, 1, 2], 0..=2), any::<bool>()).prop_map(
             |(instance, region, owner, products, running)| Instance { instance, region, owner, products, running },
         );
+    let feed_agreed = (0..ACCOUNTS, 0..PRODUCTS, prop::sample::select(vec!["ACTIVE", "EXPIRED", "CANCELLED"]))
+        .prop_map(|(acceptor, product, status)| FeedAgreed { acceptor, product, status });
+    let feeds = prop::option::weighted(
+        0.8,
+        (prop::collection::vec(feed_agreed, 0..6), prop::collection::vec((0..ACCOUNTS, 0..PRODUCTS, 0..60u8), 0..6))
+            .prop_map(|(agreements, usage)| FeedsCase { agreements, usage }),
+    );
+    let rule = prop::sample::select(vec![None, None, Some(1u32), Some(30)]);
     (
         prop::collection::vec(contact, 0..12),
         prop::sample::subsequence(vec![0u8, 1, 2], 0..=3),
         prop::collection::vec(agreed, 0..6),
         prop::collection::vec(inst, 0..4),
+        feeds,
+        rule,
         prop::collection::vec((lookup(), behaviour(), behaviour()), 1..8),
     )
-        .prop_map(|(contacts, seller, agreements, instances, lookups)| Case {
+        .prop_map(|(contacts, seller, agreements, instances, feeds, usage_rule, lookups)| Case {
             contacts,
             seller,
             agreements,
             instances,
+            feeds,
+            usage_rule,
             lookups,
         })
 }
@@ -187,9 +225,12 @@ struct Model<'a> {
 /// What the model expects of an account (or account and product) lookup.
 #[derive(Debug, PartialEq, Eq)]
 struct Expected {
+    eligibility: Eligibility,
     eligible: bool,
     psc: Verdict,
     agreements: Verdict,
+    feeds: Verdict,
+    decided_by_usage_rule: bool,
     cached: bool,
     agreement_ids: Vec<String>,
     contacts: Vec<String>,
@@ -208,37 +249,89 @@ impl Model<'_> {
         newest.into_iter().filter(|(_, c)| !c.delete).map(|(g, c)| (g, (c.account, c.product))).collect()
     }
 
+    /// The products of the live checks: `SellerProducts`, or when it is
+    /// empty the feeds' (every product, once a delivery is applied).
+    fn seller(&self) -> Vec<u8> {
+        match (&self.case.feeds, self.case.seller.is_empty()) {
+            (Some(_), true) => (0..PRODUCTS).collect(),
+            _ => self.case.seller.clone(),
+        }
+    }
+
+    /// The feeds' verdict, and whether the usage rule decided it.
+    fn feeds(&self, account: u8, product: Option<u8>) -> (Verdict, bool) {
+        let Some(feeds) = &self.case.feeds else { return (Verdict::NotConfigured, false) };
+        let mut eligible = false;
+        let mut by_rule = false;
+        for p in (0..PRODUCTS).filter(|p| product.is_none_or(|q| q == *p)) {
+            let active =
+                feeds.agreements.iter().any(|g| g.acceptor == account && g.product == p && g.status == "ACTIVE");
+            if !active {
+                continue;
+            }
+            let latest = feeds.usage.iter().filter(|(a, q, _)| *a == account && *q == p).map(|(_, _, d)| *d).min();
+            match self.case.usage_rule {
+                Some(days) if latest.is_none_or(|d| u32::from(d) > days) => by_rule = true,
+                _ => eligible = true,
+            }
+        }
+        if eligible { (Verdict::Eligible, false) } else { (Verdict::NotEligible, by_rule) }
+    }
+
     fn account(&mut self, account: u8, product: Option<u8>, agreements_do: Behaviour) -> Expected {
         let contacts: Vec<String> = (self.live().into_iter())
             .filter(|(_, (a, p))| *a == account && product.is_none_or(|q| q == *p))
             .map(|(g, _)| guid(g))
             .collect();
         let psc = !contacts.is_empty();
-        let asked = !self.case.seller.is_empty() && product.is_none_or(|p| self.case.seller.contains(&p));
-        let (agreements, cached, agreement_ids) = if !asked {
-            (Verdict::NotConfigured, false, vec![])
+        let seller = self.seller();
+        let asked = !seller.is_empty() && product.is_none_or(|p| seller.contains(&p));
+        let (agreements, cached, agreement_ids, live_active) = if !asked {
+            (Verdict::NotConfigured, false, vec![], vec![])
         } else {
             let cached = self.cached.contains(&account);
             if cached || agreements_do == Behaviour::Answers {
                 self.cached.insert(account);
                 let wanted: Vec<String> = match product {
                     Some(p) => vec![product_id(p)],
-                    None => self.case.seller.iter().map(|p| product_id(*p)).collect(),
+                    None => seller.iter().map(|p| product_id(*p)).collect(),
                 };
                 let mine: Vec<&Agreed> = (self.case.agreements.iter())
                     .filter(|g| g.acceptor == Some(account) && wanted.contains(&product_id(g.product)))
                     .collect();
                 let active = mine.iter().any(|g| g.status == "ACTIVE");
                 let ids = mine.iter().map(|g| agreement_id(self.case, g)).collect();
-                (if active { Verdict::Eligible } else { Verdict::NotEligible }, cached, ids)
+                let live_active = mine.iter().filter(|g| g.status == "ACTIVE").map(|g| g.product).collect();
+                (if active { Verdict::Eligible } else { Verdict::NotEligible }, cached, ids, live_active)
             } else {
-                (Verdict::Unavailable, false, vec![])
+                (Verdict::Unavailable, false, vec![], vec![])
             }
         };
+        let (feeds, decided_by_usage_rule) = self.feeds(account, product);
+        // A live ACTIVE agreement for a product the feeds do not show active
+        // is newer than the feeds: the usage rule has nothing to say of it.
+        let feeds_active = |p: &u8| {
+            self.case.feeds.as_ref().is_some_and(|f| {
+                f.agreements.iter().any(|g| g.acceptor == account && g.product == *p && g.status == "ACTIVE")
+            })
+        };
+        let live_new = live_active.iter().any(|p| !feeds_active(p));
+        let eligibility = if decided_by_usage_rule && !live_new {
+            Eligibility::NotEligible
+        } else if psc || agreements == Verdict::Eligible || feeds == Verdict::Eligible {
+            Eligibility::Eligible
+        } else if matches!(agreements, Verdict::NotConfigured | Verdict::Unavailable) {
+            Eligibility::Unconfirmed
+        } else {
+            Eligibility::NotEligible
+        };
         Expected {
-            eligible: psc || agreements == Verdict::Eligible,
+            eligibility,
+            eligible: eligibility == Eligibility::Eligible,
             psc: if psc { Verdict::Eligible } else { Verdict::NotEligible },
             agreements,
+            feeds,
+            decided_by_usage_rule,
             cached,
             agreement_ids,
             contacts,
@@ -255,7 +348,7 @@ impl Model<'_> {
         region: u8,
         ec2_does: Behaviour,
     ) -> (u16, Option<[bool; 4]>) {
-        if self.case.seller.is_empty() || !self.case.seller.contains(&product) {
+        if !self.seller().contains(&product) {
             return (400, None);
         }
         match ec2_does {
@@ -286,9 +379,10 @@ fn agreement_id(case: &Case, g: &Agreed) -> String {
 struct Ports {
     instances: MemoryInstances,
     agreements: MemoryAgreements,
+    feeds: MemoryFeeds,
 }
 
-type LiveApi<'a> = Api<MemoryStore, &'a MemoryInstances, &'a MemoryAgreements>;
+type LiveApi<'a> = Api<MemoryStore, &'a MemoryInstances, &'a MemoryAgreements, &'a MemoryFeeds>;
 
 fn now() -> Timestamp {
     Timestamp::parse("2026-11-23T17:00:00.000Z").unwrap()
@@ -350,14 +444,63 @@ fn ports(case: &Case) -> Ports {
             running: i.running,
         });
     }
-    Ports { instances, agreements }
+    Ports { instances, agreements, feeds: MemoryFeeds::new() }
+}
+
+/// The feeds of `case`, as the ingest merges their rows: every account
+/// bridged, every product listed with one offer.
+async fn fill_feeds(case: &Case, feeds: &MemoryFeeds) {
+    let Some(f) = &case.feeds else { return };
+    let h = "2026-01-02T00:00:00Z,2026-01-02T00:00:00Z,2026-01-02T00:00:00Z,";
+    let csv = |header: &str, rows: Vec<String>| format!("{header}\n{}\n", rows.join("\n"));
+    let feed_account = |a: u8| format!("FeedAccount000{a}");
+    feeds.load_csv::<AccountRow>(&csv(
+        "account_id,aws_account_id,valid_from,insert_date,update_date,delete_date",
+        (0..ACCOUNTS).map(|a| format!("{},{},{h}", feed_account(a), account(a))).collect(),
+    ));
+    feeds.load_csv::<ProductRow>(&csv(
+        "product_id,product_code,title,valid_from,insert_date,update_date,delete_date",
+        (0..PRODUCTS).map(|p| format!("{},{},Product {p},{h}", product_id(p), code(p))).collect(),
+    ));
+    feeds.load_csv::<OfferProductRow>(&csv(
+        "offer_id,product_id,valid_from,insert_date,update_date,delete_date",
+        (0..PRODUCTS).map(|p| format!("offer-p{p},{},{h}", product_id(p))).collect(),
+    ));
+    if !f.agreements.is_empty() {
+        feeds.load_csv::<AgreementRow>(&csv(
+            "valid_from,insert_date,update_date,delete_date,status,agreement_id,acceptor_account_id,offer_id,start_time,end_time,acceptance_time",
+            f.agreements
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let start = "2026-01-05T10:00:00Z";
+                    format!("{h},{},agmt-feed-{i},{},offer-p{},{start},,{start}", g.status, feed_account(g.acceptor), g.product)
+                })
+                .collect(),
+        ));
+    }
+    if !f.usage.is_empty() {
+        let today = now().datetime().date();
+        feeds.load_csv::<DailyUsageRow>(&csv(
+            "valid_from,insert_date,update_date,delete_date,usage_feed_id,usage_date,product_id,end_user_account_id",
+            f.usage
+                .iter()
+                .enumerate()
+                .map(|(i, (a, p, days))| {
+                    let day = today - time::Duration::days(i64::from(*days));
+                    format!("{h},usage-{i},{day},{},{}", product_id(*p), feed_account(*a))
+                })
+                .collect(),
+        ));
+    }
+    feeds.save_feeds_as_of(Timestamp::parse("2026-11-23T01:30:00.000Z").unwrap()).await.unwrap();
 }
 
 fn api<'a>(case: &Case, ports: &'a Ports) -> LiveApi<'a> {
     let seller = case.seller.iter().map(|p| format!("{}={}", code(*p), product_id(*p))).collect::<Vec<_>>().join(",");
     let live = LiveChecks::new(SellerProducts::parse(&seller).unwrap(), &ports.instances, &ports.agreements)
         .with_agreements_timeout(AGREEMENTS_TIMEOUT);
-    Api::with_live_checks(store(case), live).with_clock(now)
+    Api::with_live_checks(store(case), live).with_clock(now).with_feeds(&ports.feeds).with_usage_rule(case.usage_rule)
 }
 
 fn error(b: Behaviour) -> Option<AwsError> {
@@ -394,15 +537,19 @@ async fn account_answer(api: &LiveApi<'_>, path: &str, limit: Option<u8>) -> Res
         prop_assert_eq!(status, 200, "{}", text);
         let (page, next) = if path.contains("/products/") {
             let v: AccountProductView = serde_json::from_str(&text).unwrap();
-            (page_of(v.eligible, &v.sources, &v.agreements, &v.contacts), v.next_cursor)
+            (page_of(v.eligibility, v.eligible, &v.sources, &v.agreements, &v.contacts), v.next_cursor)
         } else {
             let v: AccountView = serde_json::from_str(&text).unwrap();
-            (page_of(v.eligible, &v.sources, &v.agreements, &v.contacts), v.next_cursor)
+            (page_of(v.eligibility, v.eligible, &v.sources, &v.agreements, &v.contacts), v.next_cursor)
         };
         contacts.extend(page.contacts.iter().cloned());
         match &first {
             // Every page gives the account's verdict, not the page's.
-            Some(f) => prop_assert_eq!((page.eligible, page.psc), (f.eligible, f.psc), "a later page's verdict"),
+            Some(f) => prop_assert_eq!(
+                (page.eligibility, page.eligible, page.psc, page.feeds),
+                (f.eligibility, f.eligible, f.psc, f.feeds),
+                "a later page's verdict"
+            ),
             None => first = Some(page),
         }
         let Some(next) = next else {
@@ -417,15 +564,19 @@ async fn account_answer(api: &LiveApi<'_>, path: &str, limit: Option<u8>) -> Res
 }
 
 fn page_of(
+    eligibility: Eligibility,
     eligible: bool,
     sources: &psc_bridge::api::Sources,
     agreements: &[psc_bridge::api::AgreementBody],
     contacts: &[psc_bridge::api::ContactBody],
 ) -> Expected {
     Expected {
+        eligibility,
         eligible,
         psc: sources.psc_contacts.verdict,
         agreements: sources.agreements.verdict,
+        feeds: sources.data_feeds.verdict,
+        decided_by_usage_rule: sources.data_feeds.decided_by_usage_rule,
         cached: sources.agreements.cached,
         agreement_ids: agreements.iter().map(|a| a.agreement_id.clone()).collect(),
         contacts: contacts.iter().map(|c| c.customer_guid.clone()).collect(),
@@ -434,6 +585,7 @@ fn page_of(
 
 async fn check(case: &Case) -> Result<(), TestCaseError> {
     let ports = ports(case);
+    fill_feeds(case, &ports.feeds).await;
     let api = api(case, &ports);
     let mut model = Model { case, cached: BTreeSet::new() };
     for (lookup, agreements_do, ec2_does) in &case.lookups {
@@ -474,7 +626,7 @@ async fn check(case: &Case) -> Result<(), TestCaseError> {
                     None => {
                         let e: ErrorBody = serde_json::from_str(&text).unwrap();
                         let code = match want_status {
-                            400 if case.seller.is_empty() => "NotConfigured",
+                            400 if model.seller().is_empty() => "NotConfigured",
                             400 => "InvalidParameter",
                             503 => "ServiceUnavailable",
                             _ => "InternalError",
