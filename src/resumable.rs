@@ -38,9 +38,15 @@ impl Invocation {
     }
 
     /// A Lambda invocation: its request id and its deadline as the runtime
-    /// gives it (milliseconds since the Unix epoch).
+    /// gives it (milliseconds since the Unix epoch). A deadline already past
+    /// when the invocation starts is none Lambda gives: `cargo lambda watch`
+    /// (the local run) sends one. Taken as it is, every such invocation
+    /// would hand its work to a continuation after its first segment; it
+    /// runs without a deadline instead (a lease of
+    /// [`UNBOUNDED_LEASE_SECONDS`]).
     pub fn lambda(request_id: impl Into<String>, deadline_ms: u64) -> Self {
-        Self { id: request_id.into(), deadline: Some(std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms)) }
+        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+        Self { id: request_id.into(), deadline: (deadline > SystemTime::now()).then_some(deadline) }
     }
 
     /// This invocation's claim on a piece of work: until its deadline (or
@@ -231,6 +237,15 @@ mod tests {
         assert!(matches!(run_segments(&mut work, &plan).await, Ok(RunEnd::Done)));
         assert_eq!(work.saved, [(10, false), (20, false)]);
         assert_eq!(work.at, 25);
+    }
+
+    #[test]
+    fn a_lambda_deadline_already_past_at_the_start_is_no_deadline() {
+        let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let soon = Invocation::lambda("a", now + 60_000);
+        assert!(soon.deadline.is_some_and(|d| d > SystemTime::now()));
+        assert_eq!(Invocation::lambda("b", now - 1_000).deadline, None);
+        assert_eq!(Invocation::lambda("c", 0).deadline, None);
     }
 
     #[tokio::test]

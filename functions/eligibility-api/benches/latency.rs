@@ -30,8 +30,14 @@
 //! * `live checks, warm cache`: the same with the cache as deployed (300 s),
 //!   so after the first lookup the agreements come from memory.
 //!
+//! * `with the data feeds`: the same lookup as `handler`, also reading the
+//!   data feeds (`dataFeeds`: the account's bridge, its two agreements, their
+//!   offers, the products, 90 days of usage of each product) from the same
+//!   table, as deployed.
+//!
 //! Targets (issue 11): cold cache at most the added delay + 2 ms over the
-//! PSC-only handler; warm cache at most 2 ms over it.
+//! PSC-only handler; warm cache at most 2 ms over it. Issue 20: the lookup
+//! with the data feeds at most 2 ms (p50) over the lookup without them.
 
 // The fixtures it shares with the handler tests.
 #[path = "../tests/eligibility_api/fixtures.rs"]
@@ -55,10 +61,65 @@ use psc_bridge::aws::dynamodb::item::BY_ACCOUNT_INDEX;
 use psc_bridge::aws::{AgreementClient, Ec2Client};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::entitlement::SellerProducts;
-use psc_bridge::ports::ExportLog;
+use psc_bridge::feeds::{
+    AccountRow, AgreementRow, DailyUsageRow, FeedReader, FeedRecord, ItemKey, OfferProductRow, ProductRow, Row, Stored,
+    Versioned, merge,
+};
+use psc_bridge::ports::{ExportLog, FeedStore};
 use psc_bridge::sync::Coverage;
+use std::collections::BTreeMap;
 
 type LiveApi = Api<Store, Ec2Client, AgreementClient>;
+type FeedsApi = Api<Store, eligibility_api::live::NotConfigured, eligibility_api::live::NotConfigured, Store>;
+
+/// Applies a feed's CSV to the table as ingest-feeds does (rows grouped by
+/// item and merged), for the benchmark's account.
+async fn load_feed<T: FeedRecord + Stored>(store: &Store, csv: &str) -> anyhow::Result<()> {
+    let mut groups: BTreeMap<ItemKey, Vec<Versioned<T>>> = BTreeMap::new();
+    for row in FeedReader::<_, T>::new(csv.as_bytes())? {
+        if let Ok(Row::Valid(v)) = row {
+            groups.entry(v.record.item_key().map_err(anyhow::Error::msg)?).or_default().push(v);
+        }
+    }
+    let items: Vec<_> = groups.into_iter().filter_map(|(k, rows)| merge(&k, None, rows).ok().flatten()).collect();
+    store.put_feed_items(&items).await?;
+    Ok(())
+}
+
+/// The benchmark account in the feeds: an ACTIVE agreement for each of its
+/// two products, 90 days of usage of each.
+async fn load_feeds(store: &Store) -> anyhow::Result<()> {
+    let v = "2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,";
+    load_feed::<AccountRow>(
+        store,
+        &format!("account_id,aws_account_id,valid_from,update_date,delete_date\nfa-big,{BIG_ACCOUNT},{v}\n"),
+    )
+    .await?;
+    let mut products = String::from("product_id,product_code,title,valid_from,update_date,delete_date\n");
+    let mut offers = String::from("offer_id,product_id,valid_from,update_date,delete_date\n");
+    let mut agreements = String::from(
+        "agreement_id,status,offer_id,acceptor_account_id,start_time,end_time,acceptance_time,valid_from,update_date,delete_date\n",
+    );
+    let mut usage =
+        String::from("usage_feed_id,usage_date,product_id,end_user_account_id,valid_from,update_date,delete_date\n");
+    for (i, (_, code)) in BIG_PRODUCTS.iter().enumerate() {
+        products.push_str(&format!("prod-big{i},{code},Product {i},{v}\n"));
+        offers.push_str(&format!("offer-big{i},prod-big{i},{v}\n"));
+        agreements.push_str(&format!(
+            "agmt-big{i},ACTIVE,offer-big{i},fa-big,2026-01-01T00:00:00Z,,2026-01-01T00:00:00Z,{v}\n"
+        ));
+        for day in 0..90 {
+            let date = time::Date::from_ordinal_date(2026, 1 + day).expect("a day of 2026");
+            usage.push_str(&format!("u{i}-{day},{date},prod-big{i},fa-big,{v}\n"));
+        }
+    }
+    load_feed::<ProductRow>(store, &products).await?;
+    load_feed::<OfferProductRow>(store, &offers).await?;
+    load_feed::<AgreementRow>(store, &agreements).await?;
+    load_feed::<DailyUsageRow>(store, &usage).await?;
+    store.save_feeds_as_of(Timestamp::now()).await?;
+    Ok(())
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -99,6 +160,8 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(report.counts.created == 50, "expected 50 contacts, got {:?}", report.counts);
     store.record_coverage(Coverage::new(initial, Timestamp::now()).unwrap(), initial).await?;
 
+    load_feeds(&store).await?;
+    let api_feeds: &'static FeedsApi = Box::leak(Box::new(Api::new(store.clone()).with_feeds(store.clone())));
     let api = Api::new(store.clone());
     let api_uncached = Api::new(store.clone()).with_freshness_cache(Duration::ZERO);
 
@@ -163,6 +226,18 @@ async fn main() -> anyhow::Result<()> {
         let answered = text.windows(34).any(|w| w == br#""agreements":{"verdict":"eligible""#);
         assert!(answered, "the agreements answered: {}", String::from_utf8_lossy(text));
     };
+    let feeds_handler = |api: &'static FeedsApi| async move {
+        let req = lambda_http::request::from_str(event_text).expect("event");
+        let resp = api.handle(req).await;
+        assert_eq!(resp.status(), 200);
+        let text = match resp.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b.as_slice(),
+            _ => &[],
+        };
+        let answered = text.windows(35).any(|w| w == br#""dataFeeds":{"verdict":"eligible""#);
+        assert!(answered, "the feeds answered: {}", String::from_utf8_lossy(text));
+    };
     let bare_query = || async move {
         let out = ddb
             .query()
@@ -197,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::join!(bare_query(), bare_get());
         live_handler(api_cold).await;
         live_handler(api_warm).await;
+        feeds_handler(api_feeds).await;
     }
 
     let mut h = Series::new("handler GET /accounts/{id}, 50 contacts (as deployed)", iterations);
@@ -205,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
     let mut qg = Series::new("bare Query + GetItem (concurrent)", iterations);
     let mut lc = Series::new("live checks, cold cache (SearchAgreements every lookup)", iterations);
     let mut lw = Series::new("live checks, warm cache (agreements from memory)", iterations);
+    let mut fd = Series::new("with the data feeds (as deployed)", iterations);
     for _ in 0..iterations {
         let t = Instant::now();
         handler(api).await;
@@ -222,6 +299,9 @@ async fn main() -> anyhow::Result<()> {
         live_handler(api_warm).await;
         lw.samples.push(t.elapsed());
         let t = Instant::now();
+        feeds_handler(api_feeds).await;
+        fd.samples.push(t.elapsed());
+        let t = Instant::now();
         live_handler(api_cold).await;
         lc.samples.push(t.elapsed());
         // Untimed: the cold-cache lookup leaves the machine idle for the
@@ -236,7 +316,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| series | p50 ms | p99 ms | mean ms |");
     println!("|---|---:|---:|---:|");
-    for s in [&h, &hu, &q, &qg, &lc, &lw] {
+    for s in [&h, &hu, &q, &qg, &lc, &lw, &fd] {
         println!("| {} | {:.2} | {:.2} | {:.2} |", s.name, s.pct(50.0), s.pct(99.0), s.mean());
     }
     println!(
@@ -259,6 +339,11 @@ async fn main() -> anyhow::Result<()> {
         "live checks, warm cache, over the PSC-only handler (target: at most 2 ms): p50 {:+.2} ms, p99 {:+.2} ms",
         lw.pct(50.0) - h.pct(50.0),
         lw.pct(99.0) - h.pct(99.0)
+    );
+    println!(
+        "\nwith the data feeds, over the handler without them (target: at most 2 ms): p50 {:+.2} ms, p99 {:+.2} ms",
+        fd.pct(50.0) - h.pct(50.0),
+        fd.pct(99.0) - h.pct(99.0)
     );
     standin.shutdown().await;
     let _ = ddb.delete_table().table_name(table).send().await;

@@ -509,7 +509,12 @@ impl Session {
         }
         let mut cmd = clean_command(&cargo_lambda);
         cmd.current_dir(&self.root)
-            .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            // An invoke waits as long as the template's longest function may
+            // run. (cargo lambda watch gives the functions a deadline that has
+            // already passed: they run without one, see
+            // psc_bridge::resumable::Invocation::lambda.)
+            .args(["lambda", "watch", "--ignore-changes", "--timeout", "900", "--invoke-address", "127.0.0.1"])
+            .arg("--invoke-port")
             .arg(self.api_port.to_string())
             .arg("--env-file")
             .arg(&env_file)
