@@ -19,6 +19,7 @@ use time::Date;
 use super::values::FeedAccountId;
 use crate::aws::AwsError;
 use crate::domain::{AwsAccountId, ProductCode, Timestamp};
+use crate::model::Page;
 use crate::ports::{FeedLookup, LookupError};
 
 /// An agreement's revision in force, as an agreement item holds it.
@@ -162,6 +163,49 @@ pub async fn account_feeds<L: FeedLookup>(
         });
     }
     Ok(AccountFeeds { as_of, feed_accounts, products })
+}
+
+/// No data feeds: a function whose table holds none, or a handler built
+/// without them (tests). Never applied, nothing found: the lookups' `dataFeeds`
+/// source is `notConfigured`, and subscription events carry null AWS account
+/// ids and products.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFeeds;
+
+impl FeedLookup for NoFeeds {
+    async fn feeds_as_of(&self) -> Result<Option<Timestamp>, AwsError> {
+        Ok(None)
+    }
+    async fn feed_accounts(&self, _: &AwsAccountId) -> Result<Vec<FeedAccountId>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn aws_account_ids(&self, _: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
+        Ok(BTreeMap::new())
+    }
+    async fn account_agreements(&self, _: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn last_usage(&self, _: &FeedAccountId, _: &str) -> Result<Option<Date>, AwsError> {
+        Ok(None)
+    }
+    async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn offer_products(&self, _: &str) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn product_offers(&self, _: &str) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn offer_agreements(
+        &self,
+        _: &str,
+        _: bool,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<Page<FeedAgreement>, LookupError> {
+        Ok(Page { items: Vec::new(), next_cursor: None })
+    }
 }
 
 /// One row of the subscriber report: an agreement for the product.

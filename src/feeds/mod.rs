@@ -34,8 +34,8 @@ pub use self::csv::{
 pub use self::folder::{FeedKey, FeedKind, MonthObject};
 pub use self::history::{FeedState, History, Keyed, RevisionClass, Subscription, effective_revision, last_usage};
 pub use self::lookup::{
-    AccountFeeds, FeedAgreement, FeedProduct, FeedsDecision, ProductFeeds, Subscriber, SubscriberPage, account_feeds,
-    subscribers,
+    AccountFeeds, FeedAgreement, FeedProduct, FeedsDecision, NoFeeds, ProductFeeds, Subscriber, SubscriberPage,
+    account_feeds, subscribers,
 };
 pub use self::notice::{Trigger, continuation_payload, parse_delivery, parse_trigger};
 pub use self::run::{Delivery, FeedRun, ObjectReport, ObjectState, ReadMode, RunStatus};

@@ -32,21 +32,20 @@
 pub mod mapping;
 pub mod subscriptions;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_runtime::Diagnostic;
 use psc_bridge::aws::AwsError;
 use psc_bridge::config::{ConfigError, env_or, env_required, parse_var};
-use psc_bridge::domain::{AwsAccountId, Timestamp};
-use psc_bridge::feeds::{FeedAccountId, FeedAgreement, FeedProduct};
-use psc_bridge::model::Page;
+use psc_bridge::domain::Timestamp;
 use psc_bridge::ports::{BusEvent, ContactScan, EventBus, FeedLookup, LookupError};
 use psc_bridge::retry::{self, Backoff};
 use serde::Serialize;
 use serde_json::Value;
-use time::Date;
 use tracing::{info, warn};
+
+/// No data feeds: subscription events carry null AWS account ids and products.
+pub use psc_bridge::feeds::NoFeeds;
 
 use mapping::{ChangeEvent, Detail, SOURCE, StreamChange};
 use subscriptions::{Lookups, SubscriptionChange};
@@ -475,47 +474,4 @@ fn chunks<'a>(events: &'a [Outgoing<'a>]) -> Vec<&'a [Outgoing<'a>]> {
         out.push(&events[start..]);
     }
     out
-}
-
-/// No data feeds to read: every buyer, offer and product is unknown, so
-/// subscription events carry null AWS account ids and products. For a
-/// handler built without [`ContactEvents::with_feeds`] (tests of the
-/// contact events).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoFeeds;
-
-impl FeedLookup for NoFeeds {
-    async fn feeds_as_of(&self) -> Result<Option<Timestamp>, AwsError> {
-        Ok(None)
-    }
-    async fn feed_accounts(&self, _: &AwsAccountId) -> Result<Vec<FeedAccountId>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn aws_account_ids(&self, _: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
-        Ok(BTreeMap::new())
-    }
-    async fn account_agreements(&self, _: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn last_usage(&self, _: &FeedAccountId, _: &str) -> Result<Option<Date>, AwsError> {
-        Ok(None)
-    }
-    async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn offer_products(&self, _: &str) -> Result<Vec<String>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn product_offers(&self, _: &str) -> Result<Vec<String>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn offer_agreements(
-        &self,
-        _: &str,
-        _: bool,
-        _: Option<&str>,
-        _: usize,
-    ) -> Result<Page<FeedAgreement>, LookupError> {
-        Ok(Page { items: Vec::new(), next_cursor: None })
-    }
 }

@@ -6,65 +6,22 @@
 //! `docs/data-feeds.md` ("Eligibility from the feeds") states the rules
 //! these functions implement.
 
-use std::collections::BTreeMap;
-
 use psc_bridge::api::{
     AgreementBody, AgreementsSource, DataFeedsSource, Eligibility, FeedAgreementBody, FeedProductBody, PscSource,
     SubscriberBody, SubscriberStatus, SubscribersView, Verdict,
 };
 use psc_bridge::aws::AwsError;
-use psc_bridge::domain::{AwsAccountId, ProductCode, Timestamp};
+use psc_bridge::domain::{ProductCode, Timestamp};
 use psc_bridge::entitlement::SellerProducts;
-use psc_bridge::feeds::{AccountFeeds, FeedAccountId, FeedAgreement, FeedProduct, FeedsDecision, SubscriberPage};
-use psc_bridge::model::Page;
-use psc_bridge::ports::{FeedLookup, LookupError};
+use psc_bridge::feeds::{AccountFeeds, FeedAgreement, FeedProduct, FeedsDecision, SubscriberPage};
 use time::Date;
 use time::macros::format_description;
 
+/// No data feeds (the tests' `Api::new`): the `dataFeeds` source is `notConfigured`.
+pub use psc_bridge::feeds::NoFeeds;
+
 /// Older than this, the feeds' `asOf` is `stale` (they are delivered daily).
 pub const STALE_AFTER_SECONDS: i64 = 2 * 24 * 3600;
-
-/// The feeds of a function whose table holds none (the tests' `Api::new`):
-/// never applied, nothing found, so the `dataFeeds` source is
-/// `notConfigured`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoFeeds;
-
-impl FeedLookup for NoFeeds {
-    async fn feeds_as_of(&self) -> Result<Option<Timestamp>, AwsError> {
-        Ok(None)
-    }
-    async fn feed_accounts(&self, _: &AwsAccountId) -> Result<Vec<FeedAccountId>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn aws_account_ids(&self, _: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
-        Ok(BTreeMap::new())
-    }
-    async fn account_agreements(&self, _: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn last_usage(&self, _: &FeedAccountId, _: &str) -> Result<Option<Date>, AwsError> {
-        Ok(None)
-    }
-    async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn offer_products(&self, _: &str) -> Result<Vec<String>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn product_offers(&self, _: &str) -> Result<Vec<String>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn offer_agreements(
-        &self,
-        _: &str,
-        _: bool,
-        _: Option<&str>,
-        _: usize,
-    ) -> Result<Page<FeedAgreement>, LookupError> {
-        Ok(Page { items: Vec::new(), next_cursor: None })
-    }
-}
 
 /// The seller's products as the feeds list them (those with a product code
 /// and a `prod-` id), in the shape of `SellerProducts`.

@@ -82,6 +82,44 @@ fn decode_json<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, AwsErro
 }
 
 impl DynamoStore {
+    /// The items among `keys` that exist (any number of keys), with the
+    /// attributes of `projection`; keys DynamoDB leaves unprocessed
+    /// (throttling) are asked again with backoff.
+    async fn batch_get(&self, keys: &[ItemKey], projection: &str, consistent: bool) -> Result<Vec<Item>, AwsError> {
+        let mut found = Vec::new();
+        let table = self.table().to_owned();
+        let seed = seed();
+        for chunk in keys.chunks(GET_BATCH) {
+            let mut pending: Vec<Item> = chunk.iter().map(key).collect();
+            for retry in 0.. {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .projection_expression(projection)
+                    .consistent_read(consistent)
+                    .build()
+                    .expect("keys are set");
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&table, request)
+                    .send()
+                    .await
+                    .map_err(ddb_error("BatchGetItem"))?;
+                found.extend(out.responses().and_then(|r| r.get(&table)).into_iter().flatten().cloned());
+                pending =
+                    out.unprocessed_keys().and_then(|u| u.get(&table)).map(|k| k.keys().to_vec()).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if retry >= UNPROCESSED.retries {
+                    return Err(unprocessed("BatchGetItem", pending.len()));
+                }
+                tokio::time::sleep(UNPROCESSED.delay(retry + 1, seed)).await;
+            }
+        }
+        Ok(found)
+    }
+
     async fn put_json(&self, item: Item) -> Result<(), AwsError> {
         self.client
             .put_item()
@@ -121,43 +159,11 @@ impl DynamoStore {
 
 impl FeedStore for DynamoStore {
     async fn feed_versions(&self, keys: &[ItemKey]) -> Result<Vec<(ItemKey, String)>, AwsError> {
-        let mut found = Vec::new();
-        let table = self.table().to_owned();
-        let seed = seed();
-        for chunk in keys.chunks(GET_BATCH) {
-            let mut pending: Vec<Item> = chunk.iter().map(key).collect();
-            for retry in 0.. {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .projection_expression("pk, sk, versions")
-                    .consistent_read(true)
-                    .build()
-                    .expect("keys are set");
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&table, request)
-                    .send()
-                    .await
-                    .map_err(ddb_error("BatchGetItem"))?;
-                for item in out.responses().and_then(|r| r.get(&table)).into_iter().flatten() {
-                    if let (Some(pk), Some(sk), Some(v)) = (text(item, "pk"), text(item, "sk"), text(item, "versions"))
-                    {
-                        found.push((ItemKey::new(pk, sk), v.to_owned()));
-                    }
-                }
-                pending =
-                    out.unprocessed_keys().and_then(|u| u.get(&table)).map(|k| k.keys().to_vec()).unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if retry >= UNPROCESSED.retries {
-                    return Err(unprocessed("BatchGetItem", pending.len()));
-                }
-                tokio::time::sleep(UNPROCESSED.delay(retry + 1, seed)).await;
-            }
-        }
-        Ok(found)
+        let items = self.batch_get(keys, "pk, sk, versions", true).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| Some((ItemKey::new(text(i, "pk")?, text(i, "sk")?), text(i, "versions")?.to_owned())))
+            .collect())
     }
 
     async fn put_feed_items(&self, items: &[FeedItem]) -> Result<(), AwsError> {
@@ -336,42 +342,15 @@ impl FeedLookup for DynamoStore {
     }
 
     async fn aws_account_ids(&self, ids: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
-        let table = self.table().to_owned();
-        let seed = seed();
-        let mut found = BTreeMap::new();
-        for chunk in ids.chunks(GET_BATCH) {
-            let mut pending: Vec<Item> = chunk.iter().map(|id| key(&ItemKey::new(account_pk(id), "ACCOUNT"))).collect();
-            for retry in 0.. {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .projection_expression("feedAccountId, awsAccountId")
-                    .build()
-                    .expect("keys are set");
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&table, request)
-                    .send()
-                    .await
-                    .map_err(ddb_error("BatchGetItem"))?;
-                for item in out.responses().and_then(|r| r.get(&table)).into_iter().flatten() {
-                    let aws = text(item, "awsAccountId").and_then(|a| AwsAccountId::parse(a).ok());
-                    if let (Some(id), Some(aws)) = (text(item, "feedAccountId"), aws) {
-                        found.insert(FeedAccountId::new(id), aws);
-                    }
-                }
-                pending =
-                    out.unprocessed_keys().and_then(|u| u.get(&table)).map(|k| k.keys().to_vec()).unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if retry >= UNPROCESSED.retries {
-                    return Err(unprocessed("BatchGetItem", pending.len()));
-                }
-                tokio::time::sleep(UNPROCESSED.delay(retry + 1, seed)).await;
-            }
-        }
-        Ok(found)
+        let keys: Vec<ItemKey> = ids.iter().map(|id| ItemKey::new(account_pk(id), "ACCOUNT")).collect();
+        let items = self.batch_get(&keys, "feedAccountId, awsAccountId", false).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                let aws = AwsAccountId::parse(text(i, "awsAccountId")?).ok()?;
+                Some((FeedAccountId::new(text(i, "feedAccountId")?), aws))
+            })
+            .collect())
     }
 
     async fn account_agreements(&self, account: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
