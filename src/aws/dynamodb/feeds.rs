@@ -282,31 +282,23 @@ fn decode_agreement(item: &Item) -> Option<FeedAgreement> {
 impl DynamoStore {
     /// Every item of a `ByAccount` partition whose sort key starts with `prefix`.
     async fn index_partition(&self, gsi1pk: &str, prefix: &str) -> Result<Vec<Item>, AwsError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(BY_ACCOUNT_INDEX)
-                .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
-                .expression_attribute_values(":p", s(gsi1pk))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(ddb_error("Query"))?;
-            out.extend(page.items().iter().cloned());
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.query_prefix(Some(BY_ACCOUNT_INDEX), "gsi1pk = :p AND begins_with(gsi1sk, :prefix)", gsi1pk, prefix).await
     }
 
     /// Every item of table partition `pk` whose sort key starts with `prefix`.
     async fn partition_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, AwsError> {
+        self.query_prefix(None, "pk = :p AND begins_with(sk, :prefix)", pk, prefix).await
+    }
+
+    /// Every page of a Query of `index` (`None`: the table) by `condition`
+    /// on `:p` and `:prefix`.
+    async fn query_prefix(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        partition: &str,
+        prefix: &str,
+    ) -> Result<Vec<Item>, AwsError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -314,8 +306,9 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(self.table())
-                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":p", s(pk))
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(condition)
+                .expression_attribute_values(":p", s(partition))
                 .expression_attribute_values(":prefix", s(prefix))
                 .set_exclusive_start_key(start)
                 .send()
