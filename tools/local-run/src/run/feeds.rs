@@ -26,8 +26,29 @@ impl Session {
         let next = self.deliver_feeds().await?;
         let today = next["dataDate"].as_str().unwrap_or_default().to_owned();
 
-        let base = self.api_base();
         let mut failures = Vec::new();
+        self.show_report(&mut failures).await;
+        self.show_lookup(&today, &mut failures).await;
+        if failures.is_empty() {
+            say(format!(
+                "checks: {} used {} on {today} and is eligible by the feeds too; {CANCELLED_ACCOUNT}'s cancellation \
+                 leaves it out of the active report: OK",
+                answers::EXAMPLE_ACCOUNT,
+                answers::EXAMPLE_PRODUCT
+            ));
+            Ok(true)
+        } else {
+            for f in &failures {
+                ui::error(format!("check failed: {f}"));
+            }
+            Ok(false)
+        }
+    }
+
+    /// The subscriber report of the example product, printed as CSV; its
+    /// active subscribers checked.
+    async fn show_report(&self, failures: &mut Vec<String>) {
+        let base = self.api_base();
         let report = format!("{base}/products/{}/subscribers?status=all&format=csv", answers::EXAMPLE_PRODUCT);
         ui::print(format!(
             "\n# the daily subscription report of {}, every status\n$ curl -s '{report}'",
@@ -52,7 +73,12 @@ impl Session {
             }
             Err(e) => failures.push(e),
         }
+    }
 
+    /// The example account with every source (and its instance's check),
+    /// printed; the feeds' verdict and last usage checked.
+    async fn show_lookup(&self, today: &str, failures: &mut Vec<String>) {
+        let base = self.api_base();
         let lookup = format!("{base}/accounts/{}", answers::EXAMPLE_ACCOUNT);
         ui::print(format!(
             "\n# account {} with every source: the live Agreement API, PSC contacts and the data feeds\n$ curl -s '{lookup}'",
@@ -80,7 +106,7 @@ impl Session {
                         p.last_usage_date.as_deref().unwrap_or("never"),
                     ));
                 }
-                let used = s.data_feeds.products.iter().any(|p| p.last_usage_date.as_deref() == Some(&today));
+                let used = s.data_feeds.products.iter().any(|p| p.last_usage_date.as_deref() == Some(today));
                 if v.eligibility != Eligibility::Eligible || s.data_feeds.verdict != Verdict::Eligible || !used {
                     failures.push(format!(
                         "account {}: eligibility {}, dataFeeds {:?}, expected eligible with usage on {today}",
@@ -104,20 +130,6 @@ impl Session {
                 v.sources.instance.verdict, v.sources.instance.message
             )),
             Err(e) => failures.push(e),
-        }
-        if failures.is_empty() {
-            say(format!(
-                "checks: {} used {} on {today} and is eligible by the feeds too; {CANCELLED_ACCOUNT}'s cancellation \
-                 leaves it out of the active report: OK",
-                answers::EXAMPLE_ACCOUNT,
-                answers::EXAMPLE_PRODUCT
-            ));
-            Ok(true)
-        } else {
-            for f in &failures {
-                ui::error(format!("check failed: {f}"));
-            }
-            Ok(false)
         }
     }
 
