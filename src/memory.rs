@@ -15,7 +15,9 @@ use std::sync::{Mutex, MutexGuard};
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
-use crate::feeds::{self, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState};
+use crate::feeds::{
+    self, AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, UsageDay,
+};
 use crate::model::{
     Checkpoint, ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact, WriteOutcome,
 };
@@ -826,14 +828,43 @@ impl FeedLookup for MemoryFeeds {
             .collect())
     }
 
-    async fn account_agreements(&self, account: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
-        let items = self.partition(&feeds::store::account_pk(account), "AGREEMENT#");
-        Ok(items.iter().filter_map(memory_agreement).collect())
+    /// Pages like the table: newest sort key first, from the one after
+    /// `after`.
+    async fn account_page(
+        &self,
+        account: &FeedAccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AccountPage, AwsError> {
+        let mut items = self.partition(&feeds::store::account_pk(account), "");
+        items.retain(|i| i.key.sk.as_str() > "ACCOUNT" && after.is_none_or(|a| i.key.sk.as_str() < a));
+        items.sort_by(|a, b| b.key.sk.cmp(&a.key.sk));
+        let mut page = AccountPage::default();
+        if items.len() > limit.max(1) {
+            items.truncate(limit.max(1));
+            page.next = items.last().map(|i| i.key.sk.clone());
+        }
+        for item in &items {
+            if item.key.sk.starts_with(feeds::store::USAGE_DAY_PREFIX) {
+                if let (Some(product_id), Some(date)) =
+                    (attr(item, "productId"), attr(item, "usageDate").and_then(|d| crate::feeds::parse_date(d).ok()))
+                {
+                    page.usage.push(UsageDay { product_id: product_id.to_owned(), date });
+                }
+            } else if let Some(a) = memory_agreement(item) {
+                page.agreements.push(a);
+            }
+        }
+        Ok(page)
     }
 
     async fn last_usage(&self, account: &FeedAccountId, product_id: &str) -> Result<Option<Date>, AwsError> {
-        let items = self.partition(&feeds::store::account_pk(account), &format!("USAGE#{product_id}#"));
-        Ok(items.iter().rev().find_map(|i| attr(i, "usageDate")).and_then(|d| crate::feeds::parse_date(d).ok()))
+        let items = self.partition(&feeds::store::account_pk(account), feeds::store::USAGE_DAY_PREFIX);
+        Ok(items
+            .iter()
+            .filter(|i| attr(i, "productId") == Some(product_id))
+            .filter_map(|i| attr(i, "usageDate").and_then(|d| crate::feeds::parse_date(d).ok()))
+            .max())
     }
 
     async fn feed_products(&self) -> Result<Vec<FeedProduct>, AwsError> {

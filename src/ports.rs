@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::aws::AwsError;
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode, Timestamp};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
-use crate::feeds::{FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState};
+use crate::feeds::{AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState};
 use crate::model::{
     Checkpoint, ExportOutcome, ExportParams, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact,
     WriteOutcome,
@@ -250,11 +250,15 @@ pub trait FeedLookup: Send + Sync {
         ids: &[FeedAccountId],
     ) -> impl Future<Output = Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError>> + Send;
 
-    /// The agreements (revision in force) a feed account accepted.
-    fn account_agreements(
+    /// One page of a feed account's agreements (revision in force) and usage
+    /// days: every agreement first, then the days it used a product, newest
+    /// first; `after` is the previous page's `next`.
+    fn account_page(
         &self,
         account: &FeedAccountId,
-    ) -> impl Future<Output = Result<Vec<FeedAgreement>, AwsError>> + Send;
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<AccountPage, AwsError>> + Send;
 
     /// The latest usage date of `product_id` by `account`.
     fn last_usage(
@@ -559,11 +563,13 @@ impl<T: FeedLookup + ?Sized> FeedLookup for &T {
     ) -> impl Future<Output = Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError>> + Send {
         (**self).aws_account_ids(ids)
     }
-    fn account_agreements(
+    fn account_page(
         &self,
         account: &FeedAccountId,
-    ) -> impl Future<Output = Result<Vec<FeedAgreement>, AwsError>> + Send {
-        (**self).account_agreements(account)
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<AccountPage, AwsError>> + Send {
+        (**self).account_page(account, after, limit)
     }
     fn last_usage(
         &self,

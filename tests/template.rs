@@ -1862,7 +1862,7 @@ fn contact_events_stream_filter_passes_only_records_that_can_be_events() {
     }
     let none = [
         ("the sync state", "SYNC", "STATE"),
-        ("a usage day", "FEED#ACCOUNT#Qw3rTy7u", "USAGE#prod-x7bdfpkk4mtnq#2025-06-01"),
+        ("a usage day", "FEED#ACCOUNT#Qw3rTy7u", "ACTIVITY#2025-06-01#prod-x7bdfpkk4mtnq"),
         ("a feed account (the bridge)", "FEED#ACCOUNT#Qw3rTy7u", "ACCOUNT"),
         ("a product", "FEED#PRODUCTS", "prod-x7bdfpkk4mtnq"),
         ("an offer product", "FEED#OFFER#offer-abcd1234efgh5", "PRODUCT#prod-x7bdfpkk4mtnq"),

@@ -42,6 +42,29 @@ impl FeedAgreement {
     }
 }
 
+/// A day an account used a product (a current, not deleted Daily usage row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDay {
+    pub product_id: String,
+    pub date: Date,
+}
+
+/// One page of a feed account's partition ([`FeedLookup::account_page`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountPage {
+    pub agreements: Vec<FeedAgreement>,
+    /// Newest first; a day whose rows are all deleted is left out.
+    pub usage: Vec<UsageDay>,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<String>,
+}
+
+/// Items one page of an account's partition reads: the agreements (a few)
+/// and about a month of daily usage of one product, or a week of four, so
+/// that a lookup is usually one small query; a product used less often
+/// than that makes it read on.
+pub const ACCOUNT_PAGE: usize = 32;
+
 /// A product the feeds list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedProduct {
@@ -120,46 +143,70 @@ pub async fn account_feeds<L: FeedLookup>(
     account: &AwsAccountId,
     product: Option<&ProductCode>,
 ) -> Result<AccountFeeds, AwsError> {
+    account_feeds_paged(feeds, account, product, ACCOUNT_PAGE).await
+}
+
+/// [`account_feeds`], reading the account's partition `page` items at a
+/// time (tests read it in small pages).
+pub async fn account_feeds_paged<L: FeedLookup>(
+    feeds: &L,
+    account: &AwsAccountId,
+    product: Option<&ProductCode>,
+    page: usize,
+) -> Result<AccountFeeds, AwsError> {
     let as_of = feeds.feeds_as_of().await?;
     let feed_accounts = feeds.feed_accounts(account).await?;
-    let mut agreements = Vec::new();
-    for id in &feed_accounts {
-        agreements.extend(feeds.account_agreements(id).await?);
-    }
-    let offers: BTreeSet<&str> = agreements.iter().filter_map(|a| a.offer_id.as_deref()).collect();
-    let mut offer_products: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for offer in offers {
-        offer_products.insert(offer, feeds.offer_products(offer).await?);
-    }
     let catalogue: BTreeMap<String, FeedProduct> =
         feeds.feed_products().await?.into_iter().map(|p| (p.product_id.clone(), p)).collect();
+    let wanted = |product_id: &str| match product {
+        Some(code) => {
+            catalogue.get(product_id).and_then(|p| p.product_code.as_ref()) == Some(code) || product_id == code.as_str()
+        }
+        None => true,
+    };
+    let mut offer_products: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut by_product: BTreeMap<String, Vec<FeedAgreement>> = BTreeMap::new();
-    for a in &agreements {
-        for product_id in a.offer_id.as_deref().and_then(|o| offer_products.get(o)).into_iter().flatten() {
-            by_product.entry(product_id.clone()).or_default().push(a.clone());
+    let mut last_usage: BTreeMap<String, Date> = BTreeMap::new();
+    for id in &feed_accounts {
+        let mut after = None;
+        let mut past_agreements = false;
+        loop {
+            let page = feeds.account_page(id, after.as_deref(), page).await?;
+            for a in page.agreements {
+                let Some(offer) = a.offer_id.clone() else { continue };
+                if !offer_products.contains_key(&offer) {
+                    let products = feeds.offer_products(&offer).await?;
+                    offer_products.insert(offer.clone(), products);
+                }
+                for product_id in offer_products[&offer].iter().filter(|p| wanted(p)) {
+                    by_product.entry(product_id.clone()).or_default().push(a.clone());
+                }
+            }
+            past_agreements |= !page.usage.is_empty();
+            for day in page.usage {
+                let last = last_usage.entry(day.product_id).or_insert(day.date);
+                *last = (*last).max(day.date);
+            }
+            // Agreements come first: once a usage day is read, every
+            // agreement is, and reading on is only for products whose last
+            // usage is older than the days read so far.
+            let all_found = past_agreements && by_product.keys().all(|p| last_usage.contains_key(p));
+            after = page.next;
+            if after.is_none() || all_found {
+                break;
+            }
         }
     }
     let mut products = Vec::new();
     for (product_id, mut agreements) in by_product {
         let known = catalogue.get(&product_id);
-        let code = known.and_then(|p| p.product_code.clone());
-        if let Some(wanted) = product
-            && code.as_ref() != Some(wanted)
-            && product_id != wanted.as_str()
-        {
-            continue;
-        }
         agreements.sort_by(|a, b| b.start_time.cmp(&a.start_time).then(a.agreement_id.cmp(&b.agreement_id)));
-        let mut last_usage_date = None;
-        for id in &feed_accounts {
-            last_usage_date = last_usage_date.max(feeds.last_usage(id, &product_id).await?);
-        }
         products.push(ProductFeeds {
             title: known.and_then(|p| p.title.clone()),
-            product_code: code,
+            product_code: known.and_then(|p| p.product_code.clone()),
+            last_usage_date: last_usage.get(&product_id).copied(),
             product_id,
             agreements,
-            last_usage_date,
         });
     }
     Ok(AccountFeeds { as_of, feed_accounts, products })
@@ -182,8 +229,8 @@ impl FeedLookup for NoFeeds {
     async fn aws_account_ids(&self, _: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
         Ok(BTreeMap::new())
     }
-    async fn account_agreements(&self, _: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
-        Ok(Vec::new())
+    async fn account_page(&self, _: &FeedAccountId, _: Option<&str>, _: usize) -> Result<AccountPage, AwsError> {
+        Ok(AccountPage::default())
     }
     async fn last_usage(&self, _: &FeedAccountId, _: &str) -> Result<Option<Date>, AwsError> {
         Ok(None)
@@ -414,11 +461,15 @@ mod tests {
         let code = ProductCode::parse("1a2b3c4d5e6f7g8h9i0jklmno").unwrap();
         for account in ["012345678901", "210987654321", "000012345678", "999999999999"] {
             let account = aws(account);
-            let found = account_feeds(&feeds, &account, None).await.unwrap();
-            assert_eq!(read_lines(&found), model_lines(&state, &account), "{account:?}");
-            let only = account_feeds(&feeds, &account, Some(&code)).await.unwrap();
-            assert_eq!(read_lines(&only), model_lines(&state, &account), "{account:?}, by code");
-            assert_eq!(found.as_of, Some(Timestamp::parse("2025-09-02T01:30:00.000Z").unwrap()));
+            // Pages of one item and up: the agreements and usage days of an
+            // account are read across pages alike.
+            for page in [1, 2, 3, ACCOUNT_PAGE] {
+                let found = account_feeds_paged(&feeds, &account, None, page).await.unwrap();
+                assert_eq!(read_lines(&found), model_lines(&state, &account), "{account:?}, pages of {page}");
+                let only = account_feeds_paged(&feeds, &account, Some(&code), page).await.unwrap();
+                assert_eq!(read_lines(&only), model_lines(&state, &account), "{account:?}, by code, pages of {page}");
+                assert_eq!(found.as_of, Some(Timestamp::parse("2025-09-02T01:30:00.000Z").unwrap()));
+            }
         }
         // Spelled out: the ended agreement is CANCELLED, the soft-deleted
         // usage row (2025-06-02) does not count, the padded number is found.
@@ -435,6 +486,63 @@ mod tests {
         assert_eq!(padded.products[0].last_usage_date, None);
         let other = ProductCode::parse("zzzzzzzzzzzzzzzzzzzzzzzzz").unwrap();
         assert!(account_feeds(&feeds, &aws("210987654321"), Some(&other)).await.unwrap().products.is_empty());
+    }
+
+    /// One account with three products: one used most days (its newest
+    /// day soft-deleted), one used once long ago, one never.
+    fn three_products() -> (MemoryFeeds, FeedState) {
+        let v = "2025-01-01T00:00:00Z,2025-01-01T00:00:00Z";
+        let account = format!("account_id,aws_account_id,valid_from,update_date,delete_date\nfa-3,123456789012,{v},\n");
+        let mut products = String::from("product_id,product_code,valid_from,update_date,delete_date\n");
+        let mut offers = String::from("offer_id,product_id,valid_from,update_date,delete_date\n");
+        let mut agreements = String::from(
+            "agreement_id,status,offer_id,acceptor_account_id,start_time,end_time,acceptance_time,valid_from,update_date,delete_date\n",
+        );
+        for p in ["busy", "once", "never"] {
+            products.push_str(&format!("prod-{p},,{v},\n"));
+            offers.push_str(&format!("offer-{p},prod-{p},{v},\n"));
+            agreements.push_str(&format!("agmt-{p},ACTIVE,offer-{p},fa-3,2025-01-01T00:00:00Z,,,{v},\n"));
+        }
+        let mut usage = String::from(
+            "usage_feed_id,usage_date,product_id,end_user_account_id,valid_from,update_date,delete_date\n",
+        );
+        for day in (1..=20).filter(|d| d % 4 != 0) {
+            usage.push_str(&format!("u-busy-{day},2025-03-{day:02},prod-busy,fa-3,{v},\n"));
+        }
+        usage.push_str(&format!("u-busy-21,2025-03-21,prod-busy,fa-3,{v},2025-03-22T00:00:00Z\n"));
+        usage.push_str(&format!("u-once,2025-01-02,prod-once,fa-3,{v},\n"));
+        let feeds = MemoryFeeds::new();
+        feeds.load_csv::<AccountRow>(&account);
+        feeds.load_csv::<ProductRow>(&products);
+        feeds.load_csv::<OfferProductRow>(&offers);
+        feeds.load_csv::<AgreementRow>(&agreements);
+        feeds.load_csv::<DailyUsageRow>(&usage);
+        let state = FeedState {
+            accounts: history(&[&account]),
+            products: history(&[&products]),
+            offer_products: history(&[&offers]),
+            agreements: history(&[&agreements]),
+            usage: history(&[&usage]),
+        };
+        (feeds, state)
+    }
+
+    #[tokio::test]
+    async fn the_last_usage_of_each_product_is_found_across_pages_of_any_size() {
+        let (feeds, state) = three_products();
+        let account = aws("123456789012");
+        let model = model_lines(&state, &account);
+        assert_eq!(model.len(), 3);
+        for page in 1..=25 {
+            let found = account_feeds_paged(&feeds, &account, None, page).await.unwrap();
+            assert_eq!(read_lines(&found), model, "pages of {page}");
+        }
+        let found = account_feeds(&feeds, &account, None).await.unwrap();
+        let last = |id: &str| found.products.iter().find(|p| p.product_id == id).unwrap().last_usage_date;
+        // The soft-deleted 21st does not count; 20 is a multiple of 4, not used.
+        assert_eq!(last("prod-busy"), Some(time::macros::date!(2025 - 03 - 19)));
+        assert_eq!(last("prod-once"), Some(time::macros::date!(2025 - 01 - 02)));
+        assert_eq!(last("prod-never"), None);
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@
 //! What the table keeps of them is [`store`]'s; the function that ingests
 //! them is `functions/ingest-feeds`.
 
+pub mod cache;
 pub mod csv;
 pub mod folder;
 pub mod history;
@@ -27,6 +28,7 @@ pub mod run;
 pub mod store;
 pub mod values;
 
+pub use self::cache::{CachedReference, REFERENCE_TTL};
 pub use self::csv::{
     AccountRow, AgreementRow, DailyUsageRow, FeedReader, FeedRecord, HeaderError, OfferProductRow, Position,
     ProductRow, ReadError, Reject, Row, Version, Versioned,
@@ -34,8 +36,8 @@ pub use self::csv::{
 pub use self::folder::{FeedKey, FeedKind, MonthObject};
 pub use self::history::{FeedState, History, Keyed, RevisionClass, Subscription, effective_revision, last_usage};
 pub use self::lookup::{
-    AccountFeeds, FeedAgreement, FeedProduct, FeedsDecision, NoFeeds, ProductFeeds, Subscriber, SubscriberPage,
-    account_feeds, subscribers,
+    ACCOUNT_PAGE, AccountFeeds, AccountPage, FeedAgreement, FeedProduct, FeedsDecision, NoFeeds, ProductFeeds,
+    Subscriber, SubscriberPage, UsageDay, account_feeds, account_feeds_paged, subscribers,
 };
 pub use self::notice::{Trigger, continuation_payload, parse_delivery, parse_trigger};
 pub use self::run::{Delivery, FeedRun, ObjectReport, ObjectState, ReadMode, RunStatus};

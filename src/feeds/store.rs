@@ -40,6 +40,18 @@ pub fn account_pk(id: &FeedAccountId) -> String {
     format!("FEED#ACCOUNT#{}", id.as_str())
 }
 
+/// The sort-key prefix of an account's usage days. It sorts between the
+/// account's own item (`ACCOUNT`) and its agreements (`AGREEMENT#`), so that
+/// one query of the partition, newest sort key first, reads the agreements
+/// and then the usage days, newest day first, of every product at once.
+pub const USAGE_DAY_PREFIX: &str = "ACTIVITY#";
+
+/// The sort key of an account's usage of a product on a day:
+/// `ACTIVITY#<date>#<product id>`.
+pub fn usage_day_sk(date: time::Date, product_id: &str) -> String {
+    format!("{USAGE_DAY_PREFIX}{date}#{product_id}")
+}
+
 /// The partition of every product the feeds list (a seller has few).
 pub const PRODUCTS_PK: &str = "FEED#PRODUCTS";
 
@@ -358,12 +370,9 @@ impl Stored for DailyUsageRow {
     /// rows together, so a day's item is written about once, even in a
     /// backfill; it stays small however long the history (a row is a few
     /// dozen bytes), and a daily delivery writes one new item per (account,
-    /// product) pair it touches.
+    /// product) pair it touches. The key is [`usage_day_sk`]: day first.
     fn item_key(&self) -> Result<ItemKey, &'static str> {
-        Ok(ItemKey::new(
-            account_pk(&self.end_user_account_id),
-            format!("USAGE#{}#{}", self.product_id, self.usage_date),
-        ))
+        Ok(ItemKey::new(account_pk(&self.end_user_account_id), usage_day_sk(self.usage_date, &self.product_id)))
     }
     /// The id only: the end user, product and date are the item's key.
     fn encode(&self) -> Vec<String> {
@@ -371,8 +380,8 @@ impl Stored for DailyUsageRow {
     }
     fn decode(f: &[String], item: &ItemKey) -> Result<Self, String> {
         let user = item.pk.strip_prefix("FEED#ACCOUNT#").ok_or("not a feed account's item")?;
-        let (product, date) =
-            item.sk.strip_prefix("USAGE#").and_then(|rest| rest.rsplit_once('#')).ok_or("not a usage item")?;
+        let (date, product) =
+            item.sk.strip_prefix(USAGE_DAY_PREFIX).and_then(|rest| rest.split_once('#')).ok_or("not a usage item")?;
         Ok(Self {
             usage_feed_id: field(f, 0)?.to_owned(),
             usage_date: parse_date(date).map_err(|e| format!("the item's usage date {e}"))?,
@@ -417,7 +426,7 @@ mod tests {
             usage("u2", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
         ];
         let key = rows[0].record.item_key().unwrap();
-        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "USAGE#prod-1#2025-06-01"));
+        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "ACTIVITY#2025-06-01#prod-1"));
         let item = merge(&key, None, rows.clone()).unwrap().expect("a new item");
         for repeated in ["acct-1", "prod-1", "2025-06-01"] {
             assert!(!item.versions.contains(repeated), "{repeated} in {}", item.versions);

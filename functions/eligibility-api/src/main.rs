@@ -9,6 +9,7 @@ use eligibility_api::live::LiveChecks;
 use eligibility_api::{Api, Config};
 use lambda_http::{Request, service_fn};
 use psc_bridge::aws::{AgreementClient, DynamoStore, Ec2Client, sdk_config};
+use psc_bridge::feeds::{CachedReference, REFERENCE_TTL};
 use psc_bridge::metrics::Metrics;
 
 #[tokio::main]
@@ -25,11 +26,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     )
     .with_agreements_timeout(config.agreements_timeout)
     .with_cache_ttl(config.agreements_cache_ttl);
-    // The data feeds live in the same table: the same client reads them.
+    // The data feeds live in the same table: the same client reads them;
+    // their reference data (products, offers, asOf) is kept for a minute.
     let api = Api::with_live_checks(store.clone(), live)
         .with_default_region(config.default_region)
         .with_metrics(Metrics::new(config.metrics_namespace))
-        .with_feeds(store)
+        .with_feeds(CachedReference::new(store, REFERENCE_TTL))
         .with_usage_rule(config.usage_within_days);
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| api.serve(req))).await

@@ -10,7 +10,11 @@ use aws_standin::{FeedsTarget, StandIn, seed};
 use ingest_feeds::{FeedIngest, Settings};
 use psc_bridge::aws::DynamoStore;
 use psc_bridge::domain::{AwsAccountId, ProductCode};
-use psc_bridge::feeds::{AccountFeeds, ReadMode, account_feeds, subscribers};
+use psc_bridge::feeds::{
+    AccountFeeds, AccountRow, AgreementRow, DailyUsageRow, OfferProductRow, ProductRow, ReadMode, account_feeds,
+    account_feeds_paged, subscribers,
+};
+use psc_bridge::memory::MemoryFeeds;
 use psc_bridge::metrics::Metrics;
 use psc_bridge::ports::{FeedLookup, FeedStore};
 use psc_bridge::resumable::Invocation;
@@ -122,4 +126,65 @@ async fn the_standins_two_days_of_feeds_give_the_lookups_their_answers() {
     assert_eq!(statuses, ["ACTIVE", "EXPIRED"]);
     assert_eq!(rest.next_cursor, None);
     standin.shutdown().await;
+}
+
+/// The table pages an account's partition as the in-memory store does:
+/// whatever the page size, the lookup finds every agreement and each
+/// product's last usage (a product used on most days, its newest day
+/// soft-deleted; one used once, long before; one never).
+#[tokio::test]
+async fn the_tables_account_pages_give_the_lookup_what_the_memory_store_gives() {
+    let v = "2025-01-01T00:00:00Z,2025-01-01T00:00:00Z";
+    let memory = MemoryFeeds::new();
+    memory.load_csv::<AccountRow>(&format!(
+        "account_id,aws_account_id,valid_from,update_date,delete_date\nfa-3,123456789012,{v},\n"
+    ));
+    let (mut products, mut offers, mut agreements) = (
+        String::from("product_id,product_code,valid_from,update_date,delete_date\n"),
+        String::from("offer_id,product_id,valid_from,update_date,delete_date\n"),
+        String::from(
+            "agreement_id,status,offer_id,acceptor_account_id,start_time,end_time,acceptance_time,valid_from,update_date,delete_date\n",
+        ),
+    );
+    for p in ["busy", "once", "never"] {
+        products.push_str(&format!("prod-{p},,{v},\n"));
+        offers.push_str(&format!("offer-{p},prod-{p},{v},\n"));
+        agreements.push_str(&format!("agmt-{p},ACTIVE,offer-{p},fa-3,2025-01-01T00:00:00Z,,,{v},\n"));
+    }
+    let mut usage =
+        String::from("usage_feed_id,usage_date,product_id,end_user_account_id,valid_from,update_date,delete_date\n");
+    for d in (1..=12).filter(|d| d % 5 != 0) {
+        usage.push_str(&format!("u-busy-{d},2025-03-{d:02},prod-busy,fa-3,{v},\n"));
+    }
+    usage.push_str(&format!("u-busy-13,2025-03-13,prod-busy,fa-3,{v},2025-03-14T00:00:00Z\n"));
+    usage.push_str(&format!("u-once,2025-01-02,prod-once,fa-3,{v},\n"));
+    memory.load_csv::<ProductRow>(&products);
+    memory.load_csv::<OfferProductRow>(&offers);
+    memory.load_csv::<AgreementRow>(&agreements);
+    memory.load_csv::<DailyUsageRow>(&usage);
+
+    let emu = devkit::Emulators::get().await;
+    let ddb = emu.dynamodb_client();
+    let table = devkit::unique_name("feeds-pages");
+    devkit::create_table_from_template(&ddb, &table).await.unwrap();
+    let store = DynamoStore::new(ddb, table);
+    store.put_feed_items(&memory.items()).await.unwrap();
+
+    let buyer = account("123456789012");
+    let expected = account_feeds(&memory, &buyer, None).await.unwrap();
+    let last: Vec<_> = expected.products.iter().map(|p| (p.product_id.as_str(), p.last_usage_date)).collect();
+    assert_eq!(
+        last,
+        [
+            ("prod-busy", Some(Date::from_calendar_date(2025, time::Month::March, 12).unwrap())),
+            ("prod-never", None),
+            ("prod-once", Some(Date::from_calendar_date(2025, time::Month::January, 2).unwrap())),
+        ]
+    );
+    for page in [1, 2, 3, 7, 32] {
+        let found = account_feeds_paged(&store, &buyer, None, page).await.unwrap();
+        assert_eq!(found, expected, "pages of {page}");
+    }
+    assert_eq!(store.last_usage(&psc_bridge::feeds::FeedAccountId::new("fa-3"), "prod-once").await.unwrap(), last[2].1);
+    assert_eq!(store.last_usage(&psc_bridge::feeds::FeedAccountId::new("fa-3"), "prod-never").await.unwrap(), None);
 }

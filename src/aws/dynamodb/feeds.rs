@@ -16,10 +16,11 @@ use super::{DynamoStore, condition_met, cursor, ddb_error};
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, ProductCode, Timestamp};
 use crate::feeds::store::{
-    PRODUCTS_PK, account_pk, agreements_with_status, offer_agreements_index, product_offers_index,
+    PRODUCTS_PK, USAGE_DAY_PREFIX, account_pk, agreements_with_status, offer_agreements_index, product_offers_index,
 };
 use crate::feeds::{
-    FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, parse_date, parse_time,
+    AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, UsageDay,
+    parse_date, parse_time,
 };
 use crate::model::{Lease, Page};
 use crate::ports::{FeedLookup, FeedStore, LookupError};
@@ -31,9 +32,15 @@ const STATE_PK: &str = "FEED#STATE";
 const LEASE_SK: &str = "LEASE";
 const AS_OF_SK: &str = "AS_OF";
 
-/// How many usage days one query of an account's last usage reads at a
-/// time, newest first (only a soft-deleted day makes it read on).
-const USAGE_PAGE: i32 = 8;
+/// How many usage days one query of an account's last usage of a product
+/// reads at a time, newest first (the account's other products' days and
+/// soft-deleted days make it read on).
+const USAGE_PAGE: i32 = 64;
+
+/// What a page of an account's partition reads: an agreement's attributes
+/// (`decode_agreement`; `#s` is `status`, a reserved word) and a usage day's.
+const ACCOUNT_PAGE_ATTRIBUTES: &str =
+    "pk, sk, agreementId, #s, startTime, endTime, acceptanceTime, offerId, productId, usageDate";
 
 /// BatchGetItem's and BatchWriteItem's limits.
 const GET_BATCH: usize = 100;
@@ -346,11 +353,49 @@ impl FeedLookup for DynamoStore {
             .collect())
     }
 
-    async fn account_agreements(&self, account: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
-        let items = self.partition_prefix(&account_pk(account), "AGREEMENT#").await?;
-        Ok(items.iter().filter_map(decode_agreement).collect())
+    async fn account_page(
+        &self,
+        account: &FeedAccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AccountPage, AwsError> {
+        let pk = account_pk(account);
+        let start = after.map(|sk| key(&ItemKey::new(pk.as_str(), sk)));
+        // Every sort key after the account's own item: its agreements, then
+        // (newest first) its usage days (`store::USAGE_DAY_PREFIX`).
+        let page = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :p AND sk > :account")
+            .expression_attribute_values(":p", s(pk.as_str()))
+            .expression_attribute_values(":account", s("ACCOUNT"))
+            .projection_expression(ACCOUNT_PAGE_ATTRIBUTES)
+            .expression_attribute_names("#s", "status")
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(ddb_error("Query"))?;
+        let mut out = AccountPage::default();
+        for item in page.items() {
+            if text(item, "sk").is_some_and(|sk| sk.starts_with(USAGE_DAY_PREFIX)) {
+                if let (Some(product_id), Some(date)) =
+                    (text(item, "productId"), text(item, "usageDate").and_then(|d| parse_date(d).ok()))
+                {
+                    out.usage.push(UsageDay { product_id: product_id.to_owned(), date });
+                }
+            } else if let Some(a) = decode_agreement(item) {
+                out.agreements.push(a);
+            }
+        }
+        out.next = page.last_evaluated_key().and_then(|k| k.get("sk")).and_then(|v| v.as_s().ok()).cloned();
+        Ok(out)
     }
 
+    /// The account's usage days, newest first, until one of `product_id`'s
+    /// (the subscriber report's last usage column).
     async fn last_usage(&self, account: &FeedAccountId, product_id: &str) -> Result<Option<Date>, AwsError> {
         let mut start = None;
         loop {
@@ -359,10 +404,11 @@ impl FeedLookup for DynamoStore {
                 .query()
                 .table_name(self.table())
                 .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
-                .filter_expression("attribute_exists(usageDate)")
+                .filter_expression("productId = :product AND attribute_exists(usageDate)")
                 .projection_expression("pk, sk, usageDate")
                 .expression_attribute_values(":p", s(account_pk(account)))
-                .expression_attribute_values(":prefix", s(format!("USAGE#{product_id}#")))
+                .expression_attribute_values(":prefix", s(USAGE_DAY_PREFIX))
+                .expression_attribute_values(":product", s(product_id))
                 .scan_index_forward(false)
                 .limit(USAGE_PAGE)
                 .set_exclusive_start_key(start)

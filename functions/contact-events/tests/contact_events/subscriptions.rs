@@ -13,7 +13,7 @@ use contact_events::subscriptions::{
 use psc_bridge::aws::AwsError;
 use psc_bridge::aws::dynamodb::item::Item;
 use psc_bridge::domain::{AwsAccountId, Timestamp};
-use psc_bridge::feeds::{FeedAccountId, FeedAgreement, FeedItem, FeedProduct, Versioned};
+use psc_bridge::feeds::{AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, Versioned};
 use psc_bridge::memory::{MemoryBus, MemoryFeeds};
 use psc_bridge::model::Page;
 use psc_bridge::ports::{FeedLookup, FeedStore, LookupError};
@@ -305,7 +305,7 @@ impl FeedLookup for Down {
     async fn aws_account_ids(&self, _: &[FeedAccountId]) -> Result<BTreeMap<FeedAccountId, AwsAccountId>, AwsError> {
         Err(down())
     }
-    async fn account_agreements(&self, _: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
+    async fn account_page(&self, _: &FeedAccountId, _: Option<&str>, _: usize) -> Result<AccountPage, AwsError> {
         Err(down())
     }
     async fn last_usage(&self, _: &FeedAccountId, _: &str) -> Result<Option<time::Date>, AwsError> {

@@ -14,7 +14,8 @@ use psc_bridge::aws::AwsError;
 use psc_bridge::domain::{AwsAccountId, Timestamp};
 use psc_bridge::entitlement::{Agreement, SellerProducts};
 use psc_bridge::feeds::{
-    AccountRow, AgreementRow, DailyUsageRow, FeedAccountId, FeedAgreement, FeedProduct, OfferProductRow, ProductRow,
+    AccountPage, AccountRow, AgreementRow, DailyUsageRow, FeedAccountId, FeedAgreement, FeedProduct, OfferProductRow,
+    ProductRow,
 };
 use psc_bridge::memory::{MemoryAgreements, MemoryFeeds, MemoryInstances};
 use psc_bridge::model::Page;
@@ -134,9 +135,9 @@ impl FeedLookup for Feeds {
         self.check()?;
         self.inner.aws_account_ids(ids).await
     }
-    async fn account_agreements(&self, a: &FeedAccountId) -> Result<Vec<FeedAgreement>, AwsError> {
+    async fn account_page(&self, a: &FeedAccountId, after: Option<&str>, n: usize) -> Result<AccountPage, AwsError> {
         self.check()?;
-        self.inner.account_agreements(a).await
+        self.inner.account_page(a, after, n).await
     }
     async fn last_usage(&self, a: &FeedAccountId, p: &str) -> Result<Option<Date>, AwsError> {
         self.check()?;
