@@ -106,15 +106,20 @@ pub enum GaveUp<E> {
 #[derive(Debug, Clone, Copy)]
 pub struct Patience<'a> {
     pub rounds: Backoff,
-    /// No attempt runs past it: one in flight is cut off.
+    /// No round starts after it.
     pub until: Option<Instant>,
+    /// An attempt still in flight at `until`, while calls are failing (this
+    /// one failed before, or a fault has lowered `limit`), is cut off: for
+    /// work that another invocation does again. A healthy call runs to its
+    /// end.
+    pub cut_off: bool,
     pub limit: Option<&'a AdaptiveLimit>,
 }
 
 impl<'a> Patience<'a> {
     /// `rounds.retries` rounds, no time limit, no limit on calls in flight.
     pub fn rounds(rounds: Backoff) -> Self {
-        Self { rounds, until: None, limit: None }
+        Self { rounds, until: None, cut_off: false, limit: None }
     }
 
     /// The wait before round `round` (1-based), or `None` when patience has
@@ -127,11 +132,17 @@ impl<'a> Patience<'a> {
         }
     }
 
-    /// `call`, cut off at `until` (`None` then).
-    pub async fn within<F: Future>(&self, call: F) -> Option<F::Output> {
-        match self.until {
-            Some(until) => tokio::time::timeout_at(until.into(), call).await.ok(),
-            None => Some(call.await),
+    /// `call`, cut off at `until` (`None` then) when `cut_off` and calls
+    /// are failing: `failed_before` (this one), or a lowered limit.
+    pub async fn within<F: Future>(&self, call: F, failed_before: bool) -> Option<F::Output> {
+        let Some(until) = self.until.filter(|_| self.cut_off) else {
+            return Some(call.await);
+        };
+        let mut call = std::pin::pin!(call);
+        match tokio::time::timeout_at(until.into(), call.as_mut()).await {
+            Ok(out) => Some(out),
+            Err(_) if failed_before || self.limit.is_some_and(|l| l.halvings() > 0) => None,
+            Err(_) => Some(call.await),
         }
     }
 
@@ -158,7 +169,7 @@ impl<'a> Patience<'a> {
         let mut round = 0;
         loop {
             let permit = self.permit().await;
-            let last = match self.within(op()).await {
+            let last = match self.within(op(), round > 0).await {
                 Some(Ok(v)) => {
                     permit.map(Permit::succeeded);
                     return (Ok(v), round);
@@ -405,7 +416,7 @@ mod tests {
         // Fails transiently 5 times (more than 3 retries), then succeeds: with
         // a time limit, the rounds are not counted.
         let until = Some(Instant::now() + Duration::from_secs(5));
-        let patient = Patience { rounds: quick, until, limit: Some(&limit) };
+        let patient = Patience { rounds: quick, until, cut_off: true, limit: Some(&limit) };
         let mut calls = 0;
         let (r, rounds) = patient
             .run(
@@ -426,18 +437,20 @@ mod tests {
         assert_eq!((r, rounds), (Err(GaveUp::Permanent("denied")), 0));
 
         // Without a time limit: the rounds, then unfinished.
-        let (r, rounds) =
-            Patience::rounds(quick).run(1, |_: &&str| true, || async { Err::<(), _>("busy") }).await;
+        let (r, rounds) = Patience::rounds(quick).run(1, |_: &&str| true, || async { Err::<(), _>("busy") }).await;
         assert_eq!((r, rounds), (Err(GaveUp::Unfinished(Some("busy"))), 3));
 
-        // A call still in flight at the time limit is cut off.
-        let soon = Patience { rounds: quick, until: Some(Instant::now() + Duration::from_millis(20)), limit: None };
-        let (r, _) = soon
-            .run(1, |_: &&str| true, || async {
-                tokio::time::sleep(Duration::from_secs(10)).await;
-                Ok::<_, &str>(())
-            })
-            .await;
-        assert_eq!(r, Err(GaveUp::Unfinished(None)));
+        // A call still in flight at the time limit is cut off while calls
+        // fail (the limit was lowered above); a healthy one runs to its end.
+        let until = Some(Instant::now() + Duration::from_millis(20));
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, &str>(())
+        };
+        let failing = Patience { rounds: quick, until, cut_off: true, limit: Some(&limit) };
+        assert_eq!(failing.run(1, |_: &&str| true, slow).await.0, Err(GaveUp::Unfinished(None)));
+        let healthy_limit = AdaptiveLimit::new(8);
+        let healthy = Patience { limit: Some(&healthy_limit), ..failing };
+        assert_eq!(healthy.run(1, |_: &&str| true, slow).await.0, Ok(()));
     }
 }
