@@ -314,7 +314,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         match run_segments(&mut work, &plan).await {
             Ok(RunEnd::Done) => self.finish(work, coverage).await,
             Ok(end) => self.hand_over(end, work, state.watermark, message).await,
-            Err(stopped) => self.stopped(stopped, id, coverage, work.log).await,
+            Err(stopped) => self.stopped(stopped, id, coverage, message, work.log).await,
         }
     }
 
@@ -353,11 +353,12 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         stopped: Stopped,
         id: &str,
         coverage: Coverage,
+        message: &str,
         log: Patience<'_>,
     ) -> Result<ExportSummary, IngestError> {
         match stopped {
             Stopped::Failed(e) => Err(e),
-            Stopped::Outage(checkpoint) => self.interrupted(id, &checkpoint, log).await,
+            Stopped::Outage(checkpoint) => self.interrupted(id, &checkpoint, message, log).await,
             Stopped::Apply(ApplyError::Header(e)) => self.record_failure(id, Some(coverage), &e.to_string(), log).await,
             Stopped::Apply(ApplyError::Read(e)) => {
                 self.fail_for_retry(id, &format!("reading the CSV failed: {e}"), log).await?;
@@ -373,11 +374,13 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
     /// No write has succeeded for [`Settings::outage_limit`]: the export is
     /// recorded INTERRUPTED (it keeps its last checkpoint, and a redelivery
     /// of its notification resumes from it), and the invocation ends
-    /// without a continuation.
+    /// without a continuation. The log line holds the payload that resumes
+    /// it (the notification names S3 objects, no contact data).
     async fn interrupted(
         &self,
         id: &str,
         checkpoint: &Checkpoint,
+        message: &str,
         log: Patience<'_>,
     ) -> Result<ExportSummary, IngestError> {
         let minutes = self.settings.outage_limit.as_secs().div_ceil(60);
@@ -388,7 +391,14 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
              notification to resume from there",
             checkpoint.at.to_iso()
         );
-        error!(request_id = id, line, outage_minutes = minutes, "export interrupted: the table kept failing");
+        let retry_payload = continuation_payload(message, id, checkpoint.position).to_string();
+        error!(
+            request_id = id,
+            line,
+            outage_minutes = minutes,
+            retry_payload,
+            "export interrupted: the table kept failing; invoke the function with retry_payload to resume it"
+        );
         let outcome = ExportOutcome::now(ExportStatus::Interrupted, checkpoint.counts, None, Some(reason.clone()));
         patiently(log, || self.store.export_finished(id, &outcome)).await?;
         self.metrics.emit(&[("ExportInterrupted", 1.0)]);

@@ -307,3 +307,37 @@ async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
     assert_eq!(store.held(&guid(Y)), reference.held(&guid(Y)));
     assert_eq!(store.writes(), rows.len(), "each row written once");
 }
+
+#[tokio::test]
+async fn a_table_failing_past_the_outage_limit_interrupts_the_export_which_a_redelivery_resumes() {
+    // No progress allowed at all (the function's limit is 30 minutes): the
+    // first segment whose writes still fail at the end of the invocation's
+    // time gives the export up, as INTERRUPTED, never FAILED.
+    let settings = Settings {
+        initial_from_date: t(INITIAL),
+        write_concurrency: 4,
+        throttling: FAST,
+        outage_limit: Duration::ZERO,
+        ..Settings::default()
+    };
+    let m = Mem { ingest: Ingest::new(MemoryObjects::new(), MemoryStore::new(), settings, Metrics::new("PscBridgeTest")) };
+    m.store().fail_writes(|_| Some(AwsError::service("DynamoDB", "PutItem", "InternalServerError", "down", 500)));
+    let body = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row(Y, "Yolanda", "2020-01-03T00:00:00.000Z", "CREATE"),
+    ]);
+    let msg = m.stage("req-outage", &body, INITIAL, "2020-01-05T00:00:00.000Z");
+    let s = m.deliver(&msg).await.expect("the invocation ends normally");
+    assert_eq!(s.status, ExportStatus::Interrupted, "{s:?}");
+    let rec = m.store().export("req-outage").await.unwrap().unwrap();
+    assert_eq!((rec.status, rec.lease), (ExportStatus::Interrupted, None));
+    let why = rec.message.unwrap_or_default();
+    assert!(why.contains("can be retried") && why.contains("redeliver"), "{why}");
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, None);
+
+    // The table is back: a redelivery of the notification applies it.
+    m.store().fail_writes(|_| None);
+    let s = m.deliver(&msg).await.expect("applied");
+    assert_eq!((s.status, s.counts.created), (ExportStatus::Applied, 2));
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, Some(t("2020-01-05T00:00:00.000Z")));
+}
