@@ -171,16 +171,22 @@ impl<'a> Patience<'a> {
             let permit = self.permit().await;
             let last = match self.within(op(), round > 0).await {
                 Some(Ok(v)) => {
-                    permit.map(Permit::succeeded);
+                    if let Some(p) = permit {
+                        p.succeeded();
+                    }
                     return (Ok(v), round);
                 }
                 Some(Err(e)) if transient(&e) => {
-                    permit.map(Permit::faulted);
+                    if let Some(p) = permit {
+                        p.faulted();
+                    }
                     Some(e)
                 }
                 Some(Err(e)) => return (Err(GaveUp::Permanent(e)), round),
                 None => {
-                    permit.map(Permit::faulted);
+                    if let Some(p) = permit {
+                        p.faulted();
+                    }
                     None
                 }
             };

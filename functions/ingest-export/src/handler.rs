@@ -466,7 +466,7 @@ enum Stopped {
     Apply(ApplyError),
     Failed(IngestError),
     /// No progress for [`Settings::outage_limit`]: the last checkpoint.
-    Outage(Checkpoint),
+    Outage(Box<Checkpoint>),
 }
 
 /// A write of the export record, sent again while it fails transiently
@@ -576,7 +576,8 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Segmented for
         .await?;
         // A release sent again after an answer was lost finds the lease
         // gone: its own doing when the record holds this checkpoint.
-        if !saved && !(release && sent > 1 && released_with(store, self.id, checkpoint).await?) {
+        let saved = saved || (release && sent > 1 && released_with(store, self.id, checkpoint).await?);
+        if !saved {
             return Ok(false);
         }
         let rows = self.counts.applied() + self.counts.skipped_stale + self.counts.rejected;
@@ -610,7 +611,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> ExportWork<'_
             "writes still failing transiently at the invocation's time; the segment starts again in a new invocation"
         );
         if stalled > self.ingest.settings.outage_limit {
-            return Err(Stopped::Outage(back));
+            return Err(Stopped::Outage(Box::new(back)));
         }
         Ok(Segment::Interrupted(back))
     }

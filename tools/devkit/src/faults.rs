@@ -150,7 +150,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             Ok(forward(&state, parts, body).await)
         }
         Fault::Flaky { error_every, delay_every, delay } => {
-            if n % error_every.max(1) == 0 {
+            if n.is_multiple_of(error_every.max(1)) {
                 return Ok(server_error(&state));
             }
             if n % delay_every.max(1) == 1 {

@@ -91,7 +91,9 @@ async fn apply_group<S: ContactStore>(
         let permit = patience.permit().await;
         let Some(results) = patience.within(store.apply_batch(&group, request_id), round > 0).await else {
             // Cut off at the segment's time: the group is left for later.
-            permit.map(|p| p.faulted());
+            if let Some(p) = permit {
+                p.faulted();
+            }
             group.iter().for_each(|rec| tally.add(rec, Err(GaveUp::Unfinished(None))));
             return;
         };

@@ -320,7 +320,8 @@ async fn a_table_failing_past_the_outage_limit_interrupts_the_export_which_a_red
         outage_limit: Duration::ZERO,
         ..Settings::default()
     };
-    let m = Mem { ingest: Ingest::new(MemoryObjects::new(), MemoryStore::new(), settings, Metrics::new("PscBridgeTest")) };
+    let m =
+        Mem { ingest: Ingest::new(MemoryObjects::new(), MemoryStore::new(), settings, Metrics::new("PscBridgeTest")) };
     m.store().fail_writes(|_| Some(AwsError::service("DynamoDB", "PutItem", "InternalServerError", "down", 500)));
     let body = csv(&[
         upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
