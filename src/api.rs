@@ -220,7 +220,7 @@ impl CountsBody {
 #[serde(rename_all = "camelCase")]
 pub struct ExportBody {
     pub request_id: String,
-    /// `REQUESTED`, `APPLYING`, `APPLIED`, `PARTIAL` or `FAILED`.
+    /// `REQUESTED`, `APPLYING`, `APPLIED`, `PARTIAL`, `FAILED` or `INTERRUPTED`.
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_set_type: Option<String>,
@@ -246,9 +246,10 @@ pub struct ExportBody {
 }
 
 impl ExportBody {
-    /// APPLIED, PARTIAL or FAILED: nothing more will happen to it.
+    /// APPLIED, PARTIAL, FAILED or INTERRUPTED: nothing more will happen
+    /// to it (an interrupted one, unless an operator resumes it).
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "APPLIED" | "PARTIAL" | "FAILED")
+        matches!(self.status.as_str(), "APPLIED" | "PARTIAL" | "FAILED" | "INTERRUPTED")
     }
 }
 

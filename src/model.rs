@@ -55,6 +55,11 @@ pub enum ExportStatus {
     Applied,
     Partial,
     Failed,
+    /// The table failed (5xx, timeouts, throttling) for longer than the
+    /// ingest's outage limit: the export is not applied in full, keeps its
+    /// checkpoint, and can be retried (a redelivery of its notification
+    /// resumes from the checkpoint).
+    Interrupted,
 }
 
 impl ExportStatus {
@@ -65,6 +70,7 @@ impl ExportStatus {
             Self::Applied => "APPLIED",
             Self::Partial => "PARTIAL",
             Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
         }
     }
 
@@ -75,6 +81,7 @@ impl ExportStatus {
             "APPLIED" => Self::Applied,
             "PARTIAL" => Self::Partial,
             "FAILED" => Self::Failed,
+            "INTERRUPTED" => Self::Interrupted,
             _ => return None,
         })
     }

@@ -93,11 +93,15 @@ pub struct Stop {
     pub at: Option<Instant>,
     /// Rows read before `at` counts.
     pub min_rows: u64,
+    /// Writes that keep failing transiently are sent again until then; one
+    /// still failing is left unfinished and the segment with it
+    /// ([`Segment::Interrupted`]). `None`: the writer's own bound.
+    pub writes_until: Option<Instant>,
 }
 
 impl Stop {
     /// The whole input.
-    pub const NEVER: Stop = Stop { rows: None, at: None, min_rows: 0 };
+    pub const NEVER: Stop = Stop { rows: None, at: None, min_rows: 0, writes_until: None };
 
     /// Whether a segment that has read `rows` rows stops here.
     pub fn reached(&self, rows: u64) -> bool {
@@ -125,6 +129,7 @@ impl Plan {
             rows: Some(self.checkpoint_rows.max(1)),
             at: self.stop_at,
             min_rows: if n == 0 { self.min_rows } else { 0 },
+            writes_until: None,
         }
     }
 
@@ -142,6 +147,11 @@ pub enum Segment<C> {
     Done,
     /// Stopped at a checkpoint, with more to do.
     Checkpoint(C),
+    /// The segment could not be finished in this invocation (a fault
+    /// outlasted its time): its work is left to the next invocation, which
+    /// starts again from `C`, the last checkpoint (saved again, to release
+    /// the lease).
+    Interrupted(C),
 }
 
 /// How [`run_segments`] ended.
@@ -149,8 +159,9 @@ pub enum Segment<C> {
 pub enum RunEnd<C> {
     /// [`Segment::Done`].
     Done,
-    /// The invocation is out of time: `C` is saved and the lease released;
-    /// the caller continues the work in a new invocation.
+    /// The invocation is out of time (or a segment was
+    /// [interrupted](Segment::Interrupted)): `C` is saved and the lease
+    /// released; the caller continues the work in a new invocation.
     OutOfTime(C),
     /// Another invocation holds the work now; this one ends.
     TakenOver,
@@ -181,10 +192,11 @@ pub trait Segmented {
 /// segment but the last.
 pub async fn run_segments<W: Segmented>(work: &mut W, plan: &Plan) -> Result<RunEnd<W::Checkpoint>, W::Error> {
     for n in 0.. {
-        let Segment::Checkpoint(checkpoint) = work.segment(plan.stop(n)).await? else {
-            return Ok(RunEnd::Done);
+        let (checkpoint, out_of_time) = match work.segment(plan.stop(n)).await? {
+            Segment::Done => return Ok(RunEnd::Done),
+            Segment::Checkpoint(checkpoint) => (checkpoint, plan.out_of_time()),
+            Segment::Interrupted(checkpoint) => (checkpoint, true),
         };
-        let out_of_time = plan.out_of_time();
         if !work.save(&checkpoint, out_of_time).await? {
             return Ok(RunEnd::TakenOver);
         }
@@ -237,6 +249,25 @@ mod tests {
         assert!(matches!(run_segments(&mut work, &plan).await, Ok(RunEnd::Done)));
         assert_eq!(work.saved, [(10, false), (20, false)]);
         assert_eq!(work.at, 25);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_segment_releases_the_lease_at_the_last_checkpoint() {
+        struct Flaky(u32);
+        impl Segmented for Flaky {
+            type Checkpoint = u64;
+            type Error = ();
+            async fn segment(&mut self, _: Stop) -> Result<Segment<u64>, ()> {
+                self.0 += 1;
+                Ok(if self.0 < 3 { Segment::Checkpoint(u64::from(self.0) * 10) } else { Segment::Interrupted(20) })
+            }
+            async fn save(&mut self, at: &u64, release: bool) -> Result<bool, ()> {
+                assert_eq!((*at, release), (if self.0 < 3 { u64::from(self.0) * 10 } else { 20 }, self.0 == 3));
+                Ok(true)
+            }
+        }
+        let plan = Plan { checkpoint_rows: 10, stop_at: None, min_rows: 0 };
+        assert!(matches!(run_segments(&mut Flaky(0), &plan).await, Ok(RunEnd::OutOfTime(20))));
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! One retry policy for every call psc-bridge retries itself: the
 //! hand-signed clients (EC2, Lambda), contact-events' `PutEvents` and the
-//! ingest's rounds for a throttled table.
+//! ingest's rounds for a throttled, slow or failing table.
+//!
+//! * [`Backoff`]: the waits between attempts.
+//! * [`Patience`]: rounds of attempts until a point in time (the end of an
+//!   invocation's share of the work) rather than a number of attempts, and
+//!   what is left unfinished then.
+//! * [`AdaptiveLimit`]: how many calls may be in flight, halved on a fault
+//!   and grown back one at a time while calls succeed.
 //!
 //! [`Backoff`] is capped exponential backoff with "equal jitter": the wait
 //! before retry `n` is between half and all of `min(initial * 2^n, max)`,
@@ -8,7 +15,8 @@
 //! together.
 
 use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How often, and after how long, a failed call is sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +87,223 @@ pub fn seed() -> u64 {
     h.finish()
 }
 
+/// Why [`Patience::run`] returned without a result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GaveUp<E> {
+    /// An error that retrying cannot fix.
+    Permanent(E),
+    /// Still failing transiently when patience ran out (its last error;
+    /// `None`: the attempt in flight was cut off at [`Patience::until`]).
+    /// The call may or may not have taken effect.
+    Unfinished(Option<E>),
+}
+
+/// Patient rounds: a call that fails transiently waits ([`Backoff::delay`])
+/// and goes again, round after round, until it succeeds, fails for good,
+/// or `until` (then it is left unfinished, for later). Without `until`,
+/// at most `rounds.retries` rounds. Each attempt holds a permit of
+/// `limit`, when there is one, and reports to it how it went.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience<'a> {
+    pub rounds: Backoff,
+    /// No round starts after it.
+    pub until: Option<Instant>,
+    /// An attempt still in flight at `until`, while calls are failing (this
+    /// one failed before, or a fault has lowered `limit`), is cut off: for
+    /// work that another invocation does again. A healthy call runs to its
+    /// end.
+    pub cut_off: bool,
+    pub limit: Option<&'a AdaptiveLimit>,
+}
+
+impl<'a> Patience<'a> {
+    /// `rounds.retries` rounds, no time limit, no limit on calls in flight.
+    pub fn rounds(rounds: Backoff) -> Self {
+        Self { rounds, until: None, cut_off: false, limit: None }
+    }
+
+    /// The wait before round `round` (1-based), or `None` when patience has
+    /// run out by then.
+    pub fn wait(&self, round: u32, seed: u64) -> Option<Duration> {
+        let d = self.rounds.delay(round, seed);
+        match self.until {
+            Some(until) => (Instant::now() + d < until).then_some(d),
+            None => (round <= self.rounds.retries).then_some(d),
+        }
+    }
+
+    /// `call`, cut off at `until` (`None` then) when `cut_off` and calls
+    /// are failing: `failed_before` (this one), or a lowered limit.
+    pub async fn within<F: Future>(&self, call: F, failed_before: bool) -> Option<F::Output> {
+        let Some(until) = self.until.filter(|_| self.cut_off) else {
+            return Some(call.await);
+        };
+        let mut call = std::pin::pin!(call);
+        match tokio::time::timeout_at(until.into(), call.as_mut()).await {
+            Ok(out) => Some(out),
+            Err(_) if failed_before || self.limit.is_some_and(|l| l.halvings() > 0) => None,
+            Err(_) => Some(call.await),
+        }
+    }
+
+    /// A permit of the limit on calls in flight (none without a limit).
+    pub async fn permit(&self) -> Option<Permit<'a>> {
+        match self.limit {
+            Some(limit) => Some(limit.acquire().await),
+            None => None,
+        }
+    }
+
+    /// Runs `op` in rounds (see [`Patience`]): returns its result or why it
+    /// gave up, and the rounds it waited.
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        seed: u64,
+        transient: impl Fn(&E) -> bool,
+        mut op: F,
+    ) -> (Result<T, GaveUp<E>>, u32)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut round = 0;
+        loop {
+            let permit = self.permit().await;
+            let last = match self.within(op(), round > 0).await {
+                Some(Ok(v)) => {
+                    if let Some(p) = permit {
+                        p.succeeded();
+                    }
+                    return (Ok(v), round);
+                }
+                Some(Err(e)) if transient(&e) => {
+                    if let Some(p) = permit {
+                        p.faulted();
+                    }
+                    Some(e)
+                }
+                Some(Err(e)) => return (Err(GaveUp::Permanent(e)), round),
+                None => {
+                    if let Some(p) = permit {
+                        p.faulted();
+                    }
+                    None
+                }
+            };
+            round += 1;
+            match self.wait(round, seed) {
+                Some(d) => tokio::time::sleep(d).await,
+                None => return (Err(GaveUp::Unfinished(last)), round - 1),
+            }
+        }
+    }
+}
+
+/// A limit on the calls in flight that adapts to how they go (AIMD, as TCP
+/// does for packets): a transient fault halves it (at most once per
+/// generation of calls: the calls already in flight when it was halved do
+/// not halve it again), and every `limit` successes in a row raise it by
+/// one, up to `ceiling`; never below 1. A slow or failing database is sent
+/// fewer calls at once, so that a queue behind it does not grow past the
+/// calls' timeouts, and gets the full concurrency back once it recovers.
+#[derive(Debug)]
+pub struct AdaptiveLimit {
+    state: Mutex<LimitState>,
+    freed: tokio::sync::Notify,
+    ceiling: usize,
+}
+
+#[derive(Debug)]
+struct LimitState {
+    limit: usize,
+    in_flight: usize,
+    successes: usize,
+    /// Halvings so far: a permit taken before the last one does not halve again.
+    generation: u64,
+    /// Halvings, for reports.
+    halvings: u64,
+}
+
+/// One call in flight under an [`AdaptiveLimit`]; report how it went with
+/// [`Permit::succeeded`] or [`Permit::faulted`] (dropped unreported: no
+/// effect on the limit).
+#[derive(Debug)]
+pub struct Permit<'a> {
+    limit: &'a AdaptiveLimit,
+    generation: u64,
+}
+
+impl AdaptiveLimit {
+    /// Starts at `ceiling` (at least 1).
+    pub fn new(ceiling: usize) -> Self {
+        let ceiling = ceiling.max(1);
+        let state = LimitState { limit: ceiling, in_flight: 0, successes: 0, generation: 0, halvings: 0 };
+        Self { state: Mutex::new(state), freed: tokio::sync::Notify::new(), ceiling }
+    }
+
+    /// The calls allowed in flight now.
+    pub fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    /// How many times a fault has halved the limit.
+    pub fn halvings(&self) -> u64 {
+        self.lock().halvings
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimitState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until fewer than the limit are in flight.
+    pub async fn acquire(&self) -> Permit<'_> {
+        loop {
+            let freed = self.freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut s = self.lock();
+                if s.in_flight < s.limit {
+                    s.in_flight += 1;
+                    return Permit { limit: self, generation: s.generation };
+                }
+            }
+            freed.await;
+        }
+    }
+}
+
+impl Permit<'_> {
+    /// The call succeeded: one more success towards raising the limit.
+    pub fn succeeded(self) {
+        let mut s = self.limit.lock();
+        s.successes += 1;
+        if s.successes >= s.limit {
+            s.successes = 0;
+            s.limit = (s.limit + 1).min(self.limit.ceiling);
+        }
+    }
+
+    /// The call failed transiently (or timed out): halve the limit, unless
+    /// a fault of a call as old as this one already did.
+    pub fn faulted(self) {
+        let mut s = self.limit.lock();
+        s.successes = 0;
+        if self.generation == s.generation {
+            s.limit = (s.limit / 2).max(1);
+            s.generation += 1;
+            s.halvings += 1;
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.limit.lock().in_flight -= 1;
+        self.limit.freed.notify_waiters();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +350,113 @@ mod tests {
         let (r, retries) = quick.run(7, |_: &&str| true, || async { Err::<(), _>("busy") }).await;
         assert_eq!((r, retries), (Err("busy"), 3));
         assert_eq!(quick.attempts(), 4);
+    }
+
+    #[test]
+    fn a_fault_halves_the_limit_once_per_generation_and_successes_grow_it_back_by_one() {
+        let limit = AdaptiveLimit::new(32);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            // 32 in flight when the database fails: the first fault halves
+            // the limit; the others, of calls sent before it, do not.
+            let permits: Vec<_> = futures_like_join(&limit, 32).await;
+            for p in permits {
+                p.faulted();
+            }
+            assert_eq!(limit.limit(), 16);
+            // Faults of calls sent after each halving keep halving, to 1.
+            for expected in [8, 4, 2, 1, 1] {
+                limit.acquire().await.faulted();
+                assert_eq!(limit.limit(), expected);
+            }
+            // Then `limit` successes raise it by one: 1 + 2 + ... + 31.
+            let mut successes = 0;
+            while limit.limit() < 32 {
+                limit.acquire().await.succeeded();
+                successes += 1;
+            }
+            assert_eq!(successes, (1..32).sum::<usize>());
+            limit.acquire().await.succeeded();
+            assert_eq!(limit.limit(), 32, "never above the ceiling");
+        });
+    }
+
+    async fn futures_like_join(limit: &AdaptiveLimit, n: usize) -> Vec<Permit<'_>> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(limit.acquire().await);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn no_more_calls_than_the_limit_are_in_flight() {
+        let limit = std::sync::Arc::new(AdaptiveLimit::new(4));
+        limit.acquire().await.faulted(); // 2
+        assert_eq!(limit.limit(), 2);
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (limit, in_flight, peak) = (limit.clone(), in_flight.clone(), peak.clone());
+                tokio::spawn(async move {
+                    let p = limit.acquire().await;
+                    let now = in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    drop(p);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn patience_retries_transient_faults_until_its_time_and_leaves_the_rest_unfinished() {
+        let quick = Backoff::new(3, Duration::from_millis(1), Duration::from_millis(2));
+        let limit = AdaptiveLimit::new(8);
+        // Fails transiently 5 times (more than 3 retries), then succeeds: with
+        // a time limit, the rounds are not counted.
+        let until = Some(Instant::now() + Duration::from_secs(5));
+        let patient = Patience { rounds: quick, until, cut_off: true, limit: Some(&limit) };
+        let mut calls = 0;
+        let (r, rounds) = patient
+            .run(
+                1,
+                |e: &&str| *e == "busy",
+                || {
+                    calls += 1;
+                    let n = calls;
+                    async move { if n <= 5 { Err("busy") } else { Ok(n) } }
+                },
+            )
+            .await;
+        assert_eq!((r, rounds), (Ok(6), 5));
+        assert_eq!(limit.limit(), 2, "halved to 1 by five faults in a row, raised by the success");
+
+        // A permanent error is not retried.
+        let (r, rounds) = patient.run(1, |e: &&str| *e == "busy", || async { Err::<(), _>("denied") }).await;
+        assert_eq!((r, rounds), (Err(GaveUp::Permanent("denied")), 0));
+
+        // Without a time limit: the rounds, then unfinished.
+        let (r, rounds) = Patience::rounds(quick).run(1, |_: &&str| true, || async { Err::<(), _>("busy") }).await;
+        assert_eq!((r, rounds), (Err(GaveUp::Unfinished(Some("busy"))), 3));
+
+        // A call still in flight at the time limit is cut off while calls
+        // fail (the limit was lowered above); a healthy one runs to its end.
+        let until = Some(Instant::now() + Duration::from_millis(20));
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, &str>(())
+        };
+        let failing = Patience { rounds: quick, until, cut_off: true, limit: Some(&limit) };
+        assert_eq!(failing.run(1, |_: &&str| true, slow).await.0, Err(GaveUp::Unfinished(None)));
+        let healthy_limit = AdaptiveLimit::new(8);
+        let healthy = Patience { limit: Some(&healthy_limit), ..failing };
+        assert_eq!(healthy.run(1, |_: &&str| true, slow).await.0, Ok(()));
     }
 }

@@ -140,6 +140,23 @@ impl AwsError {
         self.is_throttling() || self.has_code(codes::TRANSACTION_CONFLICT)
     }
 
+    /// A fault that passes: throttling or a transaction conflict
+    /// ([`AwsError::is_contention`]), a 5xx (`InternalServerError`,
+    /// `ServiceUnavailable`), an attempt that timed out, a request that
+    /// could not be sent or whose answer could not be read. Sending the same
+    /// request again later may succeed. Not transient: the service's 4xx
+    /// answers (validation, access denied, a missing table) and requests
+    /// that could not be built. (A false condition is no error: the
+    /// adapters turn it into an outcome.)
+    pub fn is_transient(&self) -> bool {
+        self.is_contention()
+            || match self.failure {
+                Failure::Service => self.status.is_some_and(|s| s >= 500),
+                Failure::Timeout | Failure::Unreachable | Failure::BadResponse => true,
+                Failure::BadRequest => false,
+            }
+    }
+
     /// What went wrong without the service's message: safe to log anywhere.
     pub fn summary(&self) -> String {
         match (self.failure, &self.code) {
@@ -212,5 +229,31 @@ mod tests {
         assert!(denied.has_code("AccessDeniedException"));
         assert_eq!(denied.to_string(), "DynamoDB Query failed: AccessDeniedException (HTTP 400): no");
         assert_eq!(denied.summary(), "DynamoDB Query failed: AccessDeniedException");
+    }
+
+    #[test]
+    fn transient_faults_are_throttling_conflicts_5xx_timeouts_and_lost_connections() {
+        let transient = [
+            AwsError::service("DynamoDB", "PutItem", "ProvisionedThroughputExceededException", "slow down", 400),
+            AwsError::service("DynamoDB", "TransactWriteItems", codes::TRANSACTION_CONFLICT, "busy", 400),
+            AwsError::service("DynamoDB", "PutItem", "InternalServerError", "oops", 500),
+            AwsError::service("DynamoDB", "UpdateItem", "ServiceUnavailable", "later", 503),
+            AwsError::local("DynamoDB", "PutItem", Failure::Timeout, "attempt timeout".into()),
+            AwsError::local("DynamoDB", "PutItem", Failure::Unreachable, "connection reset".into()),
+            AwsError::local("DynamoDB", "PutItem", Failure::BadResponse, "truncated body".into()),
+        ];
+        for e in &transient {
+            assert!(e.is_transient(), "{e}");
+        }
+        let permanent = [
+            AwsError::service("DynamoDB", "PutItem", codes::VALIDATION, "bad item", 400),
+            AwsError::service("DynamoDB", "PutItem", "AccessDeniedException", "no", 400),
+            AwsError::service("DynamoDB", "PutItem", "ResourceNotFoundException", "no table", 400),
+            AwsError::service("DynamoDB", "UpdateItem", codes::CONDITIONAL_CHECK_FAILED, "false", 400),
+            AwsError::local("DynamoDB", "PutItem", Failure::BadRequest, "no region".into()),
+        ];
+        for e in &permanent {
+            assert!(!e.is_transient(), "{e}");
+        }
     }
 }

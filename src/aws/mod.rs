@@ -70,6 +70,28 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(5))
 }
 
+/// The DynamoDB client of the functions that write in bulk (ingest-export):
+/// [`sdk_config`]'s retries and timeouts, without the standard retry
+/// strategy's retry quota. That quota (a token bucket shared by every
+/// call of the client: 500 tokens, 5 to 14 spent per retried attempt, by
+/// aws-smithy-runtime 1.16) is spent by a burst of 5xx or timeouts across the writes in
+/// flight, after which every failed attempt fails at once, without the
+/// retries it is configured for. An unlimited bucket keeps every call's
+/// attempts; the callers' own rounds ([`crate::retry`]) and an adaptive
+/// limit on the writes in flight ([`crate::retry::AdaptiveLimit`]) keep
+/// the load down instead.
+pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::config::Builder::from(sdk).retry_partition(unlimited_retry_partition()).build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// A retry partition of its own (one per client built with it) whose
+/// token bucket never runs out (see [`dynamodb_client`]).
+pub fn unlimited_retry_partition() -> aws_sdk_dynamodb::config::retry::RetryPartition {
+    use aws_sdk_dynamodb::config::retry::{RetryPartition, TokenBucket};
+    RetryPartition::custom("psc-bridge-unlimited").token_bucket(TokenBucket::unlimited()).build()
+}
+
 /// S3 client; path-style addressing when the endpoint is overridden, since
 /// local S3 servers do not resolve bucket names as host names.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {

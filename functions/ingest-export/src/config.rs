@@ -13,14 +13,21 @@ use psc_bridge::retry::Backoff;
 pub const DEFAULT_CHECKPOINT_ROWS: u64 = 20_000;
 /// At most this long before its deadline an invocation stops.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+/// An export whose table has let no segment finish for this long, across
+/// invocations, is given up on and recorded INTERRUPTED (a redelivery
+/// resumes it from its checkpoint): two of Lambda's longest invocations.
+pub const DEFAULT_OUTAGE_LIMIT: Duration = Duration::from_secs(30 * 60);
 
-/// Sustained throttling slows the ingest down instead of failing it: a
-/// write still throttled after the SDK's own attempts, or turned away
-/// because another transaction held the item (`TransactionConflict`), waits
-/// and is sent again, up to 12 more times (41 to 82 s of waiting in all).
-/// While a writer (a row, or a lane in batch mode) waits it sends nothing,
-/// so the load on the table falls with the throttling. Other errors (5xx,
-/// timeouts) get the SDK's retries (with backoff) only.
+/// A slow, throttling or failing table slows the ingest down instead of
+/// failing it: a write that fails transiently (throttled, a transaction
+/// conflict, a 5xx, a timeout: `AwsError::is_transient`) after the SDK's
+/// own attempts waits and is sent again, round after round (waits of 0.2 to
+/// 10 s, jittered), until the invocation's time for writes runs out (then
+/// the segment starts again in the next invocation); without a deadline,
+/// up to 12 more times (41 to 82 s of waiting in all). While a writer (a
+/// row, or a lane in batch mode) waits it sends nothing, and each fault
+/// halves the writes in flight (`psc_bridge::retry::AdaptiveLimit`), so the
+/// load on the table falls with the faults.
 pub const THROTTLING: Backoff = Backoff::new(12, Duration::from_millis(400), Duration::from_secs(10));
 
 #[derive(Debug, Clone)]
@@ -29,7 +36,7 @@ pub struct Settings {
     /// Row mode: conditional writes in flight; batch mode: transactions
     /// (lanes) in flight.
     pub write_concurrency: usize,
-    /// How a write the table keeps throttling is retried ([`THROTTLING`]).
+    /// How a write that fails transiently is retried ([`THROTTLING`]).
     pub throttling: Backoff,
     pub write_mode: WriteMode,
     /// Rows between checkpoints of an export (a crash resumes from the last).
@@ -37,6 +44,10 @@ pub struct Settings {
     /// How long before its deadline an invocation stops at a checkpoint, at
     /// most (half the time left when that is shorter).
     pub deadline_margin: Duration,
+    /// How long the table may fail transiently with no progress (no
+    /// checkpoint), across invocations, before the export is recorded
+    /// INTERRUPTED ([`DEFAULT_OUTAGE_LIMIT`]).
+    pub outage_limit: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +60,7 @@ impl Default for Settings {
             write_mode: WriteMode::default(),
             checkpoint_rows: DEFAULT_CHECKPOINT_ROWS,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            outage_limit: DEFAULT_OUTAGE_LIMIT,
         }
     }
 }
@@ -94,7 +106,7 @@ pub struct Writes {
     /// Row mode: writes in flight; batch mode: lanes, each with at most one
     /// group in flight.
     pub concurrency: usize,
-    /// How a write the table is too busy for is sent again.
+    /// How a write that fails transiently is sent again.
     pub throttling: Backoff,
 }
 

@@ -3,6 +3,8 @@
 //! no work), [run](Ingest::run) its segments until it is done or the
 //! invocation's time is up, and [finish](Ingest::finish) it.
 
+use std::time::{Instant, SystemTime};
+
 use aws_lambda_events::event::sns::SnsEvent;
 use psc_bridge::aws::{AwsError, codes};
 use psc_bridge::domain::Timestamp;
@@ -12,6 +14,7 @@ use psc_bridge::model::{Checkpoint, Counts, ExportOutcome, ExportRecord, ExportS
 use psc_bridge::notification::{Metadata, Notification, RequestId, S3Location, parse_metadata, parse_notification};
 use psc_bridge::ports::{ContactStore, Continuation, ExportLog, ObjectReader, ObjectStore};
 use psc_bridge::resumable::{Invocation, NoContinuation, Plan, RunEnd, Segment, Segmented, Stop, run_segments};
+use psc_bridge::retry::{GaveUp, Patience};
 use psc_bridge::sync::{self, Coverage};
 use tracing::{error, info, warn};
 
@@ -129,7 +132,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         match notification {
             Notification::Failed { request_id, message } => {
                 let id = request_id.map_or_else(|| format!("unknown-{sns_message_id}"), |r| r.to_string());
-                self.record_failure(&id, None, &message).await
+                self.record_failure(&id, None, &message, self.log_patience(inv)).await
             }
             Notification::Delivered { request_id, data_set, metadata } => {
                 let claimed = match self.claim(&request_id, &metadata, inv).await? {
@@ -146,18 +149,32 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         request_id: &str,
         coverage: Option<Coverage>,
         message: &str,
+        log: Patience<'_>,
     ) -> Result<ExportSummary, IngestError> {
         error!(request_id, reason = message, "export failed");
-        self.store.export_received(request_id, ExportStatus::Failed, coverage, Some(message)).await?;
+        patiently(log, || self.store.export_received(request_id, ExportStatus::Failed, coverage, Some(message)))
+            .await?;
         self.metrics.emit(&[("ExportFailed", 1.0), ("ExportPartial", 0.0)]);
         Ok(ExportSummary::failed(request_id, message))
     }
 
     /// Marks the export FAILED before an error that Lambda will retry.
-    async fn fail_for_retry(&self, request_id: &str, reason: &str) -> Result<(), AwsError> {
+    async fn fail_for_retry(&self, request_id: &str, reason: &str, log: Patience<'_>) -> Result<(), AwsError> {
         error!(request_id, reason, "export failed; the invocation fails so Lambda retries it");
         self.metrics.emit(&[("ExportFailed", 1.0)]);
-        self.store.export_received(request_id, ExportStatus::Failed, None, Some(reason)).await
+        patiently(log, || self.store.export_received(request_id, ExportStatus::Failed, None, Some(reason))).await
+    }
+
+    /// How the export record's writes (its status, lease and checkpoints)
+    /// are retried in invocation `inv`: in rounds while they fail
+    /// transiently, until shortly before its deadline (without one, the
+    /// rounds of [`Settings::throttling`]).
+    fn log_patience(&self, inv: &Invocation) -> Patience<'static> {
+        let until = inv.deadline.map(|d| {
+            let left = d.duration_since(SystemTime::now()).unwrap_or_default();
+            Instant::now() + left.saturating_sub((self.settings.deadline_margin / 4).min(left / 8))
+        });
+        Patience { rounds: self.settings.throttling, until, cut_off: false, limit: None }
     }
 
     /// Step 1: the export's record and its lease for `inv`, unless the
@@ -170,6 +187,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         inv: &Invocation,
     ) -> Result<Claim, IngestError> {
         let id = request_id.as_str();
+        let log = self.log_patience(inv);
         let record = self.store.export(id).await?;
         if let Some(done) = record.as_ref().filter(|e| e.status.is_done()) {
             info!(request_id = id, status = done.status.as_str(), "export already applied; duplicate delivery ignored");
@@ -178,16 +196,19 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         }
         let coverage = match self.read_metadata(metadata, request_id).await {
             Ok(m) => m.coverage,
-            Err(Fault::Permanent(reason)) => return Ok(Claim::Answered(self.record_failure(id, None, &reason).await?)),
+            Err(Fault::Permanent(reason)) => {
+                return Ok(Claim::Answered(self.record_failure(id, None, &reason, log).await?));
+            }
             Err(Fault::Retry(e)) => return Err(e),
         };
         // A first delivery marks the export APPLYING; a continuation or a
         // redelivery of one in flight leaves its record as it is (the lease
         // below, not this read, keeps two invocations apart).
         if record.as_ref().is_none_or(|r| r.status != ExportStatus::Applying) {
-            self.store.export_received(id, ExportStatus::Applying, Some(coverage), None).await?;
+            patiently(log, || self.store.export_received(id, ExportStatus::Applying, Some(coverage), None)).await?;
         }
-        if let Some(record) = self.store.claim_export(id, &inv.lease(), Timestamp::now()).await? {
+        let lease = inv.lease();
+        if let Some(record) = patiently(log, || self.store.claim_export(id, &lease, Timestamp::now())).await? {
             return Ok(Claim::Claimed { record: Box::new(record), coverage });
         }
         let now = self.store.export(id).await?;
@@ -253,21 +274,35 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
             Ok(o) => o,
             Err(e) if e.has_code(codes::NO_SUCH_KEY) => {
                 let reason = format!("the data set {} does not exist", data_set.uri());
-                return self.record_failure(id, Some(coverage), &reason).await;
+                return self.record_failure(id, Some(coverage), &reason, self.log_patience(inv)).await;
             }
             Err(source) => return Err(IngestError::S3 { uri: data_set.uri(), source }),
         };
+        let started = Instant::now();
+        let stop_at = inv.stop_at(started, self.settings.deadline_margin);
         let mut work = ExportWork {
             ingest: self,
             id,
             owner: &inv.id,
+            log: self.log_patience(inv),
+            writes_until: stop_at.zip(inv.deadline).map(|(stop, deadline)| {
+                // Half way from the stop to the deadline: the other half is
+                // for the checkpoint and the continuation.
+                let end = started + deadline.duration_since(SystemTime::now()).unwrap_or_default();
+                stop + end.saturating_duration_since(stop) / 2
+            }),
             rejects: rejects::Report { objects: &self.objects, request_id: id, data_set },
             watermark,
             size: opened.size,
             input: Some(match resume {
-                Some(c) => Input::Resume { input: opened.reader, header: c.header.clone(), from: c.position },
-                None => Input::Start(opened.reader),
+                // A checkpoint at the start: an interrupted first segment's.
+                Some(c) if c.position.byte > 0 => {
+                    Input::Resume { input: opened.reader, header: c.header.clone(), from: c.position }
+                }
+                _ => Input::Start(opened.reader),
             }),
+            header: resume.map(|c| c.header.clone()).unwrap_or_default(),
+            progress_at: resume.map_or_else(Timestamp::now, |c| c.at),
             counts: resume.map(|c| c.counts).unwrap_or_default(),
             parts: resume.map(|c| c.rejects_parts.clone()).unwrap_or_default(),
             segment_start: resume.map_or(Position { byte: 0, line: 2 }, |c| c.position),
@@ -275,15 +310,11 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
             throttled_retries: 0,
             last: None,
         };
-        let plan = Plan {
-            checkpoint_rows: self.settings.checkpoint_rows,
-            stop_at: inv.stop_at(std::time::Instant::now(), self.settings.deadline_margin),
-            min_rows: MIN_ROWS,
-        };
+        let plan = Plan { checkpoint_rows: self.settings.checkpoint_rows, stop_at, min_rows: MIN_ROWS };
         match run_segments(&mut work, &plan).await {
             Ok(RunEnd::Done) => self.finish(work, coverage).await,
             Ok(end) => self.hand_over(end, work, state.watermark, message).await,
-            Err(stopped) => self.stopped(stopped, id, coverage).await,
+            Err(stopped) => self.stopped(stopped, id, coverage, message, work.log).await,
         }
     }
 
@@ -317,19 +348,61 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
 
     /// A segment that could not be applied: a bad header fails the export
     /// for good; a read or rejects-file error fails it for Lambda to retry.
-    async fn stopped(&self, stopped: Stopped, id: &str, coverage: Coverage) -> Result<ExportSummary, IngestError> {
+    async fn stopped(
+        &self,
+        stopped: Stopped,
+        id: &str,
+        coverage: Coverage,
+        message: &str,
+        log: Patience<'_>,
+    ) -> Result<ExportSummary, IngestError> {
         match stopped {
             Stopped::Failed(e) => Err(e),
-            Stopped::Apply(ApplyError::Header(e)) => self.record_failure(id, Some(coverage), &e.to_string()).await,
+            Stopped::Outage(checkpoint) => self.interrupted(id, &checkpoint, message, log).await,
+            Stopped::Apply(ApplyError::Header(e)) => self.record_failure(id, Some(coverage), &e.to_string(), log).await,
             Stopped::Apply(ApplyError::Read(e)) => {
-                self.fail_for_retry(id, &format!("reading the CSV failed: {e}")).await?;
+                self.fail_for_retry(id, &format!("reading the CSV failed: {e}"), log).await?;
                 Err(IngestError::Read { request_id: id.to_owned(), source: e })
             }
             Stopped::Apply(ApplyError::Rejects(detail)) => {
-                self.fail_for_retry(id, &detail).await?;
+                self.fail_for_retry(id, &detail, log).await?;
                 Err(IngestError::RejectsReport { request_id: id.to_owned(), detail })
             }
         }
+    }
+
+    /// No write has succeeded for [`Settings::outage_limit`]: the export is
+    /// recorded INTERRUPTED (it keeps its last checkpoint, and a redelivery
+    /// of its notification resumes from it), and the invocation ends
+    /// without a continuation. The log line holds the payload that resumes
+    /// it (the notification names S3 objects, no contact data).
+    async fn interrupted(
+        &self,
+        id: &str,
+        checkpoint: &Checkpoint,
+        message: &str,
+        log: Patience<'_>,
+    ) -> Result<ExportSummary, IngestError> {
+        let minutes = self.settings.outage_limit.as_secs().div_ceil(60);
+        let line = checkpoint.position.line;
+        let reason = format!(
+            "the table failed transiently (5xx, timeouts or throttling) with no progress for more than {minutes} \
+             minute(s), since {}; the export is applied up to line {line} and can be retried: redeliver its \
+             notification to resume from there",
+            checkpoint.at.to_iso()
+        );
+        let retry_payload = continuation_payload(message, id, checkpoint.position).to_string();
+        error!(
+            request_id = id,
+            line,
+            outage_minutes = minutes,
+            retry_payload,
+            "export interrupted: the table kept failing; invoke the function with retry_payload to resume it"
+        );
+        let outcome = ExportOutcome::now(ExportStatus::Interrupted, checkpoint.counts, None, Some(reason.clone()));
+        patiently(log, || self.store.export_finished(id, &outcome)).await?;
+        self.metrics.emit(&[("ExportInterrupted", 1.0)]);
+        Ok(ExportSummary::in_flight(id, ExportStatus::Interrupted, checkpoint.counts, None, reason, false))
     }
 
     /// Step 3: the export's outcome, its rejects report, the watermark, the
@@ -341,14 +414,17 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
         if report.failed_writes > 0 {
             let reason = format!("{} write(s) failed after retries; the export will be retried", report.failed_writes);
             let outcome = ExportOutcome::now(ExportStatus::Failed, counts, None, Some(reason));
-            self.store.export_finished(id, &outcome).await?;
+            patiently(work.log, || self.store.export_finished(id, &outcome)).await?;
             self.metrics.emit(&[("ExportFailed", 1.0)]);
             return Err(IngestError::WritesFailed { request_id: id.to_owned(), failed: report.failed_writes });
         }
         let rejects_report = work.rejects.put(&work.parts, report.rejects).await?;
-        let state = self.store.record_coverage(coverage, self.settings.initial_from_date).await?;
+        let state =
+            patiently(work.log, || self.store.record_coverage(coverage, self.settings.initial_from_date)).await?;
         let status = if counts.rejected > 0 { ExportStatus::Partial } else { ExportStatus::Applied };
-        self.store.export_finished(id, &ExportOutcome::now(status, counts, rejects_report.clone(), None)).await?;
+        let outcome = ExportOutcome::now(status, counts, rejects_report.clone(), None);
+        patiently(work.log, || self.store.export_finished(id, &outcome)).await?;
+        self.metrics.emit(&[("ExportInterrupted", 0.0)]);
         let now = Timestamp::now();
         let w = state.effective_watermark(self.settings.initial_from_date);
         let age = (now.datetime() - w.datetime()).whole_seconds().max(0) as f64;
@@ -389,6 +465,22 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Ingest<S, O, 
 enum Stopped {
     Apply(ApplyError),
     Failed(IngestError),
+    /// No progress for [`Settings::outage_limit`]: the last checkpoint.
+    Outage(Box<Checkpoint>),
+}
+
+/// A write of the export record, sent again while it fails transiently
+/// ([`AwsError::is_transient`]) until `log` runs out.
+async fn patiently<T, F, Fut>(log: Patience<'_>, op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    match log.run(psc_bridge::retry::seed(), AwsError::is_transient, op).await.0 {
+        Ok(v) => Ok(v),
+        Err(GaveUp::Permanent(e) | GaveUp::Unfinished(Some(e))) => Err(e),
+        Err(GaveUp::Unfinished(None)) => unreachable!("the export record's writes are not cut off"),
+    }
 }
 
 impl From<AwsError> for Stopped {
@@ -404,6 +496,16 @@ struct ExportWork<'a, S, O, C> {
     id: &'a str,
     /// The invocation holding the lease.
     owner: &'a str,
+    /// How the export record's writes are retried.
+    log: Patience<'static>,
+    /// Until when writes that fail transiently are sent again
+    /// ([`Stop::writes_until`]).
+    writes_until: Option<Instant>,
+    /// The export's header, once read (for a checkpoint to go back to).
+    header: Vec<String>,
+    /// The last progress: the last checkpoint's time, or the start of the
+    /// export's first invocation.
+    progress_at: Timestamp,
     rejects: rejects::Report<'a, O>,
     watermark: Timestamp,
     /// The object's size.
@@ -428,10 +530,15 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Segmented for
     async fn segment(&mut self, stop: Stop) -> Result<Segment<Checkpoint>, Stopped> {
         let input = self.input.take().expect("a segment's input");
         let writes = self.ingest.settings.writes();
+        let stop = Stop { writes_until: self.writes_until, ..stop };
         let segment = apply_segment(&self.ingest.store, input, self.id, self.watermark, writes, stop)
             .await
             .map_err(Stopped::Apply)?;
+        if segment.report.unfinished_writes > 0 {
+            return self.interrupted(&segment.report);
+        }
         self.counts = self.counts.plus(&segment.report.counts);
+        self.header.clone_from(&segment.header);
         self.throttled_retries += segment.report.throttled_retries;
         let Some(reader) = segment.reader.filter(|_| segment.report.failed_writes == 0) else {
             // The end (of the file, or of this attempt): Ingest::finish.
@@ -445,6 +552,7 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Segmented for
         }
         self.segment_start = segment.position;
         self.input = Some(Input::Reader(reader));
+        self.progress_at = Timestamp::now();
         Ok(Segment::Checkpoint(Checkpoint {
             position: segment.position,
             size: self.size,
@@ -452,14 +560,24 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Segmented for
             counts: self.counts,
             rejects_parts: self.parts.clone(),
             invocations: self.invocations,
-            at: Timestamp::now(),
+            at: self.progress_at,
         }))
     }
 
     async fn save(&mut self, checkpoint: &Checkpoint, release: bool) -> Result<bool, Stopped> {
         // Out of time (`release`): the lease ends with this checkpoint, for
         // the continuation to take it.
-        if !self.ingest.store.save_checkpoint(self.id, self.owner, checkpoint, release).await? {
+        let store = &self.ingest.store;
+        let mut sent = 0;
+        let saved = patiently(self.log, || {
+            sent += 1;
+            store.save_checkpoint(self.id, self.owner, checkpoint, release)
+        })
+        .await?;
+        // A release sent again after an answer was lost finds the lease
+        // gone: its own doing when the record holds this checkpoint.
+        let saved = saved || (release && sent > 1 && released_with(store, self.id, checkpoint).await?);
+        if !saved {
             return Ok(false);
         }
         let rows = self.counts.applied() + self.counts.skipped_stale + self.counts.rejected;
@@ -467,4 +585,40 @@ impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> Segmented for
         info!(request_id = self.id, line, byte, size, rows, "checkpoint");
         Ok(true)
     }
+}
+
+impl<S: ContactStore + ExportLog, O: ObjectStore, C: Continuation> ExportWork<'_, S, O, C> {
+    /// A segment with writes still failing transiently at its time: it
+    /// starts again from its beginning, in the next invocation (the rows it
+    /// wrote are written again there, and count as stale), unless the
+    /// table has made no progress for the outage limit.
+    fn interrupted(&mut self, report: &crate::pipeline::ApplyReport) -> Result<Segment<Checkpoint>, Stopped> {
+        let back = Checkpoint {
+            position: self.segment_start,
+            size: self.size,
+            header: self.header.clone(),
+            counts: self.counts,
+            rejects_parts: self.parts.clone(),
+            invocations: self.invocations,
+            at: self.progress_at,
+        };
+        let stalled = (Timestamp::now().datetime() - self.progress_at.datetime()).unsigned_abs();
+        warn!(
+            request_id = self.id,
+            unfinished = report.unfinished_writes,
+            from_line = self.segment_start.line,
+            stalled_seconds = stalled.as_secs(),
+            "writes still failing transiently at the invocation's time; the segment starts again in a new invocation"
+        );
+        if stalled > self.ingest.settings.outage_limit {
+            return Err(Stopped::Outage(Box::new(back)));
+        }
+        Ok(Segment::Interrupted(back))
+    }
+}
+
+/// Whether export `id`'s record holds `checkpoint` without a lease.
+async fn released_with<S: ExportLog>(store: &S, id: &str, checkpoint: &Checkpoint) -> Result<bool, AwsError> {
+    let record = store.export(id).await?;
+    Ok(record.is_some_and(|r| r.lease.is_none() && r.checkpoint.is_some_and(|c| c.position == checkpoint.position)))
 }

@@ -37,8 +37,12 @@
 //!   (the earlier path, kept as the benchmark's baseline).
 //!
 //! Either way a write the table turns away as older is counted stale, and one
-//! the table is too busy for (throttling, a transaction conflict) waits and
-//! is sent again ([`THROTTLING`]).
+//! that fails transiently (throttling, a transaction conflict, a 5xx, a
+//! timeout) waits and is sent again ([`THROTTLING`]), with fewer writes in
+//! flight while the faults last; one still failing at the end of the
+//! invocation's time leaves its segment to the next invocation, and only
+//! after [`DEFAULT_OUTAGE_LIMIT`] without progress is the export given up
+//! on (INTERRUPTED, retryable).
 
 pub mod config;
 pub mod error;
@@ -47,7 +51,10 @@ pub mod pipeline;
 pub mod rejects;
 pub mod summary;
 
-pub use config::{Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, Settings, THROTTLING, WriteMode, Writes};
+pub use config::{
+    Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, DEFAULT_OUTAGE_LIMIT, Settings, THROTTLING, WriteMode,
+    Writes,
+};
 pub use error::{ApplyError, IngestError};
 pub use handler::Ingest;
 pub use pipeline::{AppliedSegment, ApplyReport, Input, apply_export, apply_export_with, apply_segment};

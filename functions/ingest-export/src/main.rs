@@ -10,7 +10,7 @@
 
 use ingest_export::{Config, Ingest, Invocation};
 use lambda_runtime::{LambdaEvent, service_fn};
-use psc_bridge::aws::{DynamoStore, LambdaInvoker, s3_client, sdk_config};
+use psc_bridge::aws::{DynamoStore, LambdaInvoker, dynamodb_client, s3_client, sdk_config};
 use psc_bridge::metrics::Metrics;
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     psc_bridge::logging::init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
+    let store = DynamoStore::new(dynamodb_client(&sdk), config.table_name);
     store.warm_up().await;
     let function = config.function_name.unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
     let ingest = Ingest::new(s3_client(&sdk), store, config.settings, Metrics::new(config.metrics_namespace))

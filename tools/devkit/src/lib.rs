@@ -21,6 +21,9 @@
 //! * [`export_metadata_json`]: a CAS export's metadata file, for fixtures.
 //! * [`capture_logs`], [`contact_values`], [`leaked`]: every log line of a
 //!   test process, and the check that no contact value is in them.
+//! * [`FaultProxy`]: a proxy in front of DynamoDB (Local) that slows down,
+//!   fails or holds back write requests ([`Fault`]), for the ingest's
+//!   slow-database tests.
 //! * [`GroupChild`]: a child process in its own process group, logging to a
 //!   file, that cannot outlive its parent ([`die_with_parent`]); the
 //!   emulators run as one, and so do the processes `psc-local` starts.
@@ -39,6 +42,7 @@
 
 mod clients;
 mod emulators;
+mod faults;
 mod fixtures;
 mod logs;
 mod names;
@@ -49,6 +53,7 @@ mod template;
 
 pub use clients::{REGION, dynamodb_client, s3_client, sdk_config};
 pub use emulators::{DYNAMODB_ENDPOINT_ENV, Emulators, S3_ENDPOINT_ENV};
+pub use faults::{Fault, FaultProxy, FaultStats, INTERNAL_SERVER_ERROR};
 pub use fixtures::export_metadata_json;
 pub use logs::{CONTACT_COLUMNS, LogBuffer, capture_logs, contact_values, contains_token, leaked};
 pub use names::{create_bucket, unique_name};

@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 
 use psc_bridge::domain::ContactRecord;
 use psc_bridge::ports::{ContactStore, MAX_BATCH};
-use psc_bridge::retry::Backoff;
+use psc_bridge::retry::{GaveUp, Patience};
 use tokio::sync::mpsc;
 
 use super::tally::Tally;
@@ -62,46 +62,69 @@ pub(crate) async fn write_lane<S: ContactStore>(
     lane: usize,
     mut rx: mpsc::Receiver<Vec<ContactRecord>>,
     request_id: &str,
-    throttling: Backoff,
+    patience: Patience<'_>,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut n = 0u64;
     while let Some(group) = rx.recv().await {
         let seed = (lane as u64) << 32 | n;
-        apply_group(store, group, request_id, throttling, seed, &mut tally).await;
+        apply_group(store, group, request_id, patience, seed, &mut tally).await;
         n += 1;
     }
     tally
 }
 
-/// One group of distinct contacts, with [`ContactStore::apply_batch`]; the
-/// rows the table was too busy for wait and go again, together, until they
-/// land or the retries are spent.
+/// One group of distinct contacts, with [`ContactStore::apply_batch`]
+/// under a permit of `patience`'s limit; the rows that failed transiently
+/// (the table too busy, a 5xx, a timeout) wait and go again, together,
+/// until they land or `patience` runs out (then they are unfinished).
 async fn apply_group<S: ContactStore>(
     store: &S,
     mut group: Vec<ContactRecord>,
     request_id: &str,
-    throttling: Backoff,
+    patience: Patience<'_>,
     seed: u64,
     tally: &mut Tally,
 ) {
     let mut round = 0;
     loop {
-        let results = store.apply_batch(&group, request_id).await;
+        let permit = patience.permit().await;
+        let Some(results) = patience.within(store.apply_batch(&group, request_id), round > 0).await else {
+            // Cut off at the segment's time: the group is left for later.
+            if let Some(p) = permit {
+                p.faulted();
+            }
+            group.iter().for_each(|rec| tally.add(rec, Err(GaveUp::Unfinished(None))));
+            return;
+        };
         assert_eq!(results.len(), group.len(), "apply_batch answers once per record");
         let mut again = Vec::new();
+        let mut last = None;
         for (rec, result) in group.into_iter().zip(results) {
             match result {
-                Err(e) if e.is_contention() && round < throttling.retries => again.push(rec),
-                result => tally.add(&rec, result),
+                Err(e) if e.is_transient() => {
+                    again.push(rec);
+                    last = Some(e);
+                }
+                Err(e) => tally.add(&rec, Err(GaveUp::Permanent(e))),
+                Ok(outcome) => tally.add(&rec, Ok(outcome)),
             }
+        }
+        match (permit, &last) {
+            (Some(p), Some(_)) => p.faulted(),
+            (Some(p), None) => p.succeeded(),
+            (None, _) => {}
         }
         if again.is_empty() {
             return;
         }
         round += 1;
+        let Some(wait) = patience.wait(round, seed) else {
+            again.iter().for_each(|rec| tally.add(rec, Err(GaveUp::Unfinished(last.clone()))));
+            return;
+        };
         tally.waits += again.len() as u64;
-        tokio::time::sleep(throttling.delay(round, seed)).await;
+        tokio::time::sleep(wait).await;
         group = again;
     }
 }

@@ -16,6 +16,7 @@ use psc_bridge::export_csv::{ExportReader, Position};
 use psc_bridge::model::Counts;
 use psc_bridge::ports::ContactStore;
 use psc_bridge::resumable::Stop;
+use psc_bridge::retry::{AdaptiveLimit, Patience};
 use tokio::sync::mpsc;
 
 pub use self::parse::Input;
@@ -35,8 +36,14 @@ const LANE_DEPTH: usize = 1;
 #[derive(Debug)]
 pub struct ApplyReport {
     pub counts: Counts,
-    /// Writes that failed after retries.
+    /// Writes that failed for good (a permanent error).
     pub failed_writes: u64,
+    /// Writes still failing transiently when the segment's time ran out
+    /// ([`Stop::writes_until`]): the segment is not applied in full, and
+    /// starts again from its beginning in the next invocation.
+    pub unfinished_writes: u64,
+    /// How many times a transient fault halved the writes in flight.
+    pub concurrency_halvings: u64,
     /// Rows sent again after the table throttled them or a concurrent
     /// transaction held their item.
     pub throttled_retries: u64,
@@ -73,8 +80,9 @@ pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
 ///
 /// Rows at or before `watermark` are skipped as stale without a write; every
 /// other row is a conditional write that only lands if newer than the table.
-/// A write that fails after retries is counted in `failed_writes`; the other
-/// rows still apply.
+/// A write that fails for good is counted in `failed_writes`, one still
+/// failing transiently after the rounds of [`Writes::throttling`] in
+/// `unfinished_writes`; the other rows still apply.
 pub async fn apply_export_with<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: R,
@@ -96,9 +104,12 @@ pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
     writes: Writes,
     stop: Stop,
 ) -> Result<AppliedSegment<R>, ApplyError> {
+    // Fewer writes in flight while the table fails or times out.
+    let limit = AdaptiveLimit::new(writes.concurrency);
+    let patience = Patience { rounds: writes.throttling, until: stop.writes_until, cut_off: true, limit: Some(&limit) };
     let (tally, parser) = match writes.mode {
-        WriteMode::Row => write_rows(store, input, request_id, watermark, writes, stop).await,
-        WriteMode::Batch => write_groups(store, input, request_id, watermark, writes, stop).await,
+        WriteMode::Row => write_rows(store, input, request_id, watermark, writes, stop, patience).await,
+        WriteMode::Batch => write_groups(store, input, request_id, watermark, writes, stop, patience).await,
     };
     let parsed = parser.await.expect("the CSV parser thread panicked")?;
     // The writers count the written rows, the parser the stale (by the
@@ -108,6 +119,8 @@ pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
         report: ApplyReport {
             counts,
             failed_writes: tally.failed,
+            unfinished_writes: tally.unfinished,
+            concurrency_halvings: limit.halvings(),
             throttled_retries: tally.waits,
             rejects: parsed.rejects,
         },
@@ -119,7 +132,8 @@ pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
 
 type Parser<R> = tokio::task::JoinHandle<Result<Parsed<R>, ApplyError>>;
 
-/// Row mode: one conditional write per row, `concurrency` in flight.
+/// Row mode: one conditional write per row, at most `concurrency` in
+/// flight (fewer while `patience`'s limit is lowered).
 async fn write_rows<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: Input<R>,
@@ -127,15 +141,15 @@ async fn write_rows<S: ContactStore, R: Read + Send + 'static>(
     watermark: Timestamp,
     writes: Writes,
     stop: Stop,
+    patience: Patience<'_>,
 ) -> (Tally, Parser<R>) {
     let (tx, mut rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
     let parser =
         tokio::task::spawn_blocking(move || parse_rows(input, watermark, stop, |rec| tx.blocking_send(rec).is_ok()));
-    let throttling = writes.throttling;
     let tally = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
         .enumerate()
         .map(|(i, rec)| async move {
-            let (result, waited) = apply_one(store, &rec, request_id, throttling, i as u64).await;
+            let (result, waited) = apply_one(store, &rec, request_id, patience, i as u64).await;
             (rec, result, waited)
         })
         .buffer_unordered(writes.concurrency.max(1))
@@ -148,7 +162,8 @@ async fn write_rows<S: ContactStore, R: Read + Send + 'static>(
     (tally, parser)
 }
 
-/// Batch mode: `concurrency` lanes, each writing one group at a time.
+/// Batch mode: `concurrency` lanes, each writing one group at a time (and
+/// fewer groups in flight while `patience`'s limit is lowered).
 async fn write_groups<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: Input<R>,
@@ -156,6 +171,7 @@ async fn write_groups<S: ContactStore, R: Read + Send + 'static>(
     watermark: Timestamp,
     writes: Writes,
     stop: Stop,
+    patience: Patience<'_>,
 ) -> (Tally, Parser<R>) {
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..writes.concurrency.max(1)).map(|_| mpsc::channel::<Vec<ContactRecord>>(LANE_DEPTH)).unzip();
@@ -168,7 +184,7 @@ async fn write_groups<S: ContactStore, R: Read + Send + 'static>(
     let tally = receivers
         .into_iter()
         .enumerate()
-        .map(|(lane, rx)| lanes::write_lane(store, lane, rx, request_id, writes.throttling))
+        .map(|(lane, rx)| lanes::write_lane(store, lane, rx, request_id, patience))
         .collect::<futures::stream::FuturesUnordered<_>>()
         .fold(Tally::default(), |all, lane| async move { all.merge(lane) })
         .await;

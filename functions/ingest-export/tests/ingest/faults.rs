@@ -1,8 +1,10 @@
 //! Faults a local DynamoDB cannot produce on demand (throttling, 5xx,
 //! timeouts, transaction conflicts), injected with aws-smithy-mocks or a
 //! black-hole endpoint, on both write paths (`batch`: `TransactWriteItems`;
-//! `row`: one `PutItem` per row): no write is lost, a write given up on is
-//! counted and fails the export.
+//! `row`: one `PutItem` per row): no write is lost; a write that fails
+//! transiently is sent again until the segment's time, then left unfinished
+//! (for a new invocation); one that fails for good is counted and fails the
+//! export.
 
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use ingest_export::{Ingest, IngestError, Settings, THROTTLING, WriteMode, Writes, apply_export_with};
 use psc_bridge::aws::DynamoStore as Store;
-use psc_bridge::aws::retry_config;
+use psc_bridge::aws::{retry_config, unlimited_retry_partition};
 use psc_bridge::metrics::Metrics;
 use psc_bridge::retry::Backoff;
 
@@ -66,6 +68,18 @@ fn server_error() -> Response<SdkBody> {
     )
 }
 
+fn invalid() -> Response<SdkBody> {
+    Response::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"item too large"}"#),
+    )
+}
+
+/// The SDK's attempts (8) with millisecond waits.
+fn fast_sdk() -> aws_sdk_dynamodb::config::retry::RetryConfig {
+    retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2))
+}
+
 fn item_guid(req: &PutItemInput) -> String {
     match req.item().and_then(|i| i.get("customerGuid")) {
         Some(AttributeValue::S(s)) => s.clone(),
@@ -102,23 +116,29 @@ fn doomed_rule(doomed: String) -> aws_smithy_mocks::Rule {
 }
 
 #[tokio::test]
-async fn a_write_that_keeps_failing_is_counted_while_the_others_apply() {
+async fn a_write_that_keeps_failing_transiently_is_left_unfinished_while_the_others_apply() {
     let doomed = doomed_rule(guid(7));
     let ok = mock!(Client::put_item).then_output(|| PutItemOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&doomed, &ok], |b| b.retry_config(retry_config()));
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&doomed, &ok], |b| b
+        .retry_config(fast_sdk())
+        .retry_partition(unlimited_retry_partition()));
     let store = Store::new(client, "contacts");
 
-    let report =
-        apply_export_with(&store, std::io::Cursor::new(rows(10)), "req", t(INITIAL), row_mode(4)).await.unwrap();
-    assert_eq!(report.failed_writes, 1);
+    let writes = Writes { throttling: FAST, ..row_mode(4) };
+    let report = apply_export_with(&store, std::io::Cursor::new(rows(10)), "req", t(INITIAL), writes).await.unwrap();
+    assert_eq!((report.failed_writes, report.unfinished_writes), (0, 1), "not given up on: unfinished");
     assert_eq!(report.counts.applied(), 9);
     assert_eq!(ok.num_calls(), 9);
-    assert_eq!(doomed.num_calls(), 8, "the doomed row was tried max_attempts (8) times");
+    assert_eq!(doomed.num_calls(), 8 * 13, "the SDK's 8 attempts in each of 13 rounds");
+    assert!(report.concurrency_halvings >= 1, "the 5xx lowered the writes in flight");
 }
 
 #[tokio::test]
 async fn a_failed_write_fails_the_export_and_the_invocation_so_lambda_retries() {
-    let doomed = doomed_rule(guid(3));
+    // Failed for good: DynamoDB refuses the item (a 5xx would be retried).
+    let doomed_guid = guid(3);
+    let doomed =
+        mock!(Client::put_item).match_requests(move |req| item_guid(req) == doomed_guid).then_http_response(invalid);
     let contact_put =
         mock!(Client::put_item).match_requests(is_contact).then_output(|| PutItemOutput::builder().build());
     let sync_put =
@@ -168,11 +188,11 @@ async fn a_failed_write_fails_the_export_and_the_invocation_so_lambda_retries() 
     assert_eq!(failed_status.num_calls(), 1, "the export is recorded FAILED");
     assert_eq!(sync_put.num_calls(), 0, "the watermark does not move past a lost write");
     assert_eq!(contact_put.num_calls(), 5);
-    assert_eq!(doomed.num_calls(), 8);
+    assert_eq!(doomed.num_calls(), 1, "a permanent error is not sent again");
 }
 
 #[tokio::test]
-async fn timeouts_are_retried_then_reported_never_dropped() {
+async fn timeouts_are_retried_then_left_unfinished_never_dropped() {
     // An endpoint that accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -187,17 +207,20 @@ async fn timeouts_are_retried_then_reported_never_dropped() {
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("k", "s", None, None, "test"))
         .endpoint_url(format!("http://{addr}"))
-        .retry_config(retry_config().with_max_attempts(3))
+        .retry_config(fast_sdk().with_max_attempts(2))
+        .retry_partition(unlimited_retry_partition())
         .timeout_config(
             aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_millis(200))
+                .operation_attempt_timeout(Duration::from_millis(100))
                 .build(),
         )
         .build();
     let store = Store::new(Client::from_conf(conf), "contacts");
+    let one_round = Backoff::new(1, Duration::from_millis(1), Duration::from_millis(2));
     for writes in [row_mode(3), batch_mode(3), batch_mode(1)] {
+        let writes = Writes { throttling: one_round, ..writes };
         let report = apply_export_with(&store, std::io::Cursor::new(rows(3)), "req", t(INITIAL), writes).await.unwrap();
-        assert_eq!(report.failed_writes, 3, "{writes:?}");
+        assert_eq!((report.failed_writes, report.unfinished_writes), (0, 3), "{writes:?}");
         assert_eq!(report.counts.applied(), 0);
     }
 }
@@ -347,10 +370,16 @@ async fn a_transaction_throttled_past_the_sdk_retries_waits_and_loses_nothing() 
 }
 
 #[tokio::test]
-async fn a_transaction_that_keeps_failing_counts_its_rows_as_failed_while_the_others_apply() {
-    // The first transaction gets a 500 on every SDK attempt; the second lands.
-    let transact =
-        mock!(Client::transact_write_items).sequence().http_response(server_error).times(8).output(transact_ok).build();
+async fn a_transaction_that_fails_past_the_sdk_attempts_waits_and_loses_nothing() {
+    // The first transaction gets a 500 on every SDK attempt; after a wait
+    // its rows go again and land, as does the second.
+    let transact = mock!(Client::transact_write_items)
+        .sequence()
+        .http_response(server_error)
+        .times(8)
+        .output(transact_ok)
+        .times(2)
+        .build();
     let fast_sdk =
         retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
     let client =
@@ -359,7 +388,8 @@ async fn a_transaction_that_keeps_failing_counts_its_rows_as_failed_while_the_ot
 
     let report =
         apply_export_with(&store, std::io::Cursor::new(rows(150)), "req", t(INITIAL), batch_mode(1)).await.unwrap();
-    assert_eq!(report.failed_writes, 100);
-    assert_eq!(report.counts.applied(), 50);
-    assert_eq!(transact.num_calls(), 9, "8 SDK attempts, not waited on further (a 5xx is no throttling)");
+    assert_eq!((report.failed_writes, report.unfinished_writes), (0, 0));
+    assert_eq!(report.counts.applied(), 150);
+    assert_eq!(report.throttled_retries, 100, "the first transaction's rows went once more after a wait");
+    assert_eq!(transact.num_calls(), 8 + 2, "8 SDK attempts, then both transactions");
 }

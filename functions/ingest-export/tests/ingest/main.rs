@@ -6,6 +6,7 @@ mod helpers;
 mod ordering;
 mod resume;
 mod rules;
+mod slow_table;
 
 use helpers::*;
 use ingest_export::IngestError;

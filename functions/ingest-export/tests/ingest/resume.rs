@@ -53,7 +53,7 @@ fn big_export(n: usize) -> String {
 }
 
 /// The live contacts of `table`, by Customer Guid.
-async fn live_contacts(table: &str) -> Vec<StoredContact> {
+pub(crate) async fn live_contacts(table: &str) -> Vec<StoredContact> {
     let ddb = devkit::Emulators::get().await.dynamodb_client();
     let mut out = Vec::new();
     let mut start = None;
@@ -71,7 +71,7 @@ async fn live_contacts(table: &str) -> Vec<StoredContact> {
 /// What one pass of `body` gives, on the in-memory store (the same rules
 /// as the table's conditions): the counts, the live contacts, the rejects
 /// report.
-async fn one_pass(body: &str, request_id: &str) -> (Counts, Vec<StoredContact>, String) {
+pub(crate) async fn one_pass(body: &str, request_id: &str) -> (Counts, Vec<StoredContact>, String) {
     let store = MemoryStore::new();
     let writes = Settings::default().writes();
     let report =

@@ -144,12 +144,12 @@ async fn missing_files_and_failure_notifications_are_recorded_as_failed_not_retr
 }
 
 #[tokio::test]
-async fn a_write_that_fails_fails_the_export_and_holds_the_watermark() {
+async fn a_write_that_fails_for_good_fails_the_export_and_holds_the_watermark() {
     let m = Mem::new();
     let doomed = guid(Y);
     m.store().fail_writes(move |rec| {
         (rec.key.customer_guid == doomed)
-            .then(|| AwsError::service("DynamoDB", "PutItem", "InternalServerError", "try again", 500))
+            .then(|| AwsError::service("DynamoDB", "PutItem", "ValidationException", "item too large", 400))
     });
     let body = csv(&[
         upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
@@ -240,7 +240,11 @@ async fn sustained_throttling_slows_the_ingest_down_and_loses_nothing() {
 }
 
 #[tokio::test]
-async fn throttling_beyond_the_last_round_fails_the_export_and_server_errors_are_not_waited_on() {
+async fn throttling_and_server_errors_beyond_the_last_round_leave_the_export_to_a_new_invocation() {
+    // No deadline, so the rounds are counted: 12. A write still failing
+    // transiently after them is not given up on: the export stays APPLYING,
+    // its lease released, for a continuation (none is configured here, so
+    // the invocation fails and Lambda would retry it).
     let m = Mem::new();
     m.store().fail_writes(|rec| {
         if rec.key.customer_guid.as_str().ends_with('a') {
@@ -255,12 +259,11 @@ async fn throttling_beyond_the_last_round_fails_the_export_and_server_errors_are
     ]);
     let msg = m.stage("req-hopeless", &body, INITIAL, "2020-01-05T00:00:00.000Z");
     let err = m.deliver(&msg).await.unwrap_err();
-    assert!(matches!(err, IngestError::WritesFailed { failed: 2, .. }), "{err}");
-    assert_eq!(
-        m.store().writes(),
-        (1 + 12) + 1,
-        "13 tries for the throttled row, 1 for the 5xx (the SDK retries those)"
-    );
+    assert!(matches!(err, IngestError::Continuation(_)), "{err}");
+    assert_eq!(m.store().writes(), 2 * (1 + 12), "13 tries for each row, the 5xx as the throttled one");
+    let rec = m.store().export("req-hopeless").await.unwrap().unwrap();
+    assert_eq!((rec.status, rec.lease), (ExportStatus::Applying, None), "not FAILED, free for a new invocation");
+    assert_eq!(rec.checkpoint.map(|c| c.position.byte), Some(0), "to start again from the first row");
     assert_eq!(m.store().sync_state().await.unwrap().watermark, None);
 }
 
@@ -303,4 +306,39 @@ async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
     assert_eq!(store.live_contacts(), reference.live_contacts());
     assert_eq!(store.held(&guid(Y)), reference.held(&guid(Y)));
     assert_eq!(store.writes(), rows.len(), "each row written once");
+}
+
+#[tokio::test]
+async fn a_table_failing_past_the_outage_limit_interrupts_the_export_which_a_redelivery_resumes() {
+    // No progress allowed at all (the function's limit is 30 minutes): the
+    // first segment whose writes still fail at the end of the invocation's
+    // time gives the export up, as INTERRUPTED, never FAILED.
+    let settings = Settings {
+        initial_from_date: t(INITIAL),
+        write_concurrency: 4,
+        throttling: FAST,
+        outage_limit: Duration::ZERO,
+        ..Settings::default()
+    };
+    let m =
+        Mem { ingest: Ingest::new(MemoryObjects::new(), MemoryStore::new(), settings, Metrics::new("PscBridgeTest")) };
+    m.store().fail_writes(|_| Some(AwsError::service("DynamoDB", "PutItem", "InternalServerError", "down", 500)));
+    let body = csv(&[
+        upsert_row(X, "Xavier", "2020-01-02T00:00:00.000Z", "CREATE"),
+        upsert_row(Y, "Yolanda", "2020-01-03T00:00:00.000Z", "CREATE"),
+    ]);
+    let msg = m.stage("req-outage", &body, INITIAL, "2020-01-05T00:00:00.000Z");
+    let s = m.deliver(&msg).await.expect("the invocation ends normally");
+    assert_eq!(s.status, ExportStatus::Interrupted, "{s:?}");
+    let rec = m.store().export("req-outage").await.unwrap().unwrap();
+    assert_eq!((rec.status, rec.lease), (ExportStatus::Interrupted, None));
+    let why = rec.message.unwrap_or_default();
+    assert!(why.contains("can be retried") && why.contains("redeliver"), "{why}");
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, None);
+
+    // The table is back: a redelivery of the notification applies it.
+    m.store().fail_writes(|_| None);
+    let s = m.deliver(&msg).await.expect("applied");
+    assert_eq!((s.status, s.counts.created), (ExportStatus::Applied, 2));
+    assert_eq!(m.store().sync_state().await.unwrap().watermark, Some(t("2020-01-05T00:00:00.000Z")));
 }
