@@ -17,28 +17,21 @@
 //! * [`summary`]: what an invocation answers.
 //!
 //! The CSV is streamed: a blocking thread reads and validates rows from the
-//! object and hands valid ones to the writers through bounded channels; memory
-//! does not grow with the file. Rejected rows go to a temporary file that
-//! becomes the rejects report in S3, beside the export.
+//! object and hands valid ones to the writer in chunks through a bounded
+//! channel; memory does not grow with the file. Rejected rows go to a
+//! temporary file that becomes the rejects report in S3, beside the export.
 //!
-//! How rows are written is [`WriteMode`] (`WRITE_MODE`):
-//!
-//! * `batch` (the default): rows are dealt by Customer Guid to
-//!   `write_concurrency` lanes; the parser hands a lane a whole group of up to
-//!   [`MAX_BATCH`](psc_bridge::ports::MAX_BATCH) rows of distinct contacts at
-//!   a time (one channel message, one wake-up per group), and the lane writes
-//!   it with one [`apply_batch`](psc_bridge::ports::ContactStore::apply_batch)
-//!   (one `TransactWriteItems`, each `Put` with its own newer-than condition)
-//!   before it takes the next. A contact always goes to the same lane, and a
-//!   group never holds it twice (a second row of it starts the next group),
-//!   so a contact's rows are written in file order, one after the other, as
-//!   R3 needs.
-//! * `row`: one conditional `PutItem` per row, `write_concurrency` in flight
-//!   (the earlier path, kept as the benchmark's baseline).
-//!
-//! Either way a write the table turns away as older is counted stale, and one
-//! the table is too busy for (throttling, a transaction conflict) waits and
-//! is sent again ([`THROTTLING`]).
+//! Each row is one conditional `PutItem`
+//! ([`apply`](psc_bridge::ports::ContactStore::apply)), with its newer-than
+//! condition: one write request unit per row for the table (the indexes'
+//! own, docs/benchmarks-ingest.md), half of what a `TransactWriteItems`
+//! costs. `write_concurrency` writes are in flight, all on one thread
+//! ([`runtime`]); rows start in file order and a row whose contact already
+//! has a write in flight waits for it, so a contact's rows are written in
+//! file order, one after the other, as R3 needs. A write the table turns
+//! away as older is counted stale, and one the table is too busy for
+//! (throttling, a transaction conflict) waits and is sent again
+//! ([`THROTTLING`]).
 
 pub mod config;
 pub mod error;
@@ -47,7 +40,33 @@ pub mod pipeline;
 pub mod rejects;
 pub mod summary;
 
-pub use config::{Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, Settings, THROTTLING, WriteMode, Writes};
+/// The runtime the function runs on (`main`, and the end-to-end benchmark):
+/// one thread for the handler and every write in flight, beside the
+/// parser's blocking thread. A Lambda of 1,024 MB has about 0.6 of a vCPU;
+/// worker threads handing rows and responses to each other only spent it
+/// on context switches (docs/benchmarks-ingest.md, the profile).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+/// The function's global allocator (`main`, and the end-to-end benchmark):
+/// mimalloc, not glibc's malloc, where malloc and free took a tenth of the
+/// CPU per row (docs/benchmarks-ingest.md, the profile).
+pub type Allocator = mimalloc::MiMalloc;
+
+/// The ingest's DynamoDB client (`main`, and the end-to-end benchmark):
+/// `conf` without the SDK's stalled-stream protection, which wraps every
+/// request and answer body in a throughput monitor with its own timer. A
+/// contact write's body is under 2 KB and its answer smaller; the attempt
+/// timeout of [`psc_bridge::aws::sdk_config`] bounds one that stalls.
+pub fn dynamodb_client(conf: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
+    aws_sdk_dynamodb::Client::from_conf(
+        conf.stalled_stream_protection(StalledStreamProtectionConfig::disabled()).build(),
+    )
+}
+
+pub use config::{Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, Settings, THROTTLING, Writes};
 pub use error::{ApplyError, IngestError};
 pub use handler::Ingest;
 pub use pipeline::{AppliedSegment, ApplyReport, Input, apply_export, apply_export_with, apply_segment};

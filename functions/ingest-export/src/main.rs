@@ -14,15 +14,24 @@ use psc_bridge::aws::{DynamoStore, LambdaInvoker, s3_client, sdk_config};
 use psc_bridge::metrics::Metrics;
 use serde_json::Value;
 
+#[global_allocator]
+static ALLOCATOR: ingest_export::Allocator = ingest_export::Allocator {};
+
 /// cargo lambda watch serves a function by its binary's name.
 const LOCAL_FUNCTION_NAME: &str = "ingest-export";
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
+    ingest_export::runtime()?.block_on(run())
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
     psc_bridge::logging::init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
+    let store = DynamoStore::new(
+        ingest_export::dynamodb_client(aws_sdk_dynamodb::config::Builder::from(&sdk)),
+        config.table_name,
+    );
     store.warm_up().await;
     let function = config.function_name.unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
     let ingest = Ingest::new(s3_client(&sdk), store, config.settings, Metrics::new(config.metrics_namespace))

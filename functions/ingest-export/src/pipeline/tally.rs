@@ -31,16 +31,9 @@ impl Tally {
             }
         }
     }
-
-    pub fn merge(mut self, other: Tally) -> Tally {
-        self.counts = self.counts.plus(&other.counts);
-        self.failed += other.failed;
-        self.waits += other.waits;
-        self
-    }
 }
 
-/// One conditional write (row mode); one the table is too busy for waits
+/// One conditional write; one the table is too busy for waits
 /// and is sent again (`throttling`). Returns the outcome and how many times
 /// it waited.
 pub(crate) async fn apply_one<S: ContactStore>(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ingest_export::{ExportSummary, Ingest, IngestError, Settings, WriteMode, Writes, apply_export_with};
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings, Writes, apply_export_with};
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Guid;
 use psc_bridge::memory::{MemoryObjects, MemoryStore};
@@ -265,11 +265,10 @@ async fn throttling_beyond_the_last_round_fails_the_export_and_server_errors_are
 }
 
 #[tokio::test]
-async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
+async fn concurrent_writes_count_and_apply_like_one_row_at_a_time_in_file_order() {
     // Contacts X and Y recur all through the file, some rows newer than the
-    // last, some older, among 400 others: batch mode must give the counts
-    // and the table of one row at a time, in file order (the memory store,
-    // like DynamoDB, refuses a batch that holds a contact twice).
+    // last, some older, among 400 others: writes in flight together must
+    // give the counts and the table of one row at a time, in file order.
     let mut rows = Vec::new();
     for k in 0..400u32 {
         let other = format!("0f4a0d6e-0000-4000-8000-{:012}", 1000 + k);
@@ -295,11 +294,11 @@ async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
             (report, store)
         }
     };
-    let (one_by_one, reference) = apply(Writes { mode: WriteMode::Row, concurrency: 1, throttling: FAST }).await;
-    let (batched, store) = apply(Writes { mode: WriteMode::Batch, concurrency: 3, throttling: FAST }).await;
-    assert_eq!(batched.failed_writes, 0);
-    assert_eq!(batched.counts, one_by_one.counts);
-    assert!(batched.counts.skipped_stale > 20 && batched.counts.deleted > 5, "{:?}", batched.counts);
+    let (one_by_one, reference) = apply(Writes { concurrency: 1, throttling: FAST }).await;
+    let (together, store) = apply(Writes { concurrency: 3, throttling: FAST }).await;
+    assert_eq!(together.failed_writes, 0);
+    assert_eq!(together.counts, one_by_one.counts);
+    assert!(together.counts.skipped_stale > 20 && together.counts.deleted > 5, "{:?}", together.counts);
     assert_eq!(store.live_contacts(), reference.live_contacts());
     assert_eq!(store.held(&guid(Y)), reference.held(&guid(Y)));
     assert_eq!(store.writes(), rows.len(), "each row written once");
