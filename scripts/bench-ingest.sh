@@ -12,16 +12,16 @@
 # 3. parse: `cargo bench --bench ingest_parse` (bare csv, psc-bridge parse +
 #    validate + items) and benches/python/reference_parse.py on the same file;
 # 4. end to end, under devkit's with-emulators (one DynamoDB Local, one
-#    moto for everything): target/release/ingest-e2e for each size and each
-#    write mode of E2E_MODES (batch: TransactWriteItems of up to 100 rows;
-#    row: one PutItem per row, the earlier path) under /usr/bin/time -v, and
-#    benches/python/reference_boto3.py on the first size, each into a fresh
-#    table;
-# 5. prints a table; the raw results (one JSON object per line) are kept in
-#    target/bench-data/results-<UTC time>.jsonl.
+#    moto for everything): target/release/ingest-e2e (the function's write
+#    path: one conditional PutItem per row) for each size under
+#    /usr/bin/time -v, and benches/python/reference_boto3.py on the first
+#    size, each into a fresh table; both count the write units DynamoDB
+#    reports (ReturnConsumedCapacity=INDEXES);
+# 5. prints a table with the cost per million rows (scripts/bench/report.py,
+#    prices in scripts/bench/prices.py); the raw results (one JSON object
+#    per line) are kept in target/bench-data/results-<UTC time>.jsonl.
 #
 # Env: PARSE_ROWS (200000), E2E_ROWS ("100000 300000 1000000"),
-#      E2E_MODES ("batch row", the ingest's write modes, each on every size),
 #      PY_E2E_ROWS (first of E2E_ROWS; a list, like E2E_ROWS, for more), WARMUP_ROWS (30000), RUNS (5, best of),
 #      PY_RUNS (3),
 #      CONCURRENCY (32, the template's WriteConcurrency default), SEED (42),
@@ -46,22 +46,18 @@ if [[ "${1:-}" == "--e2e-inside" ]]; then
   # DynamoDB Local is a JVM: its first ~10k writes run at half speed or less
   # until the JIT has compiled them. Warm it up, untimed, so that every
   # measured run (Rust and Python) sees the same warm server.
-  for mode in $E2E_MODES; do
-    say "warm-up of DynamoDB Local, $mode writes: $warmup_rows rows (not counted)"
-    "$BIN/ingest-e2e" run --file "$DATA/export-$warmup_rows.csv" --concurrency "$CONCURRENCY" --write-mode "$mode" \
-      | grep '^BENCH ' \
-      | sed 's/^BENCH //; s/"bench":"e2e-rust"/"bench":"e2e-warmup"/' | tee -a "$out" >&2
-  done
+  say "warm-up of DynamoDB Local: $warmup_rows rows (not counted)"
+  "$BIN/ingest-e2e" run --file "$DATA/export-$warmup_rows.csv" --concurrency "$CONCURRENCY" \
+    | grep '^BENCH ' \
+    | sed 's/^BENCH //; s/"bench":"e2e-rust"/"bench":"e2e-warmup"/' | tee -a "$out" >&2
   for rows in "$@"; do
     file="$DATA/export-$rows.csv"
-    for mode in $E2E_MODES; do
-      say "end to end, psc-bridge, $mode writes: $rows rows (ingest-e2e run, /usr/bin/time -v)"
-      uptime >&2
-      /usr/bin/time -v -o "$DATA/time-e2e-$rows-$mode.txt" \
-        "$BIN/ingest-e2e" run --file "$file" --concurrency "$CONCURRENCY" --write-mode "$mode" \
-        | grep '^BENCH ' | sed 's/^BENCH //' \
-        | "$PY" scripts/bench/add_max_rss.py "$DATA/time-e2e-$rows-$mode.txt" | tee -a "$out" >&2
-    done
+    say "end to end, psc-bridge: $rows rows (ingest-e2e run, /usr/bin/time -v)"
+    uptime >&2
+    /usr/bin/time -v -o "$DATA/time-e2e-$rows.txt" \
+      "$BIN/ingest-e2e" run --file "$file" --concurrency "$CONCURRENCY" \
+      | grep '^BENCH ' | sed 's/^BENCH //' \
+      | "$PY" scripts/bench/add_max_rss.py "$DATA/time-e2e-$rows.txt" | tee -a "$out" >&2
     if [[ " $py_rows " == *" $rows "* ]]; then
       say "end to end, Python + boto3 reference: $rows rows (same file, same servers, fresh table)"
       uptime >&2
@@ -94,7 +90,6 @@ WARMUP_ROWS="${WARMUP_ROWS:-30000}"
 RUNS="${RUNS:-5}"
 PY_RUNS="${PY_RUNS:-3}"
 export CONCURRENCY="${CONCURRENCY:-32}"
-export E2E_MODES="${E2E_MODES:-batch row}"
 SEED="${SEED:-42}"
 BAD_FRACTION="${BAD_FRACTION:-0.001}"
 

@@ -9,7 +9,10 @@ conditional PutItem per row, in order,
     ConditionExpression = "attribute_not_exists(pk) OR operationTime < :t"
 
 counting a failed condition as stale; the export record is written before and
-after, rejected rows go to a rejects report beside the export.
+after, rejected rows go to a rejects report beside the export. Every put asks
+for ReturnConsumedCapacity=INDEXES; the write units DynamoDB answered are
+summed into `writeUnits` (table and indexes) and `tableWriteUnits` (the
+table's own); a put turned away by its condition answers none.
 
 The table and objects come from `ingest-e2e prepare --file EXPORT.csv` (a
 fresh table from template.yaml, the CSV and metadata in the S3 emulator),
@@ -119,6 +122,7 @@ def main():
     watermark = INITIAL_FROM_DATE  # a fresh table: no sync state yet
 
     counts = {"created": 0, "updated": 0, "deleted": 0, "skippedStale": 0, "rejected": 0}
+    consumed = {"writeUnits": 0.0, "tableWriteUnits": 0.0}
     rejects = io.StringIO()
     rejects_writer = csv.writer(rejects)
     rejects_writer.writerow(["line", "reason", "customerGuid", "operationType"])
@@ -128,14 +132,18 @@ def main():
             counts["skippedStale"] += 1
             return
         try:
-            ddb.put_item(
+            out = ddb.put_item(
                 TableName=table, Item=item,
                 ConditionExpression="attribute_not_exists(pk) OR operationTime < :t",
                 ExpressionAttributeValues={":t": {"S": rec["operationTime"]}},
+                ReturnConsumedCapacity="INDEXES",
             )
         except ddb.exceptions.ConditionalCheckFailedException:
             counts["skippedStale"] += 1
             return
+        cc = out.get("ConsumedCapacity", {})
+        consumed["writeUnits"] += cc.get("CapacityUnits", 0.0)
+        consumed["tableWriteUnits"] += cc.get("Table", {}).get("CapacityUnits", 0.0)
         counts[{"CREATE": "created", "UPDATE": "updated", "DELETE": "deleted"}[rec["operationType"]]] += 1
 
     def on_reject(line, problems, row):
@@ -176,7 +184,8 @@ def main():
         "bench": "e2e-python", "python": sys.version.split()[0], "boto3": boto3.__version__, "rows": rows,
         "seconds": round(secs, 3), "rowsPerSec": round(rows / secs, 1), "status": status, "counts": counts,
         "peakRssKb": peak_kb, "selfCpuSec": round(self1 - self0, 2), "javaCpuSec": java_cpu,
-        "motoCpuSec": moto_cpu, "javaCores": None if java_cpu is None else round(java_cpu / secs, 2),
+        "motoCpuSec": moto_cpu, "writeUnits": round(consumed["writeUnits"], 1),
+        "tableWriteUnits": round(consumed["tableWriteUnits"], 1), "javaCores": None if java_cpu is None else round(java_cpu / secs, 2),
         "selfCores": round((self1 - self0) / secs, 2),
     }))
 

@@ -80,9 +80,25 @@ pub fn retry_config() -> RetryConfig {
 /// attempts; the callers' own rounds ([`crate::retry`]) and an adaptive
 /// limit on the writes in flight ([`crate::retry::AdaptiveLimit`]) keep
 /// the load down instead.
+///
+/// Nor has it the SDK's stalled-stream protection, which wraps every
+/// request and answer body in a throughput monitor with its own timer: a
+/// contact write's body is under 2 KB and its answer smaller, and the
+/// attempt timeout of [`sdk_config`] bounds one that stalls (the ingest's
+/// profile, docs/benchmarks-ingest.md).
 pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::config::Builder::from(sdk).retry_partition(unlimited_retry_partition()).build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+    dynamodb_client_from(aws_sdk_dynamodb::config::Builder::from(sdk))
+}
+
+/// [`dynamodb_client`] from a configuration of its own (the end-to-end
+/// benchmark's, against the emulator).
+pub fn dynamodb_client_from(conf: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
+    aws_sdk_dynamodb::Client::from_conf(
+        conf.retry_partition(unlimited_retry_partition())
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .build(),
+    )
 }
 
 /// A retry partition of its own (one per client built with it) whose

@@ -24,21 +24,19 @@ pub const DEFAULT_OUTAGE_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// own attempts waits and is sent again, round after round (waits of 0.2 to
 /// 10 s, jittered), until the invocation's time for writes runs out (then
 /// the segment starts again in the next invocation); without a deadline,
-/// up to 12 more times (41 to 82 s of waiting in all). While a writer (a
-/// row, or a lane in batch mode) waits it sends nothing, and each fault
-/// halves the writes in flight (`psc_bridge::retry::AdaptiveLimit`), so the
-/// load on the table falls with the faults.
+/// up to 12 more times (41 to 82 s of waiting in all). While a row waits
+/// its write slot sends nothing, and each fault halves the writes in flight
+/// (`psc_bridge::retry::AdaptiveLimit`), so the load on the table falls
+/// with the faults.
 pub const THROTTLING: Backoff = Backoff::new(12, Duration::from_millis(400), Duration::from_secs(10));
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub initial_from_date: Timestamp,
-    /// Row mode: conditional writes in flight; batch mode: transactions
-    /// (lanes) in flight.
+    /// Conditional writes (one row each) in flight.
     pub write_concurrency: usize,
     /// How a write that fails transiently is retried ([`THROTTLING`]).
     pub throttling: Backoff,
-    pub write_mode: WriteMode,
     /// Rows between checkpoints of an export (a crash resumes from the last).
     pub checkpoint_rows: u64,
     /// How long before its deadline an invocation stops at a checkpoint, at
@@ -57,7 +55,6 @@ impl Default for Settings {
             initial_from_date: Timestamp::parse(DEFAULT_INITIAL_FROM_DATE).expect("a valid default"),
             write_concurrency: 32,
             throttling: THROTTLING,
-            write_mode: WriteMode::default(),
             checkpoint_rows: DEFAULT_CHECKPOINT_ROWS,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             outage_limit: DEFAULT_OUTAGE_LIMIT,
@@ -68,43 +65,14 @@ impl Default for Settings {
 impl Settings {
     /// How [`crate::apply_export_with`] writes under these settings.
     pub fn writes(&self) -> Writes {
-        Writes { mode: self.write_mode, concurrency: self.write_concurrency, throttling: self.throttling }
-    }
-}
-
-/// How the rows of an export are written (see the crate's docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum WriteMode {
-    /// Groups of up to [`psc_bridge::ports::MAX_BATCH`] rows per `TransactWriteItems`.
-    #[default]
-    Batch,
-    /// One conditional `PutItem` per row.
-    Row,
-}
-
-impl WriteMode {
-    pub fn parse(v: &str) -> Result<Self, &'static str> {
-        match v {
-            "batch" => Ok(Self::Batch),
-            "row" => Ok(Self::Row),
-            _ => Err("must be batch or row"),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Batch => "batch",
-            Self::Row => "row",
-        }
+        Writes { concurrency: self.write_concurrency, throttling: self.throttling }
     }
 }
 
 /// The write side of [`crate::apply_export_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Writes {
-    pub mode: WriteMode,
-    /// Row mode: writes in flight; batch mode: lanes, each with at most one
-    /// group in flight.
+    /// Conditional writes (one row each) in flight.
     pub concurrency: usize,
     /// How a write that fails transiently is sent again.
     pub throttling: Backoff,
@@ -126,7 +94,6 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let initial = env_or("INITIAL_FROM_DATE", DEFAULT_INITIAL_FROM_DATE);
         let concurrency = env_or("WRITE_CONCURRENCY", "32");
-        let mode = env_or("WRITE_MODE", "batch");
         Ok(Self {
             table_name: env_required("TABLE_NAME")?,
             settings: Settings {
@@ -135,7 +102,6 @@ impl Config {
                     Ok(n) if (1..=512).contains(&n) => Ok(n),
                     _ => Err("must be a whole number from 1 to 512"),
                 })?,
-                write_mode: parse_var("WRITE_MODE", &mode, WriteMode::parse)?,
                 ..Settings::default()
             },
             metrics_namespace: env_or("METRICS_NAMESPACE", "PscBridge"),

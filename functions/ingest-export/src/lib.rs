@@ -17,32 +17,24 @@
 //! * [`summary`]: what an invocation answers.
 //!
 //! The CSV is streamed: a blocking thread reads and validates rows from the
-//! object and hands valid ones to the writers through bounded channels; memory
-//! does not grow with the file. Rejected rows go to a temporary file that
-//! becomes the rejects report in S3, beside the export.
+//! object and hands valid ones to the writer in chunks through a bounded
+//! channel; memory does not grow with the file. Rejected rows go to a
+//! temporary file that becomes the rejects report in S3, beside the export.
 //!
-//! How rows are written is [`WriteMode`] (`WRITE_MODE`):
-//!
-//! * `batch` (the default): rows are dealt by Customer Guid to
-//!   `write_concurrency` lanes; the parser hands a lane a whole group of up to
-//!   [`MAX_BATCH`](psc_bridge::ports::MAX_BATCH) rows of distinct contacts at
-//!   a time (one channel message, one wake-up per group), and the lane writes
-//!   it with one [`apply_batch`](psc_bridge::ports::ContactStore::apply_batch)
-//!   (one `TransactWriteItems`, each `Put` with its own newer-than condition)
-//!   before it takes the next. A contact always goes to the same lane, and a
-//!   group never holds it twice (a second row of it starts the next group),
-//!   so a contact's rows are written in file order, one after the other, as
-//!   R3 needs.
-//! * `row`: one conditional `PutItem` per row, `write_concurrency` in flight
-//!   (the earlier path, kept as the benchmark's baseline).
-//!
-//! Either way a write the table turns away as older is counted stale, and one
-//! that fails transiently (throttling, a transaction conflict, a 5xx, a
-//! timeout) waits and is sent again ([`THROTTLING`]), with fewer writes in
-//! flight while the faults last; one still failing at the end of the
-//! invocation's time leaves its segment to the next invocation, and only
-//! after [`DEFAULT_OUTAGE_LIMIT`] without progress is the export given up
-//! on (INTERRUPTED, retryable).
+//! Each row is one conditional `PutItem`
+//! ([`apply`](psc_bridge::ports::ContactStore::apply)), with its newer-than
+//! condition: one write request unit per row for the table (the indexes'
+//! own, docs/benchmarks-ingest.md), half of what a `TransactWriteItems`
+//! costs. `write_concurrency` writes are in flight, all on one thread
+//! ([`runtime`]); rows start in file order and a row whose contact already
+//! has a write in flight waits for it, so a contact's rows are written in
+//! file order, one after the other, as R3 needs. A write the table turns
+//! away as older is counted stale, and one that fails transiently
+//! (throttling, a transaction conflict, a 5xx, a timeout) waits and is sent
+//! again ([`THROTTLING`]), with fewer writes in flight while the faults
+//! last; one still failing at the end of the invocation's time leaves its
+//! segment to the next invocation, and only after [`DEFAULT_OUTAGE_LIMIT`]
+//! without progress is the export given up on (INTERRUPTED, retryable).
 
 pub mod config;
 pub mod error;
@@ -51,9 +43,22 @@ pub mod pipeline;
 pub mod rejects;
 pub mod summary;
 
+/// The runtime the function runs on (`main`, and the end-to-end benchmark):
+/// one thread for the handler and every write in flight, beside the
+/// parser's blocking thread. A Lambda of 1,024 MB has about 0.6 of a vCPU;
+/// worker threads handing rows and responses to each other only spent it
+/// on context switches (docs/benchmarks-ingest.md, the profile).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+/// The function's global allocator (`main`, and the end-to-end benchmark):
+/// mimalloc, not glibc's malloc, where malloc and free took a tenth of the
+/// CPU per row (docs/benchmarks-ingest.md, the profile).
+pub type Allocator = mimalloc::MiMalloc;
+
 pub use config::{
-    Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, DEFAULT_OUTAGE_LIMIT, Settings, THROTTLING, WriteMode,
-    Writes,
+    Config, DEFAULT_CHECKPOINT_ROWS, DEFAULT_DEADLINE_MARGIN, DEFAULT_OUTAGE_LIMIT, Settings, THROTTLING, Writes,
 };
 pub use error::{ApplyError, IngestError};
 pub use handler::Ingest;

@@ -14,11 +14,17 @@ use psc_bridge::aws::{DynamoStore, LambdaInvoker, dynamodb_client, s3_client, sd
 use psc_bridge::metrics::Metrics;
 use serde_json::Value;
 
+#[global_allocator]
+static ALLOCATOR: ingest_export::Allocator = ingest_export::Allocator {};
+
 /// cargo lambda watch serves a function by its binary's name.
 const LOCAL_FUNCTION_NAME: &str = "ingest-export";
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
+    ingest_export::runtime()?.block_on(run())
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
     psc_bridge::logging::init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;

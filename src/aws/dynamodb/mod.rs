@@ -13,10 +13,13 @@ pub mod item;
 
 pub use feeds::encode_item as feed_item;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem};
 
 use self::item::{
     BY_ACCOUNT_INDEX, BY_EMAIL_INDEX, CONTACT_SK, EXPORT_SK, EXPORTS_GSI_PK, Item, SYNC_PK, SYNC_SK, account_pk,
@@ -57,11 +60,35 @@ fn condition_met<T>(result: Result<T, AwsError>) -> Result<bool, AwsError> {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Write units DynamoDB reported for the contact writes
+    /// ([`ContactStore::apply`], [`ContactStore::apply_batch`]), in
+    /// thousandths: in all, and the table's own (without the indexes');
+    /// shared by the clones.
+    contact_write_milliunits: Arc<[AtomicU64; 2]>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), contact_write_milliunits: Arc::default() }
+    }
+
+    /// The write request units DynamoDB reported consumed
+    /// (`ReturnConsumedCapacity=INDEXES`) by the contact writes of this store
+    /// and its clones so far: in all (the table's and its indexes'), and the
+    /// table's own. A write turned away by its condition reports none,
+    /// although DynamoDB bills it one unit.
+    pub fn contact_write_units(&self) -> (f64, f64) {
+        let [all, table] = &*self.contact_write_milliunits;
+        (all.load(Ordering::Relaxed) as f64 / 1000.0, table.load(Ordering::Relaxed) as f64 / 1000.0)
+    }
+
+    fn count_write_units<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let milli = |units: f64| (units * 1000.0).round() as u64;
+        let [all, table] = &*self.contact_write_milliunits;
+        for c in consumed {
+            all.fetch_add(milli(c.capacity_units().unwrap_or(0.0)), Ordering::Relaxed);
+            table.fetch_add(milli(c.table().and_then(|t| t.capacity_units()).unwrap_or(0.0)), Ordering::Relaxed);
+        }
     }
 
     /// The table's name.
@@ -172,11 +199,15 @@ impl ContactStore for DynamoStore {
             .condition_expression(NEWER_ONLY)
             .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
             .expression_attribute_values(":rid", s(request_id))
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await
             .map_err(ddb_error("PutItem"));
         match result {
-            Ok(_) => Ok(WriteOutcome::Applied),
+            Ok(out) => {
+                self.count_write_units(out.consumed_capacity());
+                Ok(WriteOutcome::Applied)
+            }
             Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(WriteOutcome::Stale),
             Err(e) => Err(e),
         }
@@ -201,8 +232,16 @@ impl ContactStore for DynamoStore {
                 break;
             }
             let items = pending.iter().map(|&i| transact_put(&self.table, &recs[i], request_id)).collect();
-            let err = match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+                .send()
+                .await;
+            let err = match sent {
+                Ok(written) => {
+                    self.count_write_units(written.consumed_capacity());
                     pending.drain(..).for_each(|i| out[i] = Some(Ok(WriteOutcome::Applied)));
                     break;
                 }

@@ -1,16 +1,19 @@
 //! Streaming one export CSV into the table: a blocking thread parses and
-//! validates rows ([`parse`]) and hands valid ones to the writers through
-//! bounded channels (memory does not grow with the file); rows are written
-//! one at a time ([`tally::apply_one`]) or in groups per lane ([`lanes`]);
-//! rejected rows go to a temporary file ([`crate::rejects`]).
+//! validates rows ([`parse`]) and hands valid ones to the writer in chunks
+//! through a bounded channel (memory does not grow with the file); each row
+//! is one conditional write ([`tally::apply_one`]), up to the write
+//! concurrency in flight; rejected rows go to a temporary file
+//! ([`crate::rejects`]).
 
-mod lanes;
 mod parse;
 mod tally;
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use psc_bridge::domain::{ContactRecord, Timestamp};
 use psc_bridge::export_csv::{ExportReader, Position};
 use psc_bridge::model::Counts;
@@ -22,15 +25,14 @@ use tokio::sync::mpsc;
 pub use self::parse::Input;
 use self::parse::{Parsed, parse_rows};
 use self::tally::{Tally, apply_one};
-use crate::config::{THROTTLING, WriteMode, Writes};
+use crate::config::{THROTTLING, Writes};
 use crate::error::ApplyError;
 
-/// Valid rows parsed ahead of the writers (row mode).
-const CHANNEL_DEPTH: usize = 1024;
-/// Groups parsed ahead of each lane (batch mode): with the group the lane is
-/// writing and the one the parser is filling, at most
-/// `(LANE_DEPTH + 2) * MAX_BATCH` rows per lane are held.
-const LANE_DEPTH: usize = 1;
+/// Valid rows handed from the parser to the writers at once.
+const CHUNK_ROWS: usize = 256;
+/// Chunks parsed ahead of the writers: with the one being written and the
+/// one being filled, at most `(CHUNK_DEPTH + 2) * CHUNK_ROWS` rows are held.
+const CHUNK_DEPTH: usize = 2;
 
 /// Result of streaming one CSV (or a segment of it) into the table.
 #[derive(Debug)]
@@ -63,8 +65,8 @@ pub struct AppliedSegment<R: Read> {
     pub reader: Option<ExportReader<R>>,
 }
 
-/// Reads, validates and applies one export CSV in batch mode, with the
-/// default throttling rounds (see [`apply_export_with`]).
+/// Reads, validates and applies one export CSV with the default throttling
+/// rounds (see [`apply_export_with`]).
 pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: R,
@@ -72,7 +74,7 @@ pub async fn apply_export<S: ContactStore, R: Read + Send + 'static>(
     watermark: Timestamp,
     write_concurrency: usize,
 ) -> Result<ApplyReport, ApplyError> {
-    let writes = Writes { mode: WriteMode::Batch, concurrency: write_concurrency, throttling: THROTTLING };
+    let writes = Writes { concurrency: write_concurrency, throttling: THROTTLING };
     apply_export_with(store, input, request_id, watermark, writes).await
 }
 
@@ -107,10 +109,7 @@ pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
     // Fewer writes in flight while the table fails or times out.
     let limit = AdaptiveLimit::new(writes.concurrency);
     let patience = Patience { rounds: writes.throttling, until: stop.writes_until, cut_off: true, limit: Some(&limit) };
-    let (tally, parser) = match writes.mode {
-        WriteMode::Row => write_rows(store, input, request_id, watermark, writes, stop, patience).await,
-        WriteMode::Batch => write_groups(store, input, request_id, watermark, writes, stop, patience).await,
-    };
+    let (tally, parser) = write_rows(store, input, request_id, watermark, writes, stop, patience).await;
     let parsed = parser.await.expect("the CSV parser thread panicked")?;
     // The writers count the written rows, the parser the stale (by the
     // watermark) and the rejected ones.
@@ -132,8 +131,16 @@ pub async fn apply_segment<S: ContactStore, R: Read + Send + 'static>(
 
 type Parser<R> = tokio::task::JoinHandle<Result<Parsed<R>, ApplyError>>;
 
-/// Row mode: one conditional write per row, at most `concurrency` in
-/// flight (fewer while `patience`'s limit is lowered).
+/// One conditional write per row, at most `concurrency` in flight (fewer
+/// while `patience`'s limit is lowered), never two of one contact at once.
+///
+/// The parser thread hands rows over in chunks of [`CHUNK_ROWS`] (one
+/// channel message and one wake-up per chunk, not per row). The writes are
+/// futures of this task, polled together: on the function's current-thread
+/// runtime nothing is handed between threads per row. Rows start in file
+/// order; a row whose contact has a write in flight waits (and the rows
+/// after it with it) until that write is done, so a contact's rows land in
+/// file order, one after the other (R3).
 async fn write_rows<S: ContactStore, R: Read + Send + 'static>(
     store: &S,
     input: Input<R>,
@@ -143,50 +150,71 @@ async fn write_rows<S: ContactStore, R: Read + Send + 'static>(
     stop: Stop,
     patience: Patience<'_>,
 ) -> (Tally, Parser<R>) {
-    let (tx, mut rx) = mpsc::channel::<ContactRecord>(CHANNEL_DEPTH);
-    let parser =
-        tokio::task::spawn_blocking(move || parse_rows(input, watermark, stop, |rec| tx.blocking_send(rec).is_ok()));
-    let tally = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-        .enumerate()
-        .map(|(i, rec)| async move {
-            let (result, waited) = apply_one(store, &rec, request_id, patience, i as u64).await;
-            (rec, result, waited)
-        })
-        .buffer_unordered(writes.concurrency.max(1))
-        .fold(Tally::default(), |mut t, (rec, result, waited)| async move {
-            t.waits += u64::from(waited);
-            t.add(&rec, result);
-            t
-        })
-        .await;
+    let (tx, mut rx) = mpsc::channel::<Vec<ContactRecord>>(CHUNK_DEPTH);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        let parsed = parse_rows(input, watermark, stop, |rec| {
+            chunk.push(rec);
+            chunk.len() < CHUNK_ROWS
+                || tx.blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS))).is_ok()
+        });
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(chunk);
+        }
+        parsed
+    });
+    let concurrency = writes.concurrency.max(1);
+    let write = |rec: ContactRecord, contact: u64, seed: u64| async move {
+        let (result, waited) = apply_one(store, &rec, request_id, patience, seed).await;
+        (rec, contact, result, waited)
+    };
+    let mut tally = Tally::default();
+    let mut in_flight = FuturesUnordered::new();
+    // The contacts with a write in flight, by a hash of their Customer Guid
+    // (two contacts with one hash only wait for each other).
+    let mut busy = HashSet::with_capacity(concurrency);
+    let mut queue = Vec::new().into_iter();
+    let mut held: Option<(ContactRecord, u64)> = None;
+    let mut seed = 0u64;
+    let mut input_done = false;
+    loop {
+        while in_flight.len() < concurrency {
+            let Some((rec, contact)) = held.take().or_else(|| {
+                queue.next().map(|rec| {
+                    let contact = contact_hash(&rec);
+                    (rec, contact)
+                })
+            }) else {
+                break;
+            };
+            if !busy.insert(contact) {
+                held = Some((rec, contact));
+                break;
+            }
+            in_flight.push(write(rec, contact, seed));
+            seed += 1;
+        }
+        let want_rows = held.is_none() && queue.len() == 0 && !input_done && in_flight.len() < concurrency;
+        tokio::select! {
+            biased;
+            Some((rec, contact, result, waited)) = in_flight.next(), if !in_flight.is_empty() => {
+                busy.remove(&contact);
+                tally.waits += u64::from(waited);
+                tally.add(&rec, result);
+            }
+            chunk = rx.recv(), if want_rows => match chunk {
+                Some(rows) => queue = rows.into_iter(),
+                None => input_done = true,
+            },
+            else => break,
+        }
+    }
     (tally, parser)
 }
 
-/// Batch mode: `concurrency` lanes, each writing one group at a time (and
-/// fewer groups in flight while `patience`'s limit is lowered).
-async fn write_groups<S: ContactStore, R: Read + Send + 'static>(
-    store: &S,
-    input: Input<R>,
-    request_id: &str,
-    watermark: Timestamp,
-    writes: Writes,
-    stop: Stop,
-    patience: Patience<'_>,
-) -> (Tally, Parser<R>) {
-    let (senders, receivers): (Vec<_>, Vec<_>) =
-        (0..writes.concurrency.max(1)).map(|_| mpsc::channel::<Vec<ContactRecord>>(LANE_DEPTH)).unzip();
-    let parser = tokio::task::spawn_blocking(move || {
-        let mut lanes = lanes::Lanes::new(senders);
-        let parsed = parse_rows(input, watermark, stop, |rec| lanes.push(rec));
-        lanes.flush();
-        parsed
-    });
-    let tally = receivers
-        .into_iter()
-        .enumerate()
-        .map(|(lane, rx)| lanes::write_lane(store, lane, rx, request_id, patience))
-        .collect::<futures::stream::FuturesUnordered<_>>()
-        .fold(Tally::default(), |all, lane| async move { all.merge(lane) })
-        .await;
-    (tally, parser)
+/// Which contact a row is of, for [`write_rows`]' one-write-per-contact rule.
+fn contact_hash(rec: &ContactRecord) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    rec.key.customer_guid.hash(&mut h);
+    h.finish()
 }

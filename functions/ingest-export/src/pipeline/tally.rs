@@ -36,18 +36,10 @@ impl Tally {
             Err(GaveUp::Unfinished(_)) => self.unfinished += 1,
         }
     }
-
-    pub fn merge(mut self, other: Tally) -> Tally {
-        self.counts = self.counts.plus(&other.counts);
-        self.failed += other.failed;
-        self.unfinished += other.unfinished;
-        self.waits += other.waits;
-        self
-    }
 }
 
-/// One conditional write (row mode); one that fails transiently (throttled,
-/// a transaction conflict, a 5xx, a timeout: [`AwsError::is_transient`])
+/// One conditional write; one that fails transiently (throttled, a
+/// transaction conflict, a 5xx, a timeout: [`AwsError::is_transient`])
 /// waits and is sent again, round after round, until `patience` runs out.
 /// Returns the outcome and how many times it waited.
 pub(crate) async fn apply_one<S: ContactStore>(

@@ -1,9 +1,9 @@
 //! Faults a local DynamoDB cannot produce on demand (throttling, 5xx,
 //! timeouts, transaction conflicts), injected with aws-smithy-mocks or a
-//! black-hole endpoint, on both write paths (`batch`: `TransactWriteItems`;
-//! `row`: one `PutItem` per row): no write is lost; a write that fails
-//! transiently is sent again until the segment's time, then left unfinished
-//! (for a new invocation); one that fails for good is counted and fails the
+//! black-hole endpoint, on the write path (one conditional `PutItem` per
+//! row): no write is lost; a write that fails transiently is sent again
+//! until the segment's time, then left unfinished (for a new invocation);
+//! one that fails for good is counted and fails the
 //! export.
 
 use std::time::Duration;
@@ -11,13 +11,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use ingest_export::{Ingest, IngestError, Settings, THROTTLING, WriteMode, Writes, apply_export_with};
+use ingest_export::{Ingest, IngestError, Settings, THROTTLING, Writes, apply_export_with};
 use psc_bridge::aws::DynamoStore as Store;
 use psc_bridge::aws::{retry_config, unlimited_retry_partition};
 use psc_bridge::metrics::Metrics;
@@ -45,11 +44,7 @@ fn rows(n: usize) -> String {
 const FAST: Backoff = Backoff::new(12, Duration::from_millis(2), Duration::from_millis(4));
 
 fn row_mode(concurrency: usize) -> Writes {
-    Writes { mode: WriteMode::Row, concurrency, throttling: THROTTLING }
-}
-
-fn batch_mode(concurrency: usize) -> Writes {
-    Writes { mode: WriteMode::Batch, concurrency, throttling: FAST }
+    Writes { concurrency, throttling: THROTTLING }
 }
 
 fn throttled() -> Response<SdkBody> {
@@ -173,12 +168,7 @@ async fn a_failed_write_fails_the_export_and_the_invocation_so_lambda_retries() 
     let ingest = Ingest::new(
         s3,
         Store::new(ddb, "contacts"),
-        Settings {
-            initial_from_date: t(INITIAL),
-            write_concurrency: 4,
-            write_mode: WriteMode::Row,
-            ..Settings::default()
-        },
+        Settings { initial_from_date: t(INITIAL), write_concurrency: 4, ..Settings::default() },
         Metrics::new("PscBridgeTest"),
     );
     let notification = crate::helpers::notification("req-fault", "b", "k.csv", "k.meta.json");
@@ -217,7 +207,7 @@ async fn timeouts_are_retried_then_left_unfinished_never_dropped() {
         .build();
     let store = Store::new(Client::from_conf(conf), "contacts");
     let one_round = Backoff::new(1, Duration::from_millis(1), Duration::from_millis(2));
-    for writes in [row_mode(3), batch_mode(3), batch_mode(1)] {
+    for writes in [row_mode(3), row_mode(1)] {
         let writes = Writes { throttling: one_round, ..writes };
         let report = apply_export_with(&store, std::io::Cursor::new(rows(3)), "req", t(INITIAL), writes).await.unwrap();
         assert_eq!((report.failed_writes, report.unfinished_writes), (0, 3), "{writes:?}");
@@ -242,7 +232,7 @@ async fn throttling_that_outlasts_the_sdk_retries_slows_the_ingest_but_fails_not
         retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |b| b.retry_config(fast_sdk.clone()));
     let store = Store::new(client, "contacts");
-    let writes = Writes { mode: WriteMode::Row, concurrency: 1, throttling: FAST };
+    let writes = Writes { concurrency: 1, throttling: FAST };
 
     let report = apply_export_with(&store, std::io::Cursor::new(rows(30)), "req", t(INITIAL), writes).await.unwrap();
     assert_eq!(report.failed_writes, 0, "nothing lost");
@@ -251,72 +241,23 @@ async fn throttling_that_outlasts_the_sdk_retries_slows_the_ingest_but_fails_not
     assert_eq!(put.num_calls(), 30 + 10 * 9);
 }
 
-// ---- batch mode: TransactWriteItems ----------------------------------------------
-
-/// DynamoDB's answer to a cancelled transaction: one reason per item.
-fn cancelled(reasons: &'static [&'static str]) -> impl Fn() -> Response<SdkBody> + Send + Sync + 'static {
-    move || {
-        let list: Vec<serde_json::Value> = reasons
-            .iter()
-            .map(|code| match *code {
-                "None" => serde_json::json!({"Code": "None"}),
-                code => serde_json::json!({"Code": code, "Message": format!("{code} on this item")}),
-            })
-            .collect();
-        let body = serde_json::json!({
-            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-            "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", reasons.join(", ")),
-            "CancellationReasons": list,
-        });
-        Response::new(StatusCode::try_from(400).unwrap(), SdkBody::from(body.to_string()))
-    }
-}
-
-fn transact_ok() -> TransactWriteItemsOutput {
-    TransactWriteItemsOutput::builder().build()
-}
-
 #[tokio::test]
-async fn a_cancelled_transaction_settles_each_row_by_its_reason() {
-    // One lane, so the four rows are one transaction. DynamoDB cancels it:
-    // row 0 is older than the table (stale), row 2 collides with another
-    // writer's transaction, rows 1 and 3 were only cancelled along.
-    let first = mock!(Client::transact_write_items)
-        .match_requests(|r| r.transact_items().len() == 4)
-        .then_http_response(cancelled(&["ConditionalCheckFailed", "None", "TransactionConflict", "None"]));
-    let resubmitted =
-        mock!(Client::transact_write_items).match_requests(|r| r.transact_items().len() == 2).then_output(transact_ok);
-    let conflicted = mock!(Client::put_item)
-        .match_requests(|r| item_guid(r) == guid(2))
-        .then_output(|| PutItemOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&first, &resubmitted, &conflicted], |b| b
-        .retry_config(retry_config()));
-    let store = Store::new(client, "contacts");
-
-    let report =
-        apply_export_with(&store, std::io::Cursor::new(rows(4)), "req", t(INITIAL), batch_mode(1)).await.unwrap();
-    assert_eq!(report.failed_writes, 0);
-    assert_eq!((report.counts.created, report.counts.skipped_stale), (3, 1), "row 0 stale, the others written");
-    assert_eq!(report.throttled_retries, 1, "only the conflicted row waited");
-    assert_eq!(first.num_calls(), 1);
-    assert_eq!(resubmitted.num_calls(), 1, "rows 1 and 3 sent again at once, without the settled rows");
-    assert_eq!(conflicted.num_calls(), 1, "row 2 sent again after a wait, alone");
-}
-
-#[tokio::test]
-async fn a_third_of_the_transactions_throttled_still_applies_the_export_in_one_invocation() {
-    // 600 rows in one lane: six transactions of 100. Every third request
-    // is throttled (the SDK sends it again).
-    let mut seq = mock!(Client::transact_write_items).sequence();
-    for _ in 0..4 {
-        seq = seq.http_response(throttled).output(transact_ok).output(transact_ok);
+async fn a_third_of_the_writes_throttled_still_applies_the_export_in_one_invocation() {
+    // 600 rows, one write at a time. Every third request is throttled (the
+    // SDK sends it again).
+    let mut seq = mock!(Client::put_item).match_requests(is_contact).sequence();
+    for _ in 0..300 {
+        seq = seq
+            .http_response(throttled)
+            .output(|| PutItemOutput::builder().build())
+            .output(|| PutItemOutput::builder().build());
     }
-    let transact = seq.build();
+    let contact_put = seq.build();
     let sync_put =
         mock!(Client::put_item).match_requests(|r| !is_contact(r)).then_output(|| PutItemOutput::builder().build());
     let get = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
     let update = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&transact, &sync_put, &get, &update], |b| b
+    let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&contact_put, &sync_put, &get, &update], |b| b
         .retry_config(retry_config()));
 
     let csv_body = rows(600);
@@ -340,56 +281,6 @@ async fn a_third_of_the_transactions_throttled_still_applies_the_export_in_one_i
     let s = ingest.handle_message(&notification, "m").await.expect("applied in this invocation");
     assert_eq!(s.status, psc_bridge::model::ExportStatus::Applied);
     assert_eq!((s.counts.created, s.counts.deleted), (480, 120));
-    assert_eq!(transact.num_calls(), 9, "six transactions, three of them throttled once");
+    assert_eq!(contact_put.num_calls(), 900, "600 rows, 300 of them throttled once");
     assert_eq!(sync_put.num_calls(), 1, "the watermark moved");
-}
-
-#[tokio::test]
-async fn a_transaction_throttled_past_the_sdk_retries_waits_and_loses_nothing() {
-    // Three transactions of 100; the first is throttled 9 times in a row,
-    // one more than the SDK's 8 attempts, as a table far past its capacity.
-    let transact = mock!(Client::transact_write_items)
-        .sequence()
-        .http_response(throttled)
-        .times(9)
-        .output(transact_ok)
-        .times(3)
-        .build();
-    let fast_sdk =
-        retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
-    let client =
-        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&transact], |b| b.retry_config(fast_sdk.clone()));
-    let store = Store::new(client, "contacts");
-
-    let report =
-        apply_export_with(&store, std::io::Cursor::new(rows(300)), "req", t(INITIAL), batch_mode(1)).await.unwrap();
-    assert_eq!(report.failed_writes, 0, "nothing lost");
-    assert_eq!((report.counts.created, report.counts.deleted), (240, 60));
-    assert_eq!(report.throttled_retries, 100, "the first transaction's rows went once more after a wait");
-    assert_eq!(transact.num_calls(), 9 + 3);
-}
-
-#[tokio::test]
-async fn a_transaction_that_fails_past_the_sdk_attempts_waits_and_loses_nothing() {
-    // The first transaction gets a 500 on every SDK attempt; after a wait
-    // its rows go again and land, as does the second.
-    let transact = mock!(Client::transact_write_items)
-        .sequence()
-        .http_response(server_error)
-        .times(8)
-        .output(transact_ok)
-        .times(2)
-        .build();
-    let fast_sdk =
-        retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
-    let client =
-        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&transact], |b| b.retry_config(fast_sdk.clone()));
-    let store = Store::new(client, "contacts");
-
-    let report =
-        apply_export_with(&store, std::io::Cursor::new(rows(150)), "req", t(INITIAL), batch_mode(1)).await.unwrap();
-    assert_eq!((report.failed_writes, report.unfinished_writes), (0, 0));
-    assert_eq!(report.counts.applied(), 150);
-    assert_eq!(report.throttled_retries, 100, "the first transaction's rows went once more after a wait");
-    assert_eq!(transact.num_calls(), 8 + 2, "8 SDK attempts, then both transactions");
 }

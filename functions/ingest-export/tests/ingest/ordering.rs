@@ -1,11 +1,11 @@
-//! The batch write path against DynamoDB Local, as R3 asks: exports
+//! The write path against DynamoDB Local, as R3 asks: exports
 //! delivered at the same time (and one of them twice) leave the table an
 //! in-order delivery leaves; a contact's rows within one export apply in
 //! file order; rows older than the table are counted stale and change nothing.
 
 use std::io::Cursor;
 
-use ingest_export::{Settings, WriteMode, Writes, apply_export, apply_export_with};
+use ingest_export::{Settings, Writes, apply_export, apply_export_with};
 use psc_bridge::aws::DynamoStore;
 use psc_bridge::aws::dynamodb::item::decode_contact;
 use psc_bridge::domain::{Guid, Timestamp};
@@ -92,14 +92,14 @@ async fn exports_delivered_at_the_same_time_leave_the_table_of_an_in_order_deliv
 
     // The reference: A, then B, one row at a time, in memory.
     let reference = MemoryStore::new();
-    let in_order = Writes { mode: WriteMode::Row, concurrency: 1, throttling: ingest_export::THROTTLING };
+    let in_order = Writes { concurrency: 1, throttling: ingest_export::THROTTLING };
     for (id, body) in [("req-a", &a), ("req-b", &b)] {
         let r = apply_export_with(&reference, Cursor::new(body.clone().into_bytes()), id, t(INITIAL), in_order);
         assert_eq!(r.await.unwrap().failed_writes, 0);
     }
 
-    // B, A and A again, all at once, in batches on 4 lanes each: their
-    // transactions meet on the same items.
+    // B, A and A again, all at once, 4 writes in flight each: their
+    // conditional writes meet on the same items.
     let env = TestEnv::with_settings(|s| Settings { write_concurrency: 4, ..s }).await;
     let msg_a = env.stage_export("req-a", &a, INITIAL, A_END).await;
     let msg_b = env.stage_export("req-b", &b, A_END, B_END).await;

@@ -22,8 +22,14 @@ use psc_bridge::sync::{Coverage, SyncState};
 
 use crate::helpers::*;
 
-const ROWS: usize = 50_000;
-const KILL_ROWS: usize = 20_000;
+/// The split export's rows: one write request each, so a debug build takes
+/// about a minute for them against DynamoDB Local (slower beside other
+/// tests): enough for several invocations of 3 s.
+const ROWS: usize = 3_000;
+/// The killed export's rows, and where it checkpoints: killed past the
+/// second checkpoint, it has rows on both sides of it.
+const KILL_ROWS: usize = 3_000;
+const KILL_CHECKPOINT_ROWS: u64 = 500;
 const END: &str = "2026-11-30T00:00:00.000Z";
 
 fn guid(i: usize) -> String {
@@ -94,7 +100,7 @@ async fn a_short_deadline_splits_an_export_across_invocations_and_ends_as_one_pa
 
     // What one pass gives.
     let (counts, live, rejects) = one_pass(&body, "req-big").await;
-    assert_eq!(counts.rejected, 50, "{counts:?}");
+    assert_eq!(counts.rejected as usize, ROWS / 1000, "{counts:?}");
 
     // The same export, 3 s per invocation, a checkpoint every 4,000 rows.
     let split = TestEnv::with_settings(|s| Settings { checkpoint_rows: 4_000, ..s }).await;
@@ -125,7 +131,7 @@ async fn a_short_deadline_splits_an_export_across_invocations_and_ends_as_one_pa
         summary = out.into_iter().next().expect("one summary");
     }
     println!("{ROWS} rows: {invocations} invocations, {:.1}s", started.elapsed().as_secs_f64());
-    assert!(invocations >= 3, "a 3 s deadline splits 50k rows: {invocations} invocation(s)");
+    assert!(invocations >= 3, "a 3 s deadline splits {ROWS} rows: {invocations} invocation(s)");
     assert!(ingest.continuation().take().is_empty(), "no continuation after the end");
 
     // The same table, counts and rejects report as the one pass.
@@ -133,7 +139,7 @@ async fn a_short_deadline_splits_an_export_across_invocations_and_ends_as_one_pa
     assert_eq!(summary.counts, counts);
     assert!(live_contacts(split.store.table()).await == live, "the table differs from one pass's");
     let report = split.get_object(&rejects_key("psc/req-big.csv")).await.expect("the rejects report");
-    assert_eq!(report.lines().count(), 51, "the header and 50 rejects, once each");
+    assert_eq!(report.lines().count(), 1 + ROWS / 1000, "the header and the rejects, once each");
     assert_eq!(report, rejects, "the same rejects report");
     let rec = split.store.export("req-big").await.unwrap().unwrap();
     assert_eq!((rec.status, rec.counts, rec.lease), (ExportStatus::Partial, counts, None));
@@ -228,20 +234,27 @@ async fn a_killed_invocation_resumes_from_its_checkpoint_and_a_duplicate_waits_i
     let msg = env.stage_export("req-kill", &body, INITIAL, END).await;
     let rows = Arc::new(AtomicUsize::new(0));
     let store = Counting { inner: env.store.clone(), rows: rows.clone() };
-    let settings =
-        Settings { initial_from_date: t(INITIAL), write_concurrency: 8, checkpoint_rows: 4_000, ..Settings::default() };
+    let settings = Settings {
+        initial_from_date: t(INITIAL),
+        write_concurrency: 8,
+        checkpoint_rows: KILL_CHECKPOINT_ROWS,
+        ..Settings::default()
+    };
     let ingest = Arc::new(Ingest::new(env.s3.clone(), store, settings, Metrics::new("PscBridgeTest")));
 
-    // The first invocation is killed once it has checkpointed past line
-    // 8,000: the task is dropped where it is, as a process kill leaves it.
-    let first = Invocation { id: "inv-1".into(), deadline: after(120_000) };
+    // The first invocation is killed once it has checkpointed past its
+    // second checkpoint: the task is dropped where it is, as a process kill
+    // leaves it.
+    // Its deadline is far off: the retry below reuses it, and one row per
+    // request against a busy DynamoDB Local can take minutes for the rows.
+    let first = Invocation { id: "inv-1".into(), deadline: after(900_000) };
     let task = {
         let (ingest, msg, first) = (ingest.clone(), msg.clone(), first.clone());
         tokio::spawn(async move { ingest.handle_message_in(&msg, "sns-1", &first).await })
     };
     let checkpoint = loop {
         let cp = env.store.export("req-kill").await.unwrap().and_then(|r| r.checkpoint);
-        if let Some(cp) = cp.filter(|c| c.position.line > 8_000) {
+        if let Some(cp) = cp.filter(|c| c.position.line > 2 * KILL_CHECKPOINT_ROWS) {
             task.abort();
             break cp;
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ingest_export::{ExportSummary, Ingest, IngestError, Settings, WriteMode, Writes, apply_export_with};
+use ingest_export::{ExportSummary, Ingest, IngestError, Settings, Writes, apply_export_with};
 use psc_bridge::aws::AwsError;
 use psc_bridge::domain::Guid;
 use psc_bridge::memory::{MemoryObjects, MemoryStore};
@@ -268,11 +268,10 @@ async fn throttling_and_server_errors_beyond_the_last_round_leave_the_export_to_
 }
 
 #[tokio::test]
-async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
+async fn concurrent_writes_count_and_apply_like_one_row_at_a_time_in_file_order() {
     // Contacts X and Y recur all through the file, some rows newer than the
-    // last, some older, among 400 others: batch mode must give the counts
-    // and the table of one row at a time, in file order (the memory store,
-    // like DynamoDB, refuses a batch that holds a contact twice).
+    // last, some older, among 400 others: writes in flight together must
+    // give the counts and the table of one row at a time, in file order.
     let mut rows = Vec::new();
     for k in 0..400u32 {
         let other = format!("0f4a0d6e-0000-4000-8000-{:012}", 1000 + k);
@@ -298,11 +297,11 @@ async fn batches_count_and_apply_like_one_row_at_a_time_in_file_order() {
             (report, store)
         }
     };
-    let (one_by_one, reference) = apply(Writes { mode: WriteMode::Row, concurrency: 1, throttling: FAST }).await;
-    let (batched, store) = apply(Writes { mode: WriteMode::Batch, concurrency: 3, throttling: FAST }).await;
-    assert_eq!(batched.failed_writes, 0);
-    assert_eq!(batched.counts, one_by_one.counts);
-    assert!(batched.counts.skipped_stale > 20 && batched.counts.deleted > 5, "{:?}", batched.counts);
+    let (one_by_one, reference) = apply(Writes { concurrency: 1, throttling: FAST }).await;
+    let (together, store) = apply(Writes { concurrency: 3, throttling: FAST }).await;
+    assert_eq!(together.failed_writes, 0);
+    assert_eq!(together.counts, one_by_one.counts);
+    assert!(together.counts.skipped_stale > 20 && together.counts.deleted > 5, "{:?}", together.counts);
     assert_eq!(store.live_contacts(), reference.live_contacts());
     assert_eq!(store.held(&guid(Y)), reference.held(&guid(Y)));
     assert_eq!(store.writes(), rows.len(), "each row written once");
@@ -341,4 +340,86 @@ async fn a_table_failing_past_the_outage_limit_interrupts_the_export_which_a_red
     let s = m.deliver(&msg).await.expect("applied");
     assert_eq!((s.status, s.counts.created), (ExportStatus::Applied, 2));
     assert_eq!(m.store().sync_state().await.unwrap().watermark, Some(t("2020-01-05T00:00:00.000Z")));
+}
+
+/// A store whose writes take a while (a millisecond or two, by row) and
+/// that notes any contact sent again while its write is still in flight.
+struct Overlaps {
+    inner: MemoryStore,
+    in_flight: Mutex<std::collections::HashSet<Guid>>,
+    overlaps: Mutex<Vec<Guid>>,
+    most_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl ContactStore for Overlaps {
+    async fn apply(
+        &self,
+        rec: &psc_bridge::domain::ContactRecord,
+        request_id: &str,
+    ) -> Result<psc_bridge::model::WriteOutcome, AwsError> {
+        let guid = rec.key.customer_guid.clone();
+        {
+            let mut in_flight = self.in_flight.lock().unwrap();
+            if !in_flight.insert(guid.clone()) {
+                self.overlaps.lock().unwrap().push(guid.clone());
+            }
+            self.most_in_flight.fetch_max(in_flight.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        let ms = 1 + u64::from(guid.as_str().as_bytes()[guid.as_str().len() - 1] % 2);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let out = self.inner.apply(rec, request_id).await;
+        self.in_flight.lock().unwrap().remove(&guid);
+        out
+    }
+    async fn apply_batch(
+        &self,
+        recs: &[psc_bridge::domain::ContactRecord],
+        request_id: &str,
+    ) -> Vec<Result<psc_bridge::model::WriteOutcome, AwsError>> {
+        self.inner.apply_batch(recs, request_id).await
+    }
+    async fn contacts_by_account(
+        &self,
+        account: &psc_bridge::domain::AwsAccountId,
+        product: Option<&psc_bridge::domain::ProductCode>,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<psc_bridge::model::Page<psc_bridge::model::StoredContact>, psc_bridge::ports::LookupError> {
+        self.inner.contacts_by_account(account, product, cursor, limit).await
+    }
+    async fn contacts_by_email(&self, email: &str) -> Result<Vec<psc_bridge::model::StoredContact>, AwsError> {
+        self.inner.contacts_by_email(email).await
+    }
+    async fn contact_by_guid(&self, guid: &Guid) -> Result<Option<psc_bridge::model::StoredContact>, AwsError> {
+        self.inner.contact_by_guid(guid).await
+    }
+}
+
+#[tokio::test]
+async fn a_contact_never_has_two_writes_in_flight_and_its_rows_apply_in_file_order() {
+    // X's rows come every other line, each newer than the one before, among
+    // 300 other contacts; with 8 writes in flight, a second row of X must
+    // wait for the first, and the last row of X is what the table keeps.
+    let mut rows = Vec::new();
+    for k in 0..300u32 {
+        let other = format!("0f4a0d6e-0000-4000-8000-{:012}", 2000 + k);
+        rows.push(upsert_row(&other, &format!("Other{k}"), "2020-01-02T00:00:00.000Z", "CREATE"));
+        let at = format!("2020-01-03T{:02}:{:02}:00.000Z", k / 60, k % 60);
+        rows.push(upsert_row(X, &format!("Xavier{k}"), &at, if k == 0 { "CREATE" } else { "UPDATE" }));
+    }
+    let store = Overlaps {
+        inner: MemoryStore::new(),
+        in_flight: Mutex::default(),
+        overlaps: Mutex::default(),
+        most_in_flight: Default::default(),
+    };
+    let input = std::io::Cursor::new(csv(&rows).into_bytes());
+    let writes = Writes { concurrency: 8, throttling: FAST };
+    let report = apply_export_with(&store, input, "req", t(INITIAL), writes).await.unwrap();
+    assert_eq!(report.failed_writes, 0);
+    assert_eq!((report.counts.created, report.counts.updated, report.counts.skipped_stale), (301, 299, 0));
+    assert!(store.overlaps.lock().unwrap().is_empty(), "a contact had two writes in flight");
+    assert!(store.most_in_flight.load(std::sync::atomic::Ordering::Relaxed) > 1, "the writes ran together");
+    let held = store.inner.held(&guid(X)).expect("X is held");
+    assert_eq!(held.operation_time, t("2020-01-03T04:59:00.000Z"), "the last row of X");
 }

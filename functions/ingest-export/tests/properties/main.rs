@@ -23,7 +23,7 @@ mod world;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use ingest_export::{ExportSummary, Ingest, Invocation, Settings, WriteMode};
+use ingest_export::{ExportSummary, Ingest, Invocation, Settings};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use psc_bridge::domain::{Guid, Timestamp};
@@ -76,7 +76,6 @@ struct Schedule {
     /// For each invocation in turn: where it is killed, until the list ends.
     crashes: Vec<Option<CrashAt>>,
     checkpoint_rows: u64,
-    mode: WriteMode,
     concurrency: usize,
 }
 
@@ -89,16 +88,14 @@ fn schedule(exports: usize) -> impl Strategy<Value = Schedule> {
         prop::collection::vec(prop::bool::weighted(0.4), 0..12),
         prop::collection::vec(crash, 0..12),
         1..=4u64,
-        prop_oneof![Just(WriteMode::Batch), Just(WriteMode::Row)],
         1..=3usize,
     )
-        .prop_map(|(deliveries, picks, short, crashes, checkpoint_rows, mode, concurrency)| Schedule {
+        .prop_map(|(deliveries, picks, short, crashes, checkpoint_rows, concurrency)| Schedule {
             deliveries,
             picks,
             short,
             crashes,
             checkpoint_rows,
-            mode,
             concurrency,
         })
 }
@@ -114,7 +111,6 @@ fn settings(s: &Schedule) -> Settings {
     Settings {
         initial_from_date: Timestamp::parse(INITIAL).unwrap(),
         write_concurrency: s.concurrency,
-        write_mode: s.mode,
         checkpoint_rows: s.checkpoint_rows,
         throttling: Backoff::new(2, Duration::from_millis(1), Duration::from_millis(1)),
         ..Settings::default()
@@ -358,7 +354,6 @@ fn regression_a_retry_after_the_coverage_was_recorded_does_not_list_it_twice() {
         short: vec![],
         crashes: vec![Some(CrashAt { call: 4, after: true })],
         checkpoint_rows: 1,
-        mode: WriteMode::Batch,
         concurrency: 1,
     };
     runtime().block_on(run(&world, &schedule)).unwrap();
@@ -390,7 +385,6 @@ fn two_rows_of_one_contact_at_the_same_time_in_overlapping_exports() {
         short: vec![true],
         crashes: vec![],
         checkpoint_rows: 1,
-        mode: WriteMode::Batch,
         concurrency: 1,
     };
     runtime().block_on(run(&world, &schedule)).unwrap();

@@ -2,7 +2,7 @@
 //! the S3 emulator (moto), with throughput and peak memory.
 //!
 //! ```text
-//! ingest-e2e run --file EXPORT.csv [--concurrency 32] [--write-mode batch|row] [--deadline-seconds N] [--keep]
+//! ingest-e2e run --file EXPORT.csv [--concurrency 32] [--deadline-seconds N] [--keep]
 //! ingest-e2e prepare --file EXPORT.csv      (for the Python reference)
 //! ingest-e2e cleanup --table T --bucket B
 //! ```
@@ -11,15 +11,15 @@
 //! CSV (streamed from disk) and its metadata as CAS would, resets the peak-RSS
 //! counter, then times `Ingest::handle_message` on the notification, exactly
 //! as the Lambda runs it (same retry settings, `--concurrency` writes in
-//! flight, default 32 like the template's `WriteConcurrency`; `--write-mode`
-//! as the function's `WRITE_MODE`, default `batch`: `TransactWriteItems` of
-//! up to 100 rows, or `row`, one `PutItem` per row). With
+//! flight, default 32 like the template's `WriteConcurrency`; the function's
+//! runtime, allocator and DynamoDB client settings). With
 //! `--deadline-seconds N`, every invocation gets a deadline N seconds after
 //! it starts: the ingest stops at a checkpoint before it and asks for a
 //! continuation, which `run` invokes at once, as Lambda would, until the
 //! export is applied; the summary gives the number of invocations. It prints a
 //! summary and one `BENCH {json}` line: rows/s, peak RSS (`VmHWM`) of the
-//! ingest, and the CPU seconds this process, DynamoDB Local's JVM and moto
+//! ingest, the write units the table reported consumed by the contact
+//! writes (`ReturnConsumedCapacity=INDEXES`: in all, and the table's own), and the CPU seconds this process, DynamoDB Local's JVM and moto
 //! used meanwhile (the emulators are found by the ports of
 //! `PSC_TEST_DYNAMODB_ENDPOINT` / `PSC_TEST_S3_ENDPOINT`). Then it deletes
 //! the table and the objects (unless `--keep`).
@@ -38,12 +38,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use clap::{Parser, Subcommand};
 use exportgen::{Placement, metadata_json, notification_json};
-use ingest_export::{Ingest, Invocation, Settings, WriteMode};
+use ingest_export::{Ingest, Invocation, Settings};
 use psc_bridge::aws::{DynamoStore, retry_config};
 use psc_bridge::domain::Timestamp;
 use psc_bridge::memory::MemoryContinuations;
 use psc_bridge::metrics::Metrics;
 use psc_bridge::model::ExportStatus;
+
+/// The function's allocator, as its `main` sets it.
+#[global_allocator]
+static ALLOCATOR: ingest_export::Allocator = ingest_export::Allocator {};
 
 const INITIAL_FROM_DATE: &str = "2010-01-01T00:00:00.000Z";
 
@@ -81,9 +85,6 @@ struct RunArgs {
     /// Writes in flight (the template's WriteConcurrency default).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// `batch` (TransactWriteItems of up to 100 rows) or `row` (one PutItem per row).
-    #[arg(long, default_value = "batch", value_parser = write_mode)]
-    write_mode: WriteMode,
     /// A deadline this many seconds after each invocation starts.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     deadline_seconds: Option<u64>,
@@ -92,13 +93,10 @@ struct RunArgs {
     keep: bool,
 }
 
-fn write_mode(v: &str) -> Result<WriteMode, &'static str> {
-    WriteMode::parse(v)
-}
-
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    // The function's own runtime (current-thread).
+    let rt = ingest_export::runtime().expect("tokio runtime");
     match rt.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -111,8 +109,9 @@ fn main() -> ExitCode {
 async fn run(args: Cli) -> Result<()> {
     let emu = devkit::Emulators::try_get().await?;
     // The Lambda's retry policy, not devkit's defaults.
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&emu.dynamodb_sdk_config()).retry_config(retry_config()).build(),
+    // ... and the function's client settings.
+    let ddb = psc_bridge::aws::dynamodb_client_from(
+        aws_sdk_dynamodb::config::Builder::from(&emu.dynamodb_sdk_config()).retry_config(retry_config()),
     );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&emu.s3_sdk_config())
@@ -205,7 +204,7 @@ async fn bench(
     args: &RunArgs,
 ) -> Result<()> {
     let file = args.file.as_path();
-    let (concurrency, write_mode, deadline_seconds) = (args.concurrency, args.write_mode, args.deadline_seconds);
+    let (concurrency, deadline_seconds) = (args.concurrency, args.deadline_seconds);
     let bytes = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?.len();
     let staged = prepare(ddb, s3, file).await?;
     let staging_hwm_kb = proc_status_kb("VmHWM");
@@ -215,9 +214,9 @@ async fn bench(
     let settings = Settings {
         initial_from_date: Timestamp::parse(INITIAL_FROM_DATE).expect("valid"),
         write_concurrency: concurrency,
-        write_mode,
         ..Settings::default()
     };
+    let units = store.clone(); // shares the count of the write units the table reports
     let ingest = Ingest::new(s3.clone(), store, settings, Metrics::new("PscBridgeBench"))
         .with_continuation(MemoryContinuations::new());
     let at = Placement {
@@ -253,6 +252,7 @@ async fn bench(
     let secs = start.elapsed().as_secs_f64();
     let (java1, moto1, self1) = (java.and_then(cpu_seconds), moto.and_then(cpu_seconds), self_cpu_seconds());
     let peak_kb = proc_status_kb("VmHWM");
+    let (write_units, table_write_units) = units.contact_write_units();
 
     let c = summary.counts;
     let rows = c.created + c.updated + c.deleted + c.skipped_stale + c.rejected;
@@ -266,7 +266,7 @@ async fn bench(
         "seconds": round(secs, 3),
         "rowsPerSec": round(rows as f64 / secs, 1),
         "concurrency": concurrency,
-        "writeMode": write_mode.as_str(),
+        "writeMode": "row",
         "deadlineSeconds": deadline_seconds,
         "invocations": invocations,
         "status": summary.status.as_str(),
@@ -275,6 +275,8 @@ async fn bench(
         "peakRssIsIngestOnly": hwm_reset,
         "rssBeforeKb": rss_before_kb,
         "stagingPeakRssKb": staging_hwm_kb,
+        "writeUnits": round(write_units, 1),
+        "tableWriteUnits": round(table_write_units, 1),
         "selfCpuSec": round(self_cpu, 2),
         "javaCpuSec": java_cpu.map(|v| round(v, 2)),
         "motoCpuSec": moto_cpu.map(|v| round(v, 2)),
@@ -282,9 +284,8 @@ async fn bench(
         "selfCores": round(self_cpu / secs, 2),
     });
     eprintln!(
-        "ingest-e2e ({} writes, {invocations} invocation(s)): {rows} rows ({:.1} MB) in {secs:.1}s = {:.0} rows/s, status {}, peak RSS {:.1} MB{}; \
+        "ingest-e2e ({invocations} invocation(s)): {rows} rows ({:.1} MB) in {secs:.1}s = {:.0} rows/s, status {}, {write_units:.0} write units ({table_write_units:.0} the table's), peak RSS {:.1} MB{}; \
          CPU: ingest {:.2} cores ({:.0} µs/row), DynamoDB Local {}, moto {}",
-        write_mode.as_str(),
         bytes as f64 / 1e6,
         rows as f64 / secs,
         summary.status.as_str(),
