@@ -7,7 +7,7 @@
 //! Cursors are `o<offset>`; like DynamoDB, a full page has a next cursor even
 //! when nothing follows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -24,7 +24,7 @@ use crate::model::{
 use crate::notification::S3Location;
 use crate::ports::{
     AgreementSource, BusEvent, ContactScan, ContactStore, Continuation, EventBus, ExportLog, FeedLookup, FeedStore,
-    InstanceConfirmer, Listed, LookupError, MAX_BATCH, ObjectReader, ObjectStore, Opened,
+    InstanceConfirmer, Listed, LookupError, ObjectReader, ObjectStore, Opened,
 };
 use crate::sync::{Coverage, SyncState};
 use time::Date;
@@ -159,28 +159,6 @@ impl MemoryStore {
 impl ContactStore for MemoryStore {
     async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
         self.apply_now(rec, request_id)
-    }
-
-    /// Each record as [`apply`](Self::apply) would take it (an injected
-    /// fault fails only its record, as DynamoDB's cancellation reasons name
-    /// the item); like DynamoDB, more than [`MAX_BATCH`] records, or two of
-    /// one contact, are refused whole.
-    async fn apply_batch(&self, recs: &[ContactRecord], request_id: &str) -> Vec<Result<WriteOutcome, AwsError>> {
-        let mut guids = BTreeSet::new();
-        let refused = if recs.len() > MAX_BATCH {
-            Some(format!("at most {MAX_BATCH} records in one batch"))
-        } else if !recs.iter().all(|r| guids.insert(&r.key.customer_guid)) {
-            Some("two records of one contact in one batch".to_owned())
-        } else {
-            None
-        };
-        match refused {
-            Some(why) => {
-                let e = AwsError::service("DynamoDB", "TransactWriteItems", codes::VALIDATION, &why, 400);
-                recs.iter().map(|_| Err(e.clone())).collect()
-            }
-            None => recs.iter().map(|r| self.apply_now(r, request_id)).collect(),
-        }
     }
 
     async fn contacts_by_account(

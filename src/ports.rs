@@ -35,10 +35,6 @@ pub enum LookupError {
     Aws(#[from] AwsError),
 }
 
-/// The most records one [`ContactStore::apply_batch`] takes (DynamoDB's
-/// limit for one `TransactWriteItems`).
-pub const MAX_BATCH: usize = 100;
-
 /// The contacts: conditional writes (ingest) and the lookups (the API).
 pub trait ContactStore: Send + Sync {
     /// Puts or deletes one contact, only if it is newer than what is held.
@@ -48,22 +44,6 @@ pub trait ContactStore: Send + Sync {
         request_id: &str,
     ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
 
-    /// [`apply`](Self::apply) for up to [`MAX_BATCH`] records of distinct
-    /// contacts at once, each with its own newer-than condition: one outcome
-    /// per record, in order. A record the table turned away as older is
-    /// `Ok(Stale)`; a record that could not be written is `Err`, and when the
-    /// error is retryable (throttling, a conflict with a concurrent write)
-    /// the caller may send it again. Two records of one contact in one call
-    /// are refused (every outcome a `ValidationException`): the caller keeps
-    /// a contact's records in separate calls, in order.
-    fn apply_batch(
-        &self,
-        recs: &[ContactRecord],
-        request_id: &str,
-    ) -> impl Future<Output = Vec<Result<WriteOutcome, AwsError>>> + Send;
-
-    /// Contacts of an account, optionally of one product, a page at a time,
-    /// ordered by product, subscription and contact.
     fn contacts_by_account(
         &self,
         account: &AwsAccountId,
@@ -365,13 +345,6 @@ impl<T: ContactStore + ?Sized> ContactStore for &T {
         request_id: &str,
     ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send {
         (**self).apply(rec, request_id)
-    }
-    fn apply_batch(
-        &self,
-        recs: &[ContactRecord],
-        request_id: &str,
-    ) -> impl Future<Output = Vec<Result<WriteOutcome, AwsError>>> + Send {
-        (**self).apply_batch(recs, request_id)
     }
     fn contacts_by_account(
         &self,

@@ -16,11 +16,8 @@ pub mod codes {
     pub const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
     /// DynamoDB: the request is malformed (for a lookup: a start key outside the query).
     pub const VALIDATION: &str = "ValidationException";
-    /// DynamoDB `TransactWriteItems`: a cancellation reason, the item's
-    /// condition was false.
-    pub const CONDITION_FAILED_REASON: &str = "ConditionalCheckFailed";
-    /// DynamoDB `TransactWriteItems`: a cancellation reason, another
-    /// request was changing the item at the same time.
+    /// DynamoDB: another request (a transaction) was changing the item at
+    /// the same time.
     pub const TRANSACTION_CONFLICT: &str = "TransactionConflict";
     /// S3: the object does not exist.
     pub const NO_SUCH_KEY: &str = "NoSuchKey";

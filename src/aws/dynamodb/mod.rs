@@ -17,9 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 
 use self::item::{
     BY_ACCOUNT_INDEX, BY_EMAIL_INDEX, CONTACT_SK, EXPORT_SK, EXPORTS_GSI_PK, Item, SYNC_PK, SYNC_SK, account_pk,
@@ -61,7 +60,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     /// Write units DynamoDB reported for the contact writes
-    /// ([`ContactStore::apply`], [`ContactStore::apply_batch`]), in
+    /// ([`ContactStore::apply`]), in
     /// thousandths: in all, and the table's own (without the indexes');
     /// shared by the clones.
     contact_write_milliunits: Arc<[AtomicU64; 2]>,
@@ -176,19 +175,6 @@ impl DynamoStore {
 const NEWER_ONLY: &str =
     "attribute_not_exists(pk) OR operationTime < :t OR (operationTime = :t AND exportRequestId = :rid)";
 
-/// The conditional put of one record inside a `TransactWriteItems`.
-fn transact_put(table: &str, rec: &ContactRecord, request_id: &str) -> TransactWriteItem {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(contact_item(rec, request_id)))
-        .condition_expression(NEWER_ONLY)
-        .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
-        .expression_attribute_values(":rid", s(request_id))
-        .build()
-        .expect("a Put with its table and item set");
-    TransactWriteItem::builder().put(put).build()
-}
-
 impl ContactStore for DynamoStore {
     async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
         let result = self
@@ -211,73 +197,6 @@ impl ContactStore for DynamoStore {
             Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(WriteOutcome::Stale),
             Err(e) => Err(e),
         }
-    }
-
-    /// One `TransactWriteItems` of conditional `Put`s (a single record: one
-    /// `PutItem`, half the write capacity). When the transaction is
-    /// cancelled, its `CancellationReasons` say why, item by item:
-    /// `ConditionalCheckFailed` is stale, `None` (cancelled for another
-    /// item's sake) is sent again at once without the decided ones, any
-    /// other reason (`TransactionConflict`, `ThrottlingError`, ...) becomes
-    /// that item's error for the caller to retry or count.
-    async fn apply_batch(&self, recs: &[ContactRecord], request_id: &str) -> Vec<Result<WriteOutcome, AwsError>> {
-        if let [rec] = recs {
-            return vec![self.apply(rec, request_id).await];
-        }
-        let mut out: Vec<Option<Result<WriteOutcome, AwsError>>> = vec![None; recs.len()];
-        let mut pending: Vec<usize> = (0..recs.len()).collect();
-        while !pending.is_empty() {
-            if let [i] = pending[..] {
-                out[i] = Some(self.apply(&recs[i], request_id).await);
-                break;
-            }
-            let items = pending.iter().map(|&i| transact_put(&self.table, &recs[i], request_id)).collect();
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
-                .send()
-                .await;
-            let err = match sent {
-                Ok(written) => {
-                    self.count_write_units(written.consumed_capacity());
-                    pending.drain(..).for_each(|i| out[i] = Some(Ok(WriteOutcome::Applied)));
-                    break;
-                }
-                Err(e) => e,
-            };
-            let reasons = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c))
-                    if c.cancellation_reasons().len() == pending.len() =>
-                {
-                    c.cancellation_reasons()
-                }
-                _ => {
-                    let e = AwsError::from_sdk(SERVICE, "TransactWriteItems", &err);
-                    pending.drain(..).for_each(|i| out[i] = Some(Err(e.clone())));
-                    break;
-                }
-            };
-            let mut again = Vec::with_capacity(pending.len());
-            for (&i, reason) in pending.iter().zip(reasons) {
-                match reason.code() {
-                    Some(codes::CONDITION_FAILED_REASON) => out[i] = Some(Ok(WriteOutcome::Stale)),
-                    None | Some("None") => again.push(i),
-                    Some(code) => {
-                        let message = reason.message().unwrap_or("the transaction was cancelled");
-                        out[i] = Some(Err(AwsError::service(SERVICE, "TransactWriteItems", code, message, 400)));
-                    }
-                }
-            }
-            if again.len() == pending.len() {
-                // Cancelled with no item to blame: nothing to learn by sending it again now.
-                let e = AwsError::from_sdk(SERVICE, "TransactWriteItems", &err);
-                again.drain(..).for_each(|i| out[i] = Some(Err(e.clone())));
-            }
-            pending = again;
-        }
-        out.into_iter().map(|o| o.expect("every record decided")).collect()
     }
 
     async fn contacts_by_account(

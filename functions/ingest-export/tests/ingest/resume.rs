@@ -158,10 +158,6 @@ impl<S: ContactStore> ContactStore for Counting<S> {
         self.rows.fetch_add(1, Ordering::Relaxed);
         self.inner.apply(rec, request_id).await
     }
-    async fn apply_batch(&self, recs: &[ContactRecord], request_id: &str) -> Vec<Result<WriteOutcome, AwsError>> {
-        self.rows.fetch_add(recs.len(), Ordering::Relaxed);
-        self.inner.apply_batch(recs, request_id).await
-    }
     async fn contacts_by_account(
         &self,
         account: &AwsAccountId,

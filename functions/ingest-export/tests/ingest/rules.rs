@@ -371,13 +371,6 @@ impl ContactStore for Overlaps {
         self.in_flight.lock().unwrap().remove(&guid);
         out
     }
-    async fn apply_batch(
-        &self,
-        recs: &[psc_bridge::domain::ContactRecord],
-        request_id: &str,
-    ) -> Vec<Result<psc_bridge::model::WriteOutcome, AwsError>> {
-        self.inner.apply_batch(recs, request_id).await
-    }
     async fn contacts_by_account(
         &self,
         account: &psc_bridge::domain::AwsAccountId,

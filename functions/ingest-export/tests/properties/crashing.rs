@@ -103,9 +103,6 @@ impl ContactStore for Crashing {
     async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
         self.call(self.inner.apply(rec, request_id)).await
     }
-    async fn apply_batch(&self, recs: &[ContactRecord], request_id: &str) -> Vec<Result<WriteOutcome, AwsError>> {
-        self.call(self.inner.apply_batch(recs, request_id)).await
-    }
     async fn contacts_by_account(
         &self,
         account: &AwsAccountId,
