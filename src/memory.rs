@@ -16,7 +16,7 @@ use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, Change, ContactRecord, Guid, ProductCode, Timestamp, email_lookup_key};
 use crate::entitlement::{Agreement, InstanceCheck, InstanceId, Region};
 use crate::feeds::{
-    self, AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, UsageDay,
+    self, AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState,
 };
 use crate::model::{
     Checkpoint, ExportOutcome, ExportRecord, ExportRequest, ExportStatus, Lease, Page, StoredContact, WriteOutcome,
@@ -823,15 +823,7 @@ impl FeedLookup for MemoryFeeds {
             page.next = items.last().map(|i| i.key.sk.clone());
         }
         for item in &items {
-            if item.key.sk.starts_with(feeds::store::USAGE_DAY_PREFIX) {
-                if let (Some(product_id), Some(date)) =
-                    (attr(item, "productId"), attr(item, "usageDate").and_then(|d| crate::feeds::parse_date(d).ok()))
-                {
-                    page.usage.push(UsageDay { product_id: product_id.to_owned(), date });
-                }
-            } else if let Some(a) = memory_agreement(item) {
-                page.agreements.push(a);
-            }
+            page.add(&item.key.sk, |name| attr(item, name), || memory_agreement(item));
         }
         Ok(page)
     }

@@ -59,6 +59,28 @@ pub struct AccountPage {
     pub next: Option<String>,
 }
 
+impl AccountPage {
+    /// Adds one item of the account's partition, as either adapter reads
+    /// it: a usage day (by its sort key; left out when none of its rows
+    /// counts, `usageDate` absent) or an agreement (`agreement` decodes it).
+    pub fn add<'a>(
+        &mut self,
+        sk: &str,
+        attr: impl Fn(&str) -> Option<&'a str>,
+        agreement: impl FnOnce() -> Option<FeedAgreement>,
+    ) {
+        if sk.starts_with(super::store::USAGE_DAY_PREFIX) {
+            if let (Some(product_id), Some(date)) =
+                (attr("productId"), attr("usageDate").and_then(|d| super::values::parse_date(d).ok()))
+            {
+                self.usage.push(UsageDay { product_id: product_id.to_owned(), date });
+            }
+        } else if let Some(a) = agreement() {
+            self.agreements.push(a);
+        }
+    }
+}
+
 /// Items one page of an account's partition reads: the agreements (a few)
 /// and about a month of daily usage of one product, or a week of four, so
 /// that a lookup is usually one small query; a product used less often

@@ -19,8 +19,8 @@ use crate::feeds::store::{
     PRODUCTS_PK, USAGE_DAY_PREFIX, account_pk, agreements_with_status, offer_agreements_index, product_offers_index,
 };
 use crate::feeds::{
-    AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, UsageDay,
-    parse_date, parse_time,
+    AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, parse_date,
+    parse_time,
 };
 use crate::model::{Lease, Page};
 use crate::ports::{FeedLookup, FeedStore, LookupError};
@@ -380,15 +380,7 @@ impl FeedLookup for DynamoStore {
             .map_err(ddb_error("Query"))?;
         let mut out = AccountPage::default();
         for item in page.items() {
-            if text(item, "sk").is_some_and(|sk| sk.starts_with(USAGE_DAY_PREFIX)) {
-                if let (Some(product_id), Some(date)) =
-                    (text(item, "productId"), text(item, "usageDate").and_then(|d| parse_date(d).ok()))
-                {
-                    out.usage.push(UsageDay { product_id: product_id.to_owned(), date });
-                }
-            } else if let Some(a) = decode_agreement(item) {
-                out.agreements.push(a);
-            }
+            out.add(text(item, "sk").unwrap_or_default(), |name| text(item, name), || decode_agreement(item));
         }
         out.next = page.last_evaluated_key().and_then(|k| k.get("sk")).and_then(|v| v.as_s().ok()).cloned();
         Ok(out)
