@@ -202,6 +202,17 @@ impl Timestamp {
         self.0.unix_timestamp()
     }
 
+    /// Milliseconds since the Unix epoch (all a timestamp holds).
+    pub fn unix_millis(&self) -> i64 {
+        (self.0.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    pub fn from_unix_millis(ms: i64) -> Result<Self, Invalid> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .map(Self::from_datetime)
+            .map_err(|_| invalid("timestamp out of range"))
+    }
+
     /// Canonical text, fixed width: `2016-04-07T14:05:15.275Z`.
     ///
     /// Written digit by digit into a fixed buffer rather than with

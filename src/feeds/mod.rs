@@ -40,7 +40,7 @@ pub use self::lookup::{
     Subscriber, SubscriberPage, UsageDay, account_feeds, account_feeds_paged, subscribers,
 };
 pub use self::notice::{Trigger, continuation_payload, parse_delivery, parse_trigger};
-pub use self::run::{Delivery, FeedRun, ObjectReport, ObjectState, ReadMode, RunStatus};
+pub use self::run::{Delivery, FeedRun, ObjectReport, ObjectState, ReadMode, RunStatus, Sweep, pass_of};
 pub use self::store::{Derived, FeedItem, ItemKey, Stored, Undecodable, merge};
 pub use self::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
 

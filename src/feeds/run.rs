@@ -33,6 +33,10 @@ pub struct ObjectState {
     pub head_len: u64,
     /// When the object was last written (its delivery).
     pub last_modified: Timestamp,
+    /// The passes over the bytes after the checkpoint, while they are
+    /// being applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
 }
 
 impl ObjectState {
@@ -40,6 +44,60 @@ impl ObjectState {
     pub fn complete(&self) -> bool {
         self.applied_bytes >= self.size
     }
+
+    /// Where reading goes on: in the current pass, or from the checkpoint.
+    pub fn read_from(&self) -> (u64, u64) {
+        match &self.sweep {
+            Some(s) => (s.at_bytes, s.at_lines),
+            None => (self.applied_bytes, self.applied_lines),
+        }
+    }
+}
+
+/// The application of a month object's new bytes (from the checkpoint on)
+/// in passes: each pass reads them all and applies the items whose
+/// [`pass_of`] is its number, holding their rows until it writes them. So
+/// an item is written once per delivery however its rows are spread in the
+/// file, and what is held is about a pass's share of the rows
+/// (`docs/data-feeds.md`, "Passes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sweep {
+    pub passes: u32,
+    /// This pass, from 0.
+    pub pass: u32,
+    /// Where this pass reads on from (bytes, lines).
+    pub at_bytes: u64,
+    pub at_lines: u64,
+    /// Where the new bytes end: found by the first pass, so that every
+    /// pass covers the same rows however the object grows meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_lines: Option<u64>,
+}
+
+impl Sweep {
+    /// The passes for `bytes` new bytes at `pass_bytes` a pass (at least one).
+    pub fn new(bytes: u64, pass_bytes: u64, at_bytes: u64, at_lines: u64) -> Self {
+        let passes = bytes.div_ceil(pass_bytes.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
+        Self { passes, pass: 0, at_bytes, at_lines, end_bytes: None, end_lines: None }
+    }
+}
+
+/// Which of `passes` passes applies the item with `pk` and `sk`: from the
+/// key's SHA-256, so the same in every invocation and version.
+pub fn pass_of(pk: &str, sk: &str, passes: u32) -> u32 {
+    use sha2::Digest;
+    if passes <= 1 {
+        return 0;
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(pk.as_bytes());
+    h.update(b"\n");
+    h.update(sk.as_bytes());
+    let digest = h.finalize();
+    (u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % u64::from(passes)) as u32
 }
 
 /// SHA-256 of `bytes`, in hex.

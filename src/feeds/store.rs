@@ -17,9 +17,12 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use super::csv::{AccountRow, AgreementRow, DailyUsageRow, OfferProductRow, ProductRow, Version, Versioned};
 use super::history::{History, Keyed, effective_revision};
-use super::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_date, parse_time};
+use super::values::{AgreementStatus, FeedAccountId, pad_account_id, parse_time};
 use crate::domain::{ProductCode, Timestamp};
 
 /// The primary key of an item.
@@ -40,16 +43,16 @@ pub fn account_pk(id: &FeedAccountId) -> String {
     format!("FEED#ACCOUNT#{}", id.as_str())
 }
 
-/// The sort-key prefix of an account's usage days. It sorts between the
+/// The sort-key prefix of an account's usage months. It sorts between the
 /// account's own item (`ACCOUNT`) and its agreements (`AGREEMENT#`), so that
 /// one query of the partition, newest sort key first, reads the agreements
-/// and then the usage days, newest day first, of every product at once.
+/// and then the usage months, newest first, of every product at once.
 pub const USAGE_DAY_PREFIX: &str = "ACTIVITY#";
 
-/// The sort key of an account's usage of a product on a day:
-/// `ACTIVITY#<date>#<product id>`.
-pub fn usage_day_sk(date: time::Date, product_id: &str) -> String {
-    format!("{USAGE_DAY_PREFIX}{date}#{product_id}")
+/// The sort key of an account's usage of a product in the month of `date`:
+/// `ACTIVITY#<YYYY-MM>#<product id>`.
+pub fn usage_month_sk(date: time::Date, product_id: &str) -> String {
+    format!("{USAGE_DAY_PREFIX}{:04}-{:02}#{product_id}", date.year(), u8::from(date.month()))
 }
 
 /// The partition of every product the feeds list (a seller has few).
@@ -121,6 +124,23 @@ pub trait Stored: Keyed + Clone + Sized {
 
     /// What the lookups read, from the item's versions; and the index keys.
     fn derive(history: &History<Self>) -> Derived;
+
+    /// The form a row read from a file is kept in (by default, as read).
+    fn stored(self) -> Self {
+        self
+    }
+
+    /// An item's `versions`: by default a JSON array of each version's
+    /// `valid_from`, `update_date`, deleted flag and [`encode`](Self::encode)d
+    /// columns.
+    fn encode_versions(history: &History<Self>) -> String {
+        json_versions(history)
+    }
+
+    /// The inverse of [`encode_versions`](Self::encode_versions).
+    fn decode_versions(text: &str, item: &ItemKey) -> Result<History<Self>, String> {
+        from_json_versions(text, item)
+    }
 }
 
 /// An item's derived attributes and index keys.
@@ -154,9 +174,9 @@ pub fn merge<T: Stored>(
         })?,
         None => History::new(),
     };
-    let before = encode_versions(&history);
-    history.extend(rows);
-    let versions = encode_versions(&history);
+    let before = T::encode_versions(&history);
+    history.extend(rows.into_iter().map(|v| Versioned { version: v.version, record: v.record.stored() }));
+    let versions = T::encode_versions(&history);
     if stored.is_some() && versions == before {
         return Ok(None);
     }
@@ -165,7 +185,11 @@ pub fn merge<T: Stored>(
 }
 
 /// The history held by a stored item.
-pub fn decode_versions<T: Stored>(json: &str, item: &ItemKey) -> Result<History<T>, String> {
+pub fn decode_versions<T: Stored>(versions: &str, item: &ItemKey) -> Result<History<T>, String> {
+    T::decode_versions(versions, item)
+}
+
+fn from_json_versions<T: Stored>(json: &str, item: &ItemKey) -> Result<History<T>, String> {
     let entries: Vec<Vec<String>> =
         serde_json::from_str(json).map_err(|e| format!("not a JSON array of arrays: {e}"))?;
     let mut history = History::new();
@@ -183,7 +207,7 @@ pub fn decode_versions<T: Stored>(json: &str, item: &ItemKey) -> Result<History<
     Ok(history)
 }
 
-fn encode_versions<T: Stored>(history: &History<T>) -> String {
+fn json_versions<T: Stored>(history: &History<T>) -> String {
     let entries: Vec<Vec<String>> = history
         .entries_all()
         .map(|v| {
@@ -366,43 +390,148 @@ impl Stored for AgreementRow {
 
 impl Stored for DailyUsageRow {
     const KIND: &'static str = "FEED_USAGE";
-    /// One item per end user, product and day of usage. AWS appends a day's
-    /// rows together, so a day's item is written about once, even in a
-    /// backfill; it stays small however long the history (a row is a few
-    /// dozen bytes), and a daily delivery writes one new item per (account,
-    /// product) pair it touches. The key is [`usage_day_sk`]: day first.
+    /// One item per end user, product and month of usage
+    /// ([`usage_month_sk`]): a month object's rows of one (account, product)
+    /// pair are one item, written once per delivery that touches the pair.
+    /// Its versions are packed ([`encode_versions`](Self::encode_versions)),
+    /// about 22 characters a row, so a month of daily usage of one dimension
+    /// stays under 1 KB: one write unit.
     fn item_key(&self) -> Result<ItemKey, &'static str> {
-        Ok(ItemKey::new(account_pk(&self.end_user_account_id), usage_day_sk(self.usage_date, &self.product_id)))
+        Ok(ItemKey::new(account_pk(&self.end_user_account_id), usage_month_sk(self.usage_date, &self.product_id)))
     }
-    /// The id only: the end user, product and date are the item's key.
+    /// The id and the day of the month: the end user, product and month
+    /// are the item's key. (Not what the item stores: its versions are
+    /// packed, below.)
     fn encode(&self) -> Vec<String> {
-        vec![self.usage_feed_id.clone()]
+        vec![self.usage_feed_id.clone(), self.usage_date.day().to_string()]
     }
     fn decode(f: &[String], item: &ItemKey) -> Result<Self, String> {
-        let user = item.pk.strip_prefix("FEED#ACCOUNT#").ok_or("not a feed account's item")?;
-        let (date, product) =
-            item.sk.strip_prefix(USAGE_DAY_PREFIX).and_then(|rest| rest.split_once('#')).ok_or("not a usage item")?;
+        let (user, (year, month), product) = usage_item_key(item)?;
+        let date = field(f, 1)?.parse::<u8>().map_err(|_| "the day of the month is not a number".to_owned())?;
         Ok(Self {
             usage_feed_id: field(f, 0)?.to_owned(),
-            usage_date: parse_date(date).map_err(|e| format!("the item's usage date {e}"))?,
+            usage_date: time::Date::from_calendar_date(year, month, date).map_err(|e| format!("usage date: {e}"))?,
             product_id: product.to_owned(),
             end_user_account_id: FeedAccountId::new(user),
         })
     }
-    /// The day, while one of its rows is current and not deleted.
+    /// The last day of the month with a row that is current and not
+    /// deleted (none: every row of the month is deleted).
     fn derive(history: &History<Self>) -> Derived {
         let mut d = Derived::default();
         if let Some(any) = history.entries_all().next() {
             d.set("productId", Some(any.record.product_id.as_str()));
         }
-        let used = history.current_all().next().map(|(_, v)| v.record.usage_date.to_string());
-        d.set("usageDate", used);
+        let used = history.current_all().map(|(_, v)| v.record.usage_date).max();
+        d.set("usageDate", used.map(|day| day.to_string()));
         d
     }
+    /// The record's id as [`usage_id`]: 64 bits of its SHA-256.
+    fn stored(self) -> Self {
+        let id = usage_id(&self.usage_feed_id);
+        Self { usage_feed_id: format!("#{id:016x}"), ..self }
+    }
+    /// `u1:` and the versions as base64url of postcard (variable-length
+    /// integers): per version the record's [`usage_id`], the day of the
+    /// month, the deleted flag, `valid_from` in milliseconds after the usage
+    /// day's midnight, and `update_date` in milliseconds after `valid_from`.
+    fn encode_versions(history: &History<Self>) -> String {
+        let packed: Vec<PackedUsage> = history
+            .entries_all()
+            .map(|v| {
+                let midnight = day_start_ms(v.record.usage_date);
+                let valid_from = v.version.valid_from.unix_millis();
+                PackedUsage {
+                    id: usage_id(&v.record.usage_feed_id).to_be_bytes(),
+                    day: v.record.usage_date.day(),
+                    deleted: v.version.deleted,
+                    valid_from: valid_from - midnight,
+                    updated: v.version.update_date.unix_millis() - valid_from,
+                }
+            })
+            .collect();
+        let bytes = postcard::to_allocvec(&packed).expect("plain integers serialise");
+        format!("{PACKED_USAGE}{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+    fn decode_versions(text: &str, item: &ItemKey) -> Result<History<Self>, String> {
+        let (user, (year, month), product) = usage_item_key(item)?;
+        let packed = text.strip_prefix(PACKED_USAGE).ok_or("not packed usage versions")?;
+        let bytes = URL_SAFE_NO_PAD.decode(packed).map_err(|e| format!("not base64url: {e}"))?;
+        let packed: Vec<PackedUsage> = match postcard::take_from_bytes(&bytes) {
+            Ok((packed, [])) => packed,
+            Ok(_) => return Err("bytes after the packed versions".into()),
+            Err(e) => return Err(format!("not packed versions: {e}")),
+        };
+        let mut history = History::new();
+        for p in packed {
+            let usage_date =
+                time::Date::from_calendar_date(year, month, p.day).map_err(|e| format!("usage date: {e}"))?;
+            let valid_from = day_start_ms(usage_date) + p.valid_from;
+            let time = |ms| Timestamp::from_unix_millis(ms).map_err(|e| format!("a version's time {e}"));
+            let version = Version {
+                valid_from: time(valid_from)?,
+                update_date: time(valid_from + p.updated)?,
+                deleted: p.deleted,
+            };
+            let record = Self {
+                usage_feed_id: format!("#{:016x}", u64::from_be_bytes(p.id)),
+                usage_date,
+                product_id: product.to_owned(),
+                end_user_account_id: FeedAccountId::new(user),
+            };
+            history.add(Versioned { version, record });
+        }
+        Ok(history)
+    }
+}
+
+/// Marks packed usage versions (format 1).
+const PACKED_USAGE: &str = "u1:";
+
+/// One version of a usage record in a usage month item.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PackedUsage {
+    /// Fixed width: a hash is as long as a varint's worst case.
+    id: [u8; 8],
+    day: u8,
+    deleted: bool,
+    valid_from: i64,
+    updated: i64,
+}
+
+/// A usage record's id as its item keeps it: the first 64 bits of the
+/// SHA-256 of `usage_feed_id`, or the id itself when already in that form
+/// (`#` and 16 hex digits, [`Stored::stored`]). Two records of one account,
+/// product and month would have to collide in 64 bits to be taken for one.
+fn usage_id(id: &str) -> u64 {
+    if let Some(hex) = id.strip_prefix('#').filter(|h| h.len() == 16)
+        && let Ok(n) = u64::from_str_radix(hex, 16)
+    {
+        return n;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+fn day_start_ms(date: time::Date) -> i64 {
+    date.midnight().assume_utc().unix_timestamp() * 1000
+}
+
+/// A usage item's end user, month and product, from its key.
+fn usage_item_key(item: &ItemKey) -> Result<(&str, (i32, time::Month), &str), String> {
+    let user = item.pk.strip_prefix("FEED#ACCOUNT#").ok_or("not a feed account's item")?;
+    let (month, product) =
+        item.sk.strip_prefix(USAGE_DAY_PREFIX).and_then(|rest| rest.split_once('#')).ok_or("not a usage item")?;
+    let parsed = month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, time::Month::try_from(m.parse::<u8>().ok()?).ok()?)));
+    Ok((user, parsed.ok_or("the item's month is not YYYY-MM")?, product))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::values::parse_date;
     use super::*;
 
     fn version(valid_from: &str, update_date: &str, deleted: bool) -> Version {
@@ -420,27 +549,39 @@ mod tests {
     }
 
     #[test]
-    fn a_usage_day_round_trips_through_its_item_without_repeating_its_key() {
+    fn a_usage_month_round_trips_through_its_packed_item_without_its_ids_or_key() {
         let rows = vec![
-            usage("u1", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
-            usage("u2", "2025-06-01", version("2025-06-02", "2025-06-02", false)),
+            usage("u1", "2025-06-01", version("2025-06-02T03:04:05.678Z", "2025-06-02T03:04:05.678Z", false)),
+            usage("u2", "2025-06-01", version("2025-06-02", "2025-06-03", false)),
+            usage("u3", "2025-06-17", version("2025-06-18", "2025-06-18", false)),
+            // A version valid before its usage day (a negative offset).
+            usage("u4", "2025-06-30", version("2025-06-29", "2025-06-29", true)),
         ];
         let key = rows[0].record.item_key().unwrap();
-        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "ACTIVITY#2025-06-01#prod-1"));
+        assert_eq!(key, ItemKey::new("FEED#ACCOUNT#acct-1", "ACTIVITY#2025-06#prod-1"));
+        assert_eq!(rows[2].record.item_key().unwrap(), key, "one item for the month");
         let item = merge(&key, None, rows.clone()).unwrap().expect("a new item");
-        for repeated in ["acct-1", "prod-1", "2025-06-01"] {
-            assert!(!item.versions.contains(repeated), "{repeated} in {}", item.versions);
+        assert!(item.versions.starts_with("u1:"), "{}", item.versions);
+        for repeated in ["acct-1", "prod-1", "2025-06", "u1", "u2"] {
+            assert!(!item.versions[3..].contains(repeated), "{repeated} in {}", item.versions);
         }
-        assert_eq!(item.attrs.get("usageDate").map(String::as_str), Some("2025-06-01"));
+        assert!(item.versions.len() <= 3 + 4 * 22, "about 22 characters a version: {}", item.versions.len());
+        assert_eq!(item.attrs.get("usageDate").map(String::as_str), Some("2025-06-17"), "the last day not deleted");
         let back: History<DailyUsageRow> = decode_versions(&item.versions, &key).unwrap();
-        assert_eq!(back, rows.into_iter().collect::<History<_>>());
-        // The same rows again: nothing to write.
-        let again = vec![usage("u2", "2025-06-01", version("2025-06-02", "2025-06-02", false))];
+        let stored: History<DailyUsageRow> =
+            rows.iter().cloned().map(|v| Versioned { version: v.version, record: v.record.stored() }).collect();
+        assert_eq!(back, stored);
+        // The same rows again, by their original ids: nothing to write.
+        let again = vec![usage("u2", "2025-06-01", version("2025-06-02", "2025-06-03", false))];
         assert_eq!(merge(&key, Some(&item.versions), again).unwrap(), None);
+        // A later correction of a stored version is found by its id.
+        let fix = vec![usage("u3", "2025-06-17", version("2025-06-18", "2025-06-19", true))];
+        let item = merge(&key, Some(&item.versions), fix).unwrap().expect("changed");
+        assert_eq!(item.attrs.get("usageDate").map(String::as_str), Some("2025-06-01"));
     }
 
     #[test]
-    fn a_later_soft_delete_of_a_days_only_row_unmarks_the_day() {
+    fn a_later_soft_delete_of_a_months_only_row_unmarks_the_month() {
         let first = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-04", false))];
         let key = first[0].record.item_key().unwrap();
         let item = merge(&key, None, first).unwrap().unwrap();
@@ -448,6 +589,15 @@ mod tests {
         let delete = vec![usage("u2", "2025-06-03", version("2025-06-04", "2025-06-05", true))];
         let item = merge(&key, Some(&item.versions), delete).unwrap().expect("changed");
         assert_eq!(item.attrs.get("usageDate"), None);
+    }
+
+    #[test]
+    fn packed_usage_that_cannot_be_read_is_an_error_naming_the_item() {
+        let key = ItemKey::new("FEED#ACCOUNT#acct-1", "ACTIVITY#2025-06#prod-1");
+        for bad in ["[[\"x\"]]", "u1:!!", "u1:AAAA"] {
+            let e = merge::<DailyUsageRow>(&key, Some(bad), Vec::new()).unwrap_err();
+            assert_eq!(e.sk, "ACTIVITY#2025-06#prod-1", "{bad}");
+        }
     }
 
     #[test]

@@ -4,8 +4,14 @@ use std::time::Duration;
 
 use psc_bridge::config::{ConfigError, env_or, env_required, lambda_function_name, parse_var};
 
-/// Rows per segment (between two records of an object's progress).
-pub const DEFAULT_SEGMENT_ROWS: u64 = 10_000;
+/// Rows a segment holds before it writes their items and records the
+/// object's progress: the bound on the function's memory.
+pub const DEFAULT_SEGMENT_ROWS: u64 = 50_000;
+
+/// New bytes of a month object per pass (`psc_bridge::feeds::Sweep`): about
+/// 50,000 of the synthetic benchmark's usage rows, so that a pass's rows fit
+/// in one segment and each item is written once per delivery.
+pub const DEFAULT_PASS_BYTES: u64 = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -14,6 +20,8 @@ pub struct Settings {
     /// Where in it (`""`: the whole bucket, AWS's layout).
     pub prefix: String,
     pub segment_rows: u64,
+    /// New bytes of a month object per pass over them.
+    pub pass_bytes: u64,
     /// How long before its deadline an invocation stops at a segment's end.
     pub deadline_margin: Duration,
 }
@@ -24,6 +32,7 @@ impl Settings {
             bucket: bucket.into(),
             prefix: String::new(),
             segment_rows: DEFAULT_SEGMENT_ROWS,
+            pass_bytes: DEFAULT_PASS_BYTES,
             deadline_margin: Duration::from_secs(10),
         }
     }

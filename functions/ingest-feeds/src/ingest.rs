@@ -7,7 +7,7 @@ use std::time::Instant;
 use psc_bridge::domain::Timestamp;
 use psc_bridge::feeds::{
     AccountRow, AgreementRow, DailyUsageRow, FeedKey, FeedKind, FeedRecord, FeedRun, MonthObject, ObjectReport,
-    ObjectState, OfferProductRow, ProductRow, RunStatus, Stored, Trigger, continuation_payload, parse_trigger,
+    ObjectState, OfferProductRow, ProductRow, RunStatus, Stored, Sweep, Trigger, continuation_payload, parse_trigger,
 };
 use psc_bridge::metrics::Metrics;
 use psc_bridge::notification::S3Location;
@@ -186,7 +186,12 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
         };
         report.mode = opening.mode;
         let mut state = opening.state;
-        let input = match self.objects.open_from(&loc, state.applied_bytes).await {
+        if state.sweep.is_none() {
+            let new_bytes = state.size.saturating_sub(state.applied_bytes);
+            state.sweep =
+                Some(Sweep::new(new_bytes, self.settings.pass_bytes, state.applied_bytes, state.applied_lines));
+        }
+        let input = match self.objects.open_from(&loc, state.read_from().0).await {
             Ok(opened) => opened.reader,
             Err(e) => return Ok(self.object_failed(run, report, format!("it could not be read: {}", e.summary()))),
         };
@@ -196,14 +201,33 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
             // rejected, and not read again until it changes.
             Err(reason) => {
                 state.applied_bytes = state.size;
+                state.sweep = None;
                 self.store.save_object_state(&state).await?;
                 run.reject(&listed.key, 1, reason.clone());
                 report.rejected = 1;
                 return Ok(self.object_failed(run, report, reason));
             }
         };
-        tracing::info!(key = %listed.key, mode = ?report.mode, from = state.applied_bytes, "applying a month object");
-        let mut work = ObjectWork { store: &self.store, inv, run, state, report, reader: Some(reader), stopped: None };
+        let sweep = state.sweep.as_ref().expect("set above");
+        tracing::info!(
+            key = %listed.key,
+            mode = ?report.mode,
+            from = state.applied_bytes,
+            pass = sweep.pass,
+            passes = sweep.passes,
+            "applying a month object"
+        );
+        let mut work = ObjectWork {
+            objects: &self.objects,
+            loc,
+            store: &self.store,
+            inv,
+            run,
+            state,
+            report,
+            reader: Some(reader),
+            stopped: None,
+        };
         let end = run_segments(&mut work, plan).await?;
         let ObjectWork { report, stopped, run, .. } = work;
         let mut report = report;

@@ -7,7 +7,7 @@ use psc_bridge::domain::Timestamp;
 use psc_bridge::feeds::run::{HEAD_CHECK_BYTES, sha256_hex};
 use psc_bridge::feeds::{
     FeedReader, FeedRecord, FeedRun, ItemKey, ObjectReport, ObjectState, Position, ReadMode, Row, Stored, Versioned,
-    merge,
+    merge, pass_of,
 };
 use psc_bridge::notification::S3Location;
 use psc_bridge::ports::{FeedStore, Listed, ObjectReader, ObjectStore};
@@ -31,11 +31,14 @@ pub(crate) async fn plan_read<O: ObjectStore>(
     applied: Option<&ObjectState>,
 ) -> Result<Opening, AwsError> {
     if let Some(st) = applied {
-        let grown = listed.size > st.applied_bytes && st.applied_bytes > 0;
+        // Something of it applied: a checkpoint past the header, or passes
+        // under way.
+        let started = st.applied_bytes > 0 || st.sweep.is_some();
+        let grown = started && listed.size > st.applied_bytes;
         let same = st.etag == listed.etag;
         let head_unchanged =
             same || (grown && sha256_hex(&objects.read_head(loc, st.head_len).await?) == st.head_sha256);
-        if head_unchanged && st.applied_bytes > 0 {
+        if head_unchanged && started {
             let state = ObjectState {
                 etag: listed.etag.clone(),
                 size: listed.size,
@@ -59,17 +62,22 @@ pub(crate) async fn plan_read<O: ObjectStore>(
             head_sha256: sha256_hex(&head),
             head_len: head.len() as u64,
             last_modified: listed.last_modified,
+            sweep: None,
         },
     })
 }
 
-/// A month object being applied: [`Segmented`] over its rows.
-pub(crate) struct ObjectWork<'a, S, T: FeedRecord> {
+/// A month object being applied: [`Segmented`] over its rows, in the
+/// passes of its [`Sweep`].
+pub(crate) struct ObjectWork<'a, O, S, T: FeedRecord> {
+    pub objects: &'a O,
+    pub loc: S3Location,
     pub store: &'a S,
     pub inv: &'a Invocation,
     pub run: &'a mut FeedRun,
     pub state: ObjectState,
     pub report: ObjectReport,
+    /// `None` between passes: the next segment opens the next pass.
     pub reader: Option<FeedReader<ObjectReader, T>>,
     /// Why the object stopped early (an item's stored versions could not be
     /// read, or the stream broke): the run goes on with the next object,
@@ -84,7 +92,8 @@ pub(crate) async fn open_reader<T: FeedRecord + Send + 'static>(
     state: &ObjectState,
 ) -> Result<FeedReader<ObjectReader, T>, String> {
     let header = state.header.clone();
-    let from = Position { byte: state.applied_bytes, line: state.applied_lines };
+    let (byte, line) = state.read_from();
+    let from = Position { byte, line };
     tokio::task::spawn_blocking(move || {
         if from.byte == 0 { FeedReader::new(input) } else { FeedReader::resume(input, &header, from) }
     })
@@ -93,40 +102,70 @@ pub(crate) async fn open_reader<T: FeedRecord + Send + 'static>(
     .map_err(|e| e.to_string())
 }
 
-/// A segment's rows, each with the line it starts on; whether the file
-/// ended; why reading stopped early, if it did.
-type Read<T> = (Vec<(u64, Row<T>)>, bool, Option<String>);
+/// What a segment read of its pass: the rows of its pass's items, grouped
+/// by item, and the rows to reject (the first pass only).
+struct Held<T> {
+    groups: BTreeMap<ItemKey, Vec<Versioned<T>>>,
+    held: u64,
+    rejects: Vec<(u64, String)>,
+    /// Rows read, of every pass's items.
+    read: u64,
+    /// The pass's end is reached (the end of the file, or of the bytes the
+    /// first pass read).
+    end: bool,
+    /// Why reading stopped early, if it did.
+    broken: Option<String>,
+}
 
-fn read_rows<T: FeedRecord>(reader: &mut FeedReader<ObjectReader, T>, stop: Stop) -> Read<T> {
-    let mut rows = Vec::new();
+/// Reads rows until `stop` (counting the rows held) or the pass's end,
+/// keeping those of pass `pass` of `passes`.
+fn read_pass<T: FeedRecord + Stored>(
+    reader: &mut FeedReader<ObjectReader, T>,
+    stop: Stop,
+    (pass, passes): (u32, u32),
+    end_bytes: Option<u64>,
+) -> Held<T> {
+    let mut h = Held { groups: BTreeMap::new(), held: 0, rejects: Vec::new(), read: 0, end: false, broken: None };
     loop {
-        if stop.reached(rows.len() as u64) {
-            return (rows, false, None);
+        if end_bytes.is_some_and(|end| FeedReader::position(reader).byte >= end) {
+            h.end = true;
+            return h;
+        }
+        if stop.reached(h.held) {
+            return h;
         }
         let line = FeedReader::position(reader).line;
-        match reader.next_row() {
-            None => return (rows, true, None),
-            Some(Ok(row)) => rows.push((line, row)),
-            Some(Err(e)) => return (rows, false, Some(e.to_string())),
+        let row = match reader.next_row() {
+            None => {
+                h.end = true;
+                return h;
+            }
+            Some(Ok(row)) => row,
+            Some(Err(e)) => {
+                h.broken = Some(e.to_string());
+                return h;
+            }
+        };
+        h.read += 1;
+        match row {
+            Row::Valid(v) => match v.record.item_key() {
+                Ok(key) if pass_of(&key.pk, &key.sk, passes) == pass => {
+                    h.groups.entry(key).or_default().push(v);
+                    h.held += 1;
+                }
+                Ok(_) => {}
+                Err(reason) if pass == 0 => h.rejects.push((line, reason.to_owned())),
+                Err(_) => {}
+            },
+            Row::Rejected(r) if pass == 0 => h.rejects.push((r.line, r.reason)),
+            Row::Rejected(_) => {}
         }
     }
 }
 
-impl<S: FeedStore, T: FeedRecord + Stored + Send + 'static> ObjectWork<'_, S, T> {
-    /// Folds rows into their items and writes the items that changed.
-    async fn apply(&mut self, rows: Vec<(u64, Row<T>)>) -> Result<(), IngestError> {
-        let mut groups: BTreeMap<ItemKey, Vec<Versioned<T>>> = BTreeMap::new();
-        for (line, row) in rows {
-            self.report.rows += 1;
-            self.run.rows += 1;
-            match row {
-                Row::Valid(v) => match v.record.item_key() {
-                    Ok(key) => groups.entry(key).or_default().push(v),
-                    Err(reason) => self.reject(line, reason.to_owned()),
-                },
-                Row::Rejected(r) => self.reject(r.line, r.reason),
-            }
-        }
+impl<O: ObjectStore, S: FeedStore, T: FeedRecord + Stored + Send + 'static> ObjectWork<'_, O, S, T> {
+    /// Folds the held rows into their items and writes the items that changed.
+    async fn apply(&mut self, groups: BTreeMap<ItemKey, Vec<Versioned<T>>>) -> Result<(), IngestError> {
         let keys: Vec<ItemKey> = groups.keys().cloned().collect();
         let stored: HashMap<ItemKey, String> = self.store.feed_versions(&keys).await?.into_iter().collect();
         let mut changed = Vec::new();
@@ -152,45 +191,84 @@ impl<S: FeedStore, T: FeedRecord + Stored + Send + 'static> ObjectWork<'_, S, T>
         self.report.rejected += 1;
         self.run.reject(&self.state.key, line, reason);
     }
+
+    /// The reader of the current pass, opened where it reads on.
+    async fn reader(&mut self) -> Result<FeedReader<ObjectReader, T>, String> {
+        if let Some(reader) = self.reader.take() {
+            return Ok(reader);
+        }
+        let (from, _) = self.state.read_from();
+        let opened = self.objects.open_from(&self.loc, from).await.map_err(|e| e.summary())?;
+        open_reader(opened.reader, &self.state).await
+    }
 }
 
-impl<S: FeedStore, T: FeedRecord + Stored + Send + 'static> Segmented for ObjectWork<'_, S, T> {
+impl<O: ObjectStore, S: FeedStore, T: FeedRecord + Stored + Send + 'static> Segmented for ObjectWork<'_, O, S, T> {
     type Checkpoint = Position;
     type Error = IngestError;
 
     async fn segment(&mut self, stop: Stop) -> Result<Segment<Position>, IngestError> {
-        let Some(mut reader) = self.reader.take() else { return Ok(Segment::Done) };
-        let (reader, (rows, end, broken)) = tokio::task::spawn_blocking(move || {
-            let read = read_rows(&mut reader, stop);
-            (reader, read)
+        let Some(sweep) = self.state.sweep.clone() else { return Ok(Segment::Done) };
+        let mut reader = match self.reader().await {
+            Ok(reader) => reader,
+            Err(e) => {
+                self.stopped = Some(format!("it could not be read again: {e}"));
+                return Ok(Segment::Done);
+            }
+        };
+        let (from, _) = self.state.read_from();
+        let pass = (sweep.pass, sweep.passes);
+        let (reader, held) = tokio::task::spawn_blocking(move || {
+            let held = read_pass(&mut reader, stop, pass, sweep.end_bytes);
+            (reader, held)
         })
         .await
         .expect("reading does not panic");
-        self.apply(rows).await?;
+        let Held { groups, rejects, read, end, broken, .. } = held;
+        // Rows are counted, and rejected, by the first pass alone.
+        if sweep.pass == 0 {
+            self.report.rows += read;
+            self.run.rows += read;
+        }
+        for (line, reason) in rejects {
+            self.reject(line, reason);
+        }
+        self.apply(groups).await?;
         if self.stopped.is_some() {
             return Ok(Segment::Done);
         }
         let at = reader.position();
-        let bytes = at.byte - self.state.applied_bytes;
-        self.report.bytes_read += bytes;
-        self.run.bytes_read += bytes;
-        self.state.applied_bytes = at.byte;
-        self.state.applied_lines = at.line;
+        self.report.bytes_read += at.byte - from;
+        self.run.bytes_read += at.byte - from;
         self.state.header = reader.header().to_vec();
+        let mut next = sweep;
         if end {
-            self.state.size = self.state.size.max(at.byte);
+            let (end_bytes, end_lines) = (next.end_bytes.unwrap_or(at.byte), next.end_lines.unwrap_or(at.line));
+            self.state.size = self.state.size.max(end_bytes);
+            if next.pass + 1 < next.passes {
+                next.pass += 1;
+                (next.at_bytes, next.at_lines) = (self.state.applied_bytes, self.state.applied_lines);
+                (next.end_bytes, next.end_lines) = (Some(end_bytes), Some(end_lines));
+                self.state.sweep = Some(next);
+            } else {
+                (self.state.applied_bytes, self.state.applied_lines) = (end_bytes, end_lines);
+                self.state.sweep = None;
+            }
+        } else {
+            (next.at_bytes, next.at_lines) = (at.byte, at.line);
+            self.state.sweep = Some(next);
+            self.reader = Some(reader);
         }
         // Recorded before the next segment: what is written is never read
-        // again for this version of the object.
+        // again for this pass.
         self.store.save_object_state(&self.state).await?;
         if let Some(broken) = broken {
             self.stopped = Some(broken);
             return Ok(Segment::Done);
         }
-        if end {
+        if self.state.sweep.is_none() {
             return Ok(Segment::Done);
         }
-        self.reader = Some(reader);
         Ok(Segment::Checkpoint(at))
     }
 

@@ -46,7 +46,11 @@ impl Stack {
     }
 
     fn ingest(&self, segment_rows: u64) -> FeedIngest<aws_sdk_s3::Client, &DynamoStore> {
-        let settings = Settings { segment_rows, ..Settings::new(self.bucket.clone()) };
+        self.ingest_in_passes(segment_rows, ingest_feeds::config::DEFAULT_PASS_BYTES)
+    }
+
+    fn ingest_in_passes(&self, segment_rows: u64, pass_bytes: u64) -> FeedIngest<aws_sdk_s3::Client, &DynamoStore> {
+        let settings = Settings { segment_rows, pass_bytes, ..Settings::new(self.bucket.clone()) };
         FeedIngest::new(self.s3.clone(), &self.store, settings, Metrics::new("Test"))
     }
 
@@ -147,18 +151,57 @@ async fn a_run_stopped_part_way_resumes_where_it_stopped() {
     let stopped = st.ingest(300).handle(json!({}), &inv).await;
     assert!(stopped.is_err(), "no continuation is configured");
     let partial = st.store.object_states().await.unwrap();
-    assert!(partial[0].applied_bytes > 0 && partial[0].applied_bytes < body.len() as u64);
+    let (stopped_at, _) = partial[0].read_from();
+    assert!(stopped_at > 0 && stopped_at < body.len() as u64, "stopped part-way: {partial:?}");
 
     let resumed = st.ingest(300).handle(json!({}), &Invocation::unbounded("next")).await.unwrap();
     assert_eq!(resumed["status"], "SUCCEEDED", "{resumed}");
-    assert_eq!(
-        resumed["bytesRead"].as_u64().unwrap() + partial[0].applied_bytes,
-        body.len() as u64,
-        "each byte read once"
-    );
+    assert_eq!(resumed["bytesRead"].as_u64().unwrap() + stopped_at, body.len() as u64, "each byte read once");
 
     let once = stack().await;
     once.put(USAGE, body).await;
     once.ingest(300).handle(json!({}), &Invocation::unbounded("once")).await.unwrap();
+    assert_eq!(st.table().await, once.table().await);
+}
+
+/// A month too big for one pass (here: passes of 8 KB) is read in passes,
+/// each applying the items whose key hashes to it: each of the 40 (account,
+/// product, month) items is written once however its rows are spread, the
+/// rows are counted once, and a run stopped between passes resumes there.
+/// The table equals one pass's.
+#[tokio::test]
+async fn a_month_read_in_passes_writes_each_item_once_and_resumes_between_passes() {
+    let body = usage_header() + &usage_rows(0, 1_500);
+    let passes = (body.len() as u64).div_ceil(8 * 1024);
+    assert!(passes >= 10, "{passes} passes");
+
+    let once = stack().await;
+    once.put(USAGE, body.clone()).await;
+    let whole = once.ingest(10_000).handle(json!({}), &Invocation::unbounded("once")).await.unwrap();
+    assert_eq!(whole["itemsWritten"], 40, "{whole}");
+
+    let st = stack().await;
+    st.put(USAGE, body.clone()).await;
+    let inv = Invocation { id: "killed".into(), deadline: Some(SystemTime::now() + Duration::from_millis(1)) };
+    let stopped = st.ingest_in_passes(10_000, 8 * 1024).handle(json!({}), &inv).await;
+    assert!(stopped.is_err(), "no continuation is configured");
+    let partial = st.store.object_states().await.unwrap();
+    let sweep = partial[0].sweep.clone().expect("passes under way");
+    assert_eq!((sweep.pass, u64::from(sweep.passes)), (1, passes), "the first pass is done: {sweep:?}");
+    assert_eq!(sweep.end_bytes, Some(body.len() as u64));
+
+    let resumed =
+        st.ingest_in_passes(10_000, 8 * 1024).handle(json!({}), &Invocation::unbounded("next")).await.unwrap();
+    assert_eq!(resumed["status"], "SUCCEEDED", "{resumed}");
+    let runs = st.store.recent_feed_runs(5).await.unwrap();
+    let items: u64 = runs.iter().map(|r| r.items_written).sum();
+    let rows: u64 = runs.iter().map(|r| r.rows).sum();
+    assert_eq!((items, rows), (40, 1_500), "each item written once, each row counted once");
+    assert_eq!(
+        resumed["bytesRead"].as_u64().unwrap(),
+        (passes - 1) * body.len() as u64,
+        "the passes left each read the object again"
+    );
+    assert!(st.store.object_states().await.unwrap()[0].complete());
     assert_eq!(st.table().await, once.table().await);
 }

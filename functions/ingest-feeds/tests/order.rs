@@ -3,7 +3,8 @@
 //! agreement revisions of every class, usage with soft deletes and exact
 //! ties) are split into month objects at random, in random row orders,
 //! delivered in random order, some first in part and grown later (as AWS
-//! rewrites a month object daily), and applied with random segment sizes:
+//! rewrites a month object daily), and applied with random segment and
+//! pass sizes:
 //! every such delivery ends with the same items as one file per feed in one
 //! run, and the lookups read from them what the reference model
 //! (`psc_bridge::feeds::history::FeedState`, the fact sheet's rules applied
@@ -147,8 +148,8 @@ fn body(folder: &str, rows: &[&Gen]) -> String {
     s
 }
 
-async fn apply(objects: &MemoryObjects, feeds: &MemoryFeeds, segment_rows: u64, run: usize) {
-    let settings = Settings { segment_rows, ..Settings::new(BUCKET) };
+async fn apply(objects: &MemoryObjects, feeds: &MemoryFeeds, (segment_rows, pass_bytes): (u64, u64), run: usize) {
+    let settings = Settings { segment_rows, pass_bytes, ..Settings::new(BUCKET) };
     let ingest = FeedIngest::new(objects, feeds, settings, Metrics::new("Test"));
     let answer = ingest.handle(json!({}), &Invocation::unbounded(format!("run-{run}"))).await.unwrap();
     assert_eq!(answer["status"], "SUCCEEDED", "{answer}");
@@ -162,7 +163,7 @@ async fn in_one_go(rows: &[Gen]) -> MemoryFeeds {
         let of: Vec<&Gen> = rows.iter().filter(|r| r.folder() == folder).collect();
         objects.put(BUCKET, &format!("{folder}/year=2010/month=01/data.csv"), body(folder, &of));
     }
-    apply(&objects, &feeds, 1_000_000, 0).await;
+    apply(&objects, &feeds, (1_000_000, 1 << 30), 0).await;
     feeds
 }
 
@@ -183,8 +184,9 @@ fn model(rows: &[Gen], objects: &MemoryObjects) -> FeedState {
 
 /// A delivery plan: each row's month object (0..3), the rows' order, which
 /// objects come first in part, the order objects are delivered in, and the
-/// segment sizes of the runs.
-type Plan = (Vec<u8>, Vec<usize>, Vec<bool>, Vec<usize>, Vec<u64>);
+/// runs' segment sizes (rows held) and pass sizes (bytes: a pass per 60
+/// bytes is about one a row).
+type Plan = (Vec<u8>, Vec<usize>, Vec<bool>, Vec<usize>, Vec<(u64, u64)>);
 
 fn case() -> impl Strategy<Value = (Vec<Gen>, Plan)> {
     prop::collection::vec(gen_row(), 1..40).prop_flat_map(|rows| {
@@ -196,7 +198,7 @@ fn case() -> impl Strategy<Value = (Vec<Gen>, Plan)> {
             Just(order).prop_shuffle(),
             prop::collection::vec(prop::bool::ANY, 9),
             Just(objects).prop_shuffle(),
-            prop::collection::vec(1..6u64, 3),
+            prop::collection::vec((1..6u64, prop::sample::select(vec![60u64, 300, 1 << 20])), 3),
         );
         (Just(rows), plan)
     })
@@ -206,7 +208,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn any_split_order_growth_and_segmenting_gives_the_same_table_and_answers((rows, plan) in case()) {
+    fn any_split_order_growth_segmenting_and_passes_give_the_same_table_and_answers((rows, plan) in case()) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let (month_of, order, in_part, delivery, segments) = plan;
