@@ -829,7 +829,7 @@ impl FeedLookup for MemoryFeeds {
     }
 
     async fn last_usage(&self, account: &FeedAccountId, product_id: &str) -> Result<Option<Date>, AwsError> {
-        let items = self.partition(&feeds::store::account_pk(account), feeds::store::USAGE_DAY_PREFIX);
+        let items = self.partition(&feeds::store::account_pk(account), feeds::store::USAGE_MONTH_PREFIX);
         Ok(items
             .iter()
             .filter(|i| attr(i, "productId") == Some(product_id))

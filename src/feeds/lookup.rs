@@ -42,7 +42,8 @@ impl FeedAgreement {
     }
 }
 
-/// A day an account used a product (a current, not deleted Daily usage row).
+/// The last day of a month an account used a product (a current, not
+/// deleted Daily usage row): what a usage month item says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDay {
     pub product_id: String,
@@ -61,7 +62,7 @@ pub struct AccountPage {
 
 impl AccountPage {
     /// Adds one item of the account's partition, as either adapter reads
-    /// it: a usage day (by its sort key; left out when none of its rows
+    /// it: a usage month (by its sort key; left out when none of its rows
     /// counts, `usageDate` absent) or an agreement (`agreement` decodes it).
     pub fn add<'a>(
         &mut self,
@@ -69,7 +70,7 @@ impl AccountPage {
         attr: impl Fn(&str) -> Option<&'a str>,
         agreement: impl FnOnce() -> Option<FeedAgreement>,
     ) {
-        if sk.starts_with(super::store::USAGE_DAY_PREFIX) {
+        if sk.starts_with(super::store::USAGE_MONTH_PREFIX) {
             if let (Some(product_id), Some(date)) =
                 (attr("productId"), attr("usageDate").and_then(|d| super::values::parse_date(d).ok()))
             {
@@ -209,7 +210,7 @@ pub async fn account_feeds_paged<L: FeedLookup>(
                 let last = last_usage.entry(day.product_id).or_insert(day.date);
                 *last = (*last).max(day.date);
             }
-            // Agreements come first: once a usage day is read, every
+            // Agreements come first: once a usage month is read, every
             // agreement is, and reading on is only for products whose last
             // usage is older than the days read so far.
             let all_found = past_agreements && by_product.keys().all(|p| last_usage.contains_key(p));
@@ -483,7 +484,7 @@ mod tests {
         let code = ProductCode::parse("1a2b3c4d5e6f7g8h9i0jklmno").unwrap();
         for account in ["012345678901", "210987654321", "000012345678", "999999999999"] {
             let account = aws(account);
-            // Pages of one item and up: the agreements and usage days of an
+            // Pages of one item and up: the agreements and usage months of an
             // account are read across pages alike.
             for page in [1, 2, 3, ACCOUNT_PAGE] {
                 let found = account_feeds_paged(&feeds, &account, None, page).await.unwrap();

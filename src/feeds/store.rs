@@ -47,12 +47,12 @@ pub fn account_pk(id: &FeedAccountId) -> String {
 /// account's own item (`ACCOUNT`) and its agreements (`AGREEMENT#`), so that
 /// one query of the partition, newest sort key first, reads the agreements
 /// and then the usage months, newest first, of every product at once.
-pub const USAGE_DAY_PREFIX: &str = "ACTIVITY#";
+pub const USAGE_MONTH_PREFIX: &str = "ACTIVITY#";
 
 /// The sort key of an account's usage of a product in the month of `date`:
 /// `ACTIVITY#<YYYY-MM>#<product id>`.
 pub fn usage_month_sk(date: time::Date, product_id: &str) -> String {
-    format!("{USAGE_DAY_PREFIX}{:04}-{:02}#{product_id}", date.year(), u8::from(date.month()))
+    format!("{USAGE_MONTH_PREFIX}{:04}-{:02}#{product_id}", date.year(), u8::from(date.month()))
 }
 
 /// The partition of every product the feeds list (a seller has few).
@@ -522,7 +522,7 @@ fn day_start_ms(date: time::Date) -> i64 {
 fn usage_item_key(item: &ItemKey) -> Result<(&str, (i32, time::Month), &str), String> {
     let user = item.pk.strip_prefix("FEED#ACCOUNT#").ok_or("not a feed account's item")?;
     let (month, product) =
-        item.sk.strip_prefix(USAGE_DAY_PREFIX).and_then(|rest| rest.split_once('#')).ok_or("not a usage item")?;
+        item.sk.strip_prefix(USAGE_MONTH_PREFIX).and_then(|rest| rest.split_once('#')).ok_or("not a usage item")?;
     let parsed = month
         .split_once('-')
         .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, time::Month::try_from(m.parse::<u8>().ok()?).ok()?)));

@@ -34,9 +34,12 @@ struct Args {
     /// Products.
     #[arg(long, default_value_t = 5)]
     products: usize,
-    /// Rows per segment.
+    /// Rows a segment holds before it writes their items.
     #[arg(long, default_value_t = ingest_feeds::config::DEFAULT_SEGMENT_ROWS)]
     segment_rows: u64,
+    /// New bytes of a month object per pass.
+    #[arg(long, default_value_t = ingest_feeds::config::DEFAULT_PASS_BYTES)]
+    pass_bytes: u64,
     /// Ignored: cargo bench passes it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -53,16 +56,34 @@ fn usage_rows(a: &Args, from: usize, to: usize, days: usize) -> String {
     let per_day = a.rows.div_ceil(days).max(1);
     let mut out = String::new();
     for i in from..to {
-        let day = 1 + (i / per_day).min(29);
-        let account = (i * 7919) % a.accounts;
-        let product = (i / a.accounts) % a.products;
-        let dimension = DIMENSIONS[i % DIMENSIONS.len()];
-        let (id, delete) = if i % 100 == 99 { (i - 50, "2025-06-30 00:00:00.0") } else { (i, "") };
+        let (id, delete) = match record(i) {
+            (id, true) => (id, "2025-06-30 00:00:00.0"),
+            (id, false) => (id, ""),
+        };
+        let day = 1 + (id / per_day).min(29);
+        let (account, product) = pair(a, id);
+        let dimension = DIMENSIONS[id % DIMENSIONS.len()];
         out.push_str(&format!(
             "2025-06-{day:02} 00:00:00.0,2025-06-{day:02} 03:00:00.0,2025-06-{day:02} 03:00:00.0,{delete},u{id:09},2025-06-{day:02},prod-{product},agmt-{account},acct{account:06},acct{account:06},us-east-1,{dimension},units,1,USD,0.01\n"
         ));
     }
     out
+}
+
+/// The (account, product) pairs rows `from..to` use (as [`usage_rows`]).
+fn pairs(a: &Args, from: usize, to: usize) -> usize {
+    (from..to).map(|i| pair(a, record(i).0)).collect::<std::collections::HashSet<_>>().len()
+}
+
+/// The record row `i` is a version of, and whether it is a soft delete: one
+/// row in a hundred repeats the row 50 before it, with `delete_date` set.
+fn record(i: usize) -> (usize, bool) {
+    if i % 100 == 99 { (i - 50, true) } else { (i, false) }
+}
+
+/// Row `i`'s account and product.
+fn pair(a: &Args, i: usize) -> (usize, usize) {
+    ((i * 7919) % a.accounts, (i / a.accounts) % a.products)
 }
 
 fn reference_feeds(a: &Args) -> Vec<(String, String)> {
@@ -131,9 +152,14 @@ fn status_kb(name: &str) -> u64 {
 
 async fn measured(ingest: &FeedIngest<aws_sdk_s3::Client, DynamoStore>, label: &str, rows_hint: usize) -> Value {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let (units0, table0) = ingest.store().feed_write_units();
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let answer = ingest.handle(json!({}), &Invocation::unbounded(format!("bench-{label}"))).await.expect("the run");
     let (secs, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let (units, table) = ingest.store().feed_write_units();
+    let (units, table) = (units - units0, table - table0);
+    let items = answer["itemsWritten"].as_u64().unwrap_or(0);
+    let per_item = |v: f64| (items > 0).then(|| (v / items as f64 * 100.0).round() / 100.0);
     let rows = answer["rows"].as_u64().unwrap_or(0);
     let per_row = |v: f64| (rows > 0).then(|| (v / rows as f64).round());
     let figures = json!({
@@ -145,24 +171,35 @@ async fn measured(ingest: &FeedIngest<aws_sdk_s3::Client, DynamoStore>, label: &
         "peakRssMb": status_kb("VmHWM") / 1024,
         "bytesRead": answer["bytesRead"],
         "itemsWritten": answer["itemsWritten"],
+        "writeUnits": units,
+        "tableWriteUnitsPerItem": per_item(table),
+        "writeUnitsPerItem": per_item(units),
         "status": answer["status"],
         "usageRowsInMonth": rows_hint,
     });
     println!(
-        "{label:>9}: {} rows in {:.1} s ({} rows/s), {} us CPU/row, peak RSS {} MB, {} bytes read, {} items written",
+        "{label:>9}: {} rows in {:.1} s ({} rows/s), {} us CPU/row, peak RSS {} MB, {} bytes read, {} items written, {} write units ({} a table item, {} with the indexes)",
         figures["rows"],
         secs,
         figures["rowsPerSecond"],
         figures["cpuMicrosPerRow"],
         figures["peakRssMb"],
         figures["bytesRead"],
-        figures["itemsWritten"]
+        figures["itemsWritten"],
+        figures["writeUnits"],
+        figures["tableWriteUnitsPerItem"],
+        figures["writeUnitsPerItem"]
     );
     figures
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As the function's `main`, so that its memory is what is measured.
+    ingest_feeds::one_malloc_arena();
+    tokio::runtime::Runtime::new().expect("runtime").block_on(bench());
+}
+
+async fn bench() {
     let a = Args::parse();
     let emu = devkit::Emulators::get().await;
     let (ddb, s3) = (emu.dynamodb_client(), emu.s3_client());
@@ -181,16 +218,25 @@ async fn main() {
     }
     put_path(&s3, &bucket, USAGE_KEY, month.path()).await;
     let bytes = month.as_file().metadata().expect("metadata").len();
-    println!("month: {} usage rows, {bytes} bytes; {} accounts, {} products", a.rows, a.accounts, a.products);
+    let month_pairs = pairs(&a, 0, a.rows);
+    let reference = 2 * a.accounts + 2 * a.products;
+    println!(
+        "month: {} usage rows, {bytes} bytes; {} accounts, {} products; {month_pairs} (account, product) pairs used, {reference} reference rows: at most {} items",
+        a.rows,
+        a.accounts,
+        a.products,
+        month_pairs + reference
+    );
 
     let store = DynamoStore::new(ddb.clone(), table.clone());
-    let settings = Settings { segment_rows: a.segment_rows, ..Settings::new(bucket.clone()) };
+    let settings = Settings { segment_rows: a.segment_rows, pass_bytes: a.pass_bytes, ..Settings::new(bucket.clone()) };
     let ingest = FeedIngest::new(s3.clone(), store, settings, Metrics::new("PscBridgeBench"));
     let first = measured(&ingest, "backfill", a.rows).await;
 
     // The next day: the same object with one more day's rows appended.
     append_usage(month.as_file_mut(), &a, a.rows, a.rows + per_day, days);
     put_path(&s3, &bucket, USAGE_KEY, month.path()).await;
+    println!("next day: {} (account, product) pairs used", pairs(&a, a.rows, a.rows + per_day));
     let grown = measured(&ingest, "next day", a.rows + per_day).await;
     let unchanged = measured(&ingest, "unchanged", a.rows + per_day).await;
     println!("BENCH {}", json!({ "bench": "ingest-feeds", "runs": [first, grown, unchanged] }));

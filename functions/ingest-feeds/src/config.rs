@@ -9,9 +9,11 @@ use psc_bridge::config::{ConfigError, env_or, env_required, lambda_function_name
 pub const DEFAULT_SEGMENT_ROWS: u64 = 50_000;
 
 /// New bytes of a month object per pass (`psc_bridge::feeds::Sweep`): about
-/// 50,000 of the synthetic benchmark's usage rows, so that a pass's rows fit
-/// in one segment and each item is written once per delivery.
-pub const DEFAULT_PASS_BYTES: u64 = 8 * 1024 * 1024;
+/// 38,000 of the synthetic benchmark's usage rows (165 bytes each; AWS's
+/// rows have more columns, so fewer), so that a pass's rows fit in one
+/// segment with room for the hash's spread, and each item is written once
+/// per delivery. (8 MB, about 50,000 rows, split some passes in two.)
+pub const DEFAULT_PASS_BYTES: u64 = 6 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

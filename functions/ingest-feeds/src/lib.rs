@@ -25,6 +25,23 @@ mod ingest;
 mod object;
 
 pub use config::{Config, Settings};
+
+/// Gives glibc's malloc one arena (`M_ARENA_MAX`), as `main` and the
+/// benchmark do before anything else. Rows are parsed on a blocking thread
+/// and freed on the runtime's, and segments are read by whichever blocking
+/// thread is free: with an arena per thread, each kept a pass's worth of
+/// freed rows (a peak of 90 MB holding 50,000 rows, 48 MB with one arena;
+/// mimalloc, which keeps its pages, 70 MB: docs/data-feeds.md,
+/// "Benchmark"). The function's threads hardly contend for malloc. Nothing
+/// to do on other C libraries.
+pub fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of glibc's allocator; called
+    // before the runtime starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
 pub use error::IngestError;
 pub use ingest::FeedIngest;
 pub use psc_bridge::resumable::NoContinuation;

@@ -15,8 +15,12 @@ use serde_json::Value;
 /// cargo lambda watch serves a function by its binary's name.
 const LOCAL_FUNCTION_NAME: &str = "ingest-feeds";
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
+    ingest_feeds::one_malloc_arena();
+    tokio::runtime::Runtime::new()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
     psc_bridge::logging::init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;

@@ -102,6 +102,10 @@ pub(crate) async fn open_reader<T: FeedRecord + Send + 'static>(
     .map_err(|e| e.to_string())
 }
 
+/// Items read, merged and written at a time: what a segment holds beside
+/// its rows.
+const WRITE_CHUNK: usize = 1_000;
+
 /// What a segment read of its pass: the rows of its pass's items, grouped
 /// by item, and the rows to reject (the first pass only).
 struct Held<T> {
@@ -164,26 +168,34 @@ fn read_pass<T: FeedRecord + Stored>(
 }
 
 impl<O: ObjectStore, S: FeedStore, T: FeedRecord + Stored + Send + 'static> ObjectWork<'_, O, S, T> {
-    /// Folds the held rows into their items and writes the items that changed.
+    /// Folds the held rows into their items and writes the items that
+    /// changed, [`WRITE_CHUNK`] items at a time.
     async fn apply(&mut self, groups: BTreeMap<ItemKey, Vec<Versioned<T>>>) -> Result<(), IngestError> {
-        let keys: Vec<ItemKey> = groups.keys().cloned().collect();
-        let stored: HashMap<ItemKey, String> = self.store.feed_versions(&keys).await?.into_iter().collect();
-        let mut changed = Vec::new();
-        for (key, rows) in groups {
-            match merge(&key, stored.get(&key).map(String::as_str), rows) {
-                Ok(Some(item)) => changed.push(item),
-                Ok(None) => {}
-                // Not this row's fault, and not to be overwritten: the
-                // object stops here, to be applied once it is sorted out.
-                Err(e) => {
-                    self.stopped = Some(e.to_string());
-                    break;
+        let mut groups = groups.into_iter().peekable();
+        while groups.peek().is_some() {
+            let chunk: Vec<(ItemKey, Vec<Versioned<T>>)> = groups.by_ref().take(WRITE_CHUNK).collect();
+            let keys: Vec<ItemKey> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            let stored: HashMap<ItemKey, String> = self.store.feed_versions(&keys).await?.into_iter().collect();
+            let mut changed = Vec::new();
+            for (key, rows) in chunk {
+                match merge(&key, stored.get(&key).map(String::as_str), rows) {
+                    Ok(Some(item)) => changed.push(item),
+                    Ok(None) => {}
+                    // Not this row's fault, and not to be overwritten: the
+                    // object stops here, to be applied once it is sorted out.
+                    Err(e) => {
+                        self.stopped = Some(e.to_string());
+                        break;
+                    }
                 }
             }
+            self.store.put_feed_items(&changed).await?;
+            self.report.items_written += changed.len() as u64;
+            self.run.items_written += changed.len() as u64;
+            if self.stopped.is_some() {
+                break;
+            }
         }
-        self.store.put_feed_items(&changed).await?;
-        self.report.items_written += changed.len() as u64;
-        self.run.items_written += changed.len() as u64;
         Ok(())
     }
 

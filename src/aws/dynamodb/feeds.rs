@@ -5,7 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use std::sync::atomic::Ordering;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, WriteRequest,
+};
 
 use std::collections::BTreeMap;
 
@@ -16,7 +20,7 @@ use super::{DynamoStore, condition_met, cursor, ddb_error};
 use crate::aws::error::{AwsError, Failure, codes};
 use crate::domain::{AwsAccountId, ProductCode, Timestamp};
 use crate::feeds::store::{
-    PRODUCTS_PK, USAGE_DAY_PREFIX, account_pk, agreements_with_status, offer_agreements_index, product_offers_index,
+    PRODUCTS_PK, USAGE_MONTH_PREFIX, account_pk, agreements_with_status, offer_agreements_index, product_offers_index,
 };
 use crate::feeds::{
     AccountPage, FeedAccountId, FeedAgreement, FeedItem, FeedProduct, FeedRun, ItemKey, ObjectState, parse_date,
@@ -32,13 +36,13 @@ const STATE_PK: &str = "FEED#STATE";
 const LEASE_SK: &str = "LEASE";
 const AS_OF_SK: &str = "AS_OF";
 
-/// How many usage days one query of an account's last usage of a product
+/// How many usage months one query of an account's last usage of a product
 /// reads at a time, newest first (the account's other products' days and
 /// soft-deleted days make it read on).
 const USAGE_PAGE: i32 = 64;
 
 /// What a page of an account's partition reads: an agreement's attributes
-/// (`decode_agreement`; `#s` is `status`, a reserved word) and a usage day's.
+/// (`decode_agreement`; `#s` is `status`, a reserved word) and a usage month's.
 const ACCOUNT_PAGE_ATTRIBUTES: &str =
     "pk, sk, agreementId, #s, startTime, endTime, acceptanceTime, offerId, productId, usageDate";
 
@@ -164,6 +168,26 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The write request units DynamoDB reported consumed
+    /// (`ReturnConsumedCapacity=INDEXES`) by the data-feed items this store
+    /// and its clones wrote so far: in all (the table's and its indexes'),
+    /// and the table's own.
+    pub fn feed_write_units(&self) -> (f64, f64) {
+        let [all, table] = &*self.feed_write_milliunits;
+        (all.load(Ordering::Relaxed) as f64 / 1000.0, table.load(Ordering::Relaxed) as f64 / 1000.0)
+    }
+
+    fn count_feed_write_units(&self, consumed: &[ConsumedCapacity]) {
+        let milli = |units: f64| (units * 1000.0).round() as u64;
+        let [all, table] = &*self.feed_write_milliunits;
+        for c in consumed {
+            all.fetch_add(milli(c.capacity_units().unwrap_or(0.0)), Ordering::Relaxed);
+            table.fetch_add(milli(c.table().and_then(|t| t.capacity_units()).unwrap_or(0.0)), Ordering::Relaxed);
+        }
+    }
+}
+
 impl FeedStore for DynamoStore {
     async fn feed_versions(&self, keys: &[ItemKey]) -> Result<Vec<(ItemKey, String)>, AwsError> {
         let items = self.batch_get(keys, "pk, sk, versions", true).await?;
@@ -189,9 +213,11 @@ impl FeedStore for DynamoStore {
                     .client
                     .batch_write_item()
                     .request_items(&table, pending)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                     .send()
                     .await
                     .map_err(ddb_error("BatchWriteItem"))?;
+                self.count_feed_write_units(out.consumed_capacity());
                 pending = out.unprocessed_items().and_then(|u| u.get(&table)).cloned().unwrap_or_default();
                 if pending.is_empty() {
                     break;
@@ -362,7 +388,7 @@ impl FeedLookup for DynamoStore {
         let pk = account_pk(account);
         let start = after.map(|sk| key(&ItemKey::new(pk.as_str(), sk)));
         // Every sort key after the account's own item: its agreements, then
-        // (newest first) its usage days (`store::USAGE_DAY_PREFIX`).
+        // (newest first) its usage months (`store::USAGE_MONTH_PREFIX`).
         let page = self
             .client
             .query()
@@ -386,7 +412,7 @@ impl FeedLookup for DynamoStore {
         Ok(out)
     }
 
-    /// The account's usage days, newest first, until one of `product_id`'s
+    /// The account's usage months, newest first, until one of `product_id`'s
     /// (the subscriber report's last usage column).
     async fn last_usage(&self, account: &FeedAccountId, product_id: &str) -> Result<Option<Date>, AwsError> {
         let mut start = None;
@@ -399,7 +425,7 @@ impl FeedLookup for DynamoStore {
                 .filter_expression("productId = :product AND attribute_exists(usageDate)")
                 .projection_expression("pk, sk, usageDate")
                 .expression_attribute_values(":p", s(account_pk(account)))
-                .expression_attribute_values(":prefix", s(USAGE_DAY_PREFIX))
+                .expression_attribute_values(":prefix", s(USAGE_MONTH_PREFIX))
                 .expression_attribute_values(":product", s(product_id))
                 .scan_index_forward(false)
                 .limit(USAGE_PAGE)

@@ -64,11 +64,18 @@ pub struct DynamoStore {
     /// thousandths: in all, and the table's own (without the indexes');
     /// shared by the clones.
     contact_write_milliunits: Arc<[AtomicU64; 2]>,
+    /// The same for the data-feed items ([`FeedStore::put_feed_items`]).
+    feed_write_milliunits: Arc<[AtomicU64; 2]>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), contact_write_milliunits: Arc::default() }
+        Self {
+            client,
+            table: table.into(),
+            contact_write_milliunits: Arc::default(),
+            feed_write_milliunits: Arc::default(),
+        }
     }
 
     /// The write request units DynamoDB reported consumed
