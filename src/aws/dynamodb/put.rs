@@ -450,3 +450,59 @@ fn error_code(raw: &str) -> &str {
     let raw = raw.split(':').next().unwrap_or(raw);
     raw.rsplit('#').next().unwrap_or(raw)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_units_are_read_from_the_consumed_capacity() {
+        let body = br#"{"ConsumedCapacity":{"TableName":"contacts","CapacityUnits":3.0,"Table":{"CapacityUnits":1.0},
+            "GlobalSecondaryIndexes":{"ByAccount":{"CapacityUnits":1.0},"ByEmail":{"CapacityUnits":1.0}}}}"#;
+        assert_eq!(parse_answer(200, None, body).unwrap(), WriteUnits { all: 3.0, table: 1.0 });
+        assert_eq!(parse_answer(200, None, b"{}").unwrap(), WriteUnits::default());
+        let e = parse_answer(200, None, b"<html>gateway</html>").unwrap_err();
+        assert_eq!((e.failure, e.status), (Failure::BadResponse, Some(200)));
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn errors_carry_dynamodbs_code_and_status_and_only_passing_faults_are_transient() {
+        let answer = |status, kind: &str| {
+            let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"m"}}"#);
+            parse_answer(status, None, body.as_bytes()).unwrap_err()
+        };
+        let stale = answer(400, "ConditionalCheckFailedException");
+        assert!(stale.has_code(crate::aws::codes::CONDITIONAL_CHECK_FAILED));
+        assert_eq!(stale.to_string(), "DynamoDB PutItem failed: ConditionalCheckFailedException (HTTP 400): m");
+        for transient in [
+            answer(400, "ProvisionedThroughputExceededException"),
+            answer(400, "ThrottlingException"),
+            answer(400, "RequestLimitExceeded"),
+            answer(500, "InternalServerError"),
+            answer(503, "ServiceUnavailable"),
+        ] {
+            assert!(transient.is_transient() && transient.retryable, "{transient}");
+        }
+        for permanent in [
+            answer(400, "ValidationException"),
+            answer(400, "AccessDeniedException"),
+            answer(400, "ResourceNotFoundException"),
+            stale,
+        ] {
+            assert!(!permanent.is_transient() && !permanent.retryable, "{permanent}");
+        }
+    }
+
+    #[test]
+    fn the_error_type_header_wins_and_an_answer_without_a_code_is_judged_by_its_status() {
+        let e = parse_answer(400, Some("ThrottlingException:http://internal.amazon.com/"), b"{}").unwrap_err();
+        assert_eq!(e.code(), Some("ThrottlingException"));
+        assert!(e.is_throttling());
+        let proxy_page = parse_answer(502, None, b"<html>bad gateway</html>").unwrap_err();
+        assert_eq!((proxy_page.failure, proxy_page.code(), proxy_page.status), (Failure::Service, None, Some(502)));
+        assert!(proxy_page.is_transient());
+        let refused = parse_answer(403, None, b"").unwrap_err();
+        assert!(!refused.is_transient());
+    }
+}
