@@ -79,7 +79,10 @@ pub fn retry_config() -> RetryConfig {
 /// retries it is configured for. An unlimited bucket keeps every call's
 /// attempts; the callers' own rounds ([`crate::retry`]) and an adaptive
 /// limit on the writes in flight ([`crate::retry::AdaptiveLimit`]) keep
-/// the load down instead.
+/// the load down instead. (The contact write itself, `DynamoStore::apply`,
+/// leaves the SDK's orchestrator out, retry strategy and quota with it: it
+/// takes this client's endpoint, credentials, HTTP connector, timeouts and
+/// `RetryConfig`, and retries on its own; see [`dynamodb::put`].)
 ///
 /// Nor has it the SDK's stalled-stream protection, which wraps every
 /// request and answer body in a throughput monitor with its own timer: a

@@ -57,54 +57,59 @@ pub(super) fn email_pk(email: &str) -> String {
 
 /// The item a CREATE/UPDATE puts, or the contact-free item a DELETE leaves.
 pub fn contact_item(rec: &ContactRecord, request_id: &str) -> Item {
+    let mut item = HashMap::with_capacity(24);
+    contact_attributes(rec, request_id, |name, v| {
+        item.insert(name.to_owned(), s(v));
+    });
+    item
+}
+
+/// The attributes of [`contact_item`], each handed to `put` (every one a
+/// string): the one layout of a contact item, for the SDK's item and for
+/// the JSON of the contact write (`super::put`).
+pub(crate) fn contact_attributes(rec: &ContactRecord, request_id: &str, mut put: impl FnMut(&'static str, &str)) {
     let k = &rec.key;
     let guid = k.customer_guid.as_str();
+    let operation_time = rec.operation_time.to_iso();
+    put("pk", &contact_pk(&k.customer_guid));
+    put("sk", CONTACT_SK);
     match &rec.change {
-        Change::Delete => HashMap::from([
-            ("pk".to_owned(), s(contact_pk(&k.customer_guid))),
-            ("sk".to_owned(), s(CONTACT_SK)),
-            ("kind".to_owned(), s("DELETED")),
-            ("customerGuid".to_owned(), s(guid)),
-            ("operationTime".to_owned(), s(rec.operation_time.to_iso())),
-            ("exportRequestId".to_owned(), s(request_id)),
-        ]),
+        Change::Delete => {
+            put("kind", "DELETED");
+            put("customerGuid", guid);
+            put("operationTime", &operation_time);
+            put("exportRequestId", request_id);
+        }
         Change::Upsert { op, details: d } => {
-            let mut item = HashMap::with_capacity(24);
-            let mut put = |name: &str, v: AttributeValue| {
-                item.insert(name.to_owned(), v);
-            };
-            put("pk", s(contact_pk(&k.customer_guid)));
-            put("sk", s(CONTACT_SK));
-            put("gsi1pk", s(account_pk(&k.aws_account_id)));
+            put("gsi1pk", &account_pk(&k.aws_account_id));
             let (code, sub) = (k.product_code.as_str(), k.subscription_guid.as_str());
-            put("gsi1sk", s(concat(&["PRODUCT#", code, "#SUB#", sub, "#CONTACT#", guid])));
-            put("gsi2pk", s(email_pk(&d.email)));
-            put("gsi2sk", s(guid));
-            put("kind", s("CONTACT"));
-            put("customerGuid", s(guid));
-            put("productId", s(k.product_id.as_str()));
-            put("productCode", s(k.product_code.as_str()));
-            put("subscriptionGuid", s(k.subscription_guid.as_str()));
-            put("subscriptionStartDate", s(k.subscription_start_date.to_iso()));
-            put("awsAccountId", s(k.aws_account_id.as_str()));
-            put("organization", s(d.organization.as_str()));
-            put("givenName", s(d.given_name.as_str()));
-            put("surname", s(d.surname.as_str()));
-            put("telephoneNumber", s(d.telephone_number.as_str()));
-            put("email", s(d.email.as_str()));
+            put("gsi1sk", &concat(&["PRODUCT#", code, "#SUB#", sub, "#CONTACT#", guid]));
+            put("gsi2pk", &email_pk(&d.email));
+            put("gsi2sk", guid);
+            put("kind", "CONTACT");
+            put("customerGuid", guid);
+            put("productId", k.product_id.as_str());
+            put("productCode", k.product_code.as_str());
+            put("subscriptionGuid", k.subscription_guid.as_str());
+            put("subscriptionStartDate", &k.subscription_start_date.to_iso());
+            put("awsAccountId", k.aws_account_id.as_str());
+            put("organization", d.organization.as_str());
+            put("givenName", d.given_name.as_str());
+            put("surname", d.surname.as_str());
+            put("telephoneNumber", d.telephone_number.as_str());
+            put("email", d.email.as_str());
             if let Some(v) = &d.title {
-                put("title", s(v.as_str()));
+                put("title", v.as_str());
             }
             if let Some(v) = &d.country_code {
-                put("countryCode", s(v.as_str()));
+                put("countryCode", v.as_str());
             }
             if let Some(v) = &d.zip_code {
-                put("zipCode", s(v.as_str()));
+                put("zipCode", v.as_str());
             }
-            put("operationTime", s(rec.operation_time.to_iso()));
-            put("operationType", s(op.as_str()));
-            put("exportRequestId", s(request_id));
-            item
+            put("operationTime", &operation_time);
+            put("operationType", op.as_str());
+            put("exportRequestId", request_id);
         }
     }
 }

@@ -4,12 +4,16 @@
 //!
 //! * [`item`]: the item codec (models to items and back);
 //! * [`cursor`]: the pagination cursor codec;
+//! * [`put`]: the contact write, one conditional `PutItem` sent without the
+//!   SDK client's orchestrator (the ingest's hot call); every other call
+//!   goes through the SDK client;
 //! * [`feed_item`]: a data-feeds item as the table stores it (the feeds'
 //!   items are written and read in the private `feeds` module).
 
 pub mod cursor;
 mod feeds;
 pub mod item;
+pub mod put;
 
 pub use feeds::encode_item as feed_item;
 
@@ -18,12 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use self::item::{
     BY_ACCOUNT_INDEX, BY_EMAIL_INDEX, CONTACT_SK, EXPORT_SK, EXPORTS_GSI_PK, Item, SYNC_PK, SYNC_SK, account_pk,
-    checkpoint_value, contact_item, contact_pk, decode_contact, decode_export, decode_sync_state, email_pk, export_pk,
-    n, s, sync_state_item,
+    checkpoint_value, contact_pk, decode_contact, decode_export, decode_sync_state, email_pk, export_pk, n, s,
+    sync_state_item,
 };
 use crate::aws::error::{AwsError, codes};
 use crate::domain::{AwsAccountId, ContactRecord, Guid, ProductCode, Timestamp};
@@ -64,17 +68,22 @@ pub struct DynamoStore {
     /// thousandths: in all, and the table's own (without the indexes');
     /// shared by the clones.
     contact_write_milliunits: Arc<[AtomicU64; 2]>,
-    /// The same for the data-feed items ([`FeedStore::put_feed_items`]).
+    /// The same for the data-feed items ([`put_feed_items`](crate::ports::FeedStore::put_feed_items)).
     feed_write_milliunits: Arc<[AtomicU64; 2]>,
+    /// The contact write's own client (endpoint, credentials, timeouts and
+    /// retries of `client`); shared by the clones.
+    put: Arc<put::PutClient>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let put = Arc::new(put::PutClient::new(&client));
         Self {
             client,
             table: table.into(),
             contact_write_milliunits: Arc::default(),
             feed_write_milliunits: Arc::default(),
+            put,
         }
     }
 
@@ -88,13 +97,11 @@ impl DynamoStore {
         (all.load(Ordering::Relaxed) as f64 / 1000.0, table.load(Ordering::Relaxed) as f64 / 1000.0)
     }
 
-    fn count_write_units<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    fn count_write_units(&self, units: put::WriteUnits) {
         let milli = |units: f64| (units * 1000.0).round() as u64;
         let [all, table] = &*self.contact_write_milliunits;
-        for c in consumed {
-            all.fetch_add(milli(c.capacity_units().unwrap_or(0.0)), Ordering::Relaxed);
-            table.fetch_add(milli(c.table().and_then(|t| t.capacity_units()).unwrap_or(0.0)), Ordering::Relaxed);
-        }
+        all.fetch_add(milli(units.all), Ordering::Relaxed);
+        table.fetch_add(milli(units.table), Ordering::Relaxed);
     }
 
     /// The table's name.
@@ -102,10 +109,13 @@ impl DynamoStore {
         &self.table
     }
 
-    /// Opens the connection (TLS handshake) during init so the first
-    /// request does not pay for it. Errors are ignored: this is a warm-up.
+    /// Opens the connections (TLS handshake) during init so the first
+    /// requests do not pay for them: the SDK client's, and the contact
+    /// write's (which also resolves its endpoint). Errors are ignored: this
+    /// is a warm-up.
     pub async fn warm_up(&self) {
         let _ = self.client.describe_table().table_name(&self.table).send().await;
+        self.put.warm_up(&self.table).await;
     }
 
     /// Every attribute stored under this Customer Guid (audits and tests:
@@ -183,22 +193,11 @@ const NEWER_ONLY: &str =
     "attribute_not_exists(pk) OR operationTime < :t OR (operationTime = :t AND exportRequestId = :rid)";
 
 impl ContactStore for DynamoStore {
+    /// One conditional `PutItem` ([`put`]), its write units counted.
     async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(contact_item(rec, request_id)))
-            .condition_expression(NEWER_ONLY)
-            .expression_attribute_values(":t", s(rec.operation_time.to_iso()))
-            .expression_attribute_values(":rid", s(request_id))
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
-            .send()
-            .await
-            .map_err(ddb_error("PutItem"));
-        match result {
-            Ok(out) => {
-                self.count_write_units(out.consumed_capacity());
+        match self.put.put(&self.table, rec, request_id, NEWER_ONLY).await {
+            Ok(units) => {
+                self.count_write_units(units);
                 Ok(WriteOutcome::Applied)
             }
             Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(WriteOutcome::Stale),

@@ -1,18 +1,19 @@
 //! Faults a local DynamoDB cannot produce on demand (throttling, 5xx,
-//! timeouts, transaction conflicts), injected with aws-smithy-mocks or a
-//! black-hole endpoint, on the write path (one conditional `PutItem` per
+//! timeouts, transaction conflicts), injected by a fake DynamoDB at the
+//! HTTP level ([`fake_dynamodb`]: the contact write is sent without the
+//! SDK's orchestrator, so aws-smithy-mocks cannot see it) or a black-hole
+//! endpoint, on the write path (one conditional `PutItem` per
 //! row): no write is lost; a write that fails transiently is sent again
 //! until the segment's time, then left unfinished (for a new invocation);
 //! one that fails for good is counted and fails the
 //! export.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
@@ -75,28 +76,77 @@ fn fast_sdk() -> aws_sdk_dynamodb::config::retry::RetryConfig {
     retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2))
 }
 
-fn item_guid(req: &PutItemInput) -> String {
-    match req.item().and_then(|i| i.get("customerGuid")) {
-        Some(AttributeValue::S(s)) => s.clone(),
-        _ => String::new(),
+fn ok() -> Response<SdkBody> {
+    Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from("{}"))
+}
+
+/// A request to [`fake_dynamodb`]: its operation and JSON body.
+struct Req {
+    op: String,
+    body: serde_json::Value,
+}
+
+impl Req {
+    fn is_put(&self) -> bool {
+        self.op == "PutItem"
+    }
+
+    fn is_contact(&self) -> bool {
+        self.is_put() && self.body["Item"]["pk"]["S"].as_str().is_some_and(|pk| pk.starts_with("CONTACT#"))
+    }
+
+    fn item_guid(&self) -> &str {
+        self.body["Item"]["customerGuid"]["S"].as_str().unwrap_or_default()
     }
 }
 
-fn is_contact(req: &PutItemInput) -> bool {
-    matches!(req.item().and_then(|i| i.get("pk")), Some(AttributeValue::S(pk)) if pk.starts_with("CONTACT#"))
+/// A DynamoDB client whose every request, SDK's or not, is answered by
+/// `answer` (with the client's `retry` config).
+fn fake_dynamodb(retry: RetryConfig, answer: impl Fn(&Req) -> Response<SdkBody> + Send + Sync + 'static) -> Client {
+    let http = aws_smithy_http_client::test_util::infallible_client_fn(move |req| {
+        let op = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let op = op.rsplit('.').next().unwrap_or_default().to_owned();
+        let body = serde_json::from_slice(req.body().bytes().unwrap_or_default()).unwrap_or_default();
+        answer(&Req { op, body }).try_into_http1x().unwrap()
+    });
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("k", "s", None, None, "test"))
+        .endpoint_url("http://fake-dynamodb.invalid")
+        .http_client(http)
+        .retry_config(retry)
+        .retry_partition(unlimited_retry_partition())
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Counts calls.
+#[derive(Clone, Default)]
+struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    /// Counts one; the count before it.
+    fn hit(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn num_calls(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried_and_no_write_is_lost() {
-    // One writer at a time, so each row sees: throttled, a 500, accepted.
-    // (The mock cannot see a retried request's input, so the faults follow
-    // the call order.)
-    let mut seq = mock!(Client::put_item).sequence();
-    for _ in 0..25 {
-        seq = seq.http_response(throttled).http_response(server_error).output(|| PutItemOutput::builder().build());
-    }
-    let put = seq.build();
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |b| b.retry_config(retry_config()));
+    // One writer at a time, so each row sees: throttled, a 500, accepted
+    // (the faults follow the call order).
+    let put = Counter::default();
+    let calls = put.clone();
+    let client = fake_dynamodb(retry_config(), move |_| match calls.hit() % 3 {
+        0 => throttled(),
+        1 => server_error(),
+        _ => ok(),
+    });
     let store = Store::new(client, "contacts");
 
     let report =
@@ -106,24 +156,26 @@ async fn throttling_and_server_errors_are_retried_and_no_write_is_lost() {
     assert_eq!(put.num_calls(), 75, "three attempts per row");
 }
 
-fn doomed_rule(doomed: String) -> aws_smithy_mocks::Rule {
-    mock!(Client::put_item).match_requests(move |req| item_guid(req) == doomed).then_http_response(server_error)
-}
-
 #[tokio::test]
 async fn a_write_that_keeps_failing_transiently_is_left_unfinished_while_the_others_apply() {
-    let doomed = doomed_rule(guid(7));
-    let ok = mock!(Client::put_item).then_output(|| PutItemOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&doomed, &ok], |b| b
-        .retry_config(fast_sdk())
-        .retry_partition(unlimited_retry_partition()));
+    let (doomed, accepted) = (Counter::default(), Counter::default());
+    let (d, a, doomed_guid) = (doomed.clone(), accepted.clone(), guid(7));
+    let client = fake_dynamodb(fast_sdk(), move |req| {
+        if req.item_guid() == doomed_guid {
+            d.hit();
+            server_error()
+        } else {
+            a.hit();
+            ok()
+        }
+    });
     let store = Store::new(client, "contacts");
 
     let writes = Writes { throttling: FAST, ..row_mode(4) };
     let report = apply_export_with(&store, std::io::Cursor::new(rows(10)), "req", t(INITIAL), writes).await.unwrap();
     assert_eq!((report.failed_writes, report.unfinished_writes), (0, 1), "not given up on: unfinished");
     assert_eq!(report.counts.applied(), 9);
-    assert_eq!(ok.num_calls(), 9);
+    assert_eq!(accepted.num_calls(), 9);
     assert_eq!(doomed.num_calls(), 8 * 13, "the SDK's 8 attempts in each of 13 rounds");
     assert!(report.concurrency_halvings >= 1, "the 5xx lowered the writes in flight");
 }
@@ -132,25 +184,24 @@ async fn a_write_that_keeps_failing_transiently_is_left_unfinished_while_the_oth
 async fn a_failed_write_fails_the_export_and_the_invocation_so_lambda_retries() {
     // Failed for good: DynamoDB refuses the item (a 5xx would be retried).
     let doomed_guid = guid(3);
-    let doomed =
-        mock!(Client::put_item).match_requests(move |req| item_guid(req) == doomed_guid).then_http_response(invalid);
-    let contact_put =
-        mock!(Client::put_item).match_requests(is_contact).then_output(|| PutItemOutput::builder().build());
-    let sync_put =
-        mock!(Client::put_item).match_requests(|r| !is_contact(r)).then_output(|| PutItemOutput::builder().build());
-    let get = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let failed_status = mock!(Client::update_item)
-        .match_requests(|r| {
-            r.expression_attribute_values().and_then(|v| v.get(":status")) == Some(&AttributeValue::S("FAILED".into()))
-        })
-        .then_output(|| UpdateItemOutput::builder().build());
-    let other_update = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let ddb = mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::MatchAny,
-        [&doomed, &contact_put, &sync_put, &get, &failed_status, &other_update],
-        |b| b.retry_config(retry_config())
-    );
+    let (doomed, contact_put, sync_put, failed_status) =
+        (Counter::default(), Counter::default(), Counter::default(), Counter::default());
+    let (d, c, p, f) = (doomed.clone(), contact_put.clone(), sync_put.clone(), failed_status.clone());
+    // GetItem (no item), UpdateItem, the sync state's PutItem: accepted.
+    let ddb = fake_dynamodb(retry_config(), move |req| {
+        if req.is_contact() && req.item_guid() == doomed_guid {
+            d.hit();
+            return invalid();
+        }
+        if req.is_contact() {
+            c.hit();
+        } else if req.is_put() {
+            p.hit();
+        } else if req.op == "UpdateItem" && req.body["ExpressionAttributeValues"][":status"]["S"] == "FAILED" {
+            f.hit();
+        }
+        ok()
+    });
 
     let csv_body = rows(6);
     let meta = crate::helpers::metadata("req-fault", INITIAL, "2020-01-10T00:00:00.000Z", "b", "k.csv", "k.meta.json");
@@ -220,17 +271,18 @@ async fn throttling_that_outlasts_the_sdk_retries_slows_the_ingest_but_fails_not
     // One writer, so the requests follow the rows: every third row is
     // throttled 9 times in a row, one more than the SDK's 8 attempts, as a
     // table far past its capacity answers; the others are accepted at once.
-    let mut seq = mock!(Client::put_item).sequence();
+    let mut script = Vec::new();
     for row in 0..30 {
         if row % 3 == 0 {
-            seq = seq.http_response(throttled).times(9);
+            script.extend([false; 9]);
         }
-        seq = seq.output(|| PutItemOutput::builder().build());
+        script.push(true);
     }
-    let put = seq.build();
+    let put = Counter::default();
+    let calls = put.clone();
     let fast_sdk =
         retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2));
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |b| b.retry_config(fast_sdk.clone()));
+    let client = fake_dynamodb(fast_sdk, move |_| if script[calls.hit()] { ok() } else { throttled() });
     let store = Store::new(client, "contacts");
     let writes = Writes { concurrency: 1, throttling: FAST };
 
@@ -245,20 +297,18 @@ async fn throttling_that_outlasts_the_sdk_retries_slows_the_ingest_but_fails_not
 async fn a_third_of_the_writes_throttled_still_applies_the_export_in_one_invocation() {
     // 600 rows, one write at a time. Every third request is throttled (the
     // SDK sends it again).
-    let mut seq = mock!(Client::put_item).match_requests(is_contact).sequence();
-    for _ in 0..300 {
-        seq = seq
-            .http_response(throttled)
-            .output(|| PutItemOutput::builder().build())
-            .output(|| PutItemOutput::builder().build());
-    }
-    let contact_put = seq.build();
-    let sync_put =
-        mock!(Client::put_item).match_requests(|r| !is_contact(r)).then_output(|| PutItemOutput::builder().build());
-    let get = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let update = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&contact_put, &sync_put, &get, &update], |b| b
-        .retry_config(retry_config()));
+    let (contact_put, sync_put) = (Counter::default(), Counter::default());
+    let (c, p) = (contact_put.clone(), sync_put.clone());
+    let ddb = fake_dynamodb(retry_config(), move |req| {
+        if req.is_contact() {
+            if c.hit() % 3 == 0 {
+                return throttled();
+            }
+        } else if req.is_put() {
+            p.hit();
+        }
+        ok()
+    });
 
     let csv_body = rows(600);
     let end = "2020-01-10T00:00:00.000Z";

@@ -1,6 +1,7 @@
 //! The ingest pipeline against DynamoDB Local and an S3 server: R2 and R3 as a
 //! seller would see them in the table.
 
+mod contact_write;
 mod faults;
 mod helpers;
 mod ordering;

@@ -1,0 +1,508 @@
+//! The contact write ([`ContactStore::apply`](crate::ports::ContactStore)):
+//! one conditional `PutItem` sent without the SDK client's orchestrator.
+//!
+//! The ingest makes one such call per row, and at that rate the SDK's
+//! per-request machinery (orchestrator, interceptors, endpoint resolution,
+//! retry strategy, the `HashMap` items of its serialiser) was most of the
+//! client's CPU (docs/benchmarks-ingest.md). This is the same call on
+//! DynamoDB's own wire protocol, JSON 1.0: `POST /` with
+//! `X-Amz-Target: DynamoDB_20120810.PutItem`, the body written by
+//! `serde_json` straight from the record (the layout of
+//! [`contact_attributes`]), signed by `aws-sigv4` (service `dynamodb`).
+//!
+//! Everything else is the SDK client's own, so that the write goes where
+//! and as the SDK's would: its endpoint, runtime components, credentials
+//! (its identity resolver and identity cache) and HTTP client (hyper,
+//! rustls, its keep-alive connection pool), learnt once from a `PutItem`
+//! the SDK prepares but never sends ([`SdkParts::resolve`]); its region;
+//! its connect, attempt and operation timeouts; its retries (the
+//! `RetryConfig`'s attempts and backoff, for the faults
+//! [`AwsError::is_transient`] names). Answers map to the [`AwsError`] the
+//! SDK path made: the error code (`__type` after its `#`), the message, the
+//! HTTP status.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_dynamodb::Client;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::auth::AuthSchemeId;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnector, HttpConnectorSettings, SharedHttpConnector};
+use aws_smithy_runtime_api::client::identity::{Identity, ResolveCachedIdentity, SharedIdentityResolver};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::{GetIdentityResolver, RuntimeComponents};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::RetryConfig;
+use bytes::Bytes;
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::item::{contact_attributes, s};
+use crate::aws::error::{AwsError, Failure};
+use crate::domain::ContactRecord;
+use crate::retry::{self, Backoff};
+
+const SERVICE: &str = "DynamoDB";
+const OPERATION: &str = "PutItem";
+const TARGET: &str = "DynamoDB_20120810.PutItem";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// The SDK's connect timeout when the client sets none.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// Write units one `PutItem` consumed, as DynamoDB reported them
+/// (`ReturnConsumedCapacity=INDEXES`): in all, and the table's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteUnits {
+    pub all: f64,
+    pub table: f64,
+}
+
+/// The contact write's client: built from the SDK client's configuration.
+pub(super) struct PutClient {
+    client: Client,
+    /// What the SDK resolved for this client, learnt once.
+    sdk: tokio::sync::OnceCell<SdkParts>,
+    /// The last identity of the SDK's identity cache, while fresh.
+    identity: Mutex<Option<Identity>>,
+    region: String,
+    settings: HttpConnectorSettings,
+    retry: Backoff,
+    attempt_timeout: Option<Duration>,
+    operation_timeout: Option<Duration>,
+}
+
+/// The parts of the SDK client the contact write uses.
+struct SdkParts {
+    endpoint: Endpoint,
+    /// The client's runtime components, as the SDK built them for a `PutItem`.
+    components: RuntimeComponents,
+    /// The SigV4 identity resolver (the client's credentials provider).
+    credentials: SharedIdentityResolver,
+    /// The client's HTTP connector for these timeouts: its connection pool.
+    connector: SharedHttpConnector,
+}
+
+impl PutClient {
+    pub fn new(client: &Client) -> Self {
+        let conf = client.config();
+        let timeouts = conf.timeout_config();
+        let mut settings = HttpConnectorSettings::builder()
+            .connect_timeout(timeouts.and_then(|t| t.connect_timeout()).unwrap_or(DEFAULT_CONNECT_TIMEOUT));
+        settings.set_read_timeout(timeouts.and_then(|t| t.read_timeout()));
+        // The SDK's own default when the client sets none: standard, 3 attempts.
+        let retries = conf.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
+        Self {
+            client: client.clone(),
+            sdk: tokio::sync::OnceCell::new(),
+            identity: Mutex::new(None),
+            region: conf.region().map_or_else(|| crate::aws::endpoint::DEFAULT_REGION.to_owned(), |r| r.to_string()),
+            settings: settings.build(),
+            retry: Backoff::new(
+                retries.max_attempts().saturating_sub(1),
+                retries.initial_backoff(),
+                retries.max_backoff(),
+            ),
+            attempt_timeout: timeouts.and_then(|t| t.operation_attempt_timeout()),
+            operation_timeout: timeouts.and_then(|t| t.operation_timeout()),
+        }
+    }
+
+    async fn sdk(&self, table: &str) -> Result<&SdkParts, AwsError> {
+        self.sdk.get_or_try_init(|| SdkParts::resolve(&self.client, table, &self.settings)).await
+    }
+
+    /// Puts the item of `rec` into `table` if it is newer (`condition`,
+    /// with `:t` the record's operation time and `:rid` the export), with
+    /// the client's retries and timeouts. The write units it consumed, or
+    /// the error that stopped it (a false condition is
+    /// `ConditionalCheckFailedException`, as from the SDK).
+    pub async fn put(
+        &self,
+        table: &str,
+        rec: &ContactRecord,
+        request_id: &str,
+        condition: &str,
+    ) -> Result<WriteUnits, AwsError> {
+        let sdk = self.sdk(table).await?;
+        let time = rec.operation_time.to_iso();
+        let body = PutBody {
+            table,
+            item: ItemJson(rec, request_id),
+            condition,
+            values: Values { t: S { s: &time }, rid: S { s: request_id } },
+            consumed: "INDEXES",
+        };
+        let body = Bytes::from(
+            serde_json::to_vec(&body)
+                .map_err(|e| AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("request body: {e}")))?,
+        );
+        let attempts = self.retry.run(retry::seed(), AwsError::is_transient, || self.attempt(sdk, &body));
+        match self.operation_timeout {
+            Some(limit) => tokio::time::timeout(limit, attempts).await.map(|(r, _)| r).unwrap_or_else(|_| {
+                Err(AwsError::local(SERVICE, OPERATION, Failure::Timeout, "operation timed out".into()))
+            }),
+            None => attempts.await.0,
+        }
+    }
+
+    /// Resolves the endpoint and opens a connection to it (a `DescribeTable`
+    /// of `table` on the same path): the first writes do not pay for the
+    /// TLS handshake. Errors are ignored: this is a warm-up.
+    pub async fn warm_up(&self, table: &str) {
+        let Ok(sdk) = self.sdk(table).await else { return };
+        let body = Bytes::from(serde_json::json!({ "TableName": table }).to_string());
+        let _ = self.exchange(sdk, "DynamoDB_20120810.DescribeTable", &body).await;
+    }
+
+    /// One signed attempt and its answer.
+    async fn attempt(&self, sdk: &SdkParts, body: &Bytes) -> Result<WriteUnits, AwsError> {
+        let (status, error_type, answer) = self.exchange(sdk, TARGET, body).await?;
+        parse_answer(status, error_type.as_deref(), &answer)
+    }
+
+    /// One signed request of `target`, within the attempt timeout: the
+    /// answer's status, `X-Amzn-ErrorType` and body.
+    async fn exchange(
+        &self,
+        sdk: &SdkParts,
+        target: &str,
+        body: &Bytes,
+    ) -> Result<(u16, Option<String>, Bytes), AwsError> {
+        let request = self.signed_request(sdk, target, body).await?;
+        let exchange = async {
+            let response = sdk.connector.call(request).await.map_err(|e| {
+                let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Unreachable };
+                AwsError::local(SERVICE, OPERATION, failure, format!("{e}"))
+            })?;
+            let status = response.status().as_u16();
+            let error_type = response.headers().get("x-amzn-errortype").map(str::to_owned);
+            let bytes = ByteStream::new(response.into_body()).collect().await.map_err(|e| AwsError {
+                status: Some(status),
+                ..AwsError::local(SERVICE, OPERATION, Failure::BadResponse, format!("reading the answer: {e}"))
+            })?;
+            Ok((status, error_type, bytes.into_bytes()))
+        };
+        match self.attempt_timeout {
+            Some(limit) => tokio::time::timeout(limit, exchange).await.unwrap_or_else(|_| {
+                Err(AwsError::local(SERVICE, OPERATION, Failure::Timeout, "attempt timed out".into()))
+            }),
+            None => exchange.await,
+        }
+    }
+
+    /// The request, signed (SigV4, `dynamodb`, the client's region) now.
+    async fn signed_request(&self, sdk: &SdkParts, target: &str, body: &Bytes) -> Result<HttpRequest, AwsError> {
+        let bad = |e: &dyn std::fmt::Display| AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("{e}"));
+        let endpoint = &sdk.endpoint;
+        let identity = self.identity(sdk).await?;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("dynamodb")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| bad(&e))?
+            .into();
+        let headers = [("host", endpoint.host.as_str()), ("content-type", CONTENT_TYPE), ("x-amz-target", target)];
+        let signable =
+            SignableRequest::new("POST", &endpoint.url, headers.into_iter(), SignableBody::Bytes(body.as_ref()))
+                .map_err(|e| bad(&e))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| bad(&e))?.into_parts();
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri(&endpoint.url)
+            .header(http::header::HOST, &endpoint.host)
+            .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
+            .header("x-amz-target", target)
+            .body(SdkBody::from(body.clone()))
+            .map_err(|e| bad(&e))?;
+        instructions.apply_to_request_http1x(&mut request);
+        HttpRequest::try_from(request).map_err(|e| bad(&e))
+    }
+}
+
+impl PutClient {
+    /// The client's credentials: from the SDK's identity cache, kept here
+    /// until five minutes before they expire.
+    async fn identity(&self, sdk: &SdkParts) -> Result<Identity, AwsError> {
+        let fresh = |i: &Identity| i.expiration().is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
+        if let Some(i) = self.identity.lock().ok().and_then(|i| i.clone()).filter(fresh) {
+            return Ok(i);
+        }
+        let bag = ConfigBag::base();
+        let identity = sdk
+            .components
+            .identity_cache()
+            .resolve_cached_identity(sdk.credentials.clone(), &sdk.components, &bag)
+            .await
+            .map_err(|e| {
+                AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("no AWS credentials: {e}"))
+            })?;
+        if let Ok(mut i) = self.identity.lock() {
+            *i = Some(identity.clone());
+        }
+        Ok(identity)
+    }
+}
+
+impl SdkParts {
+    /// The endpoint, credentials and HTTP client the SDK client would use
+    /// for this table's `PutItem` (its endpoint URL override, else AWS's
+    /// endpoint for its region, as the SDK's own rules resolve it): learnt
+    /// from a `PutItem` that the SDK prepares but never sends
+    /// ([`SeenBySdk`] stops it before it is signed).
+    async fn resolve(client: &Client, table: &str, settings: &HttpConnectorSettings) -> Result<Self, AwsError> {
+        let seen = Arc::new(OnceLock::new());
+        let dry = client
+            .put_item()
+            .table_name(table)
+            .item("pk", s("endpoint"))
+            .customize()
+            .interceptor(SeenBySdk(seen.clone()))
+            .send()
+            .await;
+        let Some((uri, components)) = seen.get() else {
+            return Err(match dry {
+                Err(e) => AwsError::from_sdk(SERVICE, OPERATION, &e),
+                Ok(_) => AwsError::local(SERVICE, OPERATION, Failure::BadRequest, "no endpoint resolved".into()),
+            });
+        };
+        let bad = |why: String| AwsError::local(SERVICE, OPERATION, Failure::BadRequest, why);
+        let credentials = components
+            .identity_resolver(AuthSchemeId::new("sigv4"))
+            .ok_or_else(|| bad("the DynamoDB client has no SigV4 credentials".into()))?;
+        let connector = match components.http_client() {
+            Some(http) => http.http_connector(settings, components),
+            None => aws_smithy_http_client::default_connector(settings, components.sleep_impl())
+                .ok_or_else(|| bad("no HTTP connector".into()))?,
+        };
+        Ok(Self { endpoint: Endpoint::of(uri)?, components: components.clone(), credentials, connector })
+    }
+}
+
+/// Where the writes go: the URL of `POST /` and its `Host`.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    url: String,
+    host: String,
+}
+
+impl Endpoint {
+    /// The endpoint of `uri`, the URI of the SDK's request.
+    fn of(uri: &str) -> Result<Self, AwsError> {
+        let parsed: http::Uri = uri
+            .parse()
+            .map_err(|e| AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("endpoint {uri}: {e}")))?;
+        let host = parsed.authority().map(|a| a.as_str().to_owned()).ok_or_else(|| {
+            AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("endpoint {uri} has no host"))
+        })?;
+        let scheme = parsed.scheme_str().unwrap_or("https");
+        let path = match parsed.path() {
+            "" => "/",
+            p => p,
+        };
+        Ok(Self { url: format!("{scheme}://{host}{path}"), host })
+    }
+}
+
+/// Notes the URI of a request about to be signed, and the runtime
+/// components of the client, and stops the request there.
+#[derive(Debug)]
+struct SeenBySdk(Arc<OnceLock<(String, RuntimeComponents)>>);
+
+impl Intercept for SeenBySdk {
+    fn name(&self) -> &'static str {
+        "psc-bridge: endpoint of the contact write"
+    }
+
+    fn read_before_signing(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        components: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let _ = self.0.set((context.request().uri().to_owned(), components.clone()));
+        Err("the endpoint is known; this request is not sent".into())
+    }
+}
+
+/// The JSON of the conditional `PutItem` of one contact.
+#[derive(Serialize)]
+struct PutBody<'a> {
+    #[serde(rename = "TableName")]
+    table: &'a str,
+    #[serde(rename = "Item")]
+    item: ItemJson<'a>,
+    #[serde(rename = "ConditionExpression")]
+    condition: &'a str,
+    #[serde(rename = "ExpressionAttributeValues")]
+    values: Values<'a>,
+    #[serde(rename = "ReturnConsumedCapacity")]
+    consumed: &'static str,
+}
+
+/// A string attribute value, `{"S": "..."}`.
+#[derive(Serialize)]
+struct S<'a> {
+    #[serde(rename = "S")]
+    s: &'a str,
+}
+
+/// The condition's values: the record's operation time and the export.
+#[derive(Serialize)]
+struct Values<'a> {
+    #[serde(rename = ":t")]
+    t: S<'a>,
+    #[serde(rename = ":rid")]
+    rid: S<'a>,
+}
+
+/// The contact item ([`contact_attributes`]) as a JSON object of `S` values.
+struct ItemJson<'a>(&'a ContactRecord, &'a str);
+
+impl Serialize for ItemJson<'_> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let mut result = Ok(());
+        contact_attributes(self.0, self.1, |name, v| {
+            if result.is_ok() {
+                result = map.serialize_entry(name, &S { s: v });
+            }
+        });
+        result?;
+        map.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(rename = "ConsumedCapacity")]
+    consumed: Option<Consumed>,
+}
+
+#[derive(Deserialize)]
+struct Consumed {
+    #[serde(rename = "CapacityUnits")]
+    units: Option<f64>,
+    #[serde(rename = "Table")]
+    table: Option<Units>,
+}
+
+#[derive(Deserialize)]
+struct Units {
+    #[serde(rename = "CapacityUnits")]
+    units: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(rename = "__type", alias = "code")]
+    kind: Option<String>,
+    #[serde(alias = "Message", alias = "errorMessage")]
+    message: Option<String>,
+}
+
+/// DynamoDB's answer to a `PutItem`: the write units of a 2xx, or the
+/// error as [`AwsError`] (the code from `X-Amzn-ErrorType` or `__type`, as
+/// the SDK reads it; a 2xx that is not the JSON of an answer is an
+/// unreadable answer, an error status without a code is judged by the
+/// status).
+pub fn parse_answer(status: u16, error_type: Option<&str>, body: &[u8]) -> Result<WriteUnits, AwsError> {
+    if (200..300).contains(&status) {
+        let answer: Answer = serde_json::from_slice(body).map_err(|_| AwsError {
+            status: Some(status),
+            ..AwsError::local(SERVICE, OPERATION, Failure::BadResponse, "the answer is not DynamoDB's JSON".into())
+        })?;
+        let c = answer.consumed;
+        return Ok(WriteUnits {
+            all: c.as_ref().and_then(|c| c.units).unwrap_or(0.0),
+            table: c.and_then(|c| c.table).and_then(|t| t.units).unwrap_or(0.0),
+        });
+    }
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let (kind, message) = match parsed {
+        Some(b) => (b.kind, b.message),
+        None => (None, None),
+    };
+    let code = error_type.map(str::to_owned).or(kind).map(|c| error_code(&c).to_owned()).filter(|c| !c.is_empty());
+    Err(match code {
+        Some(code) => AwsError::service(SERVICE, OPERATION, &code, message.as_deref().unwrap_or(""), status),
+        // As the SDK's unmodelled error: no code, retryable when the server failed.
+        None => AwsError {
+            code: None,
+            message,
+            retryable: status >= 500,
+            ..AwsError::service(SERVICE, OPERATION, "", "", status)
+        },
+    })
+}
+
+/// The error code of a `__type` or `X-Amzn-ErrorType`: without the
+/// namespace before `#` and anything after `:` (the SDK's reading).
+fn error_code(raw: &str) -> &str {
+    let raw = raw.split(':').next().unwrap_or(raw);
+    raw.rsplit('#').next().unwrap_or(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_units_are_read_from_the_consumed_capacity() {
+        let body = br#"{"ConsumedCapacity":{"TableName":"contacts","CapacityUnits":3.0,"Table":{"CapacityUnits":1.0},
+            "GlobalSecondaryIndexes":{"ByAccount":{"CapacityUnits":1.0},"ByEmail":{"CapacityUnits":1.0}}}}"#;
+        assert_eq!(parse_answer(200, None, body).unwrap(), WriteUnits { all: 3.0, table: 1.0 });
+        assert_eq!(parse_answer(200, None, b"{}").unwrap(), WriteUnits::default());
+        let e = parse_answer(200, None, b"<html>gateway</html>").unwrap_err();
+        assert_eq!((e.failure, e.status), (Failure::BadResponse, Some(200)));
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn errors_carry_dynamodbs_code_and_status_and_only_passing_faults_are_transient() {
+        let answer = |status, kind: &str| {
+            let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"m"}}"#);
+            parse_answer(status, None, body.as_bytes()).unwrap_err()
+        };
+        let stale = answer(400, "ConditionalCheckFailedException");
+        assert!(stale.has_code(crate::aws::codes::CONDITIONAL_CHECK_FAILED));
+        assert_eq!(stale.to_string(), "DynamoDB PutItem failed: ConditionalCheckFailedException (HTTP 400): m");
+        for transient in [
+            answer(400, "ProvisionedThroughputExceededException"),
+            answer(400, "ThrottlingException"),
+            answer(400, "RequestLimitExceeded"),
+            answer(500, "InternalServerError"),
+            answer(503, "ServiceUnavailable"),
+        ] {
+            assert!(transient.is_transient() && transient.retryable, "{transient}");
+        }
+        for permanent in [
+            answer(400, "ValidationException"),
+            answer(400, "AccessDeniedException"),
+            answer(400, "ResourceNotFoundException"),
+            stale,
+        ] {
+            assert!(!permanent.is_transient() && !permanent.retryable, "{permanent}");
+        }
+    }
+
+    #[test]
+    fn the_error_type_header_wins_and_an_answer_without_a_code_is_judged_by_its_status() {
+        let e = parse_answer(400, Some("ThrottlingException:http://internal.amazon.com/"), b"{}").unwrap_err();
+        assert_eq!(e.code(), Some("ThrottlingException"));
+        assert!(e.is_throttling());
+        let proxy_page = parse_answer(502, None, b"<html>bad gateway</html>").unwrap_err();
+        assert_eq!((proxy_page.failure, proxy_page.code(), proxy_page.status), (Failure::Service, None, Some(502)));
+        assert!(proxy_page.is_transient());
+        let refused = parse_answer(403, None, b"").unwrap_err();
+        assert!(!refused.is_transient());
+    }
+}
