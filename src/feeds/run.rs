@@ -77,10 +77,18 @@ pub struct Sweep {
     pub end_lines: Option<u64>,
 }
 
+/// The most passes over one object's new bytes. Each pass reads all of
+/// them, so the reading grows with the square of the size: past 64 passes
+/// (384 MB at the default 6 MB a pass, about 2.3 million of the
+/// benchmark's rows) a pass holds more rows than a segment and writes its
+/// items in several segments instead: more writes, the same memory.
+pub const MAX_PASSES: u32 = 64;
+
 impl Sweep {
-    /// The passes for `bytes` new bytes at `pass_bytes` a pass (at least one).
+    /// The passes for `bytes` new bytes at `pass_bytes` a pass (at least
+    /// one, at most [`MAX_PASSES`]).
     pub fn new(bytes: u64, pass_bytes: u64, at_bytes: u64, at_lines: u64) -> Self {
-        let passes = bytes.div_ceil(pass_bytes.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
+        let passes = bytes.div_ceil(pass_bytes.max(1)).clamp(1, u64::from(MAX_PASSES)) as u32;
         Self { passes, pass: 0, at_bytes, at_lines, end_bytes: None, end_lines: None }
     }
 }
@@ -247,5 +255,37 @@ impl FeedRun {
         if self.rejects.len() < MAX_LISTED_REJECTS {
             self.rejects.push(RejectReport { key: key.to_owned(), line, reason: reason.into() });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_cover_the_new_bytes_at_most_max_passes() {
+        const MB: u64 = 1024 * 1024;
+        let passes = |bytes| Sweep::new(bytes, 6 * MB, 0, 1).passes;
+        assert_eq!(passes(0), 1, "nothing new is still one pass");
+        assert_eq!(passes(6 * MB), 1);
+        assert_eq!(passes(6 * MB + 1), 2);
+        assert_eq!(passes(165 * MB), 28);
+        assert_eq!(passes(10_000 * MB), MAX_PASSES);
+        let sweep = Sweep::new(20 * MB, 6 * MB, 1234, 56);
+        assert_eq!((sweep.pass, sweep.at_bytes, sweep.at_lines, sweep.end_bytes), (0, 1234, 56, None));
+    }
+
+    #[test]
+    fn every_item_has_one_pass_the_same_each_time_and_the_passes_share_them() {
+        let keys: Vec<(String, String)> =
+            (0..4_000).map(|i| (format!("FEED#ACCOUNT#acct{i}"), format!("ACTIVITY#2025-06#prod-{}", i % 5))).collect();
+        let mut per_pass = [0; 4];
+        for (pk, sk) in &keys {
+            let pass = pass_of(pk, sk, 4);
+            assert_eq!(pass, pass_of(pk, sk, 4), "the same pass every time");
+            per_pass[pass as usize] += 1;
+        }
+        assert!(per_pass.iter().all(|&n| (850..1150).contains(&n)), "{per_pass:?}");
+        assert_eq!(pass_of("FEED#PRODUCTS", "prod-1", 1), 0, "one pass holds everything");
     }
 }
