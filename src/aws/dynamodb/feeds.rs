@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use std::sync::atomic::Ordering;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity, WriteRequest,
 };
@@ -174,16 +172,13 @@ impl DynamoStore {
     /// and its clones wrote so far: in all (the table's and its indexes'),
     /// and the table's own.
     pub fn feed_write_units(&self) -> (f64, f64) {
-        let [all, table] = &*self.feed_write_milliunits;
-        (all.load(Ordering::Relaxed) as f64 / 1000.0, table.load(Ordering::Relaxed) as f64 / 1000.0)
+        self.feed_write_units.total()
     }
 
     fn count_feed_write_units(&self, consumed: &[ConsumedCapacity]) {
-        let milli = |units: f64| (units * 1000.0).round() as u64;
-        let [all, table] = &*self.feed_write_milliunits;
         for c in consumed {
-            all.fetch_add(milli(c.capacity_units().unwrap_or(0.0)), Ordering::Relaxed);
-            table.fetch_add(milli(c.table().and_then(|t| t.capacity_units()).unwrap_or(0.0)), Ordering::Relaxed);
+            let table = c.table().and_then(|t| t.capacity_units()).unwrap_or(0.0);
+            self.feed_write_units.add(c.capacity_units().unwrap_or(0.0), table);
         }
     }
 }

@@ -58,18 +58,36 @@ fn condition_met<T>(result: Result<T, AwsError>) -> Result<bool, AwsError> {
     }
 }
 
+/// Write units DynamoDB reported (`ReturnConsumedCapacity=INDEXES`), in
+/// thousandths: in all, and the table's own (without the indexes'); shared
+/// by a store's clones.
+#[derive(Clone, Default)]
+struct WriteUnitCount(Arc<[AtomicU64; 2]>);
+
+impl WriteUnitCount {
+    fn add(&self, all: f64, table: f64) {
+        let milli = |units: f64| (units * 1000.0).round() as u64;
+        self.0[0].fetch_add(milli(all), Ordering::Relaxed);
+        self.0[1].fetch_add(milli(table), Ordering::Relaxed);
+    }
+
+    /// In all, and the table's own.
+    fn total(&self) -> (f64, f64) {
+        let [all, table] = &*self.0;
+        (all.load(Ordering::Relaxed) as f64 / 1000.0, table.load(Ordering::Relaxed) as f64 / 1000.0)
+    }
+}
+
 /// The contacts table.
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     /// Write units DynamoDB reported for the contact writes
-    /// ([`ContactStore::apply`]), in
-    /// thousandths: in all, and the table's own (without the indexes');
-    /// shared by the clones.
-    contact_write_milliunits: Arc<[AtomicU64; 2]>,
+    /// ([`ContactStore::apply`]).
+    contact_write_units: WriteUnitCount,
     /// The same for the data-feed items ([`put_feed_items`](crate::ports::FeedStore::put_feed_items)).
-    feed_write_milliunits: Arc<[AtomicU64; 2]>,
+    feed_write_units: WriteUnitCount,
     /// The contact write's own client (endpoint, credentials, timeouts and
     /// retries of `client`); shared by the clones.
     put: Arc<put::PutClient>,
@@ -81,8 +99,8 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
-            contact_write_milliunits: Arc::default(),
-            feed_write_milliunits: Arc::default(),
+            contact_write_units: WriteUnitCount::default(),
+            feed_write_units: WriteUnitCount::default(),
             put,
         }
     }
@@ -93,15 +111,7 @@ impl DynamoStore {
     /// table's own. A write turned away by its condition reports none,
     /// although DynamoDB bills it one unit.
     pub fn contact_write_units(&self) -> (f64, f64) {
-        let [all, table] = &*self.contact_write_milliunits;
-        (all.load(Ordering::Relaxed) as f64 / 1000.0, table.load(Ordering::Relaxed) as f64 / 1000.0)
-    }
-
-    fn count_write_units(&self, units: put::WriteUnits) {
-        let milli = |units: f64| (units * 1000.0).round() as u64;
-        let [all, table] = &*self.contact_write_milliunits;
-        all.fetch_add(milli(units.all), Ordering::Relaxed);
-        table.fetch_add(milli(units.table), Ordering::Relaxed);
+        self.contact_write_units.total()
     }
 
     /// The table's name.
@@ -197,7 +207,7 @@ impl ContactStore for DynamoStore {
     async fn apply(&self, rec: &ContactRecord, request_id: &str) -> Result<WriteOutcome, AwsError> {
         match self.put.put(&self.table, rec, request_id, NEWER_ONLY).await {
             Ok(units) => {
-                self.count_write_units(units);
+                self.contact_write_units.add(units.all, units.table);
                 Ok(WriteOutcome::Applied)
             }
             Err(e) if e.has_code(codes::CONDITIONAL_CHECK_FAILED) => Ok(WriteOutcome::Stale),
