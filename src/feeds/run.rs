@@ -52,6 +52,39 @@ impl ObjectState {
             None => (self.applied_bytes, self.applied_lines),
         }
     }
+
+    /// Starts passes over the bytes after the checkpoint, at `pass_bytes` a
+    /// pass, unless passes are under way.
+    pub fn start_sweep(&mut self, pass_bytes: u64) {
+        if self.sweep.is_none() {
+            let new_bytes = self.size.saturating_sub(self.applied_bytes);
+            self.sweep = Some(Sweep::new(new_bytes, pass_bytes, self.applied_bytes, self.applied_lines));
+        }
+    }
+
+    /// The current pass has read up to `at` (bytes, lines), a row boundary.
+    pub fn pass_at(&mut self, (bytes, lines): (u64, u64)) {
+        if let Some(s) = &mut self.sweep {
+            (s.at_bytes, s.at_lines) = (bytes, lines);
+        }
+    }
+
+    /// The current pass has reached its end (`at`, when it is the first
+    /// pass, which finds it): the next pass starts from the checkpoint, or,
+    /// after the last, the checkpoint moves to the end.
+    pub fn pass_done(&mut self, at: (u64, u64)) {
+        let Some(mut s) = self.sweep.take() else { return };
+        let (end_bytes, end_lines) = (s.end_bytes.unwrap_or(at.0), s.end_lines.unwrap_or(at.1));
+        self.size = self.size.max(end_bytes);
+        if s.pass + 1 < s.passes {
+            s.pass += 1;
+            (s.at_bytes, s.at_lines) = (self.applied_bytes, self.applied_lines);
+            (s.end_bytes, s.end_lines) = (Some(end_bytes), Some(end_lines));
+            self.sweep = Some(s);
+        } else {
+            (self.applied_bytes, self.applied_lines) = (end_bytes, end_lines);
+        }
+    }
 }
 
 /// The application of a month object's new bytes (from the checkpoint on)

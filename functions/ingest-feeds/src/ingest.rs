@@ -7,7 +7,7 @@ use std::time::Instant;
 use psc_bridge::domain::Timestamp;
 use psc_bridge::feeds::{
     AccountRow, AgreementRow, DailyUsageRow, FeedKey, FeedKind, FeedRecord, FeedRun, MonthObject, ObjectReport,
-    ObjectState, OfferProductRow, ProductRow, RunStatus, Stored, Sweep, Trigger, continuation_payload, parse_trigger,
+    ObjectState, OfferProductRow, ProductRow, RunStatus, Stored, Trigger, continuation_payload, parse_trigger,
 };
 use psc_bridge::metrics::Metrics;
 use psc_bridge::notification::S3Location;
@@ -186,11 +186,7 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
         };
         report.mode = opening.mode;
         let mut state = opening.state;
-        if state.sweep.is_none() {
-            let new_bytes = state.size.saturating_sub(state.applied_bytes);
-            state.sweep =
-                Some(Sweep::new(new_bytes, self.settings.pass_bytes, state.applied_bytes, state.applied_lines));
-        }
+        state.start_sweep(self.settings.pass_bytes);
         let input = match self.objects.open_from(&loc, state.read_from().0).await {
             Ok(opened) => opened.reader,
             Err(e) => return Ok(self.object_failed(run, report, format!("it could not be read: {}", e.summary()))),
@@ -208,15 +204,9 @@ impl<O: ObjectStore, S: FeedStore, C: Continuation> FeedIngest<O, S, C> {
                 return Ok(self.object_failed(run, report, reason));
             }
         };
-        let sweep = state.sweep.as_ref().expect("set above");
-        tracing::info!(
-            key = %listed.key,
-            mode = ?report.mode,
-            from = state.applied_bytes,
-            pass = sweep.pass,
-            passes = sweep.passes,
-            "applying a month object"
-        );
+        let (from, sweep) = (state.applied_bytes, state.sweep.as_ref());
+        let (pass, passes) = sweep.map_or((0, 1), |s| (s.pass, s.passes));
+        tracing::info!(key = %listed.key, mode = ?report.mode, from, pass, passes, "applying a month object");
         let mut work = ObjectWork {
             objects: &self.objects,
             loc,

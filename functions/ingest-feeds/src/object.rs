@@ -253,22 +253,10 @@ impl<O: ObjectStore, S: FeedStore, T: FeedRecord + Stored + Send + 'static> Segm
         self.report.bytes_read += at.byte - from;
         self.run.bytes_read += at.byte - from;
         self.state.header = reader.header().to_vec();
-        let mut next = sweep;
         if end {
-            let (end_bytes, end_lines) = (next.end_bytes.unwrap_or(at.byte), next.end_lines.unwrap_or(at.line));
-            self.state.size = self.state.size.max(end_bytes);
-            if next.pass + 1 < next.passes {
-                next.pass += 1;
-                (next.at_bytes, next.at_lines) = (self.state.applied_bytes, self.state.applied_lines);
-                (next.end_bytes, next.end_lines) = (Some(end_bytes), Some(end_lines));
-                self.state.sweep = Some(next);
-            } else {
-                (self.state.applied_bytes, self.state.applied_lines) = (end_bytes, end_lines);
-                self.state.sweep = None;
-            }
+            self.state.pass_done((at.byte, at.line));
         } else {
-            (next.at_bytes, next.at_lines) = (at.byte, at.line);
-            self.state.sweep = Some(next);
+            self.state.pass_at((at.byte, at.line));
             self.reader = Some(reader);
         }
         // Recorded before the next segment: what is written is never read
