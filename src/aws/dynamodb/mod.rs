@@ -14,6 +14,7 @@ pub mod cursor;
 mod feeds;
 pub mod item;
 pub mod put;
+mod sigv4;
 
 pub use feeds::encode_item as feed_item;
 
