@@ -52,6 +52,26 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
+/// Runs `work` to its end on a new [`runtime`], as a task of it.
+///
+/// Not as the runtime's `block_on` future: tokio polls that future only
+/// after a turn of its I/O driver, so every write answered, which wakes
+/// the work, cost one more `epoll_wait` and driver turn before the next
+/// write was sent (docs/benchmarks-ingest.md, the profile). A task woken
+/// by a connection runs in the same turn. A panic in `work` is resumed
+/// here.
+pub fn run_to_end<F>(work: F) -> std::io::Result<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let ended = runtime()?.block_on(async move { tokio::spawn(work).await });
+    Ok(ended.unwrap_or_else(|e| match e.try_into_panic() {
+        Ok(panic) => std::panic::resume_unwind(panic),
+        Err(e) => panic!("the runtime stopped the work: {e}"),
+    }))
+}
+
 /// The function's global allocator (`main`, and the end-to-end benchmark):
 /// mimalloc, not glibc's malloc, where malloc and free took a tenth of the
 /// CPU per row (docs/benchmarks-ingest.md, the profile).
@@ -67,3 +87,19 @@ pub use psc_bridge::resumable::NoContinuation;
 pub use psc_bridge::resumable::{Invocation, Stop};
 pub use rejects::{REJECTS_HEADER, rejects_key, rejects_part_key};
 pub use summary::{ExportSummary, continuation_payload};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_to_end_answers_the_works_result_and_passes_its_panic_on() {
+        let answer = super::run_to_end(async {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            42
+        });
+        assert_eq!(answer.unwrap(), 42);
+        let panicked = std::panic::catch_unwind(|| super::run_to_end(async { panic!("the work failed") }));
+        let message = panicked.unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"the work failed"));
+    }
+}

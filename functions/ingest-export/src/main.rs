@@ -8,6 +8,8 @@
 //! resumes from the export's checkpoint) and ends in the on-failure
 //! destination.
 
+use std::sync::Arc;
+
 use ingest_export::{Config, Ingest, Invocation};
 use lambda_runtime::{LambdaEvent, service_fn};
 use psc_bridge::aws::{DynamoStore, LambdaInvoker, dynamodb_client, s3_client, sdk_config};
@@ -21,7 +23,7 @@ static ALLOCATOR: ingest_export::Allocator = ingest_export::Allocator {};
 const LOCAL_FUNCTION_NAME: &str = "ingest-export";
 
 fn main() -> Result<(), lambda_runtime::Error> {
-    ingest_export::runtime()?.block_on(run())
+    ingest_export::run_to_end(run())?
 }
 
 async fn run() -> Result<(), lambda_runtime::Error> {
@@ -31,12 +33,18 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let store = DynamoStore::new(dynamodb_client(&sdk), config.table_name);
     store.warm_up().await;
     let function = config.function_name.unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned());
-    let ingest = Ingest::new(s3_client(&sdk), store, config.settings, Metrics::new(config.metrics_namespace))
-        .with_continuation(LambdaInvoker::new(&sdk, function));
-    let ingest = &ingest;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let inv = Invocation::lambda(event.context.request_id.clone(), event.context.deadline);
-        ingest.handle(event.payload, &inv).await
+    let ingest = Arc::new(
+        Ingest::new(s3_client(&sdk), store, config.settings, Metrics::new(config.metrics_namespace))
+            .with_continuation(LambdaInvoker::new(&sdk, function)),
+    );
+    // Each invocation's future owns its handle on the ingest: one that
+    // borrowed it would not be `Send` for every lifetime, as a task must be.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let ingest = Arc::clone(&ingest);
+        async move {
+            let inv = Invocation::lambda(event.context.request_id.clone(), event.context.deadline);
+            ingest.handle(event.payload, &inv).await
+        }
     }))
     .await
 }

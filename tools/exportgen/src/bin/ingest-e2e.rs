@@ -95,9 +95,8 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    // The function's own runtime (current-thread).
-    let rt = ingest_export::runtime().expect("tokio runtime");
-    match rt.block_on(run(args)) {
+    // The function's own runtime (current-thread), run as its main runs it.
+    match ingest_export::run_to_end(run(args)).expect("tokio runtime") {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ingest-e2e: {e:#}");
