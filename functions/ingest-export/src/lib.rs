@@ -43,9 +43,10 @@ pub mod pipeline;
 pub mod rejects;
 pub mod summary;
 
-/// The runtime the function runs on (`main`, and the end-to-end benchmark):
-/// one thread for the handler and every write in flight, beside the
-/// parser's blocking thread. A Lambda of 1,024 MB has about 0.6 of a vCPU;
+/// The runtime the function runs on (`main`, and the end-to-end benchmark,
+/// through [`run_to_end`]): one thread for the handler and every write in
+/// flight, beside the parser's blocking thread. A Lambda of 768 MB has
+/// about 0.43 of a vCPU;
 /// worker threads handing rows and responses to each other only spent it
 /// on context switches (docs/benchmarks-ingest.md, the profile).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
