@@ -209,7 +209,8 @@ impl PutClient {
         let credentials = identity
             .data::<Credentials>()
             .ok_or_else(|| bad(&"the DynamoDB client's identity is not AWS credentials"))?;
-        let signature = self.signer.sign(credentials, &endpoint.host, &endpoint.path, target, body, SystemTime::now());
+        let signature =
+            self.signer.sign(credentials, &endpoint.host, endpoint.uri.path(), target, body, SystemTime::now());
         let mut request = HttpRequest::new(SdkBody::from(body.clone()));
         request.set_method("POST").map_err(|e| bad(&e))?;
         request.set_uri(endpoint.uri.clone()).map_err(|e: std::convert::Infallible| bad(&e))?;
@@ -285,12 +286,11 @@ impl SdkParts {
     }
 }
 
-/// Where the writes go: the URI of the `POST`, its `Host` and its path.
+/// Where the writes go: the URI of the `POST` and its `Host`.
 #[derive(Debug, Clone)]
 struct Endpoint {
     uri: http::Uri,
     host: String,
-    path: String,
 }
 
 impl Endpoint {
@@ -315,7 +315,7 @@ impl Endpoint {
         }
         let url = format!("{scheme}://{host}{path}");
         let uri = url.parse().map_err(|e| bad(format!("endpoint {url}: {e}")))?;
-        Ok(Self { uri, host, path: path.to_owned() })
+        Ok(Self { uri, host })
     }
 }
 
