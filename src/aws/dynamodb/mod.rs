@@ -10,6 +10,7 @@
 //! * [`feed_item`]: a data-feeds item as the table stores it (the feeds'
 //!   items are written and read in the private `feeds` module).
 
+mod conn;
 pub mod cursor;
 mod feeds;
 pub mod item;

@@ -12,16 +12,20 @@
 //! [`Signer`], which signs this one request shape as `aws-sigv4` would,
 //! with a signing key kept for the day.
 //!
-//! Everything else is the SDK client's own, so that the write goes where
-//! and as the SDK's would: its endpoint, runtime components, credentials
-//! (its identity resolver and identity cache) and HTTP client (hyper,
-//! rustls, its keep-alive connection pool), learnt once from a `PutItem`
-//! the SDK prepares but never sends ([`SdkParts::resolve`]); its region;
-//! its connect, attempt and operation timeouts; its retries (the
-//! `RetryConfig`'s attempts and backoff, for the faults
-//! [`AwsError::is_transient`] names). Answers map to the [`AwsError`] the
-//! SDK path made: the error code (`__type` after its `#`), the message, the
-//! HTTP status.
+//! It goes out on its own keep-alive connections ([`Conns`]: hyper's
+//! HTTP/1.1 client connection, rustls as in the SDK's default client),
+//! not through the SDK's HTTP client, whose adapter and pool were a fifth
+//! of the client's CPU per row. Everything else is the SDK client's own, so
+//! that the write goes where and as the SDK's would: its endpoint, runtime
+//! components and credentials (its identity resolver and identity cache),
+//! learnt once from a `PutItem` the SDK prepares but never sends
+//! ([`SdkParts::resolve`]); its region; its connect, read, attempt and
+//! operation timeouts; its retries (the `RetryConfig`'s attempts and
+//! backoff, for the faults [`AwsError::is_transient`] names). An HTTP
+//! client set on the SDK client (`http_client`) carries this write too
+//! ([`Transport::Sdk`]).
+//! Answers map to the [`AwsError`] the SDK path made: the error code
+//! (`__type` after its `#`), the message, the HTTP status.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -41,9 +45,11 @@ use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 use bytes::Bytes;
+use http_body_util::Full;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+use super::conn::{self, Conns};
 use super::item::{contact_attributes, s};
 use super::sigv4::{self, CONTENT_TYPE, Signer};
 use crate::aws::error::{AwsError, Failure};
@@ -74,7 +80,8 @@ pub(super) struct PutClient {
     /// The last identity of the SDK's identity cache, while fresh.
     identity: Mutex<Option<Identity>>,
     signer: Signer,
-    settings: HttpConnectorSettings,
+    connect_timeout: Duration,
+    read_timeout: Option<Duration>,
     retry: Backoff,
     attempt_timeout: Option<Duration>,
     operation_timeout: Option<Duration>,
@@ -87,17 +94,64 @@ struct SdkParts {
     components: RuntimeComponents,
     /// The SigV4 identity resolver (the client's credentials provider).
     credentials: SharedIdentityResolver,
-    /// The client's HTTP connector for these timeouts: its connection pool.
-    connector: SharedHttpConnector,
+    transport: Transport,
+}
+
+/// How the contact write's requests travel.
+enum Transport {
+    /// Its own keep-alive connections: where the SDK client has its
+    /// default HTTP client.
+    Own(Conns),
+    /// The HTTP client set on the SDK client (`http_client`: a test's fake,
+    /// a proxy's or a custom TLS set-up), sent as the SDK would, to this URI.
+    Sdk { connector: SharedHttpConnector, uri: http::Uri },
+}
+
+impl Transport {
+    /// Sends `request` (its URI a path) and reads its answer: the status,
+    /// `X-Amzn-ErrorType` and body.
+    async fn send(&self, request: http::Request<Bytes>) -> Result<(u16, Option<String>, Bytes), AwsError> {
+        let failed =
+            |failure, status, why: String| AwsError { status, ..AwsError::local(SERVICE, OPERATION, failure, why) };
+        let error_type =
+            |h: &http::HeaderMap| h.get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        match self {
+            Self::Own(conns) => {
+                let (parts, bytes) = conns.send(request.map(Full::new)).await.map_err(|e| {
+                    let (failure, status) = match e {
+                        conn::Error::Connect { .. } | conn::Error::Exchange(_) => (Failure::Unreachable, None),
+                        conn::Error::ReadTimeout(_) => (Failure::Timeout, None),
+                        conn::Error::Body { status, .. } => (Failure::BadResponse, Some(status)),
+                    };
+                    failed(failure, status, e.to_string())
+                })?;
+                Ok((parts.status.as_u16(), error_type(&parts.headers), bytes))
+            }
+            Self::Sdk { connector, uri } => {
+                let (mut parts, body) = request.into_parts();
+                parts.uri = uri.clone();
+                let request = HttpRequest::try_from(http::Request::from_parts(parts, SdkBody::from(body)))
+                    .map_err(|e| failed(Failure::BadRequest, None, e.to_string()))?;
+                let response = connector.call(request).await.map_err(|e| {
+                    let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Unreachable };
+                    failed(failure, None, e.to_string())
+                })?;
+                let status = response.status().as_u16();
+                let error_type = response.headers().get("x-amzn-errortype").map(str::to_owned);
+                let bytes = ByteStream::new(response.into_body())
+                    .collect()
+                    .await
+                    .map_err(|e| failed(Failure::BadResponse, Some(status), format!("reading the answer: {e}")))?;
+                Ok((status, error_type, bytes.into_bytes()))
+            }
+        }
+    }
 }
 
 impl PutClient {
     pub fn new(client: &Client) -> Self {
         let conf = client.config();
         let timeouts = conf.timeout_config();
-        let mut settings = HttpConnectorSettings::builder()
-            .connect_timeout(timeouts.and_then(|t| t.connect_timeout()).unwrap_or(DEFAULT_CONNECT_TIMEOUT));
-        settings.set_read_timeout(timeouts.and_then(|t| t.read_timeout()));
         // The SDK's own default when the client sets none: standard, 3 attempts.
         let retries = conf.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
         Self {
@@ -105,7 +159,8 @@ impl PutClient {
             sdk: tokio::sync::OnceCell::new(),
             identity: Mutex::new(None),
             signer: Signer::new(conf.region().map_or(crate::aws::endpoint::DEFAULT_REGION, |r| r.as_ref())),
-            settings: settings.build(),
+            connect_timeout: timeouts.and_then(|t| t.connect_timeout()).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            read_timeout: timeouts.and_then(|t| t.read_timeout()),
             retry: Backoff::new(
                 retries.max_attempts().saturating_sub(1),
                 retries.initial_backoff(),
@@ -117,7 +172,9 @@ impl PutClient {
     }
 
     async fn sdk(&self, table: &str) -> Result<&SdkParts, AwsError> {
-        self.sdk.get_or_try_init(|| SdkParts::resolve(&self.client, table, &self.settings)).await
+        self.sdk
+            .get_or_try_init(|| SdkParts::resolve(&self.client, table, (self.connect_timeout, self.read_timeout)))
+            .await
     }
 
     /// Puts the item of `rec` into `table` if it is newer (`condition`,
@@ -179,19 +236,7 @@ impl PutClient {
         body: &Bytes,
     ) -> Result<(u16, Option<String>, Bytes), AwsError> {
         let request = self.signed_request(sdk, target, body).await?;
-        let exchange = async {
-            let response = sdk.connector.call(request).await.map_err(|e| {
-                let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Unreachable };
-                AwsError::local(SERVICE, OPERATION, failure, format!("{e}"))
-            })?;
-            let status = response.status().as_u16();
-            let error_type = response.headers().get("x-amzn-errortype").map(str::to_owned);
-            let bytes = ByteStream::new(response.into_body()).collect().await.map_err(|e| AwsError {
-                status: Some(status),
-                ..AwsError::local(SERVICE, OPERATION, Failure::BadResponse, format!("reading the answer: {e}"))
-            })?;
-            Ok((status, error_type, bytes.into_bytes()))
-        };
+        let exchange = sdk.transport.send(request);
         match self.attempt_timeout {
             Some(limit) => tokio::time::timeout(limit, exchange).await.unwrap_or_else(|_| {
                 Err(AwsError::local(SERVICE, OPERATION, Failure::Timeout, "attempt timed out".into()))
@@ -201,8 +246,13 @@ impl PutClient {
     }
 
     /// The request, signed now ([`Signer`]: SigV4, `dynamodb`, the client's
-    /// region), built as the SDK's connector takes it.
-    async fn signed_request(&self, sdk: &SdkParts, target: &str, body: &Bytes) -> Result<HttpRequest, AwsError> {
+    /// region).
+    async fn signed_request(
+        &self,
+        sdk: &SdkParts,
+        target: &str,
+        body: &Bytes,
+    ) -> Result<http::Request<Bytes>, AwsError> {
         let bad = |e: &dyn std::fmt::Display| AwsError::local(SERVICE, OPERATION, Failure::BadRequest, format!("{e}"));
         let endpoint = &sdk.endpoint;
         let identity = self.identity(sdk).await?;
@@ -211,19 +261,16 @@ impl PutClient {
             .ok_or_else(|| bad(&"the DynamoDB client's identity is not AWS credentials"))?;
         let signature =
             self.signer.sign(credentials, &endpoint.host, endpoint.uri.path(), target, body, SystemTime::now());
-        let mut request = HttpRequest::new(SdkBody::from(body.clone()));
-        request.set_method("POST").map_err(|e| bad(&e))?;
-        request.set_uri(endpoint.uri.clone()).map_err(|e: std::convert::Infallible| bad(&e))?;
-        let headers = request.headers_mut();
-        let mut put = |name: &'static str, value: String| headers.try_insert(name, value).map(drop);
-        put("host", endpoint.host.clone())
-            .and_then(|()| put("content-type", CONTENT_TYPE.to_owned()))
-            .and_then(|()| put("x-amz-target", target.to_owned()))
-            .and_then(|()| put("x-amz-date", signature.amz_date))
-            .and_then(|()| signature.token.map_or(Ok(()), |token| put("x-amz-security-token", token)))
-            .and_then(|()| put("authorization", signature.authorization))
-            .map_err(|e| bad(&e))?;
-        Ok(request)
+        let mut request = http::Request::post(endpoint.uri.path())
+            .header("host", &endpoint.host)
+            .header("content-type", CONTENT_TYPE)
+            .header("x-amz-target", target)
+            .header("x-amz-date", signature.amz_date)
+            .header("authorization", signature.authorization);
+        if let Some(token) = signature.token {
+            request = request.header("x-amz-security-token", token);
+        }
+        request.body(body.clone()).map_err(|e| bad(&e))
     }
 }
 
@@ -252,12 +299,12 @@ impl PutClient {
 }
 
 impl SdkParts {
-    /// The endpoint, credentials and HTTP client the SDK client would use
-    /// for this table's `PutItem` (its endpoint URL override, else AWS's
-    /// endpoint for its region, as the SDK's own rules resolve it): learnt
-    /// from a `PutItem` that the SDK prepares but never sends
-    /// ([`SeenBySdk`] stops it before it is signed).
-    async fn resolve(client: &Client, table: &str, settings: &HttpConnectorSettings) -> Result<Self, AwsError> {
+    /// The endpoint and credentials the SDK client would use for this
+    /// table's `PutItem` (its endpoint URL override, else AWS's endpoint for
+    /// its region, as the SDK's own rules resolve it), learnt from a
+    /// `PutItem` that the SDK prepares but never sends ([`SeenBySdk`] stops
+    /// it before it is signed); connections to that endpoint.
+    async fn resolve(client: &Client, table: &str, timeouts: (Duration, Option<Duration>)) -> Result<Self, AwsError> {
         let seen = Arc::new(OnceLock::new());
         let dry = client
             .put_item()
@@ -277,12 +324,19 @@ impl SdkParts {
         let credentials = components
             .identity_resolver(AuthSchemeId::new("sigv4"))
             .ok_or_else(|| bad("the DynamoDB client has no SigV4 credentials".into()))?;
-        let connector = match components.http_client() {
-            Some(http) => http.http_connector(settings, components),
-            None => aws_smithy_http_client::default_connector(settings, components.sleep_impl())
-                .ok_or_else(|| bad("no HTTP connector".into()))?,
+        let endpoint = Endpoint::of(uri)?;
+        let transport = match client.config().http_client() {
+            Some(http) => {
+                let mut settings = HttpConnectorSettings::builder().connect_timeout(timeouts.0);
+                settings.set_read_timeout(timeouts.1);
+                Transport::Sdk {
+                    connector: http.http_connector(&settings.build(), components),
+                    uri: endpoint.uri.clone(),
+                }
+            }
+            None => Transport::Own(Conns::new(endpoint.origin(), (Some(timeouts.0), timeouts.1), None).map_err(bad)?),
         };
-        Ok(Self { endpoint: Endpoint::of(uri)?, components: components.clone(), credentials, connector })
+        Ok(Self { endpoint, components: components.clone(), credentials, transport })
     }
 }
 
@@ -316,6 +370,15 @@ impl Endpoint {
         let url = format!("{scheme}://{host}{path}");
         let uri = url.parse().map_err(|e| bad(format!("endpoint {url}: {e}")))?;
         Ok(Self { uri, host })
+    }
+
+    /// `scheme://host[:port]/`: what a connection dials.
+    fn origin(&self) -> http::Uri {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = self.uri.scheme().cloned();
+        parts.authority = self.uri.authority().cloned();
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        http::Uri::from_parts(parts).expect("a scheme, an authority and a path make a URI")
     }
 }
 
