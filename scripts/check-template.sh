@@ -9,6 +9,8 @@
 #      still needed (a suppression whose finding was fixed must go)
 #   5. unless SKIP_SAM_BUILD=1: sam build (cargo lambda, release, arm64) and a
 #      check that each .aws-sam/build/<Function>/bootstrap is an aarch64 ELF
+#      of at most MAX_BOOTSTRAP_BYTES (8,000,000: the size target of
+#      docs/benchmarks-api.md; a release-profile change can cross it)
 #
 # Tools come from the Python venv $PSC_VENV (default: <repo>/.local/venv,
 # made by scripts/bootstrap.sh): sam, cfn-lint, checkov, cargo-lambda, zig.
@@ -16,7 +18,8 @@
 # set to us-east-1 for the SAM translator when not set.
 #
 # Usage: scripts/check-template.sh
-# Env:   PSC_VENV, SKIP_SAM_BUILD=1, SAM_BUILD_DIR (default .aws-sam/build)
+# Env:   PSC_VENV, SKIP_SAM_BUILD=1, SAM_BUILD_DIR (default .aws-sam/build),
+#        MAX_BOOTSTRAP_BYTES (default 8000000)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,6 +97,9 @@ check_artifacts() {
       echo "$bin: aarch64 ELF, $(wc -c <"$bin") bytes"
     else
       echo "$bin: not an aarch64 ELF" >&2; ok=1
+    fi
+    if (( $(wc -c <"$bin") > ${MAX_BOOTSTRAP_BYTES:-8000000} )); then
+      echo "$bin: $(wc -c <"$bin") bytes, over the size target of ${MAX_BOOTSTRAP_BYTES:-8000000}" >&2; ok=1
     fi
   done
   return "$ok"
