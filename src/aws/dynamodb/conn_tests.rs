@@ -154,18 +154,26 @@ async fn tls_refuses_a_certificate_no_trusted_root_vouches_for() {
     assert!(!text.contains("secret"), "{text}");
 }
 
-#[tokio::test]
-async fn a_connection_lost_before_the_answer_is_an_exchange_error() {
+/// A server that reads one request and never answers: it closes the
+/// connection at once, or holds it open for `hold`. Its origin.
+async fn mute_server(hold: Option<Duration>) -> http::Uri {
     use tokio::io::AsyncReadExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin: http::Uri = format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port()).parse().unwrap();
+    let origin = format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port()).parse().unwrap();
     tokio::spawn(async move {
         let (mut tcp, _) = listener.accept().await.unwrap();
         let mut buf = [0u8; 4096];
         let _ = tcp.read(&mut buf).await;
-        // Closed with the request read and no answer sent.
+        if let Some(hold) = hold {
+            tokio::time::sleep(hold).await;
+        }
     });
-    let conns = Conns::new(origin, (None, None), None).unwrap();
+    origin
+}
+
+#[tokio::test]
+async fn a_connection_lost_before_the_answer_is_an_exchange_error() {
+    let conns = Conns::new(mute_server(None).await, (None, None), None).unwrap();
     let err = send(&conns, "secret row").await.unwrap_err();
     assert!(matches!(err, Error::Exchange(_)), "{err:?}");
     assert!(!err.to_string().contains("secret"), "{err}");
@@ -173,17 +181,8 @@ async fn a_connection_lost_before_the_answer_is_an_exchange_error() {
 
 #[tokio::test]
 async fn an_answer_slower_than_the_read_timeout_is_a_read_timeout() {
-    use tokio::io::AsyncReadExt;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin: http::Uri = format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port()).parse().unwrap();
-    tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = tcp.read(&mut buf).await;
-        // The request read, the connection held open, no answer.
-        tokio::time::sleep(Duration::from_secs(30)).await;
-    });
     let limit = Duration::from_millis(200);
+    let origin = mute_server(Some(Duration::from_secs(30))).await;
     let conns = Conns::new(origin, (None, Some(limit)), None).unwrap();
     let err = send(&conns, "row").await.unwrap_err();
     assert!(matches!(err, Error::ReadTimeout(l) if l == limit), "{err:?}");
